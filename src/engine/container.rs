@@ -1,0 +1,147 @@
+//! One container as the engine tracks it.
+
+use super::status::{ContainerState, ContainerStatus};
+use super::{Backoff, ExitStatus, Time};
+use crate::plan::{ContainerPlan, GateOn, Kind, StartSlot};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreStop {
+    NotRun,
+    Running,
+    Done,
+}
+
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub name: String,
+    /// Set once the container registered (its bundle was created).
+    pub id: Option<String>,
+    /// `None` for a container known only by name (`io.podinit.pod-containers`).
+    pub plan: Option<ContainerPlan>,
+    pub state: ContainerState,
+    /// The gate was released once; restarts do not wait at the gate again.
+    pub gate_released: bool,
+    /// The container reached its gate condition once ([`GateOn`]): containers behind it in the
+    /// start sequence may go. Sticky, as in Kubernetes (a sidecar restarting later does not
+    /// hold back containers that already started).
+    pub passed: bool,
+    pub process_running: bool,
+    pub post_start_done: bool,
+    pub startup_ok: bool,
+    pub started: bool,
+    pub ready: bool,
+    pub probing: bool,
+    /// Its process ran at least once.
+    pub ran: bool,
+    pub restart_count: u32,
+    pub backoff: Backoff,
+    pub restart_at: Option<Time>,
+    pub last_exit: Option<ExitStatus>,
+    pub exit_code: Option<i32>,
+    pub reason: String,
+    pub message: String,
+    pub started_at: Option<Time>,
+    pub finished_at: Option<Time>,
+    pub pre_stop: PreStop,
+    pub signaled_at: Option<Time>,
+    pub kill_at: Option<Time>,
+    pub killed: bool,
+    /// A stop outside teardown (failed probe or postStart): the exit leads to the restart policy.
+    pub stopping_for_restart: bool,
+    pub gone: bool,
+}
+
+impl Container {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            id: None,
+            plan: None,
+            state: ContainerState::Expected,
+            gate_released: false,
+            passed: false,
+            process_running: false,
+            post_start_done: false,
+            startup_ok: false,
+            started: false,
+            ready: false,
+            probing: false,
+            ran: false,
+            restart_count: 0,
+            backoff: Backoff::default(),
+            restart_at: None,
+            last_exit: None,
+            exit_code: None,
+            reason: String::new(),
+            message: String::new(),
+            started_at: None,
+            finished_at: None,
+            pre_stop: PreStop::NotRun,
+            signaled_at: None,
+            kill_at: None,
+            killed: false,
+            stopping_for_restart: false,
+            gone: false,
+        }
+    }
+
+    pub fn kind(&self) -> Option<Kind> {
+        self.plan.as_ref().map(|p| p.kind)
+    }
+
+    pub fn slot(&self) -> Option<StartSlot> {
+        self.plan.as_ref().map(|p| p.start)
+    }
+
+    pub fn is_sidecar(&self) -> bool {
+        self.kind() == Some(Kind::Sidecar)
+    }
+
+    /// Recompute `started`/`ready`/`passed` from what has been observed.
+    pub fn refresh_started(&mut self) -> bool {
+        let Some(plan) = &self.plan else { return false };
+        let was = (self.started, self.passed);
+        self.started = self.process_running
+            && self.post_start_done
+            && (plan.startup_probe.is_none() || self.startup_ok);
+        if !self.started {
+            self.ready = false;
+        }
+        let reached = match plan.gate_on {
+            GateOn::ExitZero => false, // set on exit 0
+            GateOn::Started => self.started,
+            GateOn::Ready => self.started && self.ready,
+        };
+        self.passed |= reached;
+        was != (self.started, self.passed)
+    }
+
+    /// The code the runtime and the status report for an exit with `raw`.
+    pub fn reported_code(&self, raw: i32, in_teardown: bool) -> i32 {
+        let Some(plan) = &self.plan else { return raw };
+        if plan.ignore_exit_code || (in_teardown && plan.kind == Kind::Sidecar) {
+            0
+        } else {
+            raw
+        }
+    }
+
+    pub fn status(&self) -> ContainerStatus {
+        ContainerStatus {
+            name: self.name.clone(),
+            id: self.id.clone(),
+            kind: self.kind(),
+            state: self.state,
+            started: self.started,
+            ready: self.ready,
+            restart_count: self.restart_count,
+            exit_code: self.exit_code,
+            raw_exit_code: self.last_exit.map(ExitStatus::raw_code),
+            reason: self.reason.clone(),
+            message: self.message.clone(),
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            gone: self.gone,
+        }
+    }
+}

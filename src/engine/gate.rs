@@ -1,0 +1,121 @@
+//! The start gate: registration, and the rule that decides when a held container may start.
+//!
+//! A container's gate opens once every container of the pod with an earlier start slot has passed
+//! its gate condition (`GateOn`): regular init containers exited 0, sidecars started (KEP-753:
+//! running + postStart done + startupProbe succeeded), env-dialect sidecars and higher launch
+//! priorities started and Ready where they have a readiness probe (ECI). Equal slots start
+//! together. Containers not registered yet count as not passed when their slot is known (pod
+//! spec) or unknown (name list only), so the gate holds whatever order the runtime creates the
+//! containers in. Pods that declare nothing get the settle rule (see `Config::settle`).
+
+use super::container::Container;
+use super::status::ContainerState;
+use super::{Action, Engine, Time};
+use crate::plan::{ContainerPlan, PodDeclaration};
+
+impl Engine {
+    pub(super) fn on_registered(
+        &mut self,
+        now: Time,
+        id: String,
+        plan: ContainerPlan,
+        pod: PodDeclaration,
+    ) {
+        let name = plan.name.clone();
+        match &pod {
+            PodDeclaration::Spec { containers } => {
+                self.pod_declared = true;
+                for sibling in containers {
+                    if self.find(&sibling.name).is_none() {
+                        let mut c = Container::new(&sibling.name);
+                        c.plan = Some(sibling.clone());
+                        self.containers.push(c);
+                    }
+                }
+            }
+            PodDeclaration::Names { names } => {
+                self.pod_declared = true;
+                for n in names {
+                    if self.find(n).is_none() {
+                        self.containers.push(Container::new(n));
+                    }
+                }
+            }
+            PodDeclaration::Unknown => {}
+        }
+        let i = match self.find(&name) {
+            Some(i) => i,
+            None => {
+                self.containers.push(Container::new(&name));
+                self.containers.len() - 1
+            }
+        };
+        let c = &mut self.containers[i];
+        match &c.id {
+            Some(existing) if *existing == id => return, // the same report again (hook retry)
+            Some(existing) if !c.gone => {
+                let msg = format!(
+                    "ignored registration as {id}: container {existing} of that name is still alive"
+                );
+                self.note(now, Some(&name), msg);
+                return;
+            }
+            _ => {}
+        }
+        // A fresh registration (or a new incarnation after the old one is gone).
+        let mut fresh = Container::new(&name);
+        fresh.id = Some(id.clone());
+        fresh.plan = Some(plan);
+        fresh.state = ContainerState::Waiting;
+        fresh.reason = "Waiting at the start gate".into();
+        self.containers[i] = fresh;
+        self.last_registration = Some(now);
+        // During teardown the new container never starts: `advance_teardown` ends it.
+        self.note(now, Some(&name), format!("registered as {id}"));
+    }
+
+    /// With no declared pod, gates wait until registrations have settled.
+    pub(super) fn settle_deadline(&self) -> Option<Time> {
+        if self.pod_declared {
+            None
+        } else {
+            self.last_registration.map(|t| t + self.cfg.settle)
+        }
+    }
+
+    pub(super) fn gate_open(&self, i: usize, now: Time) -> bool {
+        let Some(mine) = self.containers[i].slot() else {
+            return false;
+        };
+        if self.settle_deadline().is_some_and(|t| now < t) {
+            return false;
+        }
+        self.containers.iter().enumerate().all(|(j, other)| {
+            if i == j || other.passed {
+                return true;
+            }
+            match other.slot() {
+                // Known only by name: it may belong before us.
+                None => false,
+                Some(theirs) => theirs.key() >= mine.key(),
+            }
+        })
+    }
+
+    pub(super) fn open_gates(&mut self, now: Time, out: &mut Vec<Action>) {
+        let ready: Vec<usize> = (0..self.containers.len())
+            .filter(|&i| {
+                self.containers[i].state == ContainerState::Waiting && self.gate_open(i, now)
+            })
+            .collect();
+        for i in ready {
+            let c = &mut self.containers[i];
+            c.state = ContainerState::Running;
+            c.gate_released = true;
+            c.reason = "Starting".into();
+            let name = c.name.clone();
+            out.push(Action::ReleaseGate { name: name.clone() });
+            self.note(now, Some(&name), "start gate released");
+        }
+    }
+}

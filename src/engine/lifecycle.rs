@@ -1,0 +1,363 @@
+//! A running container's life outside teardown: started, postStart, probes, exits, restarts with
+//! backoff, and the two things that end a pod on their own (Job complete, init failed).
+
+use std::time::Duration;
+
+use super::status::ContainerState;
+use super::{Action, Engine, ExitStatus, HandlerKind, ProbeKind, TeardownCause, Time};
+use crate::plan::{Kind, RestartPolicy};
+
+impl Engine {
+    pub(super) fn on_process_started(&mut self, now: Time, name: &str, out: &mut Vec<Action>) {
+        let Some(i) = self.registered(now, name, "process start") else {
+            return;
+        };
+        let c = &mut self.containers[i];
+        if c.state != ContainerState::Running || c.process_running {
+            self.note(now, Some(name), "ignored process start: not expected now");
+            return;
+        }
+        c.process_running = true;
+        c.ran = true;
+        c.started_at = Some(now);
+        c.reason = "Running".into();
+        let has_post_start = c.plan.as_ref().is_some_and(|p| p.post_start.is_some());
+        if has_post_start {
+            // Kubernetes runs postStart right after the start; the container is not started
+            // until it completes.
+            out.push(Action::RunHandler {
+                name: name.to_owned(),
+                handler: HandlerKind::PostStart,
+            });
+        } else {
+            c.post_start_done = true;
+            self.after_post_start(now, i, out);
+        }
+        self.note(now, Some(name), "process started");
+    }
+
+    fn after_post_start(&mut self, now: Time, i: usize, out: &mut Vec<Action>) {
+        let c = &mut self.containers[i];
+        let p = c.plan.as_ref();
+        let has_probes = p.is_some_and(|p| {
+            p.startup_probe.is_some() || p.readiness_probe.is_some() || p.liveness_probe.is_some()
+        });
+        if has_probes && !c.probing && self.teardown.is_none() {
+            c.probing = true;
+            out.push(Action::StartProbes {
+                name: c.name.clone(),
+            });
+        }
+        // Without a readiness probe a started container is ready (kubelet prober default).
+        let no_readiness = p.is_some_and(|p| p.readiness_probe.is_none());
+        if c.refresh_started() {
+            if c.started && no_readiness {
+                c.ready = true;
+                c.refresh_started();
+            }
+            let name = c.name.clone();
+            if self.containers[i].started {
+                self.note(now, Some(&name), "started");
+            }
+        }
+    }
+
+    pub(super) fn on_handler_done(
+        &mut self,
+        now: Time,
+        name: &str,
+        handler: HandlerKind,
+        ok: bool,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(i) = self.registered(now, name, "handler result") else {
+            return;
+        };
+        match handler {
+            HandlerKind::PostStart => {
+                if !self.containers[i].process_running || self.containers[i].post_start_done {
+                    return;
+                }
+                if ok {
+                    self.containers[i].post_start_done = true;
+                    self.after_post_start(now, i, out);
+                } else {
+                    // kubelet: FailedPostStartHook → kill, then the restart policy decides.
+                    self.containers[i].message = "postStart hook failed".into();
+                    self.note(now, Some(name), "postStart failed: stopping the container");
+                    self.stop_for_restart(now, i, None, out);
+                }
+            }
+            HandlerKind::PreStop => {
+                self.containers[i].pre_stop = super::container::PreStop::Done;
+                self.note(
+                    now,
+                    Some(name),
+                    if ok { "preStop done" } else { "preStop failed" },
+                );
+            }
+        }
+    }
+
+    pub(super) fn on_probe(
+        &mut self,
+        now: Time,
+        name: &str,
+        probe: ProbeKind,
+        ok: bool,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(i) = self.registered(now, name, "probe result") else {
+            return;
+        };
+        if !self.containers[i].process_running || self.teardown.is_some() {
+            return; // a late result from a process that is gone or being stopped
+        }
+        let plan = self.containers[i].plan.clone();
+        let Some(plan) = plan else { return };
+        match (probe, ok) {
+            (ProbeKind::Startup, true) => {
+                self.containers[i].startup_ok = true;
+                self.after_post_start(now, i, out);
+            }
+            (ProbeKind::Startup, false) => {
+                // kubelet: a startup failure kills and restarts, never fails the pod
+                // (k/k#120234, k/e#4880), with the probe's own grace where it has one.
+                self.containers[i].message = "startup probe failed".into();
+                self.note(now, Some(name), "startup probe failed: restarting");
+                let grace = plan
+                    .startup_probe
+                    .as_ref()
+                    .and_then(|p| p.termination_grace_period_seconds);
+                self.stop_for_restart(now, i, grace.map(Duration::from_secs), out);
+            }
+            (ProbeKind::Readiness, ready) => {
+                let c = &mut self.containers[i];
+                if c.started && c.ready != ready {
+                    c.ready = ready;
+                    c.refresh_started();
+                    self.note(now, Some(name), if ready { "ready" } else { "not ready" });
+                }
+            }
+            (ProbeKind::Liveness, true) => {}
+            (ProbeKind::Liveness, false) => {
+                self.containers[i].message = "liveness probe failed".into();
+                self.note(now, Some(name), "liveness probe failed: restarting");
+                let grace = plan
+                    .liveness_probe
+                    .as_ref()
+                    .and_then(|p| p.termination_grace_period_seconds);
+                self.stop_for_restart(now, i, grace.map(Duration::from_secs), out);
+            }
+        }
+    }
+
+    /// Stop a container outside teardown; its exit then goes through the restart policy.
+    fn stop_for_restart(
+        &mut self,
+        now: Time,
+        i: usize,
+        grace: Option<Duration>,
+        out: &mut Vec<Action>,
+    ) {
+        let grace = grace
+            .unwrap_or_else(|| self.grace())
+            .max(self.cfg.min_stop_timeout);
+        let c = &mut self.containers[i];
+        if c.signaled_at.is_some() {
+            return;
+        }
+        let signal = c
+            .plan
+            .as_ref()
+            .map_or(libc::SIGTERM, |p| p.stop_signal.number);
+        c.stopping_for_restart = true;
+        c.signaled_at = Some(now);
+        c.kill_at = Some(now + grace);
+        if c.probing {
+            c.probing = false;
+            out.push(Action::StopProbes {
+                name: c.name.clone(),
+            });
+        }
+        out.push(Action::Signal {
+            name: c.name.clone(),
+            signal,
+        });
+    }
+
+    pub(super) fn on_exited(
+        &mut self,
+        now: Time,
+        name: &str,
+        status: ExitStatus,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(i) = self.registered(now, name, "exit") else {
+            return;
+        };
+        if !matches!(self.containers[i].state, ContainerState::Running) {
+            self.note(
+                now,
+                Some(name),
+                "ignored exit: the container is not running",
+            );
+            return;
+        }
+        let in_teardown = self.teardown.is_some();
+        let raw = status.raw_code();
+        let c = &mut self.containers[i];
+        c.last_exit = Some(status);
+        c.finished_at = Some(now);
+        c.process_running = false;
+        c.post_start_done = false;
+        c.startup_ok = false;
+        c.started = false;
+        c.ready = false;
+        c.signaled_at = None;
+        c.kill_at = None;
+        c.killed = false;
+        c.stopping_for_restart = false;
+        if c.probing {
+            c.probing = false;
+            out.push(Action::StopProbes {
+                name: name.to_owned(),
+            });
+        }
+        let (kind, restart) = c
+            .plan
+            .as_ref()
+            .map_or((Kind::App, RestartPolicy::Never), |p| (p.kind, p.restart));
+        let how = match status {
+            ExitStatus::Code(code) => format!("exited with code {code}"),
+            ExitStatus::Signal(sig) => format!("killed by signal {sig} ({raw})"),
+        };
+        self.note(now, Some(name), how);
+        if in_teardown {
+            self.terminate(now, i, raw, out);
+            return;
+        }
+        let restarts = match (kind, restart) {
+            // An init container that succeeded is done; under Never a failure fails the pod.
+            (Kind::Init, _) if raw == 0 => {
+                self.containers[i].passed = true;
+                false
+            }
+            (Kind::Init, RestartPolicy::Never) => {
+                self.terminate(now, i, raw, out);
+                self.init_failed = true;
+                self.start_teardown(now, TeardownCause::InitFailed, None);
+                return;
+            }
+            (Kind::Init, _) => true,
+            (_, RestartPolicy::Always) => true,
+            (_, RestartPolicy::OnFailure) => raw != 0,
+            (_, RestartPolicy::Never) => false,
+        };
+        if !restarts {
+            self.terminate(now, i, raw, out);
+            return;
+        }
+        let delay = {
+            let cfg = self.cfg.backoff;
+            self.containers[i].backoff.next(&cfg, now)
+        };
+        let c = &mut self.containers[i];
+        c.state = ContainerState::BackOff;
+        c.restart_at = Some(now + delay);
+        c.reason = if delay.is_zero() {
+            "Restarting".into()
+        } else {
+            "CrashLoopBackOff".into()
+        };
+        self.note(now, Some(name), format!("restart in {}s", delay.as_secs()));
+    }
+
+    /// The container is done for good: report its code and tell its init to exit.
+    pub(super) fn terminate(&mut self, now: Time, i: usize, raw: i32, out: &mut Vec<Action>) {
+        let code = self.record_termination(now, i, raw);
+        out.push(Action::Finish {
+            name: self.containers[i].name.clone(),
+            exit_code: code,
+        });
+    }
+
+    /// Record the final state of a container; returns the code reported for it.
+    fn record_termination(&mut self, now: Time, i: usize, raw: i32) -> i32 {
+        let in_teardown = self.teardown.is_some();
+        let c = &mut self.containers[i];
+        let code = c.reported_code(raw, in_teardown);
+        c.state = ContainerState::Terminated;
+        c.exit_code = Some(code);
+        c.restart_at = None;
+        c.finished_at.get_or_insert(now);
+        c.reason = if raw == 0 {
+            "Completed".into()
+        } else if code == 0 {
+            "Stopped".into()
+        } else {
+            "Error".into()
+        };
+        if code != raw && c.message.is_empty() {
+            c.message = format!("exit code {raw} reported as {code}");
+        }
+        self.dirty = true;
+        code
+    }
+
+    pub(super) fn on_gone(&mut self, now: Time, name: &str) {
+        let Some(i) = self.find(name) else { return };
+        if self.containers[i].gone || self.containers[i].id.is_none() {
+            return;
+        }
+        if self.containers[i].state != ContainerState::Terminated {
+            // Removed behind our back (runtime kill/delete): nothing can restart it in place.
+            let raw = self.containers[i]
+                .last_exit
+                .map_or(128 + libc::SIGKILL, ExitStatus::raw_code);
+            if self.containers[i].last_exit.is_none() && self.containers[i].ran {
+                self.containers[i].last_exit = Some(ExitStatus::Signal(libc::SIGKILL));
+            }
+            self.containers[i].message =
+                "the container ended without reporting through podinit".into();
+            self.containers[i].process_running = false;
+            // Its init is gone already: there is no one to tell, only the record to keep.
+            self.record_termination(now, i, raw);
+        }
+        self.containers[i].gone = true;
+        self.note(now, Some(name), "gone");
+    }
+
+    pub(super) fn fire_restarts(&mut self, now: Time, out: &mut Vec<Action>) {
+        for i in 0..self.containers.len() {
+            let c = &mut self.containers[i];
+            if c.state == ContainerState::BackOff && c.restart_at.is_some_and(|t| t <= now) {
+                c.state = ContainerState::Running;
+                c.restart_at = None;
+                c.restart_count += 1;
+                c.reason = "Restarting".into();
+                let name = c.name.clone();
+                out.push(Action::Restart { name: name.clone() });
+                self.note(now, Some(&name), "restarting");
+            }
+        }
+    }
+
+    /// Job pods: once no app is running and none will restart, the sidecars are stopped.
+    pub(super) fn check_job_complete(&mut self, now: Time) {
+        let mut apps = self
+            .containers
+            .iter()
+            .filter(|c| c.kind() == Some(Kind::App))
+            .peekable();
+        if apps.peek().is_none() {
+            return;
+        }
+        let apps_done = apps.all(|c| c.state == ContainerState::Terminated);
+        // A container known only by name may be an app still to come.
+        let unknown_pending = self.containers.iter().any(|c| c.plan.is_none());
+        if apps_done && !unknown_pending {
+            self.start_teardown(now, TeardownCause::JobComplete, None);
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The lifecycle engine: a deterministic state machine with no syscalls and no clock of its own.
+//! Drivers feed it [`Event`]s with the current time and carry out the [`Action`]s it returns; they
+//! ask [`Engine::poll_timeout`] when to call [`Engine::handle_timeout`] next.
+//!
+//! Where things happen:
+//! - the start gate (init sequence, sidecars first, launch priorities): `gate.rs`
+//! - exits, restarts and backoff: `lifecycle.rs`
+//! - teardown (preStop, who gets SIGTERM when, the shared grace budget, SIGKILL): `teardown.rs`
+//! - pod phase and status: `status.rs` and [`Engine::status`]
+
+mod backoff;
+mod container;
+mod gate;
+mod lifecycle;
+mod status;
+mod teardown;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use backoff::{Backoff, BackoffConfig};
+pub use status::{ContainerState, ContainerStatus, Phase, PodStatus, TIMELINE_MAX, TimelineEntry};
+
+use crate::plan::{ContainerPlan, Kind, PodDeclaration};
+use container::Container;
+
+/// Engine time: the driver's monotonic clock, from an epoch of its choosing.
+pub type Time = Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub backoff: BackoffConfig,
+    /// `terminationGracePeriodSeconds` when no container declares one (Kubernetes: 30 s).
+    pub default_grace: Duration,
+    /// Every container gets at least this long between its stop signal and SIGKILL
+    /// (kubelet `minimumGracePeriodInSeconds`).
+    pub min_stop_timeout: Duration,
+    /// A stop with a grace at or below this skips preStop and ordering (kubelet force-kill).
+    pub force_grace: Duration,
+    /// For pods that declare neither a pod spec nor `io.podinit.pod-containers`: a gate opens
+    /// only once no container has registered for this long, so a serial creator has time to
+    /// create the sidecars it will create after the app.
+    pub settle: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            backoff: BackoffConfig::default(),
+            default_grace: Duration::from_secs(30),
+            min_stop_timeout: Duration::from_secs(2),
+            force_grace: Duration::from_secs(1),
+            settle: Duration::from_secs(1),
+        }
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+impl ExitStatus {
+    /// The shell convention: the code, or 128 + signal.
+    pub fn raw_code(self) -> i32 {
+        match self {
+            ExitStatus::Code(c) => c,
+            ExitStatus::Signal(s) => 128 + s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HandlerKind {
+    PostStart,
+    PreStop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProbeKind {
+    Startup,
+    Readiness,
+    Liveness,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A container was created (hook `createRuntime`/`prestart`) with its plan.
+    Registered {
+        id: String,
+        plan: Box<ContainerPlan>,
+        pod: PodDeclaration,
+    },
+    /// The container's process was exec'd after its gate opened (or after a restart).
+    ProcessStarted {
+        name: String,
+    },
+    HandlerDone {
+        name: String,
+        handler: HandlerKind,
+        ok: bool,
+    },
+    /// A probe crossed its threshold (the prober reports transitions, not every run).
+    ProbeResult {
+        name: String,
+        probe: ProbeKind,
+        ok: bool,
+    },
+    ProcessExited {
+        name: String,
+        status: ExitStatus,
+    },
+    /// The container's init is gone (it exited, or the runtime deleted the container).
+    Gone {
+        name: String,
+    },
+    /// Pod deletion: SIGTERM to the supervisor or `podinit stop [--grace]`.
+    StopRequested {
+        grace: Option<Duration>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "action")]
+pub enum Action {
+    /// Let the held process exec (first start).
+    ReleaseGate {
+        name: String,
+    },
+    /// Start the process again in place (its backoff delay has passed).
+    Restart {
+        name: String,
+    },
+    RunHandler {
+        name: String,
+        handler: HandlerKind,
+    },
+    StartProbes {
+        name: String,
+    },
+    StopProbes {
+        name: String,
+    },
+    Signal {
+        name: String,
+        signal: i32,
+    },
+    /// SIGKILL everything left in the container.
+    Kill {
+        name: String,
+    },
+    /// The container is done: its init exits with this code and nothing in it runs again.
+    Finish {
+        name: String,
+        exit_code: i32,
+    },
+    StatusChanged,
+    /// Every container is gone: the supervisor exits with the pod's result.
+    PodFinished {
+        phase: Phase,
+    },
+}
+
+/// Why the pod is being torn down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeardownCause {
+    /// No app running and none will restart.
+    JobComplete,
+    /// A regular init container failed under `restartPolicy: Never`.
+    InitFailed,
+    Deleted,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Teardown {
+    cause: TeardownCause,
+    started: Time,
+    deadline: Time,
+    /// Grace at or below `Config::force_grace`: no preStop, no ordering.
+    forced: bool,
+}
+
+/// The exit code the runtime sees for a container that ends without ever starting its process
+/// (still held at the gate when the pod ended). Sidecars report 0 like any stopped sidecar.
+pub const NEVER_STARTED_EXIT_CODE: i32 = 1;
+
+pub struct Engine {
+    cfg: Config,
+    containers: Vec<Container>,
+    /// Some container declared the whole pod (pod spec or name list).
+    pod_declared: bool,
+    last_registration: Option<Time>,
+    teardown: Option<Teardown>,
+    init_failed: bool,
+    finished: bool,
+    timeline: VecDeque<TimelineEntry>,
+    dirty: bool,
+}
+
+impl Engine {
+    pub fn new(cfg: Config) -> Self {
+        Self {
+            cfg,
+            containers: Vec::new(),
+            pod_declared: false,
+            last_registration: None,
+            teardown: None,
+            init_failed: false,
+            finished: false,
+            timeline: VecDeque::new(),
+            dirty: false,
+        }
+    }
+
+    pub fn handle_event(&mut self, now: Time, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Registered { id, plan, pod } => self.on_registered(now, id, *plan, pod),
+            Event::ProcessStarted { name } => self.on_process_started(now, &name, &mut out),
+            Event::HandlerDone { name, handler, ok } => {
+                self.on_handler_done(now, &name, handler, ok, &mut out)
+            }
+            Event::ProbeResult { name, probe, ok } => {
+                self.on_probe(now, &name, probe, ok, &mut out)
+            }
+            Event::ProcessExited { name, status } => self.on_exited(now, &name, status, &mut out),
+            Event::Gone { name } => self.on_gone(now, &name),
+            Event::StopRequested { grace } => self.on_stop_requested(now, grace),
+        }
+        self.reconcile(now, &mut out);
+        out
+    }
+
+    pub fn handle_timeout(&mut self, now: Time) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.fire_kills(now, &mut out);
+        self.reconcile(now, &mut out);
+        out
+    }
+
+    /// When the engine next needs [`Engine::handle_timeout`], if ever. Nothing pending = `None`:
+    /// an idle pod causes no wake-ups.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        let mut next: Option<Time> = None;
+        let mut consider = |t: Time| next = Some(next.map_or(t, |n| n.min(t)));
+        for c in &self.containers {
+            if let Some(t) = c.kill_at.filter(|_| !c.killed) {
+                consider(t);
+            }
+            if self.teardown.is_none() && c.state == ContainerState::BackOff {
+                if let Some(t) = c.restart_at {
+                    consider(t);
+                }
+            }
+        }
+        if let Some(td) = &self.teardown {
+            if self
+                .containers
+                .iter()
+                .any(|c| c.state == ContainerState::Running && c.signaled_at.is_none())
+            {
+                consider(td.deadline);
+            }
+        } else if let Some(t) = self.settle_deadline() {
+            if self
+                .containers
+                .iter()
+                .any(|c| c.state == ContainerState::Waiting)
+            {
+                consider(t);
+            }
+        }
+        next
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    pub fn phase(&self) -> Phase {
+        if self.finished || self.teardown.is_some() && self.all_terminated() {
+            return self.final_phase();
+        }
+        let app_started = self
+            .containers
+            .iter()
+            .any(|c| c.kind() == Some(Kind::App) && c.gate_released);
+        if app_started {
+            Phase::Running
+        } else {
+            Phase::Pending
+        }
+    }
+
+    pub fn status(&self) -> PodStatus {
+        let (reason, message) = match &self.teardown {
+            None => (String::new(), String::new()),
+            Some(td) => {
+                let reason = match td.cause {
+                    TeardownCause::JobComplete => "JobComplete",
+                    TeardownCause::InitFailed => "InitContainerFailed",
+                    TeardownCause::Deleted => "Deleted",
+                };
+                let budget = td.deadline.saturating_sub(td.started).as_secs();
+                (
+                    reason.to_owned(),
+                    format!("teardown with a grace budget of {budget}s"),
+                )
+            }
+        };
+        PodStatus {
+            phase: self.phase(),
+            reason,
+            message,
+            containers: self.containers.iter().map(Container::status).collect(),
+            timeline: self.timeline.clone(),
+        }
+    }
+
+    fn note(&mut self, now: Time, container: Option<&str>, event: impl Into<String>) {
+        if self.timeline.len() == TIMELINE_MAX {
+            self.timeline.pop_front();
+        }
+        self.timeline.push_back(TimelineEntry {
+            at: now,
+            container: container.map(str::to_owned),
+            event: event.into(),
+        });
+        self.dirty = true;
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        self.containers.iter().position(|c| c.name == name)
+    }
+
+    /// The container an event is about, if it is registered; otherwise the event is recorded and
+    /// dropped (a stale or forged report must not disturb the pod).
+    fn registered(&mut self, now: Time, name: &str, what: &str) -> Option<usize> {
+        match self.find(name) {
+            Some(i) if self.containers[i].id.is_some() => Some(i),
+            _ => {
+                self.note(
+                    now,
+                    Some(name),
+                    format!("ignored {what}: no such registered container"),
+                );
+                None
+            }
+        }
+    }
+
+    fn grace(&self) -> Duration {
+        self.containers
+            .iter()
+            .filter_map(|c| c.plan.as_ref().and_then(|p| p.grace_seconds))
+            .max()
+            .map_or(self.cfg.default_grace, Duration::from_secs)
+    }
+
+    fn all_terminated(&self) -> bool {
+        self.containers
+            .iter()
+            .filter(|c| c.id.is_some())
+            .all(|c| c.state == ContainerState::Terminated)
+    }
+
+    /// Pod phase from app containers only (kubelet `getPhase`; sidecar codes never count).
+    fn final_phase(&self) -> Phase {
+        if self.init_failed {
+            return Phase::Failed;
+        }
+        let apps: Vec<&Container> = self
+            .containers
+            .iter()
+            .filter(|c| c.kind() == Some(Kind::App))
+            .collect();
+        if !apps.is_empty() && apps.iter().all(|c| c.ran && c.exit_code == Some(0)) {
+            Phase::Succeeded
+        } else {
+            Phase::Failed
+        }
+    }
+
+    /// Everything that follows from the current state: gates to open, restarts that are due,
+    /// teardown progress, the end of the pod. Runs after every event and timeout.
+    fn reconcile(&mut self, now: Time, out: &mut Vec<Action>) {
+        if self.teardown.is_none() {
+            self.fire_restarts(now, out);
+            self.open_gates(now, out);
+            self.check_job_complete(now);
+        }
+        if self.teardown.is_some() {
+            self.advance_teardown(now, out);
+        }
+        if self.dirty {
+            self.dirty = false;
+            out.push(Action::StatusChanged);
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Teardown: who gets the stop signal when, and when SIGKILL follows.
+//!
+//! Kubernetes rules (kuberuntime `killContainersWithSyncResult`, `kuberuntime_termination_order.go`,
+//! KEP-753), research file section 8 steps 7–11:
+//! - nothing restarts from t0 on; every running container's preStop starts at t0;
+//! - apps (and still-running regular init containers) get their stop signal once their preStop is
+//!   done; sidecars only once every app has exited and every sidecar that stops before them has
+//!   exited (reverse start order; ECI: higher `ECI_CONTAINER_EXIT_PRIORITY` first, equal together);
+//! - one shared budget from t0: a container's stop timeout is what is left, at least 2 s;
+//! - a grace at or below 1 s skips preStop and ordering (force deletion);
+//! - containers still held at the gate, or waiting for a restart, end at once.
+
+use std::time::Duration;
+
+use super::container::PreStop;
+use super::status::ContainerState;
+use super::{Action, Engine, HandlerKind, NEVER_STARTED_EXIT_CODE, Teardown, TeardownCause, Time};
+use crate::plan::Kind;
+
+impl Engine {
+    pub(super) fn start_teardown(
+        &mut self,
+        now: Time,
+        cause: TeardownCause,
+        grace: Option<Duration>,
+    ) {
+        if self.teardown.is_some() {
+            return;
+        }
+        let grace = grace.unwrap_or_else(|| self.grace());
+        let forced = grace <= self.cfg.force_grace;
+        self.teardown = Some(Teardown {
+            cause,
+            started: now,
+            deadline: now + grace,
+            forced,
+        });
+        let why = match cause {
+            TeardownCause::JobComplete => "all app containers have exited and none will restart",
+            TeardownCause::InitFailed => "an init container failed under restartPolicy Never",
+            TeardownCause::Deleted => "the pod is being deleted",
+        };
+        self.note(
+            now,
+            None,
+            format!(
+                "teardown: {why}; grace budget {}s{}",
+                grace.as_secs(),
+                if forced { " (forced)" } else { "" }
+            ),
+        );
+    }
+
+    pub(super) fn on_stop_requested(&mut self, now: Time, grace: Option<Duration>) {
+        let Some(td) = &mut self.teardown else {
+            self.start_teardown(now, TeardownCause::Deleted, grace);
+            return;
+        };
+        let Some(grace) = grace else { return };
+        let deadline = now + grace;
+        if deadline >= td.deadline {
+            return; // a longer grace never extends the budget (kubelet: the shortest wins)
+        }
+        td.deadline = deadline;
+        td.forced |= grace <= self.cfg.force_grace;
+        let floor = now + self.cfg.min_stop_timeout;
+        for c in &mut self.containers {
+            if let Some(k) = c.kill_at.filter(|_| !c.killed) {
+                c.kill_at = Some(k.min(deadline.max(floor)));
+            }
+        }
+        self.note(
+            now,
+            None,
+            format!("stop again: grace budget shortened to {}s", grace.as_secs()),
+        );
+    }
+
+    pub(super) fn advance_teardown(&mut self, now: Time, out: &mut Vec<Action>) {
+        let Some(td) = self.teardown.clone() else {
+            return;
+        };
+        for i in 0..self.containers.len() {
+            match self.containers[i].state {
+                ContainerState::Waiting => self.end_never_started(now, i, out),
+                ContainerState::BackOff => {
+                    let raw = self.containers[i].last_exit.map_or(0, |s| s.raw_code());
+                    self.terminate(now, i, raw, out);
+                }
+                ContainerState::Running => {
+                    let c = &mut self.containers[i];
+                    if c.probing {
+                        // Probes stop at t0 (k/k#141766): a failing liveness probe must not
+                        // restart anything during teardown.
+                        c.probing = false;
+                        out.push(Action::StopProbes {
+                            name: c.name.clone(),
+                        });
+                    }
+                    if c.pre_stop == PreStop::NotRun {
+                        let has = c.plan.as_ref().is_some_and(|p| p.pre_stop.is_some());
+                        if has && !td.forced && c.process_running {
+                            c.pre_stop = PreStop::Running;
+                            out.push(Action::RunHandler {
+                                name: c.name.clone(),
+                                handler: HandlerKind::PreStop,
+                            });
+                        } else {
+                            c.pre_stop = PreStop::Done;
+                        }
+                    }
+                }
+                ContainerState::Expected | ContainerState::Terminated => {}
+            }
+        }
+        for i in 0..self.containers.len() {
+            let c = &self.containers[i];
+            if c.state != ContainerState::Running || c.signaled_at.is_some() {
+                continue;
+            }
+            let pre_stop_over = c.pre_stop == PreStop::Done || now >= td.deadline;
+            if pre_stop_over && (td.forced || self.stop_turn(i)) {
+                let kill_at = td.deadline.max(now + self.cfg.min_stop_timeout);
+                let c = &mut self.containers[i];
+                let signal = c
+                    .plan
+                    .as_ref()
+                    .map_or(libc::SIGTERM, |p| p.stop_signal.number);
+                c.signaled_at = Some(now);
+                c.kill_at = Some(kill_at);
+                let name = c.name.clone();
+                out.push(Action::Signal {
+                    name: name.clone(),
+                    signal,
+                });
+                self.note(
+                    now,
+                    Some(&name),
+                    format!(
+                        "stop signal {signal}, SIGKILL in {}ms",
+                        (kill_at - now).as_millis()
+                    ),
+                );
+            }
+        }
+        let registered = || self.containers.iter().filter(|c| c.id.is_some());
+        if !self.finished && registered().all(|c| c.state == ContainerState::Terminated && c.gone) {
+            self.finished = true;
+            let phase = self.final_phase();
+            out.push(Action::PodFinished { phase });
+            self.note(now, None, format!("pod finished: {phase:?}"));
+        }
+    }
+
+    /// A container still held at the gate when the pod ends never starts its process.
+    fn end_never_started(&mut self, now: Time, i: usize, out: &mut Vec<Action>) {
+        let c = &mut self.containers[i];
+        let code = if c.kind() == Some(Kind::Sidecar) {
+            0
+        } else {
+            NEVER_STARTED_EXIT_CODE
+        };
+        c.state = ContainerState::Terminated;
+        c.exit_code = Some(code);
+        c.finished_at = Some(now);
+        c.reason = "NeverStarted".into();
+        c.message =
+            "the pod ended before this container's start gate opened; its process never ran".into();
+        let name = c.name.clone();
+        out.push(Action::Finish {
+            name: name.clone(),
+            exit_code: code,
+        });
+        self.note(now, Some(&name), "ended without starting");
+    }
+
+    /// Whether container `i` may get its stop signal now.
+    fn stop_turn(&self, i: usize) -> bool {
+        let c = &self.containers[i];
+        if !c.is_sidecar() {
+            return true;
+        }
+        let running = |o: &&super::container::Container| o.state == ContainerState::Running;
+        if self
+            .containers
+            .iter()
+            .filter(running)
+            .any(|o| o.kind() == Some(Kind::App))
+        {
+            return false;
+        }
+        let by_priority = self
+            .containers
+            .iter()
+            .any(|o| o.plan.as_ref().is_some_and(|p| p.exit_priority.is_some()));
+        let (Some(me), Some(my_slot)) = (c.plan.as_ref(), c.slot()) else {
+            return true;
+        };
+        !self.containers.iter().filter(running).any(|o| {
+            let (Some(p), Some(slot)) = (o.plan.as_ref(), o.slot()) else {
+                return false;
+            };
+            o.name != c.name
+                && p.kind == Kind::Sidecar
+                && if by_priority {
+                    p.exit_priority.unwrap_or(0) > me.exit_priority.unwrap_or(0)
+                } else {
+                    slot.key() > my_slot.key()
+                }
+        })
+    }
+
+    pub(super) fn fire_kills(&mut self, now: Time, out: &mut Vec<Action>) {
+        for i in 0..self.containers.len() {
+            let c = &mut self.containers[i];
+            if c.state == ContainerState::Running
+                && !c.killed
+                && c.kill_at.is_some_and(|t| t <= now)
+            {
+                c.killed = true;
+                let name = c.name.clone();
+                out.push(Action::Kill { name: name.clone() });
+                self.note(now, Some(&name), "grace budget used up: SIGKILL");
+            }
+        }
+    }
+}

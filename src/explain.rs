@@ -1,0 +1,262 @@
+//! `podinit explain BUNDLE`: how one bundle is classified and why, what gates its start, when it
+//! is stopped, how it restarts and how its exit code is reported.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::plan::{
+    self, BundleInput, Classified, ContainerPlan, GateOn, Kind, PlanError, PodDeclaration,
+    StartSlot,
+};
+
+#[derive(Debug)]
+pub enum ExplainError {
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    NotJson {
+        path: PathBuf,
+        error: serde_json::Error,
+    },
+    Plan(PlanError),
+}
+
+impl fmt::Display for ExplainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExplainError::Read { path, error } => {
+                write!(f, "{}: cannot read: {error}", path.display())
+            }
+            ExplainError::NotJson { path, error } => write!(
+                f,
+                "{}: not valid JSON: {error}; fix or regenerate the bundle's config.json",
+                path.display()
+            ),
+            ExplainError::Plan(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ExplainError {}
+
+/// `BUNDLE` may be the bundle directory or its `config.json`.
+pub fn config_path(bundle: &Path) -> PathBuf {
+    if bundle.is_dir() {
+        bundle.join("config.json")
+    } else {
+        bundle.to_path_buf()
+    }
+}
+
+/// The bundle's directory name, used as the container name when no annotation gives one.
+pub fn fallback_name(bundle: &Path) -> String {
+    let dir = if bundle.is_dir() {
+        bundle
+    } else {
+        bundle.parent().unwrap_or(bundle)
+    };
+    let abs = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    abs.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "container".into())
+}
+
+pub fn classify_path(bundle: &Path) -> Result<Classified, ExplainError> {
+    let path = config_path(bundle);
+    let text = std::fs::read(&path).map_err(|error| ExplainError::Read {
+        path: path.clone(),
+        error,
+    })?;
+    let config: Value = serde_json::from_slice(&text).map_err(|error| ExplainError::NotJson {
+        path: path.clone(),
+        error,
+    })?;
+    let fallback = fallback_name(bundle);
+    plan::classify_bundle(&BundleInput {
+        config: &config,
+        fallback_name: &fallback,
+    })
+    .map_err(ExplainError::Plan)
+}
+
+fn condition(gate: GateOn) -> &'static str {
+    match gate {
+        GateOn::ExitZero => "exited with code 0",
+        GateOn::Started => "started (running, postStart done, startupProbe passed)",
+        GateOn::Ready => "started and Ready",
+    }
+}
+
+fn waits_for(plan: &ContainerPlan, pod: &PodDeclaration) -> Vec<String> {
+    match pod {
+        PodDeclaration::Spec { containers } => containers
+            .iter()
+            .filter(|c| c.name != plan.name && c.start.key() < plan.start.key())
+            .map(|c| format!("{} ({}) {}", c.name, c.kind.as_str(), condition(c.gate_on)))
+            .collect(),
+        PodDeclaration::Names { names } => names
+            .iter()
+            .filter(|n| **n != plan.name)
+            .map(|n| {
+                format!("{n} registered, and passed if it comes earlier in the start sequence")
+            })
+            .collect(),
+        PodDeclaration::Unknown => {
+            vec!["no pod declaration: the registered containers earlier in the start sequence, once no container has registered for the settle time (1s)".into()]
+        }
+    }
+}
+
+fn stop_order(plan: &ContainerPlan, pod: &PodDeclaration) -> String {
+    match plan.kind {
+        Kind::App => "gets its stop signal at teardown start, once its preStop is done".into(),
+        Kind::Init => {
+            "stopped at once if still running at teardown; sidecars do not wait for it".into()
+        }
+        Kind::Sidecar => {
+            let after: Vec<&str> = match pod {
+                PodDeclaration::Spec { containers } => containers
+                    .iter()
+                    .filter(|c| {
+                        c.kind == Kind::Sidecar
+                            && c.name != plan.name
+                            && c.start.key() > plan.start.key()
+                    })
+                    .map(|c| c.name.as_str())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            match plan.exit_priority {
+                Some(p) => format!(
+                    "after every app has exited and after sidecars with an exit priority above {p}"
+                ),
+                None if after.is_empty() => {
+                    "after every app has exited (reverse start order among sidecars)".into()
+                }
+                None => format!(
+                    "after every app has exited and after {} (reverse start order)",
+                    after.join(", ")
+                ),
+            }
+        }
+    }
+}
+
+/// The explanation as one JSON object (`--json`).
+pub fn to_json(classified: &Classified) -> Value {
+    let (plan, pod) = match classified {
+        Classified::Ignored { name, reason } => {
+            return json!({ "name": name, "ignored": true, "reason": reason });
+        }
+        Classified::Container { plan, pod } => (plan, pod),
+    };
+    let start = match plan.start {
+        StartSlot::Init { index } => format!("init sequence position {index}"),
+        StartSlot::Regular { priority, early } => {
+            format!(
+                "regular containers, launch priority {priority}{}",
+                if early {
+                    ", before the apps of that priority"
+                } else {
+                    ""
+                }
+            )
+        }
+    };
+    let pod_source = match pod {
+        PodDeclaration::Spec { containers } => {
+            json!({ "source": "io.podinit.pod-spec", "containers": containers.iter().map(|c| &c.name).collect::<Vec<_>>() })
+        }
+        PodDeclaration::Names { names } => {
+            json!({ "source": "io.podinit.pod-containers", "containers": names })
+        }
+        PodDeclaration::Unknown => json!({ "source": "none", "containers": [] }),
+    };
+    json!({
+        "name": plan.name,
+        "kind": plan.kind.as_str(),
+        "reason": plan.reason,
+        "start": start,
+        "gateOn": plan.gate_on,
+        "gateOnMeans": condition(plan.gate_on),
+        "waitsFor": waits_for(plan, pod),
+        "stopOrder": stop_order(plan, pod),
+        "restartPolicy": plan.restart,
+        "exitCode": if plan.ignore_exit_code { "reported as 0 (ECI_CONTAINER_IGNORE_EXIT_CODE), real code in the message" }
+            else if plan.kind == Kind::Sidecar { "reported as 0 when stopped by podinit in teardown; real code kept as rawExitCode" }
+            else { "reported as the process ended (128+signal for a signal death)" },
+        "countsForReady": plan.counts_for_ready,
+        "stopSignal": plan.stop_signal.name,
+        "graceSeconds": plan.grace_seconds,
+        "probes": { "startup": plan.startup_probe, "readiness": plan.readiness_probe, "liveness": plan.liveness_probe },
+        "lifecycle": { "postStart": plan.post_start, "preStop": plan.pre_stop },
+        "exitPriority": plan.exit_priority,
+        "pod": pod_source,
+        "notes": plan.notes,
+    })
+}
+
+/// The explanation for a person.
+pub fn to_text(classified: &Classified) -> String {
+    let v = to_json(classified);
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    if v.get("ignored").is_some() {
+        return format!("{}: ignored\n  why: {}\n", s("name"), s("reason"));
+    }
+    let mut out = format!(
+        "{}: {}\n  why: {}\n  start: {}\n",
+        s("name"),
+        s("kind"),
+        s("reason"),
+        s("start")
+    );
+    out += &format!("  others may start after it has: {}\n", s("gateOnMeans"));
+    let waits: Vec<&str> = v["waitsFor"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if waits.is_empty() {
+        out += "  waits for: nothing (first in the start sequence)\n";
+    } else {
+        out += "  waits for:\n";
+        for w in waits {
+            out += &format!("    - {w}\n");
+        }
+    }
+    out += &format!("  stop: {} with {}\n", s("stopOrder"), s("stopSignal"));
+    out += &format!(
+        "  restart: {}\n  exit code: {}\n",
+        v["restartPolicy"].as_str().unwrap_or(""),
+        s("exitCode")
+    );
+    for (label, key) in [
+        ("startupProbe", "startup"),
+        ("readinessProbe", "readiness"),
+        ("livenessProbe", "liveness"),
+    ] {
+        if !v["probes"][key].is_null() {
+            out += &format!("  {label}: {}\n", v["probes"][key]);
+        }
+    }
+    for (label, key) in [("postStart", "postStart"), ("preStop", "preStop")] {
+        if !v["lifecycle"][key].is_null() {
+            out += &format!("  {label}: {}\n", v["lifecycle"][key]);
+        }
+    }
+    out += &format!(
+        "  pod declared by: {}\n",
+        v["pod"]["source"].as_str().unwrap_or("")
+    );
+    for n in v["notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        out += &format!("  note: {n}\n");
+    }
+    out
+}

@@ -1,0 +1,9 @@
+//! podinit: Kubernetes sidecar semantics at the OCI runtime layer.
+//!
+//! The sans-IO core is [`plan`] (declarations → per-container plan) and [`engine`] (events and
+//! time in, actions out). Everything else is a thin driver around them.
+
+pub mod engine;
+pub mod explain;
+pub mod oci_state;
+pub mod plan;

@@ -1,0 +1,192 @@
+//! The pod plan: what each container is (init / sidecar / app), what gates its start, how it
+//! restarts, how it stops and how its exit code is reported — derived from every declaration
+//! dialect of SPEC section 2. Pure data and parsing: no syscalls, no I/O beyond what the caller
+//! hands in.
+//!
+//! Precedence (highest first), shown by `podinit explain`:
+//! 1. per-container `io.podinit.*` annotations (the agent's explicit word),
+//! 2. the pod spec annotation `io.podinit.pod-spec` (structure: initContainers / restartPolicy,
+//!    probes, lifecycle, grace),
+//! 3. env dialects (`__IS_SIDECAR__`, `ECI_*`, `KRUISE_*`), read from `process.env` first and the
+//!    spec's `env` second (process.env is what the container really runs with),
+//! 4. Kubernetes defaults.
+//!
+//! Env dialects only refine *regular* containers: an `initContainers` entry stays an init container
+//! (or native sidecar) whatever its env says, as in Kubernetes.
+
+mod build;
+mod dialect;
+mod error;
+pub mod k8s;
+mod probe;
+mod values;
+
+use serde::Serialize;
+
+pub use build::{BundleInput, Classified, classify_bundle, plans_from_pod_spec};
+pub use error::{PlanError, PlanErrorKind};
+pub use probe::{Handler, HttpGet, ProbeAction, ProbeSpec};
+
+/// Annotation and env names podinit understands, in one place so docs, explain and tests agree.
+pub mod keys {
+    pub const POD_SPEC: &str = "io.podinit.pod-spec";
+    pub const POD_CONTAINERS: &str = "io.podinit.pod-containers";
+    pub const CONTAINER_NAME: &str = "io.podinit.container-name";
+    pub const CRI_CONTAINER_NAME: &str = "io.kubernetes.cri.container-name";
+    pub const CRIO_CONTAINER_NAME: &str = "io.kubernetes.cri-o.ContainerName";
+    /// The kubelet's container label; CRI-O copies it into every container's annotations.
+    pub const KUBE_CONTAINER_NAME: &str = "io.kubernetes.container.name";
+    pub const CRI_CONTAINER_TYPE: &str = "io.kubernetes.cri.container-type";
+    pub const CRIO_CONTAINER_TYPE: &str = "io.kubernetes.cri-o.ContainerType";
+    pub const KIND: &str = "io.podinit.kind";
+    pub const INDEX: &str = "io.podinit.index";
+    pub const STARTUP_PROBE: &str = "io.podinit.startup-probe";
+    pub const READINESS_PROBE: &str = "io.podinit.readiness-probe";
+    pub const LIVENESS_PROBE: &str = "io.podinit.liveness-probe";
+    pub const POST_START: &str = "io.podinit.post-start";
+    pub const PRE_STOP: &str = "io.podinit.pre-stop";
+    pub const RESTART_POLICY: &str = "io.podinit.restart-policy";
+    pub const STOP_SIGNAL: &str = "io.podinit.stop-signal";
+    pub const GRACE: &str = "io.kubernetes.pod.terminationGracePeriod";
+    pub const LOG_LEVEL: &str = "io.podinit.log-level";
+
+    pub const ENV_IS_SIDECAR: &str = "__IS_SIDECAR__";
+    pub const ENV_ECI_SIDECAR: &str = "ECI_SIDECAR_CONTAINER";
+    pub const ENV_ECI_TYPE: &str = "ECI_CONTAINER_TYPE";
+    pub const ENV_ECI_IGNORE_EXIT: &str = "ECI_CONTAINER_IGNORE_EXIT_CODE";
+    pub const ENV_ECI_LAUNCH: &str = "ECI_CONTAINER_LAUNCH_PRIORITY";
+    pub const ENV_ECI_EXIT: &str = "ECI_CONTAINER_EXIT_PRIORITY";
+    pub const ENV_KRUISE_SIDECAR: &str = "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT";
+    pub const ENV_KRUISE_PRIORITY: &str = "KRUISE_CONTAINER_PRIORITY";
+    pub const ENV_IGNORE_READY: &str = "__IGNORE_READY__";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Init,
+    Sidecar,
+    App,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Init => "init",
+            Kind::Sidecar => "sidecar",
+            Kind::App => "app",
+        }
+    }
+}
+
+/// Where a container sits in the start sequence. A container's gate opens once every container
+/// with a smaller slot has passed its own gate condition ([`GateOn`]); equal slots start together.
+///
+/// Init slots (the `initContainers` sequence, native sidecars included) come before every regular
+/// slot. Regular slots order by launch priority (higher first, ECI/Kruise), and at equal priority
+/// an env-dialect sidecar (`early`) comes before the apps ("starts before the regular containers").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "sequence")]
+pub enum StartSlot {
+    Init { index: u32 },
+    Regular { priority: i32, early: bool },
+}
+
+impl StartSlot {
+    /// A total order key: smaller starts first.
+    pub fn key(self) -> (u8, i64, u8) {
+        match self {
+            StartSlot::Init { index } => (0, i64::from(index), 0),
+            StartSlot::Regular { priority, early } => (1, -i64::from(priority), u8::from(!early)),
+        }
+    }
+}
+
+/// What a container must reach before the containers behind it in the start sequence may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum GateOn {
+    /// Regular init container: exited with code 0 (KEP-753, kubelet `computeInitContainerActions`).
+    ExitZero,
+    /// Process running, postStart done, startupProbe succeeded if any (kubelet `isContainerStarted`).
+    Started,
+    /// Started, and readinessProbe succeeded (ECI launch-priority semantics, env-dialect sidecars).
+    Ready,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RestartPolicy {
+    Always,
+    OnFailure,
+    Never,
+}
+
+impl RestartPolicy {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Always" => Some(Self::Always),
+            "OnFailure" => Some(Self::OnFailure),
+            "Never" => Some(Self::Never),
+            _ => None,
+        }
+    }
+}
+
+/// A signal by number and canonical name (`SIGTERM`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StopSignal {
+    pub number: i32,
+    pub name: String,
+}
+
+impl Default for StopSignal {
+    fn default() -> Self {
+        Self {
+            number: libc::SIGTERM,
+            name: "SIGTERM".into(),
+        }
+    }
+}
+
+/// Everything podinit needs to know about one container, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerPlan {
+    pub name: String,
+    pub kind: Kind,
+    /// Which declaration decided the kind (e.g. `env __IS_SIDECAR__=true`).
+    pub reason: String,
+    pub start: StartSlot,
+    pub gate_on: GateOn,
+    /// Effective restart policy of this container (sidecars: `Always`; regular init containers
+    /// restart only after a failure, and not under `Never`).
+    pub restart: RestartPolicy,
+    /// ECI `ECI_CONTAINER_EXIT_PRIORITY`: higher stops first among sidecars; equal stop together.
+    pub exit_priority: Option<i32>,
+    /// ECI `ECI_CONTAINER_IGNORE_EXIT_CODE`: report 0 whatever the code (the raw one is kept).
+    pub ignore_exit_code: bool,
+    /// ACS `__IGNORE_READY__`: not counted for pod readiness.
+    pub counts_for_ready: bool,
+    pub startup_probe: Option<ProbeSpec>,
+    pub readiness_probe: Option<ProbeSpec>,
+    pub liveness_probe: Option<ProbeSpec>,
+    pub post_start: Option<Handler>,
+    pub pre_stop: Option<Handler>,
+    pub stop_signal: StopSignal,
+    /// The pod's `terminationGracePeriodSeconds`, where this container's declarations give it.
+    pub grace_seconds: Option<u64>,
+    /// Every other decision, with the declaration it came from, for `podinit explain`.
+    pub notes: Vec<String>,
+}
+
+/// What a container's declarations say about the rest of the pod.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "source")]
+pub enum PodDeclaration {
+    /// From `io.podinit.pod-spec`: the plan of every container of the pod.
+    Spec { containers: Vec<ContainerPlan> },
+    /// From `io.podinit.pod-containers`: the names only.
+    Names { names: Vec<String> },
+    /// Nothing: the pod is whatever registers (see the engine's settle rule).
+    Unknown,
+}
