@@ -169,7 +169,10 @@ pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError>
     };
     notes.append(&mut plan.notes);
     plan.notes = notes;
-    Ok(Classified::Container { plan: Box::new(plan), pod })
+    Ok(Classified::Container {
+        plan: Box::new(plan),
+        pod,
+    })
 }
 
 /// The plan of every container of a pod spec, from the spec alone (no annotations, no
