@@ -199,6 +199,8 @@ pub struct Engine {
     /// Some container declared the whole pod (pod spec or name list).
     pod_declared: bool,
     last_registration: Option<Time>,
+    /// The latest time the driver gave us: timers at or before it have been handled.
+    now: Time,
     teardown: Option<Teardown>,
     init_failed: bool,
     finished: bool,
@@ -213,6 +215,7 @@ impl Engine {
             containers: Vec::new(),
             pod_declared: false,
             last_registration: None,
+            now: Time::ZERO,
             teardown: None,
             init_failed: false,
             finished: false,
@@ -223,6 +226,7 @@ impl Engine {
 
     pub fn handle_event(&mut self, now: Time, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
+        self.now = self.now.max(now);
         match event {
             Event::Registered { id, plan, pod } => self.on_registered(now, id, *plan, pod),
             Event::ProcessStarted { name } => self.on_process_started(now, &name, &mut out),
@@ -242,6 +246,7 @@ impl Engine {
 
     pub fn handle_timeout(&mut self, now: Time) -> Vec<Action> {
         let mut out = Vec::new();
+        self.now = self.now.max(now);
         self.fire_kills(now, &mut out);
         self.reconcile(now, &mut out);
         out
@@ -270,7 +275,9 @@ impl Engine {
             {
                 consider(td.deadline);
             }
-        } else if let Some(t) = self.settle_deadline() {
+        } else if let Some(t) = self.settle_deadline().filter(|t| *t > self.now) {
+            // Only while the settle time is ahead: once it has passed, a held gate waits for
+            // events, never for the clock.
             if self
                 .containers
                 .iter()

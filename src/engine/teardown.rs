@@ -119,7 +119,9 @@ impl Engine {
                 continue;
             }
             let pre_stop_over = c.pre_stop == PreStop::Done || now >= td.deadline;
-            if pre_stop_over && (td.forced || self.stop_turn(i)) {
+            // Budget used up: nobody waits for a turn any more, all get the signal and 2 s (KEP item 5).
+            let budget_gone = now >= td.deadline;
+            if pre_stop_over && (td.forced || budget_gone || self.stop_turn(i)) {
                 let kill_at = td.deadline.max(now + self.cfg.min_stop_timeout);
                 let c = &mut self.containers[i];
                 let signal = c

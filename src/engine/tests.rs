@@ -1,1 +1,960 @@
+//! The engine's rules, one test per rule of SPEC section 3 and per edge case of the research file
+//! (sections 1–6), driven by scripted events on a fake clock. Plans come from real pod specs
+//! through the plan module, so a test reads like the pod it describes.
+//!
+//! Actions are compared as short strings: `release app`, `restart s`, `signal s 15`, `kill s`,
+//! `finish s 0`, `poststart s`, `prestop s`, `probes s`, `unprobe s`, `pod Succeeded`.
 
+use std::time::Duration;
+
+use rstest::rstest;
+use serde_json::json;
+
+use super::*;
+use crate::plan::k8s::parse_pod_spec;
+use crate::plan::{BundleInput, Classified, classify_bundle, plans_from_pod_spec};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+struct Pod {
+    engine: Engine,
+    now: Duration,
+    spec: serde_json::Value,
+}
+
+impl Pod {
+    fn new(spec: serde_json::Value) -> Self {
+        Self::with_config(spec, Config::default())
+    }
+
+    fn with_config(spec: serde_json::Value, cfg: Config) -> Self {
+        Self {
+            engine: Engine::new(cfg),
+            now: Duration::ZERO,
+            spec,
+        }
+    }
+
+    fn plan_of(&self, name: &str) -> (ContainerPlan, PodDeclaration) {
+        let config = json!({ "annotations": {
+            "io.podinit.pod-spec": self.spec.to_string(),
+            "io.podinit.container-name": name,
+        }});
+        match classify_bundle(&BundleInput {
+            config: &config,
+            fallback_name: name,
+        })
+        .expect("valid test pod")
+        {
+            Classified::Container { plan, pod } => (*plan, pod),
+            Classified::Ignored { .. } => unreachable!("test pods have no sandbox container"),
+        }
+    }
+
+    fn ev(&mut self, e: Event) -> Vec<String> {
+        render(self.engine.handle_event(self.now, e))
+    }
+
+    fn register(&mut self, name: &str) -> Vec<String> {
+        let (plan, pod) = self.plan_of(name);
+        self.ev(Event::Registered {
+            id: format!("id-{name}"),
+            plan: Box::new(plan),
+            pod,
+        })
+    }
+
+    fn register_all(&mut self, names: &[&str]) -> Vec<String> {
+        names.iter().flat_map(|n| self.register(n)).collect()
+    }
+
+    fn started(&mut self, name: &str) -> Vec<String> {
+        self.ev(Event::ProcessStarted { name: name.into() })
+    }
+
+    fn exit(&mut self, name: &str, code: i32) -> Vec<String> {
+        self.ev(Event::ProcessExited {
+            name: name.into(),
+            status: ExitStatus::Code(code),
+        })
+    }
+
+    fn killed_by(&mut self, name: &str, sig: i32) -> Vec<String> {
+        self.ev(Event::ProcessExited {
+            name: name.into(),
+            status: ExitStatus::Signal(sig),
+        })
+    }
+
+    fn gone(&mut self, name: &str) -> Vec<String> {
+        self.ev(Event::Gone { name: name.into() })
+    }
+
+    fn probe(&mut self, name: &str, probe: ProbeKind, ok: bool) -> Vec<String> {
+        self.ev(Event::ProbeResult {
+            name: name.into(),
+            probe,
+            ok,
+        })
+    }
+
+    fn handler(&mut self, name: &str, handler: HandlerKind, ok: bool) -> Vec<String> {
+        self.ev(Event::HandlerDone {
+            name: name.into(),
+            handler,
+            ok,
+        })
+    }
+
+    fn stop(&mut self, grace: Option<u64>) -> Vec<String> {
+        self.ev(Event::StopRequested {
+            grace: grace.map(secs),
+        })
+    }
+
+    /// Move the clock, firing every timer that falls due on the way, in order.
+    fn advance(&mut self, by: Duration) -> Vec<String> {
+        let end = self.now + by;
+        let mut out = Vec::new();
+        while let Some(t) = self.engine.poll_timeout().filter(|t| *t <= end) {
+            self.now = self.now.max(t);
+            out.extend(render(self.engine.handle_timeout(self.now)));
+        }
+        self.now = end;
+        out
+    }
+
+    fn status(&self, name: &str) -> ContainerStatus {
+        self.engine
+            .status()
+            .containers
+            .into_iter()
+            .find(|c| c.name == name)
+            .expect("known container")
+    }
+
+    /// A container whose gate opened reports its process start (what `podinit exec` does).
+    fn run(&mut self, name: &str) -> Vec<String> {
+        self.started(name)
+    }
+}
+
+fn render(actions: Vec<Action>) -> Vec<String> {
+    actions
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::ReleaseGate { name } => Some(format!("release {name}")),
+            Action::Restart { name } => Some(format!("restart {name}")),
+            Action::RunHandler {
+                name,
+                handler: HandlerKind::PostStart,
+            } => Some(format!("poststart {name}")),
+            Action::RunHandler {
+                name,
+                handler: HandlerKind::PreStop,
+            } => Some(format!("prestop {name}")),
+            Action::StartProbes { name } => Some(format!("probes {name}")),
+            Action::StopProbes { name } => Some(format!("unprobe {name}")),
+            Action::Signal { name, signal } => Some(format!("signal {name} {signal}")),
+            Action::Kill { name } => Some(format!("kill {name}")),
+            Action::Finish { name, exit_code } => Some(format!("finish {name} {exit_code}")),
+            Action::PodFinished { phase } => Some(format!("pod {phase:?}")),
+            Action::StatusChanged => None,
+        })
+        .collect()
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+/// A Job: native sidecars `s1`, `s2` (in that order) and one app, restartPolicy Never.
+fn job_two_sidecars() -> serde_json::Value {
+    json!({
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 30,
+        "initContainers": [
+            {"name": "s1", "restartPolicy": "Always"},
+            {"name": "s2", "restartPolicy": "Always"}
+        ],
+        "containers": [{"name": "app"}]
+    })
+}
+
+/// Bring a pod with sidecars s1, s2 and the app to "app running".
+fn running_job() -> Pod {
+    let mut pod = Pod::new(job_two_sidecars());
+    pod.register_all(&["app", "s2", "s1"]);
+    pod.run("s1");
+    pod.run("s2");
+    pod.run("app");
+    pod
+}
+
+// ---------------------------------------------------------------------------------------------
+// Startup
+// ---------------------------------------------------------------------------------------------
+
+/// The gate holds whatever order the containers are created in, apps before their sidecars too.
+#[rstest]
+#[case::spec_order(&["s1", "s2", "app"])]
+#[case::reverse(&["app", "s2", "s1"])]
+#[case::app_first(&["app", "s1", "s2"])]
+#[case::middle_first(&["s2", "app", "s1"])]
+fn sidecars_start_in_order_in_any_registration_order(#[case] order: &[&str]) {
+    let mut pod = Pod::new(job_two_sidecars());
+    let mut released = pod.register_all(order);
+    assert_eq!(
+        released,
+        s(&["release s1"]),
+        "only the first sidecar may start before it is started"
+    );
+    released = pod.run("s1");
+    assert_eq!(released, s(&["release s2"]));
+    released = pod.run("s2");
+    assert_eq!(released, s(&["release app"]));
+}
+
+#[test]
+fn regular_init_containers_run_strictly_in_order_and_must_exit_zero() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "OnFailure",
+        "initContainers": [{"name": "i1"}, {"name": "i2"}],
+        "containers": [{"name": "a1"}, {"name": "a2"}]
+    }));
+    assert_eq!(
+        pod.register_all(&["a2", "a1", "i2", "i1"]),
+        s(&["release i1"])
+    );
+    assert_eq!(
+        pod.run("i1"),
+        s(&[]),
+        "running is not enough for a regular init container"
+    );
+    assert_eq!(pod.exit("i1", 0), s(&["finish i1 0", "release i2"]));
+    pod.run("i2");
+    // A failure under OnFailure: restarted at once (first restart), the apps keep waiting.
+    assert_eq!(pod.exit("i2", 1), s(&["restart i2"]));
+    pod.run("i2");
+    // Apps start together, in one step.
+    assert_eq!(
+        pod.exit("i2", 0),
+        s(&["finish i2 0", "release a1", "release a2"])
+    );
+}
+
+#[test]
+fn sidecar_is_started_only_after_post_start_completes() {
+    let mut pod = Pod::new(json!({
+        "initContainers": [{"name": "proxy", "restartPolicy": "Always",
+            "lifecycle": {"postStart": {"exec": {"command": ["wait-ready"]}}}}],
+        "containers": [{"name": "app"}]
+    }));
+    assert_eq!(pod.register_all(&["app", "proxy"]), s(&["release proxy"]));
+    assert_eq!(pod.run("proxy"), s(&["poststart proxy"]));
+    assert_eq!(
+        pod.handler("proxy", HandlerKind::PostStart, true),
+        s(&["release app"])
+    );
+}
+
+#[test]
+fn sidecar_is_started_only_after_its_startup_probe_succeeds() {
+    let mut pod = Pod::new(json!({
+        "initContainers": [{"name": "proxy", "restartPolicy": "Always",
+            "startupProbe": {"tcpSocket": {"port": 15021}, "periodSeconds": 1}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["app", "proxy"]);
+    assert_eq!(pod.run("proxy"), s(&["probes proxy"]));
+    assert_eq!(
+        pod.probe("proxy", ProbeKind::Readiness, true),
+        s(&[]),
+        "readiness before started is ignored"
+    );
+    assert_eq!(
+        pod.probe("proxy", ProbeKind::Startup, true),
+        s(&["release app"])
+    );
+    assert!(pod.status("proxy").started);
+}
+
+#[test]
+fn native_sidecar_readiness_does_not_gate_the_apps() {
+    // KEP-753 / kubernetes/website#41802: only startupProbe blocks; readiness never does.
+    let mut pod = Pod::new(json!({
+        "initContainers": [{"name": "proxy", "restartPolicy": "Always",
+            "readinessProbe": {"httpGet": {"port": 8080, "path": "/ready"}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["app", "proxy"]);
+    assert_eq!(pod.run("proxy"), s(&["probes proxy", "release app"]));
+    assert!(
+        !pod.status("proxy").ready,
+        "not ready until its readiness probe says so"
+    );
+}
+
+#[rstest]
+#[case::is_sidecar("__IS_SIDECAR__", "true")]
+#[case::eci_sidecar("ECI_SIDECAR_CONTAINER", "true")]
+fn env_dialect_sidecar_declared_after_the_app_starts_first_and_gates_on_readiness(
+    #[case] var: &str,
+    #[case] value: &str,
+) {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "containers": [
+            {"name": "app"},
+            {"name": "agent", "env": [{"name": var, "value": value}],
+             "readinessProbe": {"tcpSocket": {"port": 9000}}}
+        ]
+    }));
+    assert_eq!(pod.register_all(&["app", "agent"]), s(&["release agent"]));
+    assert_eq!(
+        pod.run("agent"),
+        s(&["probes agent"]),
+        "ECI: started is not enough where a readiness probe exists"
+    );
+    assert_eq!(
+        pod.probe("agent", ProbeKind::Readiness, true),
+        s(&["release app"])
+    );
+}
+
+#[test]
+fn eci_launch_priorities_start_higher_first_and_equal_together() {
+    let env = |p: i32| json!([{"name": "ECI_CONTAINER_LAUNCH_PRIORITY", "value": p.to_string()}]);
+    let mut pod = Pod::new(json!({
+        "containers": [
+            {"name": "low", "env": env(-5)},
+            {"name": "mid-a", "env": env(0)},
+            {"name": "mid-b"},
+            {"name": "high", "env": env(100), "readinessProbe": {"tcpSocket": {"port": 80}}}
+        ]
+    }));
+    assert_eq!(
+        pod.register_all(&["low", "mid-b", "mid-a", "high"]),
+        s(&["release high"])
+    );
+    assert_eq!(pod.run("high"), s(&["probes high"]));
+    assert_eq!(
+        pod.probe("high", ProbeKind::Readiness, true),
+        s(&["release mid-a", "release mid-b"])
+    );
+    pod.run("mid-a");
+    assert_eq!(pod.run("mid-b"), s(&["release low"]));
+}
+
+#[test]
+fn a_sidecar_failing_its_startup_probe_restarts_and_never_fails_a_never_pod() {
+    // kubernetes#120234, enhancements#4880: restart regardless of the pod's restartPolicy.
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 5,
+        "initContainers": [{"name": "proxy", "restartPolicy": "Always",
+            "startupProbe": {"exec": {"command": ["check"]}, "terminationGracePeriodSeconds": 3}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["proxy", "app"]);
+    pod.run("proxy");
+    assert_eq!(
+        pod.probe("proxy", ProbeKind::Startup, false),
+        s(&["unprobe proxy", "signal proxy 15"])
+    );
+    assert_eq!(
+        pod.advance(secs(3)),
+        s(&["kill proxy"]),
+        "the probe's own grace, not the pod's"
+    );
+    assert_eq!(pod.killed_by("proxy", 9), s(&["restart proxy"]));
+    assert_eq!(pod.engine.phase(), Phase::Pending);
+    // The restarted sidecar is probed again (kubernetes#132826) and then gates the app.
+    assert_eq!(pod.run("proxy"), s(&["probes proxy"]));
+    assert_eq!(
+        pod.probe("proxy", ProbeKind::Startup, true),
+        s(&["release app"])
+    );
+    assert_eq!(pod.status("proxy").restart_count, 1);
+}
+
+#[test]
+fn a_sidecar_exiting_before_it_started_is_restarted() {
+    let mut pod = Pod::new(job_two_sidecars());
+    pod.register_all(&["s1", "s2", "app"]);
+    assert_eq!(
+        pod.exit("s1", 1),
+        s(&["restart s1"]),
+        "exit before start: restart at once, the pod goes on"
+    );
+    assert_eq!(pod.run("s1"), s(&["release s2"]));
+}
+
+#[test]
+fn waiting_for_a_sidecar_that_never_starts_causes_no_wakeups() {
+    // No global startup timeout (KEP-753 "Scenario 4"), and no polling while waiting.
+    let mut pod = Pod::new(job_two_sidecars());
+    pod.register_all(&["s1", "s2", "app"]);
+    assert_eq!(pod.engine.poll_timeout(), None);
+    assert_eq!(pod.advance(secs(3600)), s(&[]));
+    assert_eq!(pod.status("app").state, ContainerState::Waiting);
+}
+
+#[test]
+fn a_name_list_declaration_holds_the_app_until_every_named_container_registered() {
+    let mut pod = Pod::new(json!({}));
+    let plan = |name: &str, kind: &str, index: u32| {
+        let config = json!({ "annotations": {
+            "io.podinit.container-name": name, "io.podinit.kind": kind, "io.podinit.index": index.to_string(),
+            "io.podinit.pod-containers": "log,app",
+        }});
+        match classify_bundle(&BundleInput {
+            config: &config,
+            fallback_name: name,
+        })
+        .unwrap()
+        {
+            Classified::Container { plan, pod } => (plan, pod),
+            Classified::Ignored { .. } => unreachable!("no sandbox annotation"),
+        }
+    };
+    let (app, decl) = plan("app", "app", 1);
+    assert_eq!(
+        pod.ev(Event::Registered {
+            id: "a".into(),
+            plan: app,
+            pod: decl
+        }),
+        s(&[])
+    );
+    let (log, decl) = plan("log", "sidecar", 0);
+    assert_eq!(
+        pod.ev(Event::Registered {
+            id: "l".into(),
+            plan: log,
+            pod: decl
+        }),
+        s(&["release log"])
+    );
+    assert_eq!(pod.run("log"), s(&["release app"]));
+}
+
+#[test]
+fn an_undeclared_pod_waits_for_registrations_to_settle() {
+    // Env-only pods (the ACK filebeat example): nothing says a sidecar is still to come.
+    let mut pod = Pod::new(json!({}));
+    let env_plan = |name: &str, env: &[&str]| {
+        let config = json!({ "annotations": {"io.kubernetes.cri.container-name": name}, "process": {"env": env} });
+        match classify_bundle(&BundleInput {
+            config: &config,
+            fallback_name: name,
+        })
+        .unwrap()
+        {
+            Classified::Container { plan, pod } => (plan, pod),
+            Classified::Ignored { .. } => unreachable!("no sandbox annotation"),
+        }
+    };
+    let (app, d) = env_plan("echo-server", &["PATH=/bin"]);
+    assert_eq!(
+        pod.ev(Event::Registered {
+            id: "e".into(),
+            plan: app,
+            pod: d
+        }),
+        s(&[]),
+        "held: a sidecar may follow"
+    );
+    pod.advance(Duration::from_millis(500));
+    let (sidecar, d) = env_plan("filebeat", &["ECI_SIDECAR_CONTAINER=true"]);
+    assert_eq!(
+        pod.ev(Event::Registered {
+            id: "f".into(),
+            plan: sidecar,
+            pod: d
+        }),
+        s(&[])
+    );
+    assert_eq!(
+        pod.advance(Duration::from_millis(999)),
+        s(&[]),
+        "the settle time restarts at each registration"
+    );
+    assert_eq!(
+        pod.advance(Duration::from_millis(1)),
+        s(&["release filebeat"])
+    );
+    assert_eq!(pod.run("filebeat"), s(&["release echo-server"]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steady state
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_crashing_sidecar_restarts_alone() {
+    let mut pod = running_job();
+    for _ in 0..8 {
+        pod.exit("s2", 1);
+        let fired = pod.advance(secs(300));
+        assert!(fired.is_empty() || fired == s(&["restart s2"]), "{fired:?}");
+        pod.run("s2");
+    }
+    assert_eq!(pod.status("s2").restart_count, 8);
+    assert_eq!(pod.status("s1").restart_count, 0);
+    let app = pod.status("app");
+    assert_eq!(
+        (app.state, app.restart_count),
+        (ContainerState::Running, 0),
+        "apps are not touched"
+    );
+}
+
+#[rstest]
+#[case::first(0, 0)]
+#[case::second(1, 10)]
+#[case::third(2, 20)]
+#[case::fourth(3, 40)]
+#[case::capped(7, 300)]
+fn sidecar_restart_delays_follow_the_kubelet_curve(
+    #[case] earlier_crashes: usize,
+    #[case] delay: u64,
+) {
+    let mut pod = running_job();
+    for _ in 0..earlier_crashes {
+        pod.exit("s1", 2);
+        pod.advance(secs(300));
+        pod.run("s1");
+    }
+    assert_eq!(
+        pod.exit("s1", 2),
+        if delay == 0 {
+            s(&["restart s1"])
+        } else {
+            s(&[])
+        }
+    );
+    if delay > 0 {
+        assert_eq!(pod.advance(secs(delay) - Duration::from_millis(1)), s(&[]));
+        assert_eq!(pod.advance(Duration::from_millis(1)), s(&["restart s1"]));
+    }
+}
+
+#[test]
+fn backoff_resets_after_ten_quiet_minutes() {
+    let mut pod = running_job();
+    pod.exit("s1", 1);
+    pod.run("s1");
+    assert_eq!(pod.exit("s1", 1), s(&[]), "second crash waits 10 s");
+    pod.advance(secs(10));
+    pod.run("s1");
+    pod.advance(secs(601));
+    assert_eq!(
+        pod.exit("s1", 1),
+        s(&["restart s1"]),
+        "after 600 s without trouble: at once again"
+    );
+}
+
+#[test]
+fn a_failing_liveness_probe_restarts_the_sidecar_after_its_grace() {
+    let mut pod = Pod::new(json!({
+        "terminationGracePeriodSeconds": 7,
+        "initContainers": [{"name": "s", "restartPolicy": "Always", "livenessProbe": {"exec": {"command": ["ok"]}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    assert_eq!(pod.run("s"), s(&["probes s", "release app"]));
+    pod.run("app");
+    assert_eq!(
+        pod.probe("s", ProbeKind::Liveness, false),
+        s(&["unprobe s", "signal s 15"])
+    );
+    assert_eq!(pod.advance(secs(6)), s(&[]));
+    assert_eq!(pod.advance(secs(1)), s(&["kill s"]));
+    assert_eq!(pod.killed_by("s", 9), s(&["restart s"]));
+    assert_eq!(pod.status("app").restart_count, 0);
+}
+
+#[rstest]
+#[case::always_restarts_success("Always", 0, &["restart app"])]
+#[case::always_restarts_failure("Always", 3, &["restart app"])]
+#[case::on_failure_restarts_failure("OnFailure", 3, &["restart app"])]
+#[case::on_failure_keeps_success("OnFailure", 0, &["finish app 0", "signal s 15"])]
+#[case::never_keeps_failure("Never", 3, &["finish app 3", "signal s 15"])]
+#[case::never_keeps_success("Never", 0, &["finish app 0", "signal s 15"])]
+fn apps_follow_the_pod_restart_policy(
+    #[case] policy: &str,
+    #[case] code: i32,
+    #[case] want: &[&str],
+) {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": policy,
+        "initContainers": [{"name": "s", "restartPolicy": "Always"}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    pod.run("app");
+    assert_eq!(pod.exit("app", code), s(want));
+}
+
+#[test]
+fn a_failed_init_container_under_never_fails_the_pod_and_ends_everything() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "initContainers": [{"name": "s", "restartPolicy": "Always"}, {"name": "migrate"}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["app", "migrate", "s"]);
+    pod.run("s");
+    pod.run("migrate");
+    // The app never started: it ends without running, the sidecar is stopped (and reports 0).
+    assert_eq!(
+        pod.exit("migrate", 2),
+        s(&["finish migrate 2", "finish app 1", "signal s 15"])
+    );
+    assert_eq!(pod.status("app").reason, "NeverStarted");
+    assert_eq!(pod.killed_by("s", 15), s(&["finish s 0"]));
+    pod.gone("migrate");
+    pod.gone("app");
+    assert_eq!(pod.gone("s"), s(&["pod Failed"]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Teardown
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn job_completion_stops_sidecars_in_reverse_order_each_after_the_later_one() {
+    let mut pod = running_job();
+    assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal s2 15"]));
+    assert_eq!(
+        pod.engine.phase(),
+        Phase::Running,
+        "Running until the last sidecar is gone"
+    );
+    assert_eq!(pod.killed_by("s2", 15), s(&["finish s2 0", "signal s1 15"]));
+    assert_eq!(pod.exit("s1", 143), s(&["finish s1 0"]));
+    let s1 = pod.status("s1");
+    assert_eq!(
+        (s1.exit_code, s1.raw_exit_code),
+        (Some(0), Some(143)),
+        "reported 0, raw code kept"
+    );
+    pod.gone("app");
+    pod.gone("s2");
+    assert_eq!(pod.gone("s1"), s(&["pod Succeeded"]));
+    assert!(pod.engine.is_finished());
+}
+
+#[test]
+fn nothing_restarts_during_teardown() {
+    let mut pod = running_job();
+    pod.exit("app", 0);
+    // s1 crashes while waiting for its turn: it is not restarted, and s2's stop goes on.
+    assert_eq!(pod.exit("s1", 1), s(&["finish s1 0"]));
+    assert_eq!(pod.killed_by("s2", 15), s(&["finish s2 0"]));
+}
+
+#[test]
+fn pre_stop_of_every_container_starts_at_t0_and_the_signal_follows_it() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "initContainers": [{"name": "s", "restartPolicy": "Always",
+            "lifecycle": {"preStop": {"sleep": {"seconds": 1}}}}],
+        "containers": [{"name": "app", "lifecycle": {"preStop": {"exec": {"command": ["drain"]}}}}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    pod.run("app");
+    assert_eq!(pod.stop(None), s(&["prestop s", "prestop app"]));
+    assert_eq!(
+        pod.handler("s", HandlerKind::PreStop, true),
+        s(&[]),
+        "the sidecar still waits for the app"
+    );
+    assert_eq!(
+        pod.handler("app", HandlerKind::PreStop, true),
+        s(&["signal app 15"])
+    );
+    assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal s 15"]));
+}
+
+#[test]
+fn one_shared_grace_budget_with_a_two_second_floor() {
+    let mut pod = running_job(); // grace 30 s
+    pod.exit("app", 0); // t0; s2 signaled, SIGKILL at t0+30
+    assert_eq!(pod.advance(secs(29)), s(&[]));
+    // s2 goes at t0+29: s1 gets what is left (1 s), raised to the 2 s floor.
+    assert_eq!(pod.exit("s2", 0), s(&["finish s2 0", "signal s1 15"]));
+    assert_eq!(pod.advance(Duration::from_millis(1999)), s(&[]));
+    assert_eq!(pod.advance(Duration::from_millis(1)), s(&["kill s1"]));
+}
+
+#[test]
+fn a_sidecar_ignoring_sigterm_is_killed_when_the_budget_ends_and_reports_zero() {
+    let mut pod = running_job();
+    pod.exit("app", 0);
+    pod.killed_by("s2", 15);
+    assert_eq!(pod.advance(secs(30)), s(&["kill s1"]));
+    assert_eq!(pod.killed_by("s1", 9), s(&["finish s1 0"]));
+    assert_eq!(pod.status("s1").raw_exit_code, Some(137));
+}
+
+#[test]
+fn when_the_budget_runs_out_waiting_sidecars_stop_waiting_for_their_turn() {
+    // KEP-753 termination item 5: all remaining containers get the signal and 2 s.
+    let mut pod = running_job();
+    pod.exit("app", 0); // s2 signaled; s1 waits for s2
+    assert_eq!(pod.advance(secs(30)), s(&["kill s2", "signal s1 15"]));
+    assert_eq!(pod.advance(secs(2)), s(&["kill s1"]));
+}
+
+#[test]
+fn an_app_killed_by_sigkill_fails_the_pod_and_sidecars_still_stop_in_order_with_zero() {
+    let mut pod = running_job();
+    assert_eq!(
+        pod.killed_by("app", 9),
+        s(&["finish app 137", "signal s2 15"])
+    );
+    assert_eq!(pod.killed_by("s2", 15), s(&["finish s2 0", "signal s1 15"]));
+    assert_eq!(pod.killed_by("s1", 15), s(&["finish s1 0"]));
+    for c in ["app", "s2"] {
+        pod.gone(c);
+    }
+    assert_eq!(pod.gone("s1"), s(&["pod Failed"]));
+}
+
+#[test]
+fn pod_deletion_stops_apps_first_then_sidecars() {
+    let mut pod = running_job();
+    assert_eq!(pod.stop(Some(20)), s(&["signal app 15"]));
+    assert_eq!(pod.exit("app", 143), s(&["finish app 143", "signal s2 15"]));
+    assert_eq!(pod.exit("s2", 0), s(&["finish s2 0", "signal s1 15"]));
+    assert_eq!(pod.advance(secs(20)), s(&["kill s1"]), "one budget from t0");
+}
+
+#[test]
+fn a_second_stop_with_a_smaller_grace_shortens_the_deadline_and_a_larger_one_does_not_extend_it() {
+    let mut pod = running_job();
+    pod.stop(Some(60));
+    pod.advance(secs(5));
+    assert_eq!(pod.stop(Some(120)), s(&[]));
+    assert_eq!(pod.stop(Some(10)), s(&[]));
+    // At the deadline everyone left gets the signal at once (declaration order) and 2 s.
+    assert_eq!(pod.advance(Duration::from_millis(9999)), s(&[]));
+    assert_eq!(
+        pod.advance(Duration::from_millis(1)),
+        s(&["kill app", "signal s1 15", "signal s2 15"])
+    );
+}
+
+#[test]
+fn a_forced_stop_skips_pre_stop_and_ordering() {
+    let mut pod = Pod::new(json!({
+        "initContainers": [{"name": "s", "restartPolicy": "Always", "lifecycle": {"preStop": {"sleep": {"seconds": 5}}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    pod.run("app");
+    assert_eq!(pod.stop(Some(0)), s(&["signal s 15", "signal app 15"]));
+    assert_eq!(pod.advance(secs(2)), s(&["kill s", "kill app"]));
+}
+
+#[test]
+fn sidecars_that_never_started_are_ignored_in_the_ordering() {
+    // kubernetes#125880: a never-started sidecar must not hold the others until the deadline.
+    let mut pod = Pod::new(json!({
+        "initContainers": [
+            {"name": "s1", "restartPolicy": "Always"},
+            {"name": "s2", "restartPolicy": "Always", "startupProbe": {"exec": {"command": ["x"]}}},
+            {"name": "s3", "restartPolicy": "Always"}
+        ],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s1", "s2", "s3", "app"]);
+    pod.run("s1");
+    pod.run("s2");
+    pod.probe("s2", ProbeKind::Startup, false);
+    pod.killed_by("s2", 15); // restarts at once
+    pod.exit("s2", 1); // crashes again: in backoff (10 s)
+    // Deleted during initialization: held s3/app end unstarted, s2 in backoff ends, s1 stops now.
+    assert_eq!(
+        pod.stop(None),
+        s(&["finish s2 0", "finish s3 0", "finish app 1", "signal s1 15"])
+    );
+}
+
+#[test]
+fn a_regular_init_container_still_running_is_stopped_at_once_and_not_waited_for() {
+    let mut pod = Pod::new(json!({
+        "initContainers": [{"name": "s", "restartPolicy": "Always"}, {"name": "migrate"}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "migrate", "app"]);
+    pod.run("s");
+    pod.run("migrate");
+    assert_eq!(
+        pod.stop(None),
+        s(&["finish app 1", "signal s 15", "signal migrate 15"])
+    );
+}
+
+#[test]
+fn eci_exit_priority_orders_sidecar_stops_higher_first_equal_together() {
+    let env = |p: i32| json!([{"name": "ECI_SIDECAR_CONTAINER", "value": "true"}, {"name": "ECI_CONTAINER_EXIT_PRIORITY", "value": p.to_string()}]);
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "containers": [
+            {"name": "app"},
+            {"name": "log", "env": env(-10)},
+            {"name": "mesh-a", "env": env(5)},
+            {"name": "mesh-b", "env": env(5)}
+        ]
+    }));
+    pod.register_all(&["app", "log", "mesh-a", "mesh-b"]);
+    for c in ["log", "mesh-a", "mesh-b", "app"] {
+        pod.run(c);
+    }
+    assert_eq!(
+        pod.exit("app", 0),
+        s(&["finish app 0", "signal mesh-a 15", "signal mesh-b 15"])
+    );
+    assert_eq!(pod.exit("mesh-a", 0), s(&["finish mesh-a 0"]));
+    assert_eq!(
+        pod.exit("mesh-b", 0),
+        s(&["finish mesh-b 0", "signal log 15"])
+    );
+}
+
+#[test]
+fn eci_ignore_exit_code_reports_zero_and_keeps_the_real_code() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "containers": [{"name": "app", "env": [{"name": "ECI_CONTAINER_IGNORE_EXIT_CODE", "value": "true"}]}]
+    }));
+    pod.register("app");
+    pod.advance(Duration::ZERO);
+    pod.run("app");
+    assert_eq!(pod.exit("app", 3), s(&["finish app 0"]));
+    let st = pod.status("app");
+    assert_eq!((st.exit_code, st.raw_exit_code), (Some(0), Some(3)));
+    assert!(st.message.contains('3'));
+    assert_eq!(pod.gone("app"), s(&["pod Succeeded"]));
+}
+
+#[test]
+fn stop_only_sidecars_start_with_the_apps_and_stop_after_them() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "containers": [
+            {"name": "app"},
+            {"name": "kruise", "env": [{"name": "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT", "value": "true"}]}
+        ]
+    }));
+    assert_eq!(
+        pod.register_all(&["app", "kruise"]),
+        s(&["release app", "release kruise"])
+    );
+    pod.run("app");
+    pod.run("kruise");
+    assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal kruise 15"]));
+}
+
+#[test]
+fn a_container_created_during_teardown_ends_without_starting() {
+    let mut pod = Pod::new(job_two_sidecars());
+    pod.register("s1");
+    pod.run("s1");
+    pod.stop(Some(10));
+    assert_eq!(pod.register("app"), s(&["finish app 1"]));
+}
+
+#[test]
+fn the_pod_finishes_only_when_every_container_is_gone() {
+    let mut pod = running_job();
+    pod.exit("app", 0);
+    pod.exit("s2", 0);
+    pod.exit("s1", 0);
+    assert_eq!(pod.gone("s1"), s(&[]));
+    assert_eq!(pod.gone("s2"), s(&[]));
+    assert_eq!(pod.gone("app"), s(&["pod Succeeded"]));
+    assert_eq!(pod.gone("app"), s(&[]), "reported once");
+}
+
+#[test]
+fn a_container_removed_behind_podinits_back_is_recorded_and_the_job_goes_on() {
+    let mut pod = running_job();
+    assert_eq!(pod.gone("app"), s(&["signal s2 15"]));
+    assert_eq!(pod.status("app").raw_exit_code, Some(137));
+    assert_eq!(pod.engine.phase(), Phase::Running);
+}
+
+#[test]
+fn reports_about_unknown_containers_are_ignored() {
+    let mut pod = running_job();
+    assert_eq!(pod.exit("intruder", 0), s(&[]));
+    assert_eq!(pod.started("intruder"), s(&[]));
+    assert_eq!(pod.probe("intruder", ProbeKind::Liveness, false), s(&[]));
+    assert_eq!(
+        pod.started("app"),
+        s(&[]),
+        "a second start report changes nothing"
+    );
+    assert!(
+        pod.engine
+            .status()
+            .timeline
+            .iter()
+            .any(|e| e.event.contains("ignored"))
+    );
+}
+
+#[test]
+fn a_running_pod_with_nothing_to_do_asks_for_no_wakeup() {
+    let pod = running_job();
+    assert_eq!(pod.engine.poll_timeout(), None);
+}
+
+#[test]
+fn phase_comes_from_apps_only() {
+    let mut pod = running_job();
+    assert_eq!(pod.engine.phase(), Phase::Running);
+    pod.exit("app", 0);
+    pod.killed_by("s2", 9);
+    pod.exit("s1", 1);
+    for c in ["app", "s1", "s2"] {
+        pod.gone(c);
+    }
+    assert_eq!(
+        pod.engine.phase(),
+        Phase::Succeeded,
+        "sidecar codes 137 and 1 do not count"
+    );
+}
+
+#[test]
+fn the_timeline_is_bounded() {
+    let mut pod = running_job();
+    for _ in 0..(TIMELINE_MAX) {
+        pod.exit("s1", 1);
+        pod.advance(secs(300));
+        pod.run("s1");
+    }
+    assert_eq!(pod.engine.status().timeline.len(), TIMELINE_MAX);
+}
+
+#[test]
+fn plans_from_a_pod_spec_cover_every_container() {
+    let spec = parse_pod_spec(&job_two_sidecars().to_string()).unwrap();
+    let names: Vec<String> = plans_from_pod_spec(&spec)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, s(&["s1", "s2", "app"]));
+}
