@@ -19,6 +19,8 @@ mod dialect;
 mod error;
 pub mod k8s;
 mod probe;
+#[cfg(test)]
+mod tests;
 mod values;
 
 use serde::Serialize;
