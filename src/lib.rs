@@ -3,7 +3,16 @@
 //! The sans-IO core is [`plan`] (declarations → per-container plan) and [`engine`] (events and
 //! time in, actions out). Everything else is a thin driver around them.
 
+pub mod cli;
+pub mod client;
 pub mod engine;
 pub mod explain;
+pub mod hook;
+pub mod init;
+pub mod inject;
+pub mod log;
 pub mod oci_state;
 pub mod plan;
+pub mod proto;
+pub mod supervisor;
+pub mod sys;

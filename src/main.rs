@@ -1,19 +1,34 @@
 //! The `podinit` command line: thin wrappers over the library's drivers.
+//!
+//! No Rust runtime start-up (`no_main`): `podinit exec` is PID 1 of every container, and std's
+//! start-up would change what the app inherits (`SIGPIPE` ignored, `/dev/null` on closed fds
+//! 0-2; see `podinit::init::pristine`) and cost a dozen system calls, including a read of
+//! `/proc/self/maps`, on every container start. The C `main` below records the pristine state
+//! first, then runs the command and leaves through `std::process::exit`, which flushes stdout.
+//! The exec command line is parsed without clap when it is well formed
+//! (`podinit::init::cli`); clap handles everything else, and `--help`.
 
+#![cfg_attr(not(test), no_main)]
+
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use podinit::explain;
+use podinit::{explain, init};
 
 #[derive(Parser)]
 #[command(
     name = "podinit",
     version,
-    about = "Kubernetes sidecar semantics at the OCI runtime layer"
+    about = "Kubernetes sidecar semantics at the OCI runtime layer",
+    after_help = "podinit [EXEC OPTIONS] -- CMD [ARGS]... is short for podinit exec (tini style, as `docker --init` calls it)."
 )]
 struct Cli {
+    /// More log output: -v info, -vv debug, -vvv trace (or PODINIT_LOG=error|warn|info|debug|trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,24 +43,307 @@ enum Command {
         /// The OCI bundle directory (or its config.json).
         bundle: PathBuf,
     },
+    /// Run CMD as the container's init: forward signals, reap zombies, exit with CMD's status.
+    // Repeated options are fine, the last value wins (as with tini's getopt).
+    #[command(args_override_self = true)]
+    Exec {
+        /// Register as child subreaper even as PID 1 and fail if impossible (automatic when not
+        /// PID 1). Env: PODINIT_SUBREAPER.
+        #[arg(short = 's', long)]
+        subreaper: bool,
+        /// Send forwarded signals to CMD's process group. Env: PODINIT_KILL_PROCESS_GROUP.
+        #[arg(short = 'g', long)]
+        kill_process_group: bool,
+        /// Report exit code CODE of CMD (128+N for signal N) as 0; repeatable.
+        #[arg(short = 'e', long = "remap-exit", value_name = "CODE")]
+        remap_exit: Vec<u8>,
+        /// Signal podinit gets (and forwards to CMD) when its parent dies: TERM, SIGKILL, 9, RTMIN+1.
+        #[arg(short = 'p', long = "pdeathsig", value_name = "SIGNAL", value_parser = parse_signal)]
+        pdeathsig: Option<i32>,
+        /// Log each orphan reaped at warning level.
+        #[arg(short = 'w', long = "warn-on-reap")]
+        warn_on_reap: bool,
+        /// The command and its arguments.
+        #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
+        command: Vec<OsString>,
+    },
+    /// Run the pod's supervisor (PID 1 of the sandbox, or a child subreaper).
+    Supervise {
+        #[command(flatten)]
+        paths: Paths,
+        /// Settle time in milliseconds for pods that declare neither a pod spec nor
+        /// io.podinit.pod-containers.
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        settle_ms: u64,
+    },
+    /// OCI runtime hook: reads the state on stdin and reports to the supervisor.
+    Hook {
+        /// createRuntime, prestart, poststart or poststop (default: from the state's status).
+        stage: Option<String>,
+        #[command(flatten)]
+        paths: Paths,
+        /// When the supervisor is unreachable at createRuntime/prestart: fail (default) or
+        /// ignore. Env: PODINIT_HOOK_ON_UNREACHABLE.
+        #[arg(long, value_name = "POLICY")]
+        on_unreachable: Option<String>,
+    },
+    /// Prepare a bundle: add the hooks, mounts and the podinit exec wrapper to config.json.
+    Inject {
+        /// The OCI bundle directory (or its config.json).
+        bundle: PathBuf,
+        #[command(flatten)]
+        paths: Paths,
+        /// The podinit binary to use in hooks and mount into containers (default: this one).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+    },
+    /// Show the pod's status.
+    Status {
+        #[command(flatten)]
+        paths: Paths,
+        /// Print the status document (as status.json) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the pod (same as SIGTERM to the supervisor).
+    Stop {
+        #[command(flatten)]
+        paths: Paths,
+        /// Grace budget in seconds; a later stop with a smaller grace shortens the deadline.
+        #[arg(long)]
+        grace: Option<u64>,
+    },
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+#[derive(clap::Args, Clone)]
+struct Paths {
+    /// The supervisor's control socket. Env: PODINIT_SOCKET.
+    #[arg(long, env = "PODINIT_SOCKET", default_value = podinit::proto::DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// The supervisor's state directory. Env: PODINIT_STATE_DIR.
+    #[arg(long, env = "PODINIT_STATE_DIR", default_value = podinit::proto::DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+}
+
+fn parse_signal(s: &str) -> Result<i32, String> {
+    podinit::sys::signal::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a signal name or number (e.g. TERM, SIGKILL, 9)"))
+}
+
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    init::pristine::capture();
+    std::process::exit(run(std::env::args_os().collect()))
+}
+
+fn run(mut args: Vec<OsString>) -> i32 {
+    let is_subcommand = <Command as Subcommand>::has_subcommand;
+    if let Some(exec) = init::cli::parse(&args, is_subcommand) {
+        let (opts, verbose) = exec.into_options();
+        return exec_init(opts, verbose);
+    }
+    if init::is_bare_init_invocation(&args, is_subcommand) {
+        args.insert(1, OsString::from("exec"));
+    }
+    let cli = Cli::parse_from(args);
     match cli.command {
-        Command::Explain { json, bundle } => match explain::classify_path(&bundle) {
-            Ok(classified) => {
-                if json {
-                    println!("{}", explain::to_json(&classified));
-                } else {
-                    print!("{}", explain::to_text(&classified));
+        Command::Explain { json, bundle } => {
+            podinit::log::init_from_env(cli.verbose);
+            match explain::classify_path(&bundle) {
+                Ok(classified) => {
+                    let text = if json {
+                        format!("{}\n", explain::to_json(&classified))
+                    } else {
+                        explain::to_text(&classified)
+                    };
+                    // A closed stdout (`| head`) is not an error worth a panic.
+                    let _ = std::io::stdout().write_all(text.as_bytes());
+                    0
                 }
-                ExitCode::SUCCESS
+                Err(e) => {
+                    eprintln!("podinit explain: {e}");
+                    2
+                }
             }
-            Err(e) => {
-                eprintln!("podinit explain: {e}");
-                ExitCode::from(2)
-            }
+        }
+        exec @ Command::Exec { .. } => {
+            let (opts, verbose) = exec_args(exec, cli.verbose).into_options();
+            exec_init(opts, verbose)
+        }
+        other => {
+            podinit::log::init_from_env(cli.verbose);
+            podinit::cli::run(lower(other))
+        }
+    }
+}
+
+/// The non-init commands, handed to the library's CLI drivers.
+fn lower(command: Command) -> podinit::cli::Command {
+    use podinit::cli::Command as C;
+    match command {
+        Command::Supervise { paths, settle_ms } => C::Supervise {
+            socket: paths.socket,
+            state_dir: paths.state_dir,
+            settle_ms,
         },
+        Command::Hook {
+            stage,
+            paths,
+            on_unreachable,
+        } => C::Hook {
+            stage,
+            socket: paths.socket,
+            on_unreachable,
+        },
+        Command::Inject {
+            bundle,
+            paths,
+            binary,
+        } => C::Inject {
+            bundle,
+            socket: paths.socket,
+            state_dir: paths.state_dir,
+            binary,
+        },
+        Command::Status { paths, json } => C::Status {
+            socket: paths.socket,
+            json,
+        },
+        Command::Stop { paths, grace } => C::Stop {
+            socket: paths.socket,
+            grace,
+        },
+        Command::Explain { .. } | Command::Exec { .. } => unreachable!("handled in run"),
+    }
+}
+
+fn exec_args(command: Command, verbose: u8) -> init::cli::ExecArgs {
+    let Command::Exec {
+        subreaper,
+        kill_process_group,
+        remap_exit,
+        pdeathsig,
+        warn_on_reap,
+        command,
+    } = command
+    else {
+        unreachable!("exec_args is only called with Command::Exec")
+    };
+    init::cli::ExecArgs {
+        subreaper,
+        kill_process_group,
+        remap_exit,
+        pdeathsig,
+        warn_on_reap,
+        verbose,
+        command,
+    }
+}
+
+fn exec_init(mut opts: init::InitOptions, verbose: u8) -> i32 {
+    podinit::log::init_from_env(verbose);
+    opts.apply_env(|k| std::env::var_os(k));
+    // 0-255 by construction (exit status, 128+signal, 126/127, 1).
+    init::run(&opts).clamp(0, 255)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &[&str]) -> Vec<OsString> {
+        std::iter::once("podinit")
+            .chain(s.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    /// What clap makes of an exec line (after the same `--` routing as `run`).
+    fn with_clap(s: &[&str]) -> Option<init::cli::ExecArgs> {
+        let mut args = argv(s);
+        if init::is_bare_init_invocation(&args, <Command as Subcommand>::has_subcommand) {
+            args.insert(1, OsString::from("exec"));
+        }
+        let cli = Cli::try_parse_from(args).ok()?;
+        match cli.command {
+            exec @ Command::Exec { .. } => Some(exec_args(exec, cli.verbose)),
+            _ => None,
+        }
+    }
+
+    fn fast(s: &[&str]) -> Option<init::cli::ExecArgs> {
+        init::cli::parse(&argv(s), <Command as Subcommand>::has_subcommand)
+    }
+
+    #[test]
+    fn explain_still_routes_through_clap() {
+        assert_eq!(run(argv(&["explain", "/nonexistent/bundle"])), 2);
+        assert_eq!(run(argv(&["-v", "explain", "/nonexistent/bundle"])), 2);
+    }
+
+    /// Every line the fast parser accepts means the same to clap; the ones it declines are the
+    /// ones clap rejects, helps with, or routes elsewhere.
+    #[test]
+    fn fast_exec_parser_agrees_with_clap() {
+        let accepted: &[&[&str]] = &[
+            &["exec", "--", "sh", "-c", "exit 3"],
+            &["exec", "sh", "-c", "exit 3"],
+            &["exec", "sh", "-s", "--", "-g"],
+            &["--", "sh"],
+            &["--", "-x"],
+            &["-s", "-g", "--", "sh", "-c", "x"],
+            &["-sgw", "-vvv", "--", "sh"],
+            &["-e", "143", "-e3", "--", "sh"],
+            &["-e", "0", "-e", "255", "sh"],
+            &["-p", "TERM", "--", "sh"],
+            &["-pSIGKILL", "sh"],
+            &["-p", "RTMIN+2", "sh"],
+            &[
+                "exec",
+                "--subreaper",
+                "--kill-process-group",
+                "--warn-on-reap",
+                "sh",
+            ],
+            &["exec", "--remap-exit", "7", "--remap-exit=8", "sh"],
+            &["exec", "--pdeathsig", "9", "--pdeathsig=HUP", "sh"],
+            &["-p", "9", "-e", "1", "-p1", "-e", "2", "--", "sh"],
+            &["exec", "-s", "-s", "sh"],
+            &["exec", "-ss", "--subreaper", "sh"],
+            &["exec", "-gg", "-ww", "sh"],
+            &["exec", "--verbose", "-v", "sh"],
+            &["exec", "-ge5", "sh"],
+            &["-s", "sh", "explain"],
+            &["exec", "--", "explain"],
+        ];
+        for s in accepted {
+            let f = fast(s);
+            assert!(f.is_some(), "fast parser declined {s:?}");
+            assert_eq!(f, with_clap(s), "{s:?}");
+        }
+        let declined: &[&[&str]] = &[
+            &["exec"],
+            &["exec", "--"],
+            &["--"],
+            &["exec", "-e", "256", "sh"],
+            &["exec", "-e", "x", "sh"],
+            &["exec", "-p", "NOPE", "sh"],
+            &["exec", "-x", "sh"],
+            &["exec", "--bogus", "sh"],
+            &["exec", "-gep", "2", "sh"],
+            &["exec", "--subreaper=1", "sh"],
+            &["explain", "bundle"],
+        ];
+        for s in declined {
+            assert_eq!(fast(s), None, "{s:?}");
+            assert_eq!(with_clap(s), None, "{s:?}");
+        }
+        // declined by the fast parser, accepted by clap: help/version and global -v first
+        assert_eq!(fast(&["-v", "exec", "--", "sh"]), None);
+        assert_eq!(with_clap(&["-v", "exec", "--", "sh"]).unwrap().verbose, 1);
     }
 }

@@ -21,6 +21,8 @@ impl Engine {
         c.ran = true;
         c.started_at = Some(now);
         c.reason = "Running".into();
+        self.note(now, Some(name), "process started");
+        let c = &mut self.containers[i];
         let has_post_start = c.plan.as_ref().is_some_and(|p| p.post_start.is_some());
         if has_post_start {
             // Kubernetes runs postStart right after the start; the container is not started
@@ -33,7 +35,6 @@ impl Engine {
             c.post_start_done = true;
             self.after_post_start(now, i, out);
         }
-        self.note(now, Some(name), "process started");
     }
 
     fn after_post_start(&mut self, now: Time, i: usize, out: &mut Vec<Action>) {

@@ -77,14 +77,14 @@ impl ExitStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum HandlerKind {
     PostStart,
     PreStop,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ProbeKind {
     Startup,
@@ -92,7 +92,8 @@ pub enum ProbeKind {
     Liveness,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "event")]
 pub enum Event {
     /// A container was created (hook `createRuntime`/`prestart`) with its plan.
     Registered {
@@ -287,6 +288,12 @@ impl Engine {
             }
         }
         next
+    }
+
+    /// The plan the engine holds for a container (what its init needs to run it).
+    pub fn plan(&self, name: &str) -> Option<ContainerPlan> {
+        self.find(name)
+            .and_then(|i| self.containers[i].plan.clone())
     }
 
     pub fn is_finished(&self) -> bool {

@@ -23,7 +23,7 @@ mod probe;
 mod tests;
 mod values;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use build::{BundleInput, Classified, classify_bundle, plans_from_pod_spec};
 pub use error::{PlanError, PlanErrorKind};
@@ -63,7 +63,7 @@ pub mod keys {
     pub const ENV_IGNORE_READY: &str = "__IGNORE_READY__";
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Init,
@@ -87,7 +87,7 @@ impl Kind {
 /// Init slots (the `initContainers` sequence, native sidecars included) come before every regular
 /// slot. Regular slots order by launch priority (higher first, ECI/Kruise), and at equal priority
 /// an env-dialect sidecar (`early`) comes before the apps ("starts before the regular containers").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "sequence")]
 pub enum StartSlot {
     Init { index: u32 },
@@ -105,7 +105,7 @@ impl StartSlot {
 }
 
 /// What a container must reach before the containers behind it in the start sequence may start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum GateOn {
     /// Regular init container: exited with code 0 (KEP-753, kubelet `computeInitContainerActions`).
@@ -116,7 +116,7 @@ pub enum GateOn {
     Ready,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RestartPolicy {
     Always,
     OnFailure,
@@ -135,7 +135,7 @@ impl RestartPolicy {
 }
 
 /// A signal by number and canonical name (`SIGTERM`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopSignal {
     pub number: i32,
     pub name: String,
@@ -151,7 +151,7 @@ impl Default for StopSignal {
 }
 
 /// Everything podinit needs to know about one container, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerPlan {
     pub name: String,
@@ -182,7 +182,7 @@ pub struct ContainerPlan {
 }
 
 /// What a container's declarations say about the rest of the pod.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "source")]
 pub enum PodDeclaration {
     /// From `io.podinit.pod-spec`: the plan of every container of the pod.

@@ -1,0 +1,163 @@
+//! Helpers shared by the `podinit exec` integration tests: running with a deadline, reading a
+//! child's output line by line, and reading `/proc`.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub const PODINIT: &str = env!("CARGO_BIN_EXE_podinit");
+
+/// A `podinit` command with no `PODINIT_*` variable from the caller's environment, and stdin
+/// from /dev/null (so it never takes over the terminal of whoever runs the tests).
+pub fn podinit() -> Command {
+    let mut c = Command::new(PODINIT);
+    c.stdin(Stdio::null());
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PODINIT_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// Waits for `child` at most `timeout`; kills it (and says so) if it is still running.
+pub fn wait_deadline(child: &mut Child, timeout: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {timeout:?}, killed");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs `cmd` with stdin from /dev/null and captured stdout/stderr, killing it after `timeout`.
+pub fn run(cmd: &mut Command, timeout: Duration) -> Output {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let read_all = |mut r: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let (out, err) = (read_all(Box::new(out)), read_all(Box::new(err)));
+    let status = wait_deadline(&mut child, timeout, &what);
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// The lines a child writes to its stdout, as they come.
+pub struct Lines {
+    rx: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Lines {
+    pub fn new(stdout: ChildStdout) -> Lines {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next line, or a panic naming what was expected and everything seen so far.
+    pub fn expect(&mut self, expected: &str, timeout: Duration) {
+        match self.rx.recv_timeout(timeout) {
+            Ok(line) if line == expected => self.seen.push(line),
+            Ok(line) => panic!(
+                "expected line {expected:?}, got {line:?} (before: {:?})",
+                self.seen
+            ),
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "no line {expected:?} within {timeout:?} (before: {:?})",
+                self.seen
+            ),
+            Err(RecvTimeoutError::Disconnected) => panic!(
+                "stdout closed before {expected:?} (before: {:?})",
+                self.seen
+            ),
+        }
+    }
+
+    /// Any line arriving within `timeout`.
+    pub fn next_within(&mut self, timeout: Duration) -> Option<String> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+}
+
+/// The state letter of `/proc/PID/stat` (`R`, `S`, `T`, `Z`, …), `None` once the pid is gone.
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm may contain spaces and parentheses: the state follows the last ')'.
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// Polls `cond` every 5 ms until it holds or `timeout` passes.
+pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The `Sig*`, `Cap*`, `Uid`, `Gid` and `Groups` lines of a `/proc/PID/status` text, plus
+/// `NoNewPrivs` and `Seccomp`: what must be identical with and without podinit.
+pub fn identity_lines(status: &str) -> Vec<String> {
+    const KEYS: [&str; 14] = [
+        "Uid:",
+        "Gid:",
+        "Groups:",
+        "SigBlk:",
+        "SigIgn:",
+        "SigCgt:",
+        "CapInh:",
+        "CapPrm:",
+        "CapEff:",
+        "CapBnd:",
+        "CapAmb:",
+        "NoNewPrivs:",
+        "Seccomp:",
+        "Seccomp_filters:",
+    ];
+    status
+        .lines()
+        .filter(|l| KEYS.iter().any(|k| l.starts_with(k)))
+        .map(str::to_owned)
+        .collect()
+}

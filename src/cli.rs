@@ -1,0 +1,188 @@
+//! Drivers for the operator commands (`supervise`, `hook`, `inject`, `status`, `stop`): argument
+//! values in, an exit code out. The argument parsing itself lives in `main.rs`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::client;
+use crate::hook::{self, HookOptions, OnUnreachable, Stage};
+use crate::inject::{self, InjectOptions};
+use crate::proto::ControlRequest;
+use crate::supervisor;
+
+pub enum Command {
+    Supervise {
+        socket: PathBuf,
+        state_dir: PathBuf,
+        settle_ms: u64,
+    },
+    Hook {
+        stage: Option<String>,
+        socket: PathBuf,
+        on_unreachable: Option<String>,
+    },
+    Inject {
+        bundle: PathBuf,
+        socket: PathBuf,
+        state_dir: PathBuf,
+        binary: Option<PathBuf>,
+    },
+    Status {
+        socket: PathBuf,
+        json: bool,
+    },
+    Stop {
+        socket: PathBuf,
+        grace: Option<u64>,
+    },
+}
+
+pub fn run(command: Command) -> i32 {
+    match command {
+        Command::Supervise {
+            socket,
+            state_dir,
+            settle_ms,
+        } => {
+            let engine = crate::engine::Config {
+                settle: Duration::from_millis(settle_ms),
+                ..Default::default()
+            };
+            supervisor::run(supervisor::Options {
+                socket,
+                state_dir,
+                engine,
+            })
+        }
+        Command::Hook {
+            stage,
+            socket,
+            on_unreachable,
+        } => {
+            let stage = match stage.as_deref().map(|s| (s, Stage::parse(s))) {
+                None => None,
+                Some((_, Some(st))) => Some(st),
+                Some((raw, None)) => {
+                    eprintln!(
+                        "podinit hook: unknown stage {raw:?} (expected createRuntime, prestart, poststart or poststop)"
+                    );
+                    return 2;
+                }
+            };
+            let policy =
+                on_unreachable.or_else(|| std::env::var("PODINIT_HOOK_ON_UNREACHABLE").ok());
+            let on_unreachable = match policy.as_deref() {
+                None => None,
+                Some("fail") => Some(OnUnreachable::Fail),
+                Some("ignore") => Some(OnUnreachable::Ignore),
+                Some(other) => {
+                    eprintln!(
+                        "podinit hook: unknown unreachable policy {other:?} (expected fail or ignore)"
+                    );
+                    return 2;
+                }
+            };
+            hook::run(&HookOptions {
+                stage,
+                socket,
+                on_unreachable,
+            })
+        }
+        Command::Inject {
+            bundle,
+            socket,
+            state_dir,
+            binary,
+        } => {
+            let binary = match binary.map(Ok).unwrap_or_else(std::env::current_exe) {
+                Ok(b) => b.canonicalize().unwrap_or(b),
+                Err(e) => {
+                    eprintln!(
+                        "podinit inject: cannot find the podinit binary ({e}); pass --binary"
+                    );
+                    return 2;
+                }
+            };
+            let log_level = std::env::var("PODINIT_LOG").ok();
+            match inject::inject(
+                &bundle,
+                &InjectOptions {
+                    binary,
+                    socket,
+                    state_dir,
+                    log_level,
+                },
+            ) {
+                Ok(_) => 0,
+                Err(e) => {
+                    eprintln!("podinit inject: {e}");
+                    2
+                }
+            }
+        }
+        Command::Status { socket, json } => {
+            match client::request(&socket, &ControlRequest::Status, Duration::from_secs(5)) {
+                Ok(reply) => {
+                    let doc = reply.status.unwrap_or_default();
+                    if json {
+                        println!("{doc}");
+                    } else {
+                        print!("{}", status_table(&doc));
+                    }
+                    0
+                }
+                Err(e) => {
+                    eprintln!("podinit status: {e}");
+                    1
+                }
+            }
+        }
+        Command::Stop { socket, grace } => {
+            match client::request(
+                &socket,
+                &ControlRequest::Stop {
+                    grace_seconds: grace,
+                },
+                Duration::from_secs(5),
+            ) {
+                Ok(_) => 0,
+                Err(e) => {
+                    eprintln!("podinit stop: {e}");
+                    1
+                }
+            }
+        }
+    }
+}
+
+/// `podinit status` for a person: the phase, then one line per container.
+pub fn status_table(doc: &serde_json::Value) -> String {
+    let s = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "-".to_owned(),
+        serde_json::Value::String(x) => x.clone(),
+        other => other.to_string(),
+    };
+    let mut out = format!("pod: {} {}\n", s(&doc["phase"]), s(&doc["reason"]));
+    out += &format!(
+        "{:<20} {:<8} {:<11} {:<8} {:<6} {:<8} {:<5} {}\n",
+        "NAME", "KIND", "STATE", "STARTED", "READY", "RESTARTS", "EXIT", "REASON"
+    );
+    for c in doc["containers"].as_array().into_iter().flatten() {
+        let exit = match (&c["exitCode"], &c["rawExitCode"]) {
+            (e, r) if e != r && !r.is_null() => format!("{}({})", s(e), s(r)),
+            (e, _) => s(e),
+        };
+        out += &format!(
+            "{:<20} {:<8} {:<11} {:<8} {:<6} {:<8} {:<5} {}\n",
+            s(&c["name"]),
+            s(&c["kind"]),
+            s(&c["state"]),
+            s(&c["started"]),
+            s(&c["ready"]),
+            s(&c["restartCount"]),
+            exit,
+            s(&c["reason"])
+        );
+    }
+    out
+}

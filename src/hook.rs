@@ -1,0 +1,157 @@
+//! `podinit hook [STAGE]`: called by the OCI runtime. Reads the state on stdin (leniently), reads
+//! the bundle's config.json, and reports the container's lifecycle to the supervisor. It never
+//! waits for another container and never holds the runtime's stdio after it exits (it starts no
+//! children): it is on the path of every `runc create`.
+//!
+//! Failure policy when the supervisor is unreachable (`--on-unreachable` or
+//! `PODINIT_HOOK_ON_UNREACHABLE`): `fail` (default for createRuntime/prestart: the container is
+//! not created, so nothing runs unsupervised) or `ignore` (the container runs; its `podinit exec`
+//! then follows its own unreachable-supervisor policy). poststart/poststop always ignore: the
+//! runtime cannot undo them anyway.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::client::{self, ClientError};
+use crate::explain;
+use crate::oci_state;
+use crate::plan::{self, BundleInput, Classified};
+use crate::proto::ControlRequest;
+use crate::{log_debug, log_error, log_warn};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Prestart,
+    CreateRuntime,
+    Poststart,
+    Poststop,
+}
+
+impl Stage {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "prestart" => Some(Self::Prestart),
+            "createRuntime" | "create-runtime" | "createruntime" => Some(Self::CreateRuntime),
+            "poststart" => Some(Self::Poststart),
+            "poststop" => Some(Self::Poststop),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnUnreachable {
+    Fail,
+    Ignore,
+}
+
+pub struct HookOptions {
+    pub stage: Option<Stage>,
+    pub socket: PathBuf,
+    pub on_unreachable: Option<OnUnreachable>,
+}
+
+/// A hook's answer is in milliseconds or not at all.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn run(opts: &HookOptions) -> i32 {
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin()
+        .take(oci_state::MAX_STATE_BYTES as u64 + 1)
+        .read_to_end(&mut input)
+    {
+        log_error!("hook: cannot read the OCI state on stdin: {e}");
+        return 1;
+    }
+    let state = match oci_state::parse(&input) {
+        Ok(s) => s,
+        Err(e) => {
+            log_error!("hook: {e}");
+            return 1;
+        }
+    };
+    // Without a stage argument, the state's status tells: creating → createRuntime, stopped → poststop.
+    let stage = opts.stage.or(match state.status.as_str() {
+        "creating" => Some(Stage::CreateRuntime),
+        "stopped" => Some(Stage::Poststop),
+        "running" => Some(Stage::Poststart),
+        _ => None,
+    });
+    let Some(stage) = stage else {
+        log_error!(
+            "hook: container {}: cannot tell the hook stage from status {:?}; pass it as an argument",
+            state.id,
+            state.status
+        );
+        return 1;
+    };
+    let request = match stage {
+        Stage::Prestart | Stage::CreateRuntime => match register_request(&state) {
+            Ok(Some(r)) => r,
+            Ok(None) => return 0, // a pause container: nothing to supervise
+            Err(e) => {
+                log_error!("hook: container {}: {e}", state.id);
+                return 1;
+            }
+        },
+        Stage::Poststart => ControlRequest::Poststart {
+            id: state.id.clone(),
+        },
+        Stage::Poststop => ControlRequest::Poststop {
+            id: state.id.clone(),
+        },
+    };
+    let policy = match stage {
+        Stage::Prestart | Stage::CreateRuntime => {
+            opts.on_unreachable.unwrap_or(OnUnreachable::Fail)
+        }
+        Stage::Poststart | Stage::Poststop => OnUnreachable::Ignore,
+    };
+    match client::request(&opts.socket, &request, TIMEOUT) {
+        Ok(_) => {
+            log_debug!("hook: {stage:?} of {} reported", state.id);
+            0
+        }
+        Err(ClientError::Unreachable(m)) if policy == OnUnreachable::Ignore => {
+            log_warn!(
+                "hook: {stage:?} of {}: supervisor unreachable ({m}); continuing unsupervised",
+                state.id
+            );
+            0
+        }
+        Err(e) => {
+            log_error!("hook: {stage:?} of container {}: {e}", state.id);
+            1
+        }
+    }
+}
+
+fn register_request(state: &oci_state::OciState) -> Result<Option<ControlRequest>, String> {
+    let bundle = state
+        .bundle
+        .clone()
+        .ok_or("the OCI state has no bundle path")?;
+    let pid = state.pid.ok_or(
+        "the OCI state has no init pid (createRuntime/prestart must run in the runtime namespace)",
+    )?;
+    let path = explain::config_path(Path::new(&bundle));
+    let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
+    match plan::classify_bundle(&BundleInput {
+        config: &config,
+        fallback_name: &state.id,
+    })
+    .map_err(|e| e.to_string())?
+    {
+        Classified::Ignored { .. } => Ok(None),
+        Classified::Container { plan, pod } => Ok(Some(ControlRequest::Register {
+            id: state.id.clone(),
+            pid,
+            bundle,
+            plan,
+            pod,
+        })),
+    }
+}

@@ -1,0 +1,254 @@
+//! The `podinit exec` command line without clap.
+//!
+//! `podinit exec` is on every container's start path, and clap's parser is most of the code an
+//! exec start would otherwise page in (and a good share of its heap). [`parse`] accepts exactly
+//! the well-formed exec command lines, with the same meaning clap gives them; anything else
+//! (`--help`, an unknown option, a bad value, no command) returns `None`, and the caller hands
+//! the line to clap, which prints the usual help or error. `src/main.rs` tests that both parsers
+//! agree.
+
+use std::ffi::OsString;
+
+use super::InitOptions;
+use super::reap::ExitRemap;
+
+/// The options of `podinit exec` and the `-v` count.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecArgs {
+    pub subreaper: bool,
+    pub kill_process_group: bool,
+    pub remap_exit: Vec<u8>,
+    pub pdeathsig: Option<i32>,
+    pub warn_on_reap: bool,
+    pub verbose: u8,
+    pub command: Vec<OsString>,
+}
+
+impl ExecArgs {
+    pub fn into_options(self) -> (InitOptions, u8) {
+        (
+            InitOptions {
+                command: self.command,
+                subreaper: self.subreaper,
+                kill_process_group: self.kill_process_group,
+                remap: ExitRemap::new(&self.remap_exit),
+                pdeathsig: self.pdeathsig,
+                warn_on_reap: self.warn_on_reap,
+            },
+            self.verbose,
+        )
+    }
+}
+
+/// Parses `argv` (program name first) when it is `podinit exec OPTIONS [--] CMD...` or the bare
+/// form `podinit OPTIONS -- CMD...` ([`super::is_bare_init_invocation`] decides that, with
+/// `is_subcommand`). `None`: not an exec line, or one clap must report on.
+pub fn parse(argv: &[OsString], is_subcommand: impl Fn(&str) -> bool) -> Option<ExecArgs> {
+    let rest = match argv.get(1) {
+        Some(a) if a == "exec" => &argv[2..],
+        Some(_) if super::is_bare_init_invocation(argv, is_subcommand) => &argv[1..],
+        _ => return None,
+    };
+    let mut out = ExecArgs::default();
+    let mut i = 0;
+    while i < rest.len() {
+        let tok = rest[i].as_encoded_bytes();
+        i += 1;
+        if tok == b"--" {
+            break;
+        }
+        if let Some(long) = tok.strip_prefix(b"--") {
+            let (name, inline) = match long.iter().position(|&b| b == b'=') {
+                Some(eq) => (&long[..eq], Some(&long[eq + 1..])),
+                None => (long, None),
+            };
+            match name {
+                b"subreaper" | b"kill-process-group" | b"warn-on-reap" | b"verbose" => {
+                    if inline.is_some() {
+                        return None;
+                    }
+                    out.set_flag(match name {
+                        b"subreaper" => b's',
+                        b"kill-process-group" => b'g',
+                        b"warn-on-reap" => b'w',
+                        _ => b'v',
+                    });
+                }
+                b"remap-exit" | b"pdeathsig" => {
+                    let value = match inline {
+                        Some(v) => v,
+                        None => {
+                            i += 1;
+                            rest.get(i - 1)?.as_encoded_bytes()
+                        }
+                    };
+                    out.set_value(if name == b"remap-exit" { b'e' } else { b'p' }, value)?;
+                }
+                _ => return None,
+            }
+            continue;
+        }
+        if tok.len() > 1 && tok[0] == b'-' {
+            let mut j = 1;
+            while j < tok.len() {
+                let c = tok[j];
+                j += 1;
+                match c {
+                    b's' | b'g' | b'w' | b'v' => out.set_flag(c),
+                    b'e' | b'p' => {
+                        let value = if j < tok.len() {
+                            &tok[j..]
+                        } else {
+                            i += 1;
+                            rest.get(i - 1)?.as_encoded_bytes()
+                        };
+                        out.set_value(c, value)?;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+            continue;
+        }
+        // The first word is the command; everything after it is its arguments.
+        i -= 1;
+        break;
+    }
+    out.command = rest[i..].to_vec();
+    if out.command.is_empty() {
+        return None;
+    }
+    Some(out)
+}
+
+impl ExecArgs {
+    fn set_flag(&mut self, c: u8) {
+        match c {
+            b's' => self.subreaper = true,
+            b'g' => self.kill_process_group = true,
+            b'w' => self.warn_on_reap = true,
+            _ => self.verbose = self.verbose.saturating_add(1),
+        }
+    }
+
+    /// `None` for a value clap would reject.
+    fn set_value(&mut self, c: u8, value: &[u8]) -> Option<()> {
+        let value = std::str::from_utf8(value).ok()?;
+        if c == b'e' {
+            self.remap_exit.push(value.parse().ok()?);
+        } else {
+            self.pdeathsig = Some(crate::sys::signal::parse(value)?);
+        }
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn argv(s: &[&str]) -> Vec<OsString> {
+        std::iter::once("podinit")
+            .chain(s.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    fn parsed(s: &[&str]) -> Option<ExecArgs> {
+        parse(&argv(s), |s| matches!(s, "exec" | "explain" | "help"))
+    }
+
+    fn cmd(s: &[&str]) -> Vec<OsString> {
+        s.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn plain_forms() {
+        let want = ExecArgs {
+            command: cmd(&["sh", "-c", "exit 3"]),
+            ..Default::default()
+        };
+        assert_eq!(
+            parsed(&["exec", "--", "sh", "-c", "exit 3"]),
+            Some(want.clone())
+        );
+        assert_eq!(parsed(&["exec", "sh", "-c", "exit 3"]), Some(want.clone()));
+        assert_eq!(parsed(&["--", "sh", "-c", "exit 3"]), Some(want));
+    }
+
+    #[test]
+    fn every_option() {
+        let got = parsed(&[
+            "-sg",
+            "-w",
+            "-vv",
+            "-e",
+            "3",
+            "-e143",
+            "--remap-exit=7",
+            "--remap-exit",
+            "8",
+            "-p",
+            "TERM",
+            "--",
+            "app",
+            "--",
+            "-s",
+        ])
+        .unwrap();
+        assert_eq!(
+            got,
+            ExecArgs {
+                subreaper: true,
+                kill_process_group: true,
+                remap_exit: vec![3, 143, 7, 8],
+                pdeathsig: Some(libc::SIGTERM),
+                warn_on_reap: true,
+                verbose: 2,
+                command: cmd(&["app", "--", "-s"]),
+            }
+        );
+        let got = parsed(&[
+            "exec",
+            "--subreaper",
+            "--kill-process-group",
+            "--warn-on-reap",
+            "--verbose",
+            "--pdeathsig=KILL",
+            "app",
+        ])
+        .unwrap();
+        assert!(got.subreaper && got.kill_process_group && got.warn_on_reap);
+        assert_eq!((got.verbose, got.pdeathsig), (1, Some(libc::SIGKILL)));
+        // a cluster ends at -e/-p, whose value is the rest of it
+        assert_eq!(parsed(&["exec", "-ge5", "x"]).unwrap().remap_exit, [5]);
+        assert_eq!(
+            parsed(&["exec", "-spUSR1", "x"]).unwrap().pdeathsig,
+            Some(libc::SIGUSR1)
+        );
+    }
+
+    #[rstest]
+    #[case(&["exec"])]
+    #[case(&["exec", "--"])]
+    #[case(&["--"])]
+    #[case(&["exec", "-h"])]
+    #[case(&["exec", "--help", "x"])]
+    #[case(&["-s", "--help"])]
+    #[case(&["exec", "-x", "--", "sh"])]
+    #[case(&["exec", "--bogus", "sh"])]
+    #[case(&["exec", "-e", "256", "sh"])]
+    #[case(&["exec", "-e", "-1", "sh"])]
+    #[case(&["exec", "-e"])]
+    #[case(&["exec", "-gep", "2", "x"])]
+    #[case(&["exec", "-p", "NOPE", "sh"])]
+    #[case(&["exec", "--subreaper=1", "sh"])]
+    #[case(&["explain", "x"])]
+    #[case(&["-v", "exec", "--", "sh"])]
+    #[case(&["sh"])]
+    #[case(&[])]
+    fn left_to_clap(#[case] s: &[&str]) {
+        assert_eq!(parsed(s), None, "{s:?}");
+    }
+}

@@ -1,0 +1,730 @@
+//! `podinit exec` under a supervisor: the container's init holds its app at the **start gate**
+//! until the supervisor releases it, runs the container's probes and lifecycle handlers inside the
+//! container, restarts the app in place, stops it on request, and exits with the code the
+//! supervisor decides (0 for a sidecar it stopped). The runtime's `create`/`start` never wait for
+//! any of this: the gate is here, in the container's PID 1, not in a hook.
+//!
+//! Supervisor unreachable (at start, or gone later): the init keeps trying to connect for
+//! `PODINIT_UNREACHABLE_TIMEOUT` seconds (default 30), logging it. Then it detaches and acts as a
+//! plain init: a held app is started (`PODINIT_ON_UNREACHABLE=run`, the default) or the init exits
+//! 1 without starting it (`=fail`); a running app keeps running and its status is passed through.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use nix::sys::epoll::EpollEvent;
+use nix::sys::signal::SigmaskHow;
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+
+use super::checks::{self, Started};
+use super::reap::{self, Describe};
+use super::spawn::{ChildSetup, Prepared};
+use super::{EventLoop, InitOptions, TOKEN_SIGNALS, pristine, signals};
+use crate::engine::{ExitStatus, HandlerKind, ProbeKind};
+use crate::plan::{ContainerPlan, ProbeSpec};
+use crate::proto::{self, InitMessage, SupervisorMessage};
+use crate::sys;
+use crate::sys::wait::Ended;
+use crate::{log_debug, log_error, log_info, log_warn};
+
+const TOKEN_SOCKET: u64 = 1;
+const TOKEN_TIMER: u64 = 2;
+const RECONNECT_EVERY: Duration = Duration::from_millis(200);
+
+/// The socket to use, if this init is managed: `PODINIT_SOCKET`, else the directory `inject`
+/// mounts into every managed container.
+pub fn socket_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PODINIT_SOCKET") {
+        return Some(PathBuf::from(p));
+    }
+    let p = PathBuf::from(proto::CONTAINER_SOCK_DIR).join(proto::INIT_SOCKET_NAME);
+    p.exists().then_some(p)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum App {
+    Held,
+    Running(libc::pid_t),
+    Exited(Ended),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Probe(ProbeKind),
+    ProbeTimeout(ProbeKind),
+    Sleep(HandlerKind),
+    Reconnect,
+    GiveUp,
+}
+
+struct Probe {
+    spec: ProbeSpec,
+    running: Option<(libc::pid_t, Instant)>,
+    successes: u32,
+    failures: u32,
+    reported: Option<bool>,
+}
+
+struct Link {
+    stream: UnixStream,
+    inbuf: Vec<u8>,
+}
+
+struct Managed<'a> {
+    opts: &'a InitOptions,
+    el: EventLoop,
+    timerfd: TimerFd,
+    timers: BTreeMap<(Instant, Timer), ()>,
+    setup: ChildSetup,
+    prepared: Prepared,
+    socket: PathBuf,
+    link: Option<Link>,
+    /// Gave up on the supervisor: a plain init from here on.
+    detached: bool,
+    unreachable_timeout: Duration,
+    fail_if_unreachable: bool,
+    name: String,
+    plan: Option<ContainerPlan>,
+    app: App,
+    handlers: HashMap<libc::pid_t, HandlerKind>,
+    probes: BTreeMap<ProbeKind, Probe>,
+    probe_pids: HashMap<libc::pid_t, ProbeKind>,
+    finish: Option<i32>,
+}
+
+fn status_of(ended: Ended) -> ExitStatus {
+    match ended {
+        Ended::Exited(c) => ExitStatus::Code(c),
+        Ended::Signaled { signo, .. } => ExitStatus::Signal(signo),
+    }
+}
+
+pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
+    let original_mask = match signals::blocked_set().thread_swap_mask(SigmaskHow::SIG_SETMASK) {
+        Ok(m) => m,
+        Err(e) => {
+            log_error!("sigprocmask: {}", e.desc());
+            return super::EXIT_INIT_FAILURE;
+        }
+    };
+    // SAFETY: getpid cannot fail and touches no memory.
+    if opts.subreaper || unsafe { libc::getpid() } != 1 {
+        if let Err(e) = sys::prctl::set_child_subreaper() {
+            log_warn!(
+                "cannot register as child subreaper ({}): orphans will not be reaped by podinit",
+                e.desc()
+            );
+        }
+    }
+    let setup = ChildSetup {
+        mask: original_mask,
+        pristine: pristine::Pristine::get(),
+        take_terminal: ChildSetup::init_owns_terminal(),
+    };
+    let path = std::env::var_os("PATH");
+    let prepared = match Prepared::new(&opts.command, path.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            log_error!("{e}");
+            return e.exit_code();
+        }
+    };
+    let el = match EventLoop::new(&signals::blocked_set()) {
+        Ok(el) => el,
+        Err(e) => {
+            log_error!("signalfd/epoll: {}", e.desc());
+            return super::EXIT_INIT_FAILURE;
+        }
+    };
+    let timerfd = match TimerFd::new(
+        ClockId::CLOCK_MONOTONIC,
+        TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            log_error!("timerfd: {}", e.desc());
+            return super::EXIT_INIT_FAILURE;
+        }
+    };
+    if let Err(e) = el.add(timerfd.as_fd(), TOKEN_TIMER) {
+        log_error!("epoll: {}", e.desc());
+        return super::EXIT_INIT_FAILURE;
+    }
+    let unreachable_timeout = std::env::var("PODINIT_UNREACHABLE_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(30), Duration::from_secs);
+    let fail_if_unreachable =
+        std::env::var("PODINIT_ON_UNREACHABLE").is_ok_and(|v| v.trim() == "fail");
+    let _ = nix::unistd::chdir("/");
+    let name = prepared.name().to_owned();
+    let mut m = Managed {
+        opts,
+        el,
+        timerfd,
+        timers: BTreeMap::new(),
+        setup,
+        prepared,
+        socket,
+        link: None,
+        detached: false,
+        unreachable_timeout,
+        fail_if_unreachable,
+        name,
+        plan: None,
+        app: App::Held,
+        handlers: HashMap::new(),
+        probes: BTreeMap::new(),
+        probe_pids: HashMap::new(),
+        finish: None,
+    };
+    m.connect();
+    if m.link.is_none() {
+        m.lost(Instant::now());
+    }
+    m.run()
+}
+
+impl Managed<'_> {
+    fn run(&mut self) -> i32 {
+        let mut events = [EpollEvent::empty(); 8];
+        loop {
+            if let Some(code) = self.finish {
+                log_info!("{}: exiting with {code}", self.name);
+                return code;
+            }
+            self.arm_timer();
+            let n = match self.el.wait(&mut events) {
+                Ok(n) => n,
+                Err(e) => {
+                    log_error!("epoll_wait: {}", e.desc());
+                    return super::EXIT_INIT_FAILURE;
+                }
+            };
+            for ev in &events[..n] {
+                match ev.data() {
+                    TOKEN_SIGNALS => self.on_signals(),
+                    TOKEN_SOCKET => self.on_socket(),
+                    TOKEN_TIMER => self.on_timers(),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    // ----- the supervisor link --------------------------------------------------------------
+
+    fn connect(&mut self) {
+        let stream = match UnixStream::connect(&self.socket) {
+            Ok(s) => s,
+            Err(e) => {
+                log_debug!(
+                    "{}: cannot connect to {}: {e}",
+                    self.name,
+                    self.socket.display()
+                );
+                return;
+            }
+        };
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+        if stream.set_nonblocking(true).is_err()
+            || self.el.add(stream.as_fd(), TOKEN_SOCKET).is_err()
+        {
+            return;
+        }
+        self.link = Some(Link {
+            stream,
+            inbuf: Vec::new(),
+        });
+        self.cancel(Timer::Reconnect);
+        self.cancel(Timer::GiveUp);
+        self.send(&InitMessage::Hello);
+        log_debug!("{}: connected to {}", self.name, self.socket.display());
+    }
+
+    fn lost(&mut self, now: Instant) {
+        if self.detached {
+            return;
+        }
+        if let Some(link) = self.link.take() {
+            // Closing the fd removes it from the epoll set.
+            drop(link);
+        }
+        log_warn!(
+            "{}: supervisor at {} unreachable; retrying for {}s",
+            self.name,
+            self.socket.display(),
+            self.unreachable_timeout.as_secs()
+        );
+        if !self.timers.keys().any(|(_, t)| *t == Timer::GiveUp) {
+            self.schedule(now + self.unreachable_timeout, Timer::GiveUp);
+        }
+        self.schedule(now + RECONNECT_EVERY, Timer::Reconnect);
+    }
+
+    fn give_up(&mut self) {
+        self.detached = true;
+        self.cancel(Timer::Reconnect);
+        match self.app {
+            App::Held if self.fail_if_unreachable => {
+                log_error!(
+                    "{}: no supervisor; not starting the app (PODINIT_ON_UNREACHABLE=fail)",
+                    self.name
+                );
+                self.finish = Some(super::EXIT_INIT_FAILURE);
+            }
+            App::Held => {
+                log_warn!(
+                    "{}: no supervisor; starting the app unsupervised (a plain init from now on)",
+                    self.name
+                );
+                self.start_app();
+            }
+            App::Running(_) => log_warn!(
+                "{}: no supervisor; the app keeps running under a plain init",
+                self.name
+            ),
+            App::Exited(ended) => self.finish = Some(self.opts.remap.apply(reap::exit_code(ended))),
+        }
+    }
+
+    fn send(&mut self, msg: &InitMessage) {
+        let Some(link) = &mut self.link else { return };
+        if let Err(e) = (&link.stream).write_all(&proto::encode(msg)) {
+            log_warn!("{}: lost the supervisor while reporting: {e}", self.name);
+            self.lost(Instant::now());
+        }
+    }
+
+    fn on_socket(&mut self) {
+        let mut chunk = [0u8; 8192];
+        let mut closed = false;
+        if let Some(link) = &mut self.link {
+            loop {
+                match (&link.stream).read(&mut chunk) {
+                    Ok(0) => {
+                        closed = true;
+                        break;
+                    }
+                    Ok(n) => link.inbuf.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+        }
+        let mut lines = Vec::new();
+        if let Some(link) = &mut self.link {
+            while let Some(pos) = link.inbuf.iter().position(|b| *b == b'\n') {
+                lines.push(link.inbuf.drain(..=pos).take(pos).collect::<Vec<u8>>());
+            }
+            if link.inbuf.len() > proto::MAX_LINE {
+                closed = true;
+            }
+        }
+        for line in lines {
+            match proto::decode::<SupervisorMessage>(&line) {
+                Ok(msg) => self.on_message(msg),
+                Err(e) => log_warn!("{}: ignored a message from the supervisor: {e}", self.name),
+            }
+        }
+        if closed && self.finish.is_none() {
+            self.lost(Instant::now());
+        }
+    }
+
+    fn on_message(&mut self, msg: SupervisorMessage) {
+        log_debug!("{}: supervisor says {msg:?}", self.name);
+        match msg {
+            SupervisorMessage::Welcome { name, plan } => {
+                self.name = name;
+                self.plan = Some(*plan);
+                // After a reconnect, say where we stand; the engine ignores what it knew.
+                match self.app {
+                    App::Held => {}
+                    App::Running(pid) => self.send(&InitMessage::Started { pid }),
+                    App::Exited(ended) => self.send(&InitMessage::Exited {
+                        status: status_of(ended),
+                    }),
+                }
+            }
+            SupervisorMessage::Release | SupervisorMessage::Restart => {
+                if !matches!(self.app, App::Running(_)) {
+                    self.start_app();
+                }
+            }
+            SupervisorMessage::RunHandler { handler } => self.run_handler(handler),
+            SupervisorMessage::StartProbes => self.start_probes(),
+            SupervisorMessage::StopProbes => self.stop_probes(),
+            SupervisorMessage::Signal { signal } => {
+                if let App::Running(pid) = self.app {
+                    self.forward(pid, signal);
+                }
+            }
+            SupervisorMessage::Kill => self.kill_all(),
+            SupervisorMessage::Finish { exit_code } => {
+                if matches!(self.app, App::Running(_)) {
+                    self.kill_all();
+                }
+                self.stop_probes();
+                self.finish = Some(exit_code);
+            }
+        }
+    }
+
+    // ----- the app ----------------------------------------------------------------------------
+
+    fn start_app(&mut self) {
+        match super::spawn::spawn(&self.prepared, &self.setup) {
+            Ok(pid) => {
+                log_info!(
+                    "{}: started {} as pid {pid}",
+                    self.name,
+                    self.prepared.name()
+                );
+                self.app = App::Running(pid);
+                self.send(&InitMessage::Started { pid });
+            }
+            Err(e) => {
+                log_error!("{}: {e}", self.name);
+                let ended = Ended::Exited(e.exit_code());
+                self.app_ended(ended);
+            }
+        }
+    }
+
+    fn app_ended(&mut self, ended: Ended) {
+        log_info!(
+            "{}: {} {}",
+            self.name,
+            self.prepared.name(),
+            Describe(ended)
+        );
+        self.app = App::Exited(ended);
+        self.stop_probes();
+        if self.detached {
+            self.finish = Some(self.opts.remap.apply(reap::exit_code(ended)));
+            return;
+        }
+        // The supervisor decides: restart, or finish with a code.
+        self.send(&InitMessage::Exited {
+            status: status_of(ended),
+        });
+    }
+
+    fn forward(&self, pid: libc::pid_t, signo: i32) {
+        let target = signals::forward_target(pid, self.opts.kill_process_group);
+        if let Err(e) = sys::signal::kill(target, signo) {
+            log_debug!("{}: signal {signo} to {target}: {}", self.name, e.desc());
+        }
+    }
+
+    /// SIGKILL everything left in the container: as PID 1 of its pid namespace, `kill(-1)` reaches
+    /// every other process in it; otherwise the app's process group and the app.
+    fn kill_all(&self) {
+        // SAFETY: getpid cannot fail and touches no memory.
+        if unsafe { libc::getpid() } == 1 {
+            let _ = sys::signal::kill(-1, libc::SIGKILL);
+        } else if let App::Running(pid) = self.app {
+            let _ = sys::signal::kill(-pid, libc::SIGKILL);
+            let _ = sys::signal::kill(pid, libc::SIGKILL);
+        }
+    }
+
+    fn on_signals(&mut self) {
+        // SAFETY: getpid cannot fail and touches no memory.
+        let self_pid = unsafe { libc::getpid() } as u32;
+        let mut reap_now = false;
+        let mut forward = Vec::new();
+        let _ = self.el.drain_signals(|info| {
+            let received = signals::Received::from(info);
+            match signals::action(received, self_pid) {
+                signals::Action::Reap => reap_now = true,
+                signals::Action::Forward => forward.push(received.signo),
+                signals::Action::Drop => {}
+            }
+        });
+        for signo in forward {
+            match self.app {
+                App::Running(pid) => self.forward(pid, signo),
+                // The runtime signals a container whose app never started: end it, unstarted.
+                App::Held
+                    if matches!(
+                        signo,
+                        libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGQUIT
+                    ) =>
+                {
+                    log_info!(
+                        "{}: signal {signo} before the app started; exiting",
+                        self.name
+                    );
+                    self.finish = Some(128 + signo);
+                }
+                _ => {}
+            }
+        }
+        if reap_now {
+            self.reap();
+        }
+    }
+
+    fn reap(&mut self) {
+        let main = match self.app {
+            App::Running(pid) => pid,
+            _ => 0,
+        };
+        let mut others = Vec::new();
+        let ended = reap::reap_all(if main > 0 { main } else { -2 }, |pid, e| {
+            others.push((pid, e))
+        })
+        .unwrap_or(None);
+        for (pid, e) in others {
+            let ok = e == Ended::Exited(0);
+            if let Some(h) = self.handlers.remove(&pid) {
+                self.handler_done(h, ok);
+            } else if let Some(kind) = self.probe_pids.remove(&pid) {
+                self.probe_result(kind, ok);
+            }
+        }
+        if let Some(e) = ended {
+            self.app_ended(e);
+        }
+    }
+
+    // ----- handlers ---------------------------------------------------------------------------
+
+    fn run_handler(&mut self, kind: HandlerKind) {
+        let handler = self.plan.as_ref().and_then(|p| match kind {
+            HandlerKind::PostStart => p.post_start.clone(),
+            HandlerKind::PreStop => p.pre_stop.clone(),
+        });
+        let Some(handler) = handler else {
+            self.send(&InitMessage::HandlerDone {
+                handler: kind,
+                ok: true,
+            });
+            return;
+        };
+        match checks::start_handler(&handler, &self.setup) {
+            Started::Child(pid) => {
+                self.handlers.insert(pid, kind);
+            }
+            Started::Sleep(d) => self.schedule(Instant::now() + d, Timer::Sleep(kind)),
+            Started::Failed(why) => {
+                log_warn!("{}: {kind:?} handler failed to start: {why}", self.name);
+                self.send(&InitMessage::HandlerDone {
+                    handler: kind,
+                    ok: false,
+                });
+            }
+        }
+    }
+
+    fn handler_done(&mut self, kind: HandlerKind, ok: bool) {
+        log_debug!(
+            "{}: {kind:?} handler {}",
+            self.name,
+            if ok { "succeeded" } else { "failed" }
+        );
+        self.send(&InitMessage::HandlerDone { handler: kind, ok });
+    }
+
+    // ----- probes (Kubernetes prober semantics, per container) ----------------------------------
+
+    fn start_probes(&mut self) {
+        let Some(plan) = &self.plan else { return };
+        let now = Instant::now();
+        let specs = [
+            (ProbeKind::Startup, &plan.startup_probe),
+            (ProbeKind::Readiness, &plan.readiness_probe),
+            (ProbeKind::Liveness, &plan.liveness_probe),
+        ];
+        let has_startup = plan.startup_probe.is_some();
+        let mut due = Vec::new();
+        for (kind, spec) in specs {
+            if let Some(spec) = spec {
+                self.probes.insert(
+                    kind,
+                    Probe {
+                        spec: spec.clone(),
+                        running: None,
+                        successes: 0,
+                        failures: 0,
+                        reported: None,
+                    },
+                );
+                // All other probes wait until the startup probe succeeded (kubelet).
+                if kind == ProbeKind::Startup || !has_startup {
+                    due.push((now + Duration::from_secs(spec.initial_delay_seconds), kind));
+                }
+            }
+        }
+        for (at, kind) in due {
+            self.schedule(at, Timer::Probe(kind));
+        }
+    }
+
+    fn stop_probes(&mut self) {
+        for (pid, _) in self.probe_pids.drain() {
+            let _ = sys::signal::kill(pid, libc::SIGKILL);
+        }
+        self.probes.clear();
+        self.timers
+            .retain(|(_, t), _| !matches!(t, Timer::Probe(_) | Timer::ProbeTimeout(_)));
+    }
+
+    fn run_probe(&mut self, kind: ProbeKind) {
+        let Some(p) = self.probes.get(&kind) else {
+            return;
+        };
+        if p.running.is_some() {
+            return;
+        }
+        let timeout = Duration::from_secs(p.spec.timeout_seconds);
+        let action = p.spec.action.clone();
+        match checks::start_probe(&action, timeout, &self.setup) {
+            Started::Child(pid) => {
+                let now = Instant::now();
+                if let Some(p) = self.probes.get_mut(&kind) {
+                    p.running = Some((pid, now));
+                }
+                self.probe_pids.insert(pid, kind);
+                self.schedule(now + timeout, Timer::ProbeTimeout(kind));
+            }
+            Started::Sleep(_) => self.probe_result(kind, true),
+            Started::Failed(why) => {
+                log_debug!("{}: {kind:?} probe could not run: {why}", self.name);
+                self.probe_result(kind, false);
+            }
+        }
+    }
+
+    fn probe_result(&mut self, kind: ProbeKind, ok: bool) {
+        let Some(p) = self.probes.get_mut(&kind) else {
+            return;
+        };
+        p.running = None;
+        if ok {
+            p.successes += 1;
+            p.failures = 0;
+        } else {
+            p.failures += 1;
+            p.successes = 0;
+        }
+        let verdict = if p.successes >= p.spec.success_threshold {
+            Some(true)
+        } else if p.failures >= p.spec.failure_threshold {
+            Some(false)
+        } else {
+            None
+        };
+        let period = Duration::from_secs(p.spec.period_seconds);
+        let report = verdict.filter(|v| p.reported != Some(*v));
+        if let Some(v) = report {
+            p.reported = Some(v);
+        }
+        self.cancel(Timer::ProbeTimeout(kind));
+        if let Some(v) = report {
+            self.send(&InitMessage::Probe { probe: kind, ok: v });
+        }
+        match (kind, report) {
+            // A startup probe stops once it succeeded; the others begin.
+            (ProbeKind::Startup, Some(true)) => {
+                self.probes.remove(&ProbeKind::Startup);
+                let now = Instant::now();
+                let later: Vec<(ProbeKind, u64)> = self
+                    .probes
+                    .iter()
+                    .map(|(k, p)| (*k, p.spec.initial_delay_seconds))
+                    .collect();
+                for (k, delay) in later {
+                    self.schedule(now + Duration::from_secs(delay), Timer::Probe(k));
+                }
+            }
+            // Startup/liveness failure: the supervisor restarts the container; stop probing.
+            (ProbeKind::Startup | ProbeKind::Liveness, Some(false)) => self.stop_probes(),
+            _ => self.schedule(Instant::now() + period, Timer::Probe(kind)),
+        }
+    }
+
+    // ----- timers -----------------------------------------------------------------------------
+
+    fn schedule(&mut self, at: Instant, timer: Timer) {
+        self.cancel(timer);
+        self.timers.insert((at, timer), ());
+    }
+
+    fn cancel(&mut self, timer: Timer) {
+        self.timers.retain(|(_, t), _| *t != timer);
+    }
+
+    fn arm_timer(&self) {
+        match self.timers.keys().next() {
+            None => {
+                let _ = self.timerfd.unset();
+            }
+            Some((at, _)) => {
+                // A zero expiration would disarm the timer: use at least a nanosecond.
+                let left = at
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_nanos(1));
+                let _ = self.timerfd.set(
+                    Expiration::OneShot(TimeSpec::from_duration(left)),
+                    TimerSetTimeFlags::empty(),
+                );
+            }
+        }
+    }
+
+    fn on_timers(&mut self) {
+        let mut buf = [0u8; 8];
+        // SAFETY: reading 8 bytes into an 8-byte buffer from our own non-blocking timerfd.
+        let _ = unsafe {
+            libc::read(
+                self.timerfd.as_fd().as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        let now = Instant::now();
+        let due: Vec<Timer> = self
+            .timers
+            .keys()
+            .filter(|(at, _)| *at <= now)
+            .map(|(_, t)| *t)
+            .collect();
+        self.timers.retain(|(at, _), _| *at > now);
+        for t in due {
+            match t {
+                Timer::Probe(kind) => self.run_probe(kind),
+                Timer::ProbeTimeout(kind) => {
+                    if let Some((pid, _)) = self.probes.get(&kind).and_then(|p| p.running) {
+                        let _ = sys::signal::kill(pid, libc::SIGKILL);
+                        self.probe_pids.remove(&pid);
+                        self.probe_result(kind, false);
+                    }
+                }
+                Timer::Sleep(kind) => self.handler_done(kind, true),
+                Timer::Reconnect => {
+                    self.connect();
+                    if self.link.is_none() && !self.detached {
+                        self.schedule(now + RECONNECT_EVERY, Timer::Reconnect);
+                    }
+                }
+                Timer::GiveUp => {
+                    if self.link.is_none() {
+                        self.give_up();
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! `podinit exec -- CMD...`: the init inside each container.
+//!
+//! Without a supervisor socket it is a plain init, like tini or catatonit: it runs CMD as its
+//! only child, forwards every catchable signal to it ([`signals`]), reaps every zombie
+//! ([`reap`]), becomes a child subreaper when it is not PID 1, and exits with the child's status
+//! (`128+signal` for a signal death, 127/126 when CMD cannot be executed). The app sees exactly
+//! the capabilities, ids, signal mask and dispositions, environment, cwd, rlimits and fds it would
+//! have had without podinit ([`spawn`], [`pristine`]).
+//!
+//! The loop is one `epoll` over a signalfd, so the managed mode can add the supervisor socket and
+//! a timerfd under their own tokens ([`EventLoop::add`]); there is no timeout and no periodic
+//! wake-up: the init sleeps until a signal arrives.
+
+pub mod checks;
+pub mod cli;
+pub mod managed;
+pub mod pristine;
+pub mod reap;
+pub mod signals;
+pub mod spawn;
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+use libc::c_int;
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use crate::sys;
+use crate::sys::wait::Ended;
+use crate::{log_debug, log_error, log_info, log_trace, log_warn};
+use reap::{Describe, ExitRemap};
+use spawn::{ChildSetup, Prepared, SpawnError};
+
+/// Exit code when the init itself fails before the app runs (tini's choice too).
+pub const EXIT_INIT_FAILURE: i32 = 1;
+
+/// What `podinit exec` was asked to do (flags merged with their environment equivalents).
+#[derive(Clone, Debug, Default)]
+pub struct InitOptions {
+    /// The app: program and arguments.
+    pub command: Vec<OsString>,
+    /// `-s` / `PODINIT_SUBREAPER`: register as child subreaper even as PID 1 (it is automatic
+    /// otherwise) and fail if that is impossible.
+    pub subreaper: bool,
+    /// `-g` / `PODINIT_KILL_PROCESS_GROUP`: forward signals to the app's process group.
+    pub kill_process_group: bool,
+    /// `-e CODE`: app exit codes reported as 0.
+    pub remap: ExitRemap,
+    /// `-p SIGNAL`: the init's parent-death signal (forwarded to the app like any signal).
+    pub pdeathsig: Option<c_int>,
+    /// `-w`: log every orphan reaped at warning level (debug otherwise).
+    pub warn_on_reap: bool,
+}
+
+impl InitOptions {
+    /// Turns on the options whose environment equivalents are set (see [`env_flag`]); flags
+    /// already on stay on. `get` is `std::env::var_os` outside tests.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<OsString>) {
+        self.subreaper |= env_flag(get("PODINIT_SUBREAPER").as_deref());
+        self.kill_process_group |= env_flag(get("PODINIT_KILL_PROCESS_GROUP").as_deref());
+    }
+}
+
+/// A boolean environment variable: set and not one of `""`, `0`, `false`, `no`, `off`
+/// (case-insensitive). tini only checks that `TINI_SUBREAPER` is set; accepting `=0` as "off"
+/// keeps an operator's explicit "no" from turning the option on.
+pub fn env_flag(value: Option<&OsStr>) -> bool {
+    match value {
+        None => false,
+        Some(v) => !["", "0", "false", "no", "off"].iter().any(|off| {
+            v.to_str()
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case(off))
+        }),
+    }
+}
+
+/// Whether a command line without a subcommand is a tini-style init invocation that must run as
+/// `podinit exec` (`docker --init` runs `INIT -- CMD`; tini users write `INIT -s -g -- CMD`).
+/// True when `args[1..]` starts with `--`, or with options followed by `--` or by a word that is
+/// not a subcommand; false for `-h`/`--help`/`-V`/`--version` before the command, and for
+/// anything starting with a word (a subcommand, or a typo clap should report).
+pub fn is_bare_init_invocation(args: &[OsString], is_subcommand: impl Fn(&str) -> bool) -> bool {
+    let Some(first) = args.get(1) else {
+        return false;
+    };
+    if !first.as_encoded_bytes().starts_with(b"-") {
+        return false;
+    }
+    let mut tokens = args[1..].iter();
+    while let Some(tok) = tokens.next() {
+        let b = tok.as_encoded_bytes();
+        match b {
+            b"--" => return true,
+            b"-h" | b"--help" | b"-V" | b"--version" => return false,
+            _ if b.starts_with(b"--") => {
+                // `--remap-exit 3` / `--pdeathsig TERM` take the next token as their value.
+                if matches!(b, b"--remap-exit" | b"--pdeathsig") {
+                    tokens.next();
+                }
+            }
+            _ if b.len() > 1 && b[0] == b'-' => {
+                // A cluster of short flags; `-e`/`-p` take the rest, or the next token.
+                if let Some(i) = b[1..].iter().position(|&c| c == b'e' || c == b'p') {
+                    if i + 2 == b.len() {
+                        tokens.next();
+                    }
+                }
+            }
+            _ => return !tok.to_str().is_some_and(&is_subcommand),
+        }
+    }
+    false
+}
+
+/// `podinit exec`: managed by the supervisor when a socket is configured (`PODINIT_SOCKET`, or
+/// the one `inject` mounts at `/.podinit/sock`), a plain init otherwise.
+pub fn run(opts: &InitOptions) -> i32 {
+    match managed::socket_path() {
+        Some(socket) => managed::run(opts, socket),
+        None => run_plain(opts),
+    }
+}
+
+/// The token of the signalfd in [`EventLoop`]; managed mode registers its fds under others.
+pub const TOKEN_SIGNALS: u64 = 0;
+
+/// One epoll over the signalfd (and whatever else a mode adds). All fds are close-on-exec.
+pub struct EventLoop {
+    epoll: Epoll,
+    signals: SignalFd,
+}
+
+impl EventLoop {
+    /// `blocked` must already be blocked in the calling thread.
+    pub fn new(blocked: &SigSet) -> nix::Result<EventLoop> {
+        let signals =
+            SignalFd::with_flags(blocked, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        let el = EventLoop { epoll, signals };
+        el.add(el.signals.as_fd(), TOKEN_SIGNALS)?;
+        Ok(el)
+    }
+
+    /// Watch `fd` for input; [`EventLoop::wait`] reports it as `token`.
+    pub fn add(&self, fd: BorrowedFd<'_>, token: u64) -> nix::Result<()> {
+        self.epoll
+            .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, token))
+    }
+
+    /// Blocks until something is ready (no timeout: no periodic wake-ups). Returns the number of
+    /// entries of `events` filled; `event.data()` is the token.
+    pub fn wait(&self, events: &mut [EpollEvent]) -> nix::Result<usize> {
+        loop {
+            match self.epoll.wait(events, EpollTimeout::NONE) {
+                Err(Errno::EINTR) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Every pending signal, in batches (one `read` per batch).
+    pub fn drain_signals(&self, mut each: impl FnMut(&libc::signalfd_siginfo)) -> nix::Result<()> {
+        // SAFETY: signalfd_siginfo is plain old data; all-zero is a valid value.
+        let mut buf: [libc::signalfd_siginfo; 16] = unsafe { std::mem::zeroed() };
+        loop {
+            let n = sys::signal::read_signalfd(self.signals.as_fd(), &mut buf)?;
+            buf[..n].iter().for_each(&mut each);
+            if n < buf.len() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The loop's own descriptors (kept when the init drops the fds it inherited).
+    pub fn fds(&self) -> [RawFd; 2] {
+        [self.epoll.0.as_raw_fd(), self.signals.as_raw_fd()]
+    }
+}
+
+/// The plain init: returns the exit code for the process.
+pub fn run_plain(opts: &InitOptions) -> i32 {
+    let started = match start(opts) {
+        Ok(s) => s,
+        Err(e) => {
+            log_error!("{e}");
+            return e.exit_code();
+        }
+    };
+    let Started {
+        event_loop,
+        child,
+        name,
+        gave_terminal,
+    } = started;
+    let code = match supervise_child(opts, &event_loop, child) {
+        Ok(ended) => ended,
+        Err(e) => {
+            log_error!(
+                "event loop failed ({}); waiting for {name} without forwarding signals",
+                e.desc()
+            );
+            wait_without_loop(child)
+        }
+    };
+    if gave_terminal {
+        spawn::take_terminal_back(child);
+    }
+    let raw = reap::exit_code(code);
+    let reported = opts.remap.apply(raw);
+    if reported != raw {
+        log_info!(
+            "{name} (pid {child}) {}; exiting with {reported} (-e {raw})",
+            Describe(code)
+        );
+    } else {
+        log_info!(
+            "{name} (pid {child}) {}; exiting with {reported}",
+            Describe(code)
+        );
+    }
+    reported
+}
+
+struct Started {
+    event_loop: EventLoop,
+    child: libc::pid_t,
+    name: String,
+    /// The app was made the terminal's foreground group.
+    gave_terminal: bool,
+}
+
+/// Everything up to a running app: signals blocked and on a signalfd, prctls, fork+exec, then
+/// the init's own hygiene (cwd `/`, inherited fds dropped).
+fn start(opts: &InitOptions) -> Result<Started, SpawnError> {
+    let sys_err = |call| move |errno| SpawnError::Sys { call, errno };
+    // SAFETY: getpid and getppid cannot fail and touch no memory.
+    let (self_pid, parent_before) = unsafe { (libc::getpid(), libc::getppid()) };
+
+    // Block first, so a signal that arrives from here on waits in the signalfd instead of taking
+    // its default action on the init.
+    let original_mask = signals::blocked_set()
+        .thread_swap_mask(SigmaskHow::SIG_SETMASK)
+        .map_err(sys_err("sigprocmask"))?;
+
+    let mut parent_already_gone = None;
+    if let Some(sig) = opts.pdeathsig {
+        sys::prctl::set_pdeathsig(sig).map_err(sys_err("prctl(PR_SET_PDEATHSIG)"))?;
+        // SAFETY: as above.
+        if unsafe { libc::getppid() } != parent_before {
+            // Our parent died before the prctl: the signal will never come, so deliver it now.
+            parent_already_gone = Some(sig);
+        }
+    }
+
+    if opts.subreaper || self_pid != 1 {
+        match sys::prctl::set_child_subreaper() {
+            Ok(()) => log_debug!("registered as child subreaper (pid {self_pid})"),
+            Err(errno) if opts.subreaper => {
+                return Err(SpawnError::Sys {
+                    call: "prctl(PR_SET_CHILD_SUBREAPER)",
+                    errno,
+                });
+            }
+            Err(errno) => log_warn!(
+                "not PID 1 and cannot register as child subreaper ({}): orphans will not be reaped by podinit",
+                errno.desc()
+            ),
+        }
+    }
+
+    let event_loop = EventLoop::new(&signals::blocked_set()).map_err(sys_err("signalfd/epoll"))?;
+
+    let path = std::env::var_os("PATH");
+    let prepared = Prepared::new(&opts.command, path.as_deref())?;
+    let setup = ChildSetup {
+        mask: original_mask,
+        pristine: pristine::Pristine::get(),
+        take_terminal: ChildSetup::init_owns_terminal(),
+    };
+    let child = spawn::spawn(&prepared, &setup)?;
+    log_debug!(
+        "started {} as pid {child} (init pid {self_pid}{})",
+        prepared.name(),
+        if setup.take_terminal {
+            ", terminal handed over"
+        } else {
+            ""
+        }
+    );
+
+    // Hygiene of a long-lived PID 1: do not pin the cwd's mount (catatonit#28), and do not keep
+    // the app's inherited fds (a pipe's reader would never see EOF, catatonit#12). fds 0-2 stay
+    // for logging.
+    let _ = nix::unistd::chdir("/");
+    if let Err(e) = sys::fd::close_from_except(3, &event_loop.fds()) {
+        log_debug!("cannot close inherited fds: {}", e.desc());
+    }
+
+    if let Some(sig) = parent_already_gone {
+        forward(opts, child, sig);
+    }
+    Ok(Started {
+        event_loop,
+        child,
+        name: prepared.name().to_owned(),
+        gave_terminal: setup.take_terminal,
+    })
+}
+
+fn forward(opts: &InitOptions, child: libc::pid_t, signo: c_int) {
+    let target = signals::forward_target(child, opts.kill_process_group);
+    match sys::signal::kill(target, signo) {
+        Ok(()) => log_debug!("forwarded {} to {target}", sys::signal::name(signo)),
+        Err(Errno::ESRCH) => log_debug!(
+            "{} not forwarded: {target} is gone",
+            sys::signal::name(signo)
+        ),
+        Err(e) => log_warn!(
+            "cannot forward {} to {target}: {}",
+            sys::signal::name(signo),
+            e.desc()
+        ),
+    }
+}
+
+/// The loop: sleep in epoll, forward what arrives, reap on `SIGCHLD`, return when the app died.
+///
+/// Entering it, the init drops its start-up pages ([`sys::mem::release_executable_pages`]) and
+/// then runs one pass of the loop body before the first wait: signals that came in meanwhile are
+/// handled, anything already dead is reaped, and the forward path is exercised with signal 0
+/// (an existence check), so that the first real signal does not pay for page faults.
+fn supervise_child(
+    opts: &InitOptions,
+    event_loop: &EventLoop,
+    child: libc::pid_t,
+) -> nix::Result<Ended> {
+    // SAFETY: getpid cannot fail and touches no memory.
+    let self_pid = unsafe { libc::getpid() } as u32;
+    if let Err(e) = sys::mem::release_executable_pages() {
+        log_debug!("cannot release start-up pages: {}", e.desc());
+    }
+    let _ = sys::signal::kill(signals::forward_target(child, opts.kill_process_group), 0);
+    let mut events = [EpollEvent::empty(); 4];
+    let mut signals_ready = true;
+    let mut reap_now = true;
+    loop {
+        if signals_ready {
+            event_loop.drain_signals(|info| {
+                let received = signals::Received::from(info);
+                match signals::action(received, self_pid) {
+                    signals::Action::Reap => reap_now = true,
+                    signals::Action::Forward => forward(opts, child, received.signo),
+                    signals::Action::Drop => log_debug!(
+                        "{} from pid {} (code {}) not forwarded",
+                        sys::signal::name(received.signo),
+                        received.sender_pid,
+                        received.code
+                    ),
+                }
+            })?;
+        }
+        if reap_now {
+            reap_now = false;
+            let reaped = reap::reap_all(child, |pid, ended| {
+                if opts.warn_on_reap {
+                    log_warn!("reaped zombie process {pid}, which {}", Describe(ended));
+                } else {
+                    log_trace!("reaped orphan {pid}, which {}", Describe(ended));
+                }
+            })?;
+            if let Some(ended) = reaped {
+                return Ok(ended);
+            }
+        }
+        let n = event_loop.wait(&mut events)?;
+        signals_ready = events[..n].iter().any(|ev| ev.data() == TOKEN_SIGNALS);
+    }
+}
+
+/// Last resort when epoll or the signalfd fails: keep reaping, blocking, until the app is gone.
+fn wait_without_loop(child: libc::pid_t) -> Ended {
+    loop {
+        match sys::wait::wait_blocking(-1) {
+            Ok((pid, raw)) if pid == child => {
+                if let Some(ended) = Ended::from_raw(raw) {
+                    return ended;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return Ended::Exited(EXIT_INIT_FAILURE),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn args(s: &[&str]) -> Vec<OsString> {
+        std::iter::once("podinit")
+            .chain(s.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    fn is_sub(s: &str) -> bool {
+        matches!(s, "exec" | "explain" | "help")
+    }
+
+    #[rstest]
+    #[case(&["--", "sh"], true)]
+    #[case(&["--"], true)]
+    #[case(&["-s", "--", "sh"], true)]
+    #[case(&["-s", "-g", "--", "sh", "-c", "exit 3"], true)]
+    #[case(&["-sg", "-vvv", "--", "sh"], true)]
+    #[case(&["-e", "143", "--", "sh"], true)]
+    #[case(&["-e143", "-p", "TERM", "--", "sh"], true)]
+    #[case(&["-se", "143", "sh"], true)]
+    #[case(&["--remap-exit", "143", "--", "sh"], true)]
+    #[case(&["--pdeathsig=KILL", "sh"], true)]
+    #[case(&["-s", "sh", "-c", "explain"], true)]
+    // the value of -e/-p is never taken for a subcommand
+    #[case(&["-p", "exec", "--", "sh"], true)]
+    // no flag, or a subcommand: clap's business
+    #[case(&[], false)]
+    #[case(&["sh"], false)]
+    #[case(&["exec", "--", "sh"], false)]
+    #[case(&["explain", "bundle"], false)]
+    #[case(&["-v", "explain", "bundle"], false)]
+    #[case(&["-v", "exec", "--", "sh"], false)]
+    #[case(&["-h"], false)]
+    #[case(&["-s", "--help"], false)]
+    #[case(&["--version"], false)]
+    #[case(&["-v"], false)]
+    fn bare_init_invocation(#[case] rest: &[&str], #[case] expected: bool) {
+        assert_eq!(is_bare_init_invocation(&args(rest), is_sub), expected);
+    }
+
+    #[rstest]
+    #[case(None, false)]
+    #[case(Some(""), false)]
+    #[case(Some("0"), false)]
+    #[case(Some("false"), false)]
+    #[case(Some("No"), false)]
+    #[case(Some("OFF"), false)]
+    #[case(Some("1"), true)]
+    #[case(Some("true"), true)]
+    #[case(Some("yes"), true)]
+    #[case(Some("anything"), true)]
+    fn env_flags(#[case] value: Option<&str>, #[case] expected: bool) {
+        assert_eq!(env_flag(value.map(OsStr::new)), expected);
+    }
+
+    #[test]
+    fn env_turns_options_on_but_never_off() {
+        let mut o = InitOptions::default();
+        o.apply_env(|k| match k {
+            "PODINIT_SUBREAPER" => Some("1".into()),
+            "PODINIT_KILL_PROCESS_GROUP" => Some("0".into()),
+            _ => None,
+        });
+        assert!(o.subreaper && !o.kill_process_group);
+
+        let mut o = InitOptions {
+            kill_process_group: true,
+            ..Default::default()
+        };
+        o.apply_env(|_| Some("false".into()));
+        assert!(o.kill_process_group && !o.subreaper);
+    }
+}

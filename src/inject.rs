@@ -1,0 +1,265 @@
+//! `podinit inject BUNDLE`: prepare a bundle for supervision by rewriting its `config.json` in
+//! place — edited as a JSON value so every field of the agent's survives, written atomically
+//! (temp file + rename), and idempotent (a second run changes nothing):
+//! - hooks `createRuntime`, `poststart`, `poststop` → `podinit hook STAGE`, appended after the
+//!   existing ones (an NVIDIA prestart/createRuntime hook keeps its place and order), with
+//!   `PODINIT_SOCKET`, `PODINIT_STATE_DIR` and the log level in their env;
+//! - read-only bind mounts of the podinit binary at `/.podinit/podinit` and of the supervisor's
+//!   `<state-dir>/sock` directory at `/.podinit/sock` (a directory, so a restarted supervisor's
+//!   new socket is visible; read-only, so the container cannot touch the state dir);
+//! - `process.args` wrapped as `/.podinit/podinit exec -- ARGS...`.
+//!
+//! A config.json that is not JSON, or not an OCI config, is refused and left byte for byte as it was.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::proto::{CONTAINER_BINARY, CONTAINER_SOCK_DIR};
+
+pub struct InjectOptions {
+    /// The podinit binary on the host (hooks run in the runtime's namespace).
+    pub binary: PathBuf,
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    /// `PODINIT_LOG` for the hooks, if set.
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum InjectError {
+    Read(PathBuf, std::io::Error),
+    NotJson(PathBuf, serde_json::Error),
+    NotOci(PathBuf, &'static str),
+    Write(PathBuf, std::io::Error),
+}
+
+impl std::fmt::Display for InjectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InjectError::Read(p, e) => write!(f, "{}: cannot read: {e}", p.display()),
+            InjectError::NotJson(p, e) => {
+                write!(f, "{}: not valid JSON ({e}); left unchanged", p.display())
+            }
+            InjectError::NotOci(p, why) => write!(
+                f,
+                "{}: not an OCI runtime config: {why}; left unchanged",
+                p.display()
+            ),
+            InjectError::Write(p, e) => {
+                write!(f, "{}: cannot write: {e}; left unchanged", p.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for InjectError {}
+
+const STAGES: [&str; 3] = ["createRuntime", "poststart", "poststop"];
+
+/// Returns whether the file changed.
+pub fn inject(bundle: &Path, opts: &InjectOptions) -> Result<bool, InjectError> {
+    let path = crate::explain::config_path(bundle);
+    let bytes = std::fs::read(&path).map_err(|e| InjectError::Read(path.clone(), e))?;
+    let mut config: Value =
+        serde_json::from_slice(&bytes).map_err(|e| InjectError::NotJson(path.clone(), e))?;
+    if !rewrite(&mut config, opts).map_err(|why| InjectError::NotOci(path.clone(), why))? {
+        return Ok(false);
+    }
+    // Invariant: a Value always serializes.
+    let mut out = serde_json::to_vec_pretty(&config).expect("JSON value serializes");
+    out.push(b'\n');
+    let tmp = path.with_extension("json.podinit-tmp");
+    let write = || -> std::io::Result<()> {
+        std::fs::write(&tmp, &out)?;
+        if let Ok(meta) = std::fs::metadata(&path) {
+            std::fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        InjectError::Write(path.clone(), e)
+    })?;
+    Ok(true)
+}
+
+/// The rewrite itself, on a JSON value. Returns whether anything changed.
+pub fn rewrite(config: &mut Value, opts: &InjectOptions) -> Result<bool, &'static str> {
+    let obj = config
+        .as_object_mut()
+        .ok_or("the top level is not an object")?;
+    let args = obj
+        .get("process")
+        .and_then(|p| p.get("args"))
+        .and_then(Value::as_array)
+        .ok_or("process.args is missing")?;
+    if args.is_empty() || !args.iter().all(Value::is_string) {
+        return Err("process.args must be a non-empty array of strings");
+    }
+    let mut changed = false;
+
+    let already_wrapped = args.first().and_then(Value::as_str) == Some(CONTAINER_BINARY);
+    if !already_wrapped {
+        let mut wrapped = vec![json!(CONTAINER_BINARY), json!("exec"), json!("--")];
+        wrapped.extend(args.iter().cloned());
+        obj["process"]["args"] = Value::Array(wrapped);
+        changed = true;
+    }
+
+    let mounts = obj.entry("mounts").or_insert_with(|| json!([]));
+    let mounts = mounts.as_array_mut().ok_or("mounts is not an array")?;
+    let sock_dir = opts.state_dir.join("sock");
+    for (dest, source) in [
+        (CONTAINER_BINARY, &opts.binary),
+        (CONTAINER_SOCK_DIR, &sock_dir),
+    ] {
+        if !mounts
+            .iter()
+            .any(|m| m.get("destination").and_then(Value::as_str) == Some(dest))
+        {
+            mounts.push(json!({
+                "destination": dest,
+                "type": "bind",
+                "source": source.to_string_lossy(),
+                "options": ["rbind", "ro", "nosuid", "nodev"],
+            }));
+            changed = true;
+        }
+    }
+
+    let mut env = vec![
+        format!("PODINIT_SOCKET={}", opts.socket.display()),
+        format!("PODINIT_STATE_DIR={}", opts.state_dir.display()),
+    ];
+    let annotated = obj
+        .get("annotations")
+        .and_then(|a| a.get(crate::plan::keys::LOG_LEVEL))
+        .and_then(Value::as_str);
+    if let Some(level) = annotated
+        .map(str::to_owned)
+        .or_else(|| opts.log_level.clone())
+    {
+        env.push(format!("PODINIT_LOG={level}"));
+    }
+    let hooks = obj.entry("hooks").or_insert_with(|| json!({}));
+    let hooks = hooks.as_object_mut().ok_or("hooks is not an object")?;
+    let binary = opts.binary.to_string_lossy().into_owned();
+    for stage in STAGES {
+        let list = hooks.entry(stage).or_insert_with(|| json!([]));
+        let list = list.as_array_mut().ok_or("a hooks stage is not an array")?;
+        let ours = |h: &Value| {
+            h.get("args").and_then(Value::as_array).is_some_and(|a| {
+                a.len() == 3 && a[1].as_str() == Some("hook") && a[2].as_str() == Some(stage)
+            }) && h
+                .get("path")
+                .and_then(Value::as_str)
+                .is_some_and(|p| p.ends_with("podinit"))
+        };
+        if !list.iter().any(ours) {
+            list.push(json!({ "path": binary, "args": ["podinit", "hook", stage], "env": env, "timeout": 10 }));
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> InjectOptions {
+        InjectOptions {
+            binary: "/usr/local/bin/podinit".into(),
+            socket: "/run/p/podinit.sock".into(),
+            state_dir: "/run/p".into(),
+            log_level: None,
+        }
+    }
+
+    fn gpu_config() -> Value {
+        json!({
+            "ociVersion": "1.0.2-dev",
+            "process": {"args": ["python", "train.py"], "env": ["NVIDIA_VISIBLE_DEVICES=all"], "x-agent-field": 1},
+            "hooks": {
+                "prestart": [{"path": "/usr/bin/nvidia-container-runtime-hook", "args": ["nvidia-container-runtime-hook", "prestart"]}],
+                "createRuntime": [{"path": "/usr/bin/other-hook"}]
+            },
+            "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+            "vendorExtension": {"keep": true}
+        })
+    }
+
+    #[test]
+    fn wraps_mounts_and_appends_hooks_keeping_everything_else() {
+        let mut c = gpu_config();
+        assert!(rewrite(&mut c, &opts()).unwrap());
+        assert_eq!(
+            c["process"]["args"],
+            json!(["/.podinit/podinit", "exec", "--", "python", "train.py"])
+        );
+        assert_eq!(c["process"]["x-agent-field"], 1);
+        assert_eq!(c["vendorExtension"], json!({"keep": true}));
+        assert_eq!(
+            c["hooks"]["prestart"][0]["path"],
+            "/usr/bin/nvidia-container-runtime-hook"
+        );
+        assert_eq!(
+            c["hooks"]["createRuntime"][0]["path"], "/usr/bin/other-hook",
+            "existing hooks keep their place"
+        );
+        assert_eq!(
+            c["hooks"]["createRuntime"][1]["args"],
+            json!(["podinit", "hook", "createRuntime"])
+        );
+        assert_eq!(
+            c["hooks"]["poststop"][0]["env"][0],
+            "PODINIT_SOCKET=/run/p/podinit.sock"
+        );
+        let dests: Vec<&str> = c["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["destination"].as_str())
+            .collect();
+        assert_eq!(dests, ["/proc", "/.podinit/podinit", "/.podinit/sock"]);
+    }
+
+    #[test]
+    fn is_idempotent() {
+        let mut c = gpu_config();
+        rewrite(&mut c, &opts()).unwrap();
+        let once = c.clone();
+        assert!(!rewrite(&mut c, &opts()).unwrap());
+        assert_eq!(c, once);
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_oci_config() {
+        for bad in [
+            json!([]),
+            json!({"process": {}}),
+            json!({"process": {"args": []}}),
+            json!({"process": {"args": [1]}}),
+        ] {
+            let mut c = bad.clone();
+            assert!(rewrite(&mut c, &opts()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_broken_file_is_left_byte_for_byte() {
+        let dir = std::env::temp_dir().join(format!("podinit-inject-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.json");
+        let broken = b"{\"ociVersion\": \"1.0.2\", ";
+        std::fs::write(&path, broken).unwrap();
+        assert!(matches!(
+            inject(&dir, &opts()),
+            Err(InjectError::NotJson(..))
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), broken);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,226 @@
+//! The supervisor's socket protocol: versioned, line-delimited JSON (see `docs/protocol.md`).
+//!
+//! Two sockets, two audiences:
+//! - the **control socket** (`PODINIT_SOCKET`, default `/run/podinit/podinit.sock`, mode 0600):
+//!   hooks and the CLI, in the runtime's namespaces; never mounted into a container;
+//! - the **init socket** (`<state-dir>/sock/init.sock`, mode 0666, its directory bind-mounted
+//!   read-only into every managed container at [`CONTAINER_SOCK_DIR`]): each container's
+//!   `podinit exec`. A connection acts for the container whose registered init pid equals the
+//!   peer's `SO_PEERCRED` pid, and for nothing else; what a client says about itself is never
+//!   trusted.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{ExitStatus, HandlerKind, Phase, ProbeKind};
+use crate::plan::{ContainerPlan, PodDeclaration};
+
+pub const VERSION: u32 = 1;
+
+/// One message is one line; a longer line is a protocol error and closes the connection.
+pub const MAX_LINE: usize = 256 * 1024;
+
+/// Where a container sees the init socket's directory, and the binary (bind mounts by `inject`).
+pub const CONTAINER_DIR: &str = "/.podinit";
+pub const CONTAINER_SOCK_DIR: &str = "/.podinit/sock";
+pub const CONTAINER_BINARY: &str = "/.podinit/podinit";
+pub const INIT_SOCKET_NAME: &str = "init.sock";
+
+pub const DEFAULT_SOCKET: &str = "/run/podinit/podinit.sock";
+pub const DEFAULT_STATE_DIR: &str = "/run/podinit";
+
+/// Hooks and the CLI → supervisor (control socket).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "op")]
+pub enum ControlRequest {
+    /// createRuntime/prestart: the container exists, its init (`pid`, host namespace) is held by
+    /// the runtime until `start`.
+    Register {
+        id: String,
+        pid: i32,
+        bundle: String,
+        plan: Box<ContainerPlan>,
+        pod: PodDeclaration,
+    },
+    /// poststart: informational (runc runs it before the user process exists).
+    Poststart {
+        id: String,
+    },
+    /// poststop: the container was deleted.
+    Poststop {
+        id: String,
+    },
+    Status,
+    /// Pod deletion; a later stop with a smaller grace shortens the deadline.
+    Stop {
+        grace_seconds: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlReply {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    /// For `Status`: the same document as `<state-dir>/status.json`.
+    pub status: Option<serde_json::Value>,
+}
+
+/// A container's init → supervisor (init socket).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "op")]
+pub enum InitMessage {
+    /// First message: the supervisor answers with `Welcome` (or closes the connection).
+    Hello,
+    /// The process was exec'd (after a release or a restart).
+    Started {
+        pid: i32,
+    },
+    Exited {
+        status: ExitStatus,
+    },
+    HandlerDone {
+        handler: HandlerKind,
+        ok: bool,
+    },
+    Probe {
+        probe: ProbeKind,
+        ok: bool,
+    },
+}
+
+/// Supervisor → a container's init.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "op")]
+pub enum SupervisorMessage {
+    Welcome {
+        name: String,
+        plan: Box<ContainerPlan>,
+    },
+    Release,
+    Restart,
+    RunHandler {
+        handler: HandlerKind,
+    },
+    StartProbes,
+    StopProbes,
+    Signal {
+        signal: i32,
+    },
+    Kill,
+    /// Exit with this code; nothing in the container runs again.
+    Finish {
+        exit_code: i32,
+    },
+}
+
+/// Every line carries the version, so either side can refuse a peer it does not speak.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub v: u32,
+    #[serde(flatten)]
+    pub body: T,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    TooLong,
+    NotJson(String),
+    Version(u32),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::TooLong => write!(f, "message longer than {MAX_LINE} bytes"),
+            DecodeError::NotJson(e) => write!(f, "not a protocol message: {e}"),
+            DecodeError::Version(v) => write!(
+                f,
+                "protocol version {v} is not supported (this podinit speaks {VERSION})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+pub fn encode<T: Serialize>(body: &T) -> Vec<u8> {
+    // Invariant: our message types contain only strings, numbers, bools, maps and sequences
+    // with string keys, which serde_json always serializes.
+    let mut line =
+        serde_json::to_vec(&Envelope { v: VERSION, body }).expect("protocol types serialize");
+    line.push(b'\n');
+    line
+}
+
+pub fn decode<T: for<'de> Deserialize<'de>>(line: &[u8]) -> Result<T, DecodeError> {
+    if line.len() > MAX_LINE {
+        return Err(DecodeError::TooLong);
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(line).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    match value.get("v").and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(VERSION) => {}
+        Some(v) => return Err(DecodeError::Version(v.min(u64::from(u32::MAX)) as u32)),
+        None => return Err(DecodeError::NotJson("missing \"v\"".into())),
+    }
+    let env: Envelope<T> =
+        serde_json::from_value(value).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    Ok(env.body)
+}
+
+/// The pod result as a process exit code: 0 iff Succeeded.
+pub fn phase_exit_code(phase: Phase) -> i32 {
+    if phase == Phase::Succeeded { 0 } else { 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[test]
+    fn round_trip() {
+        let msgs = [
+            InitMessage::Hello,
+            InitMessage::Started { pid: 7 },
+            InitMessage::Exited {
+                status: ExitStatus::Signal(9),
+            },
+            InitMessage::HandlerDone {
+                handler: HandlerKind::PreStop,
+                ok: false,
+            },
+            InitMessage::Probe {
+                probe: ProbeKind::Readiness,
+                ok: true,
+            },
+        ];
+        for m in msgs {
+            let line = encode(&m);
+            assert_eq!(line.last(), Some(&b'\n'));
+            assert_eq!(decode::<InitMessage>(&line[..line.len() - 1]).unwrap(), m);
+        }
+        let s = SupervisorMessage::Finish { exit_code: 0 };
+        assert_eq!(decode::<SupervisorMessage>(&encode(&s)).unwrap(), s);
+    }
+
+    #[rstest]
+    #[case::garbage(b"\x00\xff".as_slice())]
+    #[case::no_version(br#"{"op":"hello"}"#.as_slice())]
+    #[case::future_version(br#"{"v":2,"op":"hello"}"#.as_slice())]
+    #[case::huge_version(br#"{"v":99999999999999,"op":"hello"}"#.as_slice())]
+    #[case::unknown_op(br#"{"v":1,"op":"release-everyone"}"#.as_slice())]
+    #[case::wrong_type(br#"{"v":1,"op":"started","pid":"1"}"#.as_slice())]
+    #[case::array(br#"[1]"#.as_slice())]
+    fn hostile_lines_are_errors(#[case] line: &[u8]) {
+        assert!(decode::<InitMessage>(line).is_err());
+    }
+
+    #[test]
+    fn oversized_lines_are_refused() {
+        let line = vec![b' '; MAX_LINE + 1];
+        assert_eq!(decode::<InitMessage>(&line), Err(DecodeError::TooLong));
+    }
+}

@@ -1,0 +1,146 @@
+//! One client connection: non-blocking, line-delimited, with hard limits so a misbehaving client
+//! cannot stall the supervisor or other containers (documented in `docs/protocol.md`):
+//! - a line longer than [`proto::MAX_LINE`] closes the connection;
+//! - replies the client does not read pile up to at most [`MAX_PENDING_OUTPUT`], then the
+//!   connection is closed;
+//! - at most [`MAX_CONNECTIONS`] connections; past that the oldest connection that has not
+//!   identified itself is dropped (an init identifies itself with its first line, so only idle
+//!   or garbage clients are ever evicted).
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+
+use crate::proto;
+
+pub const MAX_PENDING_OUTPUT: usize = 1 << 20;
+pub const MAX_CONNECTIONS: usize = 256;
+const READ_CHUNK: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Hooks and the CLI.
+    Control,
+    /// A container's `podinit exec`.
+    Init,
+}
+
+pub struct Conn {
+    pub stream: UnixStream,
+    pub side: Side,
+    /// For an init connection: the container it acts for, once identified by its peer pid.
+    pub container: Option<String>,
+    /// Accept order, for evicting the oldest unidentified connection.
+    pub serial: u64,
+    inbuf: Vec<u8>,
+    outbuf: Vec<u8>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConnError {
+    Closed,
+    LineTooLong,
+    NotReading,
+    Io(ErrorKind),
+}
+
+impl std::fmt::Display for ConnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnError::Closed => write!(f, "closed by the peer"),
+            ConnError::LineTooLong => write!(f, "a line longer than {} bytes", proto::MAX_LINE),
+            ConnError::NotReading => write!(
+                f,
+                "more than {MAX_PENDING_OUTPUT} bytes of replies not read"
+            ),
+            ConnError::Io(k) => write!(f, "I/O error: {k}"),
+        }
+    }
+}
+
+impl Conn {
+    pub fn new(stream: UnixStream, side: Side, serial: u64) -> std::io::Result<Self> {
+        stream.set_nonblocking(true)?;
+        Ok(Self {
+            stream,
+            side,
+            container: None,
+            serial,
+            inbuf: Vec::new(),
+            outbuf: Vec::new(),
+        })
+    }
+
+    /// Read what is available; return the complete lines. `Err(Closed)` after the last line of a
+    /// peer that hung up.
+    pub fn read_lines(&mut self) -> Result<Vec<Vec<u8>>, ConnError> {
+        let mut chunk = [0u8; READ_CHUNK];
+        let mut closed = false;
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    self.inbuf.extend_from_slice(&chunk[..n]);
+                    if self.inbuf.len() > proto::MAX_LINE && !self.inbuf[..].contains(&b'\n') {
+                        return Err(ConnError::LineTooLong);
+                    }
+                    // Bound the work per wakeup so one chatty client cannot starve the others.
+                    if self.inbuf.len() > 4 * proto::MAX_LINE {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ConnError::Io(e.kind())),
+            }
+        }
+        let mut lines = Vec::new();
+        while let Some(pos) = self.inbuf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.inbuf.drain(..=pos).take(pos).collect();
+            if line.len() > proto::MAX_LINE {
+                return Err(ConnError::LineTooLong);
+            }
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                lines.push(line);
+            }
+        }
+        if self.inbuf.len() > proto::MAX_LINE {
+            return Err(ConnError::LineTooLong);
+        }
+        if closed && lines.is_empty() {
+            return Err(ConnError::Closed);
+        }
+        Ok(lines)
+    }
+
+    pub fn queue(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
+        self.outbuf.extend_from_slice(bytes);
+        self.flush()
+    }
+
+    /// Write what the socket takes now; the rest waits for EPOLLOUT.
+    pub fn flush(&mut self) -> Result<(), ConnError> {
+        while !self.outbuf.is_empty() {
+            match self.stream.write(&self.outbuf) {
+                Ok(0) => return Err(ConnError::Closed),
+                Ok(n) => {
+                    self.outbuf.drain(..n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::BrokenPipe => return Err(ConnError::Closed),
+                Err(e) => return Err(ConnError::Io(e.kind())),
+            }
+        }
+        if self.outbuf.len() > MAX_PENDING_OUTPUT {
+            return Err(ConnError::NotReading);
+        }
+        Ok(())
+    }
+
+    pub fn wants_write(&self) -> bool {
+        !self.outbuf.is_empty()
+    }
+}
