@@ -1,0 +1,260 @@
+//! The supervisor's sockets against hostile clients: identity comes from the peer pid, never from
+//! what a client says; oversized lines, garbage, idle connection floods and a client that never
+//! reads cannot stall it. Runs a real `podinit supervise`; "containers" are processes of this test
+//! whose pids are registered through the control socket, as the createRuntime hook would.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+struct Supervisor {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Supervisor {
+    fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "podinit-sock-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_podinit"))
+            .arg("supervise")
+            .env("PODINIT_SOCKET", dir.join("ctl.sock"))
+            .env("PODINIT_STATE_DIR", dir.join("state"))
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let s = Self { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !s.init_socket().exists() || !s.dir.join("ctl.sock").exists() {
+            assert!(Instant::now() < deadline, "supervisor did not come up");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        s
+    }
+
+    fn init_socket(&self) -> PathBuf {
+        self.dir.join("state/sock/init.sock")
+    }
+
+    fn control(&self, req: Value) -> Value {
+        let mut s = UnixStream::connect(self.dir.join("ctl.sock")).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut line = req.to_string();
+        line.push('\n');
+        s.write_all(line.as_bytes()).unwrap();
+        let mut reply = String::new();
+        BufReader::new(s).read_line(&mut reply).unwrap();
+        serde_json::from_str(&reply).unwrap()
+    }
+
+    /// Register `pid` as the init of container `name` of a pod of two apps.
+    fn register(&self, name: &str, pid: u32) {
+        let spec = json!({"restartPolicy": "Never", "containers": [{"name": "a"}, {"name": "b"}]});
+        let plan = podinit_plan(name, &spec);
+        let reply = self.control(json!({
+            "v": 1, "op": "register", "id": format!("id-{name}"), "pid": pid, "bundle": "/nonexistent",
+            "plan": plan["plan"], "pod": plan["pod"],
+        }));
+        assert_eq!(reply["ok"], true, "{reply}");
+    }
+
+    fn status(&self) -> Value {
+        self.control(json!({"v": 1, "op": "status"}))["status"].clone()
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The plan and pod declaration the hook would send, from `podinit explain`'s classification of
+/// a bundle carrying the pod spec.
+fn podinit_plan(name: &str, spec: &Value) -> Value {
+    let dir = std::env::temp_dir().join(format!(
+        "podinit-plan-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = json!({"process": {"args": ["true"]}, "annotations": {
+        "io.podinit.container-name": name, "io.podinit.pod-spec": spec.to_string()}});
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let plan = podinit::explain::classify_path(&dir).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    match plan {
+        podinit::plan::Classified::Container { plan, pod } => json!({"plan": plan, "pod": pod}),
+        podinit::plan::Classified::Ignored { .. } => panic!("not a sandbox"),
+    }
+}
+
+/// A client process (python3) that connects to `socket` when told to, sends `lines`, and prints
+/// what it receives until the connection closes or 3 s pass.
+fn client(socket: &Path, lines: &[String]) -> Child {
+    let script = r#"
+import socket, sys, time
+sock_path, payload = sys.argv[1], sys.argv[2]
+sys.stdin.readline()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sock_path)
+s.sendall(payload.encode())
+s.settimeout(3)
+out = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+except socket.timeout:
+    pass
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let payload: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    Command::new("python3")
+        .args(["-c", script])
+        .arg(socket)
+        .arg(payload)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3")
+}
+
+fn go_and_read(mut c: Child) -> String {
+    c.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut out = String::new();
+    c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    c.wait().unwrap();
+    out
+}
+
+fn have_python() -> bool {
+    Command::new("python3")
+        .arg("-c")
+        .arg("1")
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_container_acts_only_for_itself_whatever_it_says() {
+    if !have_python() {
+        eprintln!("SKIP: python3 not found");
+        return;
+    }
+    let sup = Supervisor::start();
+    let hello = json!({"v": 1, "op": "hello"}).to_string();
+    // Container a's init: registered with its own pid.
+    let a = client(
+        &sup.init_socket(),
+        &[
+            hello.clone(),
+            json!({"v": 1, "op": "exited", "status": {"code": 3}}).to_string(),
+        ],
+    );
+    sup.register("a", a.id());
+    sup.register("b", std::process::id());
+    let out = go_and_read(a);
+    assert!(
+        out.contains(r#""op":"welcome""#) && out.contains(r#""name":"a""#),
+        "{out}"
+    );
+    // An impostor (not a registered init) says hello and tries to report b's exit: refused.
+    let impostor = client(
+        &sup.init_socket(),
+        &[
+            hello.clone(),
+            json!({"v": 1, "op": "exited", "status": {"code": 0}}).to_string(),
+        ],
+    );
+    let out = go_and_read(impostor);
+    assert!(
+        !out.contains("welcome"),
+        "an unregistered peer was welcomed: {out}"
+    );
+    let status = sup.status();
+    let b = status["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "b")
+        .unwrap()
+        .clone();
+    assert_eq!(b["exitCode"], Value::Null, "b's state was forged: {b}");
+    assert_eq!(b["state"], "running", "b's gate opened (a declared pod of two apps), nothing else");
+    let a = status["containers"].as_array().unwrap().iter().find(|c| c["name"] == "a").unwrap().clone();
+    assert_eq!(a["rawExitCode"], 3, "a's own report was taken: {a}");
+}
+
+#[test]
+fn hostile_clients_cannot_stall_the_supervisor() {
+    if !have_python() {
+        eprintln!("SKIP: python3 not found");
+        return;
+    }
+    let sup = Supervisor::start();
+    // A flood of idle connections beyond the limit (256), one endless line, garbage, and a
+    // client that sends many requests and never reads the replies.
+    let idle: Vec<UnixStream> = (0..300)
+        .map(|_| UnixStream::connect(sup.init_socket()).unwrap())
+        .collect();
+    let mut endless = UnixStream::connect(sup.init_socket()).unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    let _ = endless.set_write_timeout(Some(Duration::from_secs(2)));
+    let mut closed = false;
+    for _ in 0..64 {
+        if endless.write_all(&chunk).is_err() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed,
+        "a 4 MiB line without a newline must close the connection"
+    );
+    let mut garbage = UnixStream::connect(sup.init_socket()).unwrap();
+    garbage.write_all(b"\x00\xff{not json}\n").unwrap();
+    let mut buf = [0u8; 16];
+    garbage
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(
+        garbage.read(&mut buf).unwrap_or(0),
+        0,
+        "garbage must close the connection"
+    );
+    let mut greedy = UnixStream::connect(sup.dir.join("ctl.sock")).unwrap();
+    let _ = greedy.set_write_timeout(Some(Duration::from_secs(2)));
+    let status_req = format!("{}\n", json!({"v": 1, "op": "status"}));
+    for _ in 0..20_000 {
+        if greedy.write_all(status_req.as_bytes()).is_err() {
+            break;
+        }
+    }
+    // Meanwhile a real init still gets through, and the control socket still answers.
+    let a = client(
+        &sup.init_socket(),
+        &[json!({"v": 1, "op": "hello"}).to_string()],
+    );
+    sup.register("a", a.id());
+    let out = go_and_read(a);
+    assert!(out.contains(r#""name":"a""#), "{out}");
+    assert!(sup.status()["phase"].is_string(), "the control socket still answers");
+    drop(idle);
+}
