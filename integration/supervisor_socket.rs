@@ -197,8 +197,17 @@ fn a_container_acts_only_for_itself_whatever_it_says() {
         .unwrap()
         .clone();
     assert_eq!(b["exitCode"], Value::Null, "b's state was forged: {b}");
-    assert_eq!(b["state"], "running", "b's gate opened (a declared pod of two apps), nothing else");
-    let a = status["containers"].as_array().unwrap().iter().find(|c| c["name"] == "a").unwrap().clone();
+    assert_eq!(
+        b["state"], "running",
+        "b's gate opened (a declared pod of two apps), nothing else"
+    );
+    let a = status["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "a")
+        .unwrap()
+        .clone();
     assert_eq!(a["rawExitCode"], 3, "a's own report was taken: {a}");
 }
 
@@ -255,6 +264,9 @@ fn hostile_clients_cannot_stall_the_supervisor() {
     sup.register("a", a.id());
     let out = go_and_read(a);
     assert!(out.contains(r#""name":"a""#), "{out}");
-    assert!(sup.status()["phase"].is_string(), "the control socket still answers");
+    assert!(
+        sup.status()["phase"].is_string(),
+        "the control socket still answers"
+    );
     drop(idle);
 }

@@ -163,12 +163,12 @@ impl EventLoop {
 
     /// Every pending signal, in batches (one `read` per batch).
     pub fn drain_signals(&self, mut each: impl FnMut(&libc::signalfd_siginfo)) -> nix::Result<()> {
-        // SAFETY: signalfd_siginfo is plain old data; all-zero is a valid value.
-        let mut buf: [libc::signalfd_siginfo; 16] = unsafe { std::mem::zeroed() };
+        const BATCH: usize = 16;
+        let mut buf = [const { std::mem::MaybeUninit::uninit() }; BATCH];
         loop {
-            let n = sys::signal::read_signalfd(self.signals.as_fd(), &mut buf)?;
-            buf[..n].iter().for_each(&mut each);
-            if n < buf.len() {
+            let got = sys::signal::read_signalfd(self.signals.as_fd(), &mut buf)?;
+            got.iter().for_each(&mut each);
+            if got.len() < BATCH {
                 return Ok(());
             }
         }
@@ -328,42 +328,45 @@ fn forward(opts: &InitOptions, child: libc::pid_t, signo: c_int) {
 
 /// The loop: sleep in epoll, forward what arrives, reap on `SIGCHLD`, return when the app died.
 ///
-/// Entering it, the init drops its start-up pages ([`sys::mem::release_executable_pages`]) and
-/// then runs one pass of the loop body before the first wait: signals that came in meanwhile are
-/// handled, anything already dead is reaped, and the forward path is exercised with signal 0
-/// (an existence check), so that the first real signal does not pay for page faults.
+/// Entering it, the init drops its start-up pages ([`sys::mem::release_executable_pages`]), then
+/// exercises the paths the first real signal takes, so that it does not pay for page faults:
+/// the forward path with signal 0 (an existence check), and the read-and-reap path by posting
+/// itself a `SIGCHLD`, which the first pass of the loop reads and answers with a (normally
+/// empty) reap. Signals that arrived before the loop wait in the signalfd, which epoll reports
+/// at once (level-triggered).
 fn supervise_child(
     opts: &InitOptions,
     event_loop: &EventLoop,
     child: libc::pid_t,
 ) -> nix::Result<Ended> {
     // SAFETY: getpid cannot fail and touches no memory.
-    let self_pid = unsafe { libc::getpid() } as u32;
+    let self_pid = unsafe { libc::getpid() };
     if let Err(e) = sys::mem::release_executable_pages() {
         log_debug!("cannot release start-up pages: {}", e.desc());
     }
     let _ = sys::signal::kill(signals::forward_target(child, opts.kill_process_group), 0);
+    let _ = sys::signal::kill(self_pid, libc::SIGCHLD);
     let mut events = [EpollEvent::empty(); 4];
-    let mut signals_ready = true;
-    let mut reap_now = true;
     loop {
-        if signals_ready {
-            event_loop.drain_signals(|info| {
-                let received = signals::Received::from(info);
-                match signals::action(received, self_pid) {
-                    signals::Action::Reap => reap_now = true,
-                    signals::Action::Forward => forward(opts, child, received.signo),
-                    signals::Action::Drop => log_debug!(
-                        "{} from pid {} (code {}) not forwarded",
-                        sys::signal::name(received.signo),
-                        received.sender_pid,
-                        received.code
-                    ),
-                }
-            })?;
+        let n = event_loop.wait(&mut events)?;
+        if !events[..n].iter().any(|ev| ev.data() == TOKEN_SIGNALS) {
+            continue;
         }
+        let mut reap_now = false;
+        event_loop.drain_signals(|info| {
+            let received = signals::Received::from(info);
+            match signals::action(received, self_pid as u32) {
+                signals::Action::Reap => reap_now = true,
+                signals::Action::Forward => forward(opts, child, received.signo),
+                signals::Action::Drop => log_debug!(
+                    "{} from pid {} (code {}) not forwarded",
+                    sys::signal::name(received.signo),
+                    received.sender_pid,
+                    received.code
+                ),
+            }
+        })?;
         if reap_now {
-            reap_now = false;
             let reaped = reap::reap_all(child, |pid, ended| {
                 if opts.warn_on_reap {
                     log_warn!("reaped zombie process {pid}, which {}", Describe(ended));
@@ -375,8 +378,6 @@ fn supervise_child(
                 return Ok(ended);
             }
         }
-        let n = event_loop.wait(&mut events)?;
-        signals_ready = events[..n].iter().any(|ev| ev.data() == TOKEN_SIGNALS);
     }
 }
 

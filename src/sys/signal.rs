@@ -81,12 +81,14 @@ pub fn is_ignored(signo: c_int) -> bool {
 }
 
 /// One `read(2)` of as many pending signals as fit in `buf` from a non-blocking signalfd.
-/// Returns how many entries were filled (0 when none was pending).
-pub fn read_signalfd(fd: BorrowedFd<'_>, buf: &mut [libc::signalfd_siginfo]) -> nix::Result<usize> {
+/// Returns the entries read (empty when none was pending). `buf` needs no initialisation.
+pub fn read_signalfd<'a>(
+    fd: BorrowedFd<'_>,
+    buf: &'a mut [MaybeUninit<libc::signalfd_siginfo>],
+) -> nix::Result<&'a [libc::signalfd_siginfo]> {
     let entry = size_of::<libc::signalfd_siginfo>();
     loop {
-        // SAFETY: `buf` is valid for `len * entry` writable bytes, and signalfd_siginfo is plain
-        // old data for which any bytes the kernel writes are a valid value.
+        // SAFETY: `buf` is valid for `len * entry` writable bytes.
         let rc = unsafe {
             libc::read(
                 fd.as_raw_fd(),
@@ -94,11 +96,16 @@ pub fn read_signalfd(fd: BorrowedFd<'_>, buf: &mut [libc::signalfd_siginfo]) -> 
                 std::mem::size_of_val(buf),
             )
         };
-        match Errno::result(rc) {
-            Ok(n) => return Ok(n as usize / entry),
-            Err(Errno::EAGAIN) => return Ok(0),
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
+        if rc >= 0 {
+            let n = rc as usize / entry;
+            // SAFETY: the kernel filled the first `n` entries; signalfd_siginfo is plain old
+            // data, valid for any bytes.
+            return Ok(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast(), n) });
+        }
+        match Errno::last() {
+            Errno::EAGAIN => return Ok(&[]),
+            Errno::EINTR => continue,
+            e => return Err(e),
         }
     }
 }
