@@ -35,10 +35,12 @@ pub enum Command {
         socket: PathBuf,
         grace: Option<u64>,
     },
+    Run(crate::run::RunOptions),
 }
 
 pub fn run(command: Command) -> i32 {
     match command {
+        Command::Run(opts) => crate::run::run(opts),
         Command::Supervise {
             socket,
             state_dir,

@@ -14,5 +14,6 @@ pub mod log;
 pub mod oci_state;
 pub mod plan;
 pub mod proto;
+pub mod run;
 pub mod supervisor;
 pub mod sys;

@@ -105,6 +105,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a pod (a Kubernetes Pod manifest as JSON; default: the embedded demo Job) with a real
+    /// OCI runtime, as a sandbox agent would, and exit 0 iff it Succeeded.
+    Run {
+        /// The Pod manifest (JSON, `kind: Pod`, or a bare PodSpec).
+        pod: Option<PathBuf>,
+        /// runc, crun, or the path of a runtime binary.
+        #[arg(long, default_value = "runc")]
+        runtime: String,
+        /// The order in which the containers are created and started: spec, reverse or random.
+        #[arg(long, default_value = "spec", value_parser = ["spec", "reverse", "random"])]
+        create_order: String,
+        /// Seed for --create-order random.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Keep the work directory (bundles, logs, status.json).
+        #[arg(long)]
+        keep: bool,
+        /// Where to put bundles, logs and state (default: a new temporary directory).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Delete the pod after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
     /// Delete the pod (same as SIGTERM to the supervisor).
     Stop {
         #[command(flatten)]
@@ -217,6 +241,27 @@ fn lower(command: Command) -> podinit::cli::Command {
             socket: paths.socket,
             grace,
         },
+        Command::Run {
+            pod,
+            runtime,
+            create_order,
+            seed,
+            keep,
+            work_dir,
+            timeout,
+        } => C::Run(podinit::run::RunOptions {
+            pod,
+            runtime,
+            order: match create_order.as_str() {
+                "reverse" => podinit::run::CreateOrder::Reverse,
+                "random" => podinit::run::CreateOrder::Random,
+                _ => podinit::run::CreateOrder::Spec,
+            },
+            seed,
+            keep,
+            work_dir,
+            timeout: std::time::Duration::from_secs(timeout),
+        }),
         Command::Explain { .. } | Command::Exec { .. } => unreachable!("handled in run"),
     }
 }
@@ -244,11 +289,17 @@ fn exec_args(command: Command, verbose: u8) -> init::cli::ExecArgs {
     }
 }
 
+/// `podinit exec`: runs the init and ends the process with its code. It leaves through
+/// `_exit`: the init writes nothing buffered (each log line is one `write(2)` to stderr) and
+/// registers nothing with `atexit`, and a long-lived init has released the pages of the exit
+/// handlers it would otherwise fault back in (`podinit::sys::mem`).
 fn exec_init(mut opts: init::InitOptions, verbose: u8) -> i32 {
     podinit::log::init_from_env(verbose);
     opts.apply_env(|k| std::env::var_os(k));
     // 0-255 by construction (exit status, 128+signal, 126/127, 1).
-    init::run(&opts).clamp(0, 255)
+    let code = init::run(&opts).clamp(0, 255);
+    // SAFETY: _exit ends the process at once; nothing is left to flush (see above).
+    unsafe { libc::_exit(code) }
 }
 
 #[cfg(test)]

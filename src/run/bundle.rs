@@ -1,0 +1,348 @@
+//! From a Kubernetes Pod manifest to one OCI bundle per container, the way a sandbox agent
+//! would: `command`/`args`/`env`/`volumeMounts` (emptyDir, hostPath), `securityContext`
+//! runAsUser/runAsGroup, a shared network namespace, and the pod spec annotation on every
+//! container. The config is written as JSON directly (the shape `runc spec` produces), which keeps
+//! `oci-spec` out of the binary every container executes.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::plan::keys;
+
+/// One container of the pod, as the manifest declares it.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub mounts: Vec<(String, PathBuf, bool)>,
+    pub user: (u32, u32),
+    pub init: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct PodManifest {
+    pub name: String,
+    /// The PodSpec as JSON (what goes into `io.podinit.pod-spec`).
+    pub spec: Value,
+    /// initContainers first, then containers: the declaration order.
+    pub containers: Vec<ContainerSpec>,
+}
+
+fn strings(v: Option<&Value>) -> Result<Vec<String>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| "expected strings".to_owned())
+            })
+            .collect(),
+        Some(_) => Err("expected an array of strings".into()),
+    }
+}
+
+/// Parse a Pod (`kind: Pod`) or a bare PodSpec. `volumes_dir` holds the pod's emptyDirs.
+pub fn parse_manifest(text: &str, volumes_dir: &Path) -> Result<PodManifest, String> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| format!("not JSON: {e} (podinit run takes a Pod manifest as JSON)"))?;
+    let (name, spec) = match v.get("spec") {
+        Some(spec) if v.get("containers").is_none() => {
+            let name = v
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("pod")
+                .to_owned();
+            (name, spec.clone())
+        }
+        _ => ("pod".to_owned(), v.clone()),
+    };
+    // Validate through the plan module first: bad declarations fail here, before any container.
+    crate::plan::k8s::parse_pod_spec(&spec.to_string()).map_err(|e| format!("spec: {e}"))?;
+    let mut volumes = std::collections::BTreeMap::new();
+    for vol in spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let vname = vol
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or("a volume has no name")?;
+        let path = if vol.get("emptyDir").is_some() {
+            volumes_dir.join(vname)
+        } else if let Some(p) = vol.pointer("/hostPath/path").and_then(Value::as_str) {
+            PathBuf::from(p)
+        } else {
+            return Err(format!(
+                "volume {vname}: only emptyDir and hostPath are supported by podinit run"
+            ));
+        };
+        volumes.insert(vname.to_owned(), path);
+    }
+    let pod_user = (
+        spec.pointer("/securityContext/runAsUser")
+            .and_then(Value::as_u64),
+        spec.pointer("/securityContext/runAsGroup")
+            .and_then(Value::as_u64),
+    );
+    let mut containers = Vec::new();
+    for (list, init) in [("initContainers", true), ("containers", false)] {
+        for c in spec
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = c
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or(format!("a {list} entry has no name"))?
+                .to_owned();
+            let ctx = |e: String| format!("container {name}: {e}");
+            let image = c
+                .get("image")
+                .and_then(Value::as_str)
+                .unwrap_or("busybox")
+                .to_owned();
+            let command = strings(c.get("command")).map_err(|e| ctx(format!("command: {e}")))?;
+            let args = strings(c.get("args")).map_err(|e| ctx(format!("args: {e}")))?;
+            // Kubernetes: command replaces the image's entrypoint, args its cmd. busybox has no
+            // entrypoint, so args alone are the command line, and nothing at all is `sh`.
+            let mut argv: Vec<String> = command.into_iter().chain(args).collect();
+            if argv.is_empty() {
+                argv.push("sh".into());
+            }
+            let mut env = vec![
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+            ];
+            for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
+                if let (Some(k), Some(val)) = (
+                    e.get("name").and_then(Value::as_str),
+                    e.get("value").and_then(Value::as_str),
+                ) {
+                    env.push(format!("{k}={val}"));
+                }
+            }
+            let mut mounts = Vec::new();
+            for m in c
+                .get("volumeMounts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let vname = m
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ctx("a volumeMount has no name".into()))?;
+                let dest = m
+                    .get("mountPath")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ctx(format!("volumeMount {vname} has no mountPath")))?;
+                let mut source = volumes
+                    .get(vname)
+                    .cloned()
+                    .ok_or_else(|| ctx(format!("volumeMount {vname}: no such volume")))?;
+                if let Some(sub) = m.get("subPath").and_then(Value::as_str) {
+                    if sub.split('/').any(|p| p == "..") {
+                        return Err(ctx(format!(
+                            "volumeMount {vname}: subPath {sub:?} leaves the volume"
+                        )));
+                    }
+                    source = source.join(sub);
+                }
+                let ro = m.get("readOnly").and_then(Value::as_bool).unwrap_or(false);
+                mounts.push((dest.to_owned(), source, ro));
+            }
+            let uid = c
+                .pointer("/securityContext/runAsUser")
+                .and_then(Value::as_u64)
+                .or(pod_user.0)
+                .unwrap_or(0);
+            let gid = c
+                .pointer("/securityContext/runAsGroup")
+                .and_then(Value::as_u64)
+                .or(pod_user.1)
+                .unwrap_or(uid);
+            let user = (
+                u32::try_from(uid).map_err(|_| ctx("runAsUser out of range".into()))?,
+                u32::try_from(gid).map_err(|_| ctx("runAsGroup out of range".into()))?,
+            );
+            containers.push(ContainerSpec {
+                name,
+                image,
+                argv,
+                env,
+                mounts,
+                user,
+                init,
+            });
+        }
+    }
+    if containers.is_empty() {
+        return Err("the pod has no containers".into());
+    }
+    Ok(PodManifest {
+        name,
+        spec,
+        containers,
+    })
+}
+
+/// The `config.json` of one container: runc's default spec, plus the pod's netns, mounts, user,
+/// and the annotations podinit reads.
+pub fn config(pod: &PodManifest, c: &ContainerSpec, rootfs: &Path, netns: Option<&Path>) -> Value {
+    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc"}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}),
+    ];
+    for (dest, source, ro) in &c.mounts {
+        let mut options = vec!["rbind", "nosuid", "nodev"];
+        if *ro {
+            options.push("ro");
+        }
+        mounts.push(json!({"destination": dest, "type": "bind", "source": source.to_string_lossy(), "options": options}));
+    }
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
+    namespaces.push(match netns {
+        Some(p) => json!({"type": "network", "path": p.to_string_lossy()}),
+        None => json!({"type": "network"}),
+    });
+    json!({
+        "ociVersion": "1.0.2-dev",
+        "process": {
+            "terminal": false,
+            "user": {"uid": c.user.0, "gid": c.user.1},
+            "args": c.argv,
+            "env": c.env,
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": rootfs.to_string_lossy(), "readonly": true},
+        "hostname": pod.name,
+        "mounts": mounts,
+        "annotations": {
+            keys::CONTAINER_NAME: c.name,
+            keys::POD_SPEC: pod.spec.to_string(),
+        },
+        "linux": {
+            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+            "namespaces": namespaces,
+            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        }
+    })
+}
+
+/// A busybox root filesystem from the host's static busybox (Debian `busybox-static`).
+pub fn busybox_rootfs(dir: &Path) -> Result<PathBuf, String> {
+    let rootfs = dir.join("rootfs-busybox");
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+        .ok_or("image busybox needs the host's static busybox (apt-get install busybox-static)")?;
+    let bin = rootfs.join("bin");
+    for d in ["bin", "proc", "dev", "sys", "tmp", "etc", "root"] {
+        std::fs::create_dir_all(rootfs.join(d))
+            .map_err(|e| format!("{}: {e}", rootfs.display()))?;
+    }
+    std::fs::copy(busybox, bin.join("busybox"))
+        .map_err(|e| format!("copying {}: {e}", busybox.display()))?;
+    let list = std::process::Command::new(bin.join("busybox"))
+        .arg("--list")
+        .output()
+        .map_err(|e| format!("busybox --list: {e}"))?;
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        // The list includes busybox itself: linking it would replace the binary with a loop.
+        if applet.is_empty() || applet == "busybox" || applet.contains('/') {
+            continue;
+        }
+        let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
+    }
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")
+        .map_err(|e| e.to_string())?;
+    Ok(rootfs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_maps_command_env_and_volumes() {
+        let pod = json!({"kind": "Pod", "metadata": {"name": "job"}, "spec": {
+            "volumes": [{"name": "shared", "emptyDir": {}}, {"name": "cfg", "hostPath": {"path": "/etc"}}],
+            "initContainers": [{"name": "log", "restartPolicy": "Always", "image": "busybox", "args": ["sh", "-c", "sleep 1000"]}],
+            "containers": [{"name": "app", "command": ["sh"], "args": ["-c", "exit 0"],
+                "env": [{"name": "A", "value": "1"}, {"name": "S", "valueFrom": {"secretKeyRef": {}}}],
+                "volumeMounts": [{"name": "shared", "mountPath": "/shared"}, {"name": "cfg", "mountPath": "/etc/hosts", "subPath": "hosts", "readOnly": true}]}]
+        }});
+        let m = parse_manifest(&pod.to_string(), Path::new("/v")).unwrap();
+        assert_eq!(m.name, "job");
+        assert_eq!(
+            m.containers
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            ["log", "app"]
+        );
+        let app = &m.containers[1];
+        assert_eq!(app.argv, ["sh", "-c", "exit 0"]);
+        assert!(
+            app.env.contains(&"A=1".to_owned()) && !app.env.iter().any(|e| e.starts_with("S="))
+        );
+        assert_eq!(
+            app.mounts[0],
+            ("/shared".into(), PathBuf::from("/v/shared"), false)
+        );
+        assert_eq!(
+            app.mounts[1],
+            ("/etc/hosts".into(), PathBuf::from("/etc/hosts"), true)
+        );
+        let cfg = config(&m, app, Path::new("/r"), Some(Path::new("/ns")));
+        assert_eq!(cfg["annotations"]["io.podinit.container-name"], "app");
+        assert_eq!(cfg["linux"]["namespaces"][4]["path"], "/ns");
+    }
+
+    #[test]
+    fn unsupported_or_hostile_manifests_are_refused() {
+        for bad in [
+            json!({"containers": [{"name": "a", "volumeMounts": [{"name": "x", "mountPath": "/x"}]}]}),
+            json!({"volumes": [{"name": "c", "configMap": {"name": "c"}}], "containers": [{"name": "a"}]}),
+            json!({"volumes": [{"name": "e", "emptyDir": {}}], "containers": [{"name": "a", "volumeMounts": [{"name": "e", "mountPath": "/e", "subPath": "../../etc"}]}]}),
+            json!({"containers": []}),
+            json!({"containers": "a"}),
+        ] {
+            assert!(
+                parse_manifest(&bad.to_string(), Path::new("/v")).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(parse_manifest("{nope", Path::new("/v")).is_err());
+    }
+}

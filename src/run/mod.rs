@@ -1,0 +1,542 @@
+//! `podinit run POD.json`: plays the sandbox agent on a developer's machine or in CI. Builds one
+//! OCI bundle per container, injects them, starts a supervisor, creates and starts every
+//! container with a real OCI runtime in the chosen order (one after the other, like a serial
+//! agent), reaps the containers' inits as a subreaper, prints the timeline as the supervisor
+//! writes it (inotify on `status.json`, no polling), cleans up, and exits 0 iff the pod Succeeded.
+//! Ctrl-C is pod deletion (a second Ctrl-C forces it with a zero grace).
+
+pub mod bundle;
+pub mod netns;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use crate::inject::{self, InjectOptions};
+use crate::{log_info, log_warn};
+
+/// The embedded default: the ACS document's Job with a native sidecar.
+pub const DEMO_POD: &str = include_str!("../../testdata/pods/demo-job.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateOrder {
+    Spec,
+    Reverse,
+    Random,
+}
+
+pub struct RunOptions {
+    /// `None`: the embedded demo pod.
+    pub pod: Option<PathBuf>,
+    /// `runc`, `crun`, or a path to a runtime binary.
+    pub runtime: String,
+    pub order: CreateOrder,
+    pub seed: Option<u64>,
+    /// Keep the work directory (bundles, logs, status.json) for inspection.
+    pub keep: bool,
+    pub work_dir: Option<PathBuf>,
+    /// Give up (and delete the pod) after this long.
+    pub timeout: Duration,
+}
+
+struct Runner {
+    work: PathBuf,
+    runtime: Vec<String>,
+    socket: PathBuf,
+    state_dir: PathBuf,
+    started: Instant,
+}
+
+fn runtime_command(runtime: &str, root: &Path) -> Vec<String> {
+    let root = root.to_string_lossy().into_owned();
+    // crun 1.8 refuses hybrid-cgroup hosts; hiding the v2 mount in a private mount namespace
+    // works (SPEC section 4).
+    let hybrid = Path::new("/sys/fs/cgroup/unified/cgroup.controllers").exists();
+    if (runtime == "crun" || runtime.ends_with("/crun")) && hybrid {
+        return vec![
+            "unshare".into(),
+            "-m".into(),
+            "sh".into(),
+            "-c".into(),
+            "umount /sys/fs/cgroup/unified 2>/dev/null; exec \"$0\" \"$@\"".into(),
+            runtime.into(),
+            "--root".into(),
+            root,
+        ];
+    }
+    vec![runtime.into(), "--root".into(), root]
+}
+
+/// A small xorshift for `--create-order random`: reproducible from the printed seed.
+fn shuffle<T>(items: &mut [T], mut seed: u64) {
+    for i in (1..items.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        items.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
+}
+
+pub fn run(opts: RunOptions) -> i32 {
+    match run_inner(opts) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("podinit run: {e}");
+            2
+        }
+    }
+}
+
+fn run_inner(opts: RunOptions) -> Result<i32, String> {
+    let text = match &opts.pod {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        None => DEMO_POD.to_owned(),
+    };
+    let work = match &opts.work_dir {
+        Some(w) => w.clone(),
+        None => std::env::temp_dir().join(format!("podinit-run-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let volumes = work.join("volumes");
+    let pod = bundle::parse_manifest(&text, &volumes)?;
+    for c in &pod.containers {
+        if c.image != "busybox" && !Path::new(&c.image).is_dir() {
+            return Err(format!(
+                "container {}: image {:?}: podinit run supports busybox (the host's static busybox) or a rootfs directory",
+                c.name, c.image
+            ));
+        }
+        for (_, src, _) in &c.mounts {
+            if src.starts_with(&volumes) {
+                let dir = if src.extension().is_some() {
+                    src.parent().unwrap_or(src)
+                } else {
+                    src
+                };
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+        }
+    }
+    let binary =
+        std::env::current_exe().map_err(|e| format!("cannot find the podinit binary: {e}"))?;
+    let busybox = if pod.containers.iter().any(|c| c.image == "busybox") {
+        Some(bundle::busybox_rootfs(&work)?)
+    } else {
+        None
+    };
+    let netns = netns::NetNs::create(&work.join("netns"))?;
+    let runner = Runner {
+        runtime: runtime_command(&opts.runtime, &work.join("runtime-root")),
+        socket: work.join("podinit.sock"),
+        state_dir: work.join("state"),
+        work: work.clone(),
+        started: Instant::now(),
+    };
+    crate::sys::prctl::set_child_subreaper()
+        .map_err(|e| format!("cannot become a child subreaper: {e}"))?;
+
+    // Block the signals we wait for before any child exists, so none is lost.
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGCHLD, Signal::SIGINT, Signal::SIGTERM] {
+        mask.add(s);
+    }
+    mask.thread_block()
+        .map_err(|e| format!("sigprocmask: {e}"))?;
+    let mut supervisor = runner.start_supervisor(&binary, &mask)?;
+
+    let mut ids = BTreeMap::new();
+    let mut order: Vec<usize> = (0..pod.containers.len()).collect();
+    match opts.order {
+        CreateOrder::Spec => {}
+        CreateOrder::Reverse => order.reverse(),
+        CreateOrder::Random => {
+            let seed = opts.seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+                    | 1
+            });
+            println!("create order: random, seed {seed}");
+            shuffle(&mut order, seed);
+        }
+    }
+    let names: Vec<&str> = order
+        .iter()
+        .map(|i| pod.containers[*i].name.as_str())
+        .collect();
+    println!(
+        "pod {}: {} containers, runtime {}, creating in order {}",
+        pod.name,
+        names.len(),
+        opts.runtime,
+        names.join(", ")
+    );
+    let mut pids: BTreeMap<i32, String> = BTreeMap::new();
+    let mut failure = None;
+    for i in order {
+        let c = &pod.containers[i];
+        let rootfs = if c.image == "busybox" {
+            busybox.clone().unwrap_or_default()
+        } else {
+            PathBuf::from(&c.image)
+        };
+        let id = format!("{}-{}-{}", pod.name, c.name, std::process::id());
+        match runner.create_and_start(&pod, c, &id, &rootfs, &netns.path, &binary, &mask) {
+            Ok(pid) => {
+                pids.insert(pid, c.name.clone());
+                ids.insert(c.name.clone(), id);
+            }
+            Err(e) => {
+                eprintln!("podinit run: {e}");
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    if failure.is_some() {
+        let _ = supervisor.kill();
+    }
+    let exit_codes = runner.wait(&mut supervisor, &mut pids, &mask, opts.timeout)?;
+    for id in ids.values() {
+        let _ = Command::new(&runner.runtime[0])
+            .args(&runner.runtime[1..])
+            .args(["delete", "-f", id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let doc: serde_json::Value = std::fs::read(runner.state_dir.join("status.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    println!("\n{}", crate::cli::status_table(&doc));
+    println!(
+        "exit codes seen by the runtime's reaper: {}",
+        exit_codes
+            .iter()
+            .map(|(n, c)| format!("{n}={c}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for c in &pod.containers {
+        let log = std::fs::read_to_string(work.join("logs").join(format!("{}.log", c.name)))
+            .unwrap_or_default();
+        if !log.trim().is_empty() {
+            println!("--- {} output ---", c.name);
+            for line in log
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
+                println!("  {line}");
+            }
+        }
+    }
+    let phase = doc
+        .get("phase")
+        .and_then(|p| p.as_str())
+        .unwrap_or("Unknown")
+        .to_owned();
+    drop(netns);
+    if opts.keep {
+        println!("kept {}", work.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    println!("pod {}: {phase}", pod.name);
+    Ok(if phase == "Succeeded" && failure.is_none() {
+        0
+    } else {
+        1
+    })
+}
+
+impl Runner {
+    fn start_supervisor(&self, binary: &Path, mask: &SigSet) -> Result<Child, String> {
+        std::fs::create_dir_all(&self.state_dir).map_err(|e| e.to_string())?;
+        let log = File::create(self.work.join("supervisor.log")).map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(binary);
+        cmd.arg("supervise")
+            .env("PODINIT_SOCKET", &self.socket)
+            .env("PODINIT_STATE_DIR", &self.state_dir);
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log);
+        let child =
+            spawn_unblocked(&mut cmd, mask).map_err(|e| format!("starting the supervisor: {e}"))?;
+        // A development tool's start-up, not the supervisor's loop: wait for the socket to appear.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self
+            .state_dir
+            .join("sock")
+            .join(crate::proto::INIT_SOCKET_NAME)
+            .exists()
+        {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "the supervisor did not come up; see {}",
+                    self.work.join("supervisor.log").display()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(child)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_and_start(
+        &self,
+        pod: &bundle::PodManifest,
+        c: &bundle::ContainerSpec,
+        id: &str,
+        rootfs: &Path,
+        netns: &Path,
+        binary: &Path,
+        mask: &SigSet,
+    ) -> Result<i32, String> {
+        let dir = self.work.join("bundles").join(&c.name);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let config = bundle::config(pod, c, rootfs, Some(netns));
+        std::fs::write(
+            dir.join("config.json"),
+            serde_json::to_vec_pretty(&config).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        inject::inject(
+            &dir,
+            &InjectOptions {
+                binary: binary.to_path_buf(),
+                socket: self.socket.clone(),
+                state_dir: self.state_dir.clone(),
+                log_level: std::env::var("PODINIT_LOG").ok(),
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(self.work.join("logs")).map_err(|e| e.to_string())?;
+        let log = File::create(self.work.join("logs").join(format!("{}.log", c.name)))
+            .map_err(|e| e.to_string())?;
+        let pid_file = dir.join("pid");
+        let t = Instant::now();
+        let mut create = Command::new(&self.runtime[0]);
+        create
+            .args(&self.runtime[1..])
+            .args(["create", "--bundle"])
+            .arg(&dir)
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .arg(id);
+        create
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log);
+        let status = spawn_unblocked(&mut create, mask)
+            .and_then(|mut ch| ch.wait())
+            .map_err(|e| format!("{}: {e}", self.runtime[0]))?;
+        if !status.success() {
+            return Err(format!(
+                "{} create {id} failed ({status}); see {}",
+                self.runtime[0],
+                self.work
+                    .join("logs")
+                    .join(format!("{}.log", c.name))
+                    .display()
+            ));
+        }
+        let mut start = Command::new(&self.runtime[0]);
+        start
+            .args(&self.runtime[1..])
+            .args(["start", id])
+            .stdin(Stdio::null());
+        let status = spawn_unblocked(&mut start, mask)
+            .and_then(|mut ch| ch.wait())
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("{} start {id} failed ({status})", self.runtime[0]));
+        }
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or(format!("{id}: no pid file"))?;
+        log_info!(
+            "created and started {} (pid {pid}) in {:?}",
+            c.name,
+            t.elapsed()
+        );
+        Ok(pid)
+    }
+
+    /// Reap until the supervisor and every container init are gone; print the timeline as it
+    /// grows. Returns the exit code of each container's init, as a containerd shim would see it.
+    fn wait(
+        &self,
+        supervisor: &mut Child,
+        pids: &mut BTreeMap<i32, String>,
+        mask: &SigSet,
+        timeout: Duration,
+    ) -> Result<BTreeMap<String, i32>, String> {
+        let sigfd = SignalFd::with_flags(mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(|e| e.to_string())?;
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+            .map_err(|e| e.to_string())?;
+        inotify
+            .add_watch(&self.state_dir, AddWatchFlags::IN_MOVED_TO)
+            .map_err(|e| e.to_string())?;
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(|e| e.to_string())?;
+        epoll
+            .add(sigfd.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, 0))
+            .map_err(|e| e.to_string())?;
+        epoll
+            .add(inotify.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, 1))
+            .map_err(|e| e.to_string())?;
+        let sup_pid = supervisor.id() as i32;
+        let mut sup_done = false;
+        let mut codes = BTreeMap::new();
+        let mut interrupts = 0;
+        let deadline = Instant::now() + timeout;
+        let mut events = [EpollEvent::empty(); 4];
+        let mut printed = 0;
+        loop {
+            // Reap first: children may have ended before the loop began.
+            while let Ok(Some((pid, raw))) = crate::sys::wait::wait_nohang(-1) {
+                let code = crate::sys::wait::Ended::from_raw(raw)
+                    .map_or(raw, crate::init::reap::exit_code);
+                if pid == sup_pid {
+                    sup_done = true;
+                } else if let Some(name) = pids.remove(&pid) {
+                    codes.insert(name, code);
+                }
+            }
+            self.print_new(&mut printed);
+            if sup_done && pids.is_empty() {
+                return Ok(codes);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                log_warn!("timeout: deleting the pod");
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(sup_pid.to_string())
+                    .status();
+                for pid in pids.keys() {
+                    let _ = crate::sys::signal::kill(*pid, libc::SIGKILL);
+                }
+            }
+            // After the supervisor is gone, give straggling inits a moment, then stop waiting.
+            let wait_ms: u64 = if sup_done {
+                5000
+            } else {
+                left.as_millis().clamp(1, 60_000) as u64
+            };
+            let n = match epoll.wait(
+                &mut events,
+                EpollTimeout::try_from(wait_ms).unwrap_or(EpollTimeout::NONE),
+            ) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(format!("epoll_wait: {e}")),
+            };
+            if n == 0 && sup_done {
+                for (pid, name) in pids.iter() {
+                    log_warn!(
+                        "{name} (pid {pid}) still running after the supervisor exited; killing it"
+                    );
+                    let _ = crate::sys::signal::kill(*pid, libc::SIGKILL);
+                }
+            }
+            while let Ok(Some(info)) = sigfd.read_signal() {
+                if info.ssi_signo as i32 == libc::SIGINT || info.ssi_signo as i32 == libc::SIGTERM {
+                    interrupts += 1;
+                    let grace = if interrupts > 1 { Some(0) } else { None };
+                    println!(
+                        "{} pod deletion requested{}",
+                        self.stamp(),
+                        if grace.is_some() { " (forced)" } else { "" }
+                    );
+                    let _ = crate::client::request(
+                        &self.socket,
+                        &crate::proto::ControlRequest::Stop {
+                            grace_seconds: grace,
+                        },
+                        Duration::from_secs(2),
+                    );
+                }
+            }
+            let _ = inotify.read_events();
+        }
+    }
+
+    fn stamp(&self) -> String {
+        format!("[{:>7.3}s]", self.started.elapsed().as_secs_f64())
+    }
+
+    fn print_new(&self, printed: &mut usize) {
+        let Some(doc) = std::fs::read(self.state_dir.join("status.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        else {
+            return;
+        };
+        let entries = doc["timeline"].as_array().cloned().unwrap_or_default();
+        for e in entries.iter().skip(*printed) {
+            let at = e["at"].as_str().unwrap_or("");
+            let who = e["container"].as_str().unwrap_or("pod");
+            println!(
+                "{}  {:<12} {}",
+                at.get(11..23).unwrap_or(at),
+                who,
+                e["event"].as_str().unwrap_or("")
+            );
+        }
+        *printed = (*printed).max(entries.len());
+    }
+}
+
+/// Spawn with the signal mask the runner had before it blocked SIGCHLD/SIGINT/SIGTERM.
+fn spawn_unblocked(cmd: &mut Command, mask: &SigSet) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    let mask = *mask;
+    // SAFETY: sigprocmask is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            mask.thread_unblock().map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_order_is_a_permutation_reproducible_from_the_seed() {
+        let mut a: Vec<u32> = (0..10).collect();
+        let mut b = a.clone();
+        shuffle(&mut a, 42);
+        shuffle(&mut b, 42);
+        assert_eq!(a, b);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..10).collect::<Vec<_>>());
+        assert_ne!(a, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_demo_pod_parses() {
+        let m = bundle::parse_manifest(DEMO_POD, Path::new("/v")).unwrap();
+        assert!(m.containers.iter().any(|c| c.init));
+    }
+}
