@@ -19,6 +19,7 @@ pub enum Command {
     Hook {
         stage: Option<String>,
         socket: PathBuf,
+        state_dir: PathBuf,
         on_unreachable: Option<String>,
     },
     Inject {
@@ -59,6 +60,7 @@ pub fn run(command: Command) -> i32 {
         Command::Hook {
             stage,
             socket,
+            state_dir,
             on_unreachable,
         } => {
             let stage = match stage.as_deref().map(|s| (s, Stage::parse(s))) {
@@ -87,6 +89,7 @@ pub fn run(command: Command) -> i32 {
             hook::run(&HookOptions {
                 stage,
                 socket,
+                state_dir,
                 on_unreachable,
             })
         }

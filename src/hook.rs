@@ -49,6 +49,8 @@ pub enum OnUnreachable {
 pub struct HookOptions {
     pub stage: Option<Stage>,
     pub socket: PathBuf,
+    /// The supervisor's state dir: its `sock/` is what a container needs (see [`provide_socket`]).
+    pub state_dir: PathBuf,
     pub on_unreachable: Option<OnUnreachable>,
 }
 
@@ -87,7 +89,7 @@ pub fn run(opts: &HookOptions) -> i32 {
         return 1;
     };
     let request = match stage {
-        Stage::Prestart | Stage::CreateRuntime => match register_request(&state) {
+        Stage::Prestart | Stage::CreateRuntime => match register_request(&state, &opts.state_dir) {
             Ok(Some(r)) => r,
             Ok(None) => return 0, // a pause container: nothing to supervise
             Err(e) => {
@@ -127,7 +129,10 @@ pub fn run(opts: &HookOptions) -> i32 {
     }
 }
 
-fn register_request(state: &oci_state::OciState) -> Result<Option<ControlRequest>, String> {
+fn register_request(
+    state: &oci_state::OciState,
+    state_dir: &Path,
+) -> Result<Option<ControlRequest>, String> {
     let bundle = state
         .bundle
         .clone()
@@ -146,12 +151,89 @@ fn register_request(state: &oci_state::OciState) -> Result<Option<ControlRequest
     .map_err(|e| e.to_string())?
     {
         Classified::Ignored { .. } => Ok(None),
-        Classified::Container { plan, pod } => Ok(Some(ControlRequest::Register {
-            id: state.id.clone(),
-            pid,
-            bundle,
-            plan,
-            pod,
-        })),
+        Classified::Container { plan, pod } => {
+            provide_socket(&config, Path::new(&bundle), pid, state_dir)?;
+            Ok(Some(ControlRequest::Register {
+                id: state.id.clone(),
+                pid,
+                bundle,
+                plan,
+                pod,
+            }))
+        }
+    }
+}
+
+/// For bundles `podinit inject` did not prepare (hooks.d, Kata guest hooks, containerd's base
+/// spec, with podinit as the init through `--init-path` or the image): bind-mount the
+/// supervisor's `sock/` directory read-only at `/.podinit/sock` inside the container, the way the
+/// NVIDIA hook injects devices. createRuntime runs after the runtime set up the container's mounts
+/// and before pivot_root, so the rootfs is still at its host path inside the container's mount
+/// namespace. Done in a forked child, which enters that namespace and exits.
+fn provide_socket(
+    config: &serde_json::Value,
+    bundle: &Path,
+    pid: i32,
+    state_dir: &Path,
+) -> Result<(), String> {
+    let injected = config["mounts"].as_array().is_some_and(|ms| {
+        ms.iter().any(|m| {
+            m.get("destination").and_then(serde_json::Value::as_str)
+                == Some(crate::proto::CONTAINER_SOCK_DIR)
+        })
+    });
+    if injected {
+        return Ok(());
+    }
+    let root = config
+        .pointer("/root/path")
+        .and_then(serde_json::Value::as_str)
+        .ok_or("config.json has no root.path")?;
+    let root = if Path::new(root).is_absolute() {
+        PathBuf::from(root)
+    } else {
+        bundle.join(root)
+    };
+    let target = root.join(crate::proto::CONTAINER_SOCK_DIR.trim_start_matches('/'));
+    let source = state_dir.join("sock");
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        .map_err(|e| format!("container init {pid}: mount namespace: {e}"))?;
+    // SAFETY: the hook is single-threaded; the child only makes system calls and leaves by _exit.
+    match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
+        nix::unistd::ForkResult::Child => {
+            use nix::mount::{MsFlags, mount};
+            let remount = MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV;
+            let ok = nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNS).is_ok()
+                && std::fs::create_dir_all(&target).is_ok()
+                && mount(
+                    Some(&source),
+                    &target,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .is_ok()
+                && mount(None::<&str>, &target, None::<&str>, remount, None::<&str>).is_ok();
+            // SAFETY: end the child without running the hook's exit path twice.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+        }
+        nix::unistd::ForkResult::Parent { child } => match nix::sys::wait::waitpid(child, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => {
+                log_debug!(
+                    "hook: mounted {} at {} in container init {pid}",
+                    source.display(),
+                    target.display()
+                );
+                Ok(())
+            }
+            other => Err(format!(
+                "could not mount the supervisor socket into the container at {} ({other:?})",
+                target.display()
+            )),
+        },
     }
 }

@@ -221,6 +221,7 @@ fn lower(command: Command) -> podinit::cli::Command {
         } => C::Hook {
             stage,
             socket: paths.socket,
+            state_dir: paths.state_dir,
             on_unreachable,
         },
         Command::Inject {
