@@ -86,7 +86,7 @@ fn run(runtime: &str, pod: &str, order: &str, interrupt_after: Option<&str>) -> 
         .join("testdata/pods")
         .join(pod);
     let t = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_podinit"))
+    let child = Command::new(env!("CARGO_BIN_EXE_podinit"))
         .args([
             "run",
             "--runtime",
