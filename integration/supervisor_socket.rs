@@ -212,6 +212,29 @@ fn a_container_acts_only_for_itself_whatever_it_says() {
 }
 
 #[test]
+fn the_running_supervisor_keeps_only_cap_kill() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: not root");
+        return;
+    }
+    let sup = Supervisor::start();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", sup.child.id())).unwrap();
+    let field = |name: &str| {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    let cap_kill = 1u64 << 5;
+    for f in ["CapEff:", "CapPrm:", "CapBnd:"] {
+        assert_eq!(field(f), cap_kill, "{f} of the supervisor:\n{status}");
+    }
+    assert_eq!(field("CapInh:"), 0);
+    assert_eq!(field("CapAmb:"), 0);
+    // And it still works: the control socket answers.
+    assert!(sup.status()["phase"].is_string());
+}
+
+#[test]
 fn hostile_clients_cannot_stall_the_supervisor() {
     if !have_python() {
         eprintln!("SKIP: python3 not found");

@@ -176,6 +176,12 @@ impl Supervisor {
         if !records.is_empty() {
             s.replay(records);
         }
+        // Everything that needed privileges (sockets, state dir, subreaper) is done.
+        if nix::unistd::geteuid().is_root() {
+            if let Err(e) = crate::sys::privileges::keep_only(&[caps::Capability::CAP_KILL]) {
+                log_warn!("supervise: cannot drop capabilities: {e}");
+            }
+        }
         log_info!(
             "supervise: listening on {} (control) and {} (containers)",
             s.socket.display(),

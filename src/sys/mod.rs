@@ -6,5 +6,6 @@ pub mod fd;
 pub mod mem;
 pub mod pidfd;
 pub mod prctl;
+pub mod privileges;
 pub mod signal;
 pub mod wait;
