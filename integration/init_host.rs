@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::{Lines, eventually, identity_lines, podinit, proc_state, run, wait_deadline};
+use support::{
+    Lines, SpawnGuarded, children_of, eventually, identity_lines, podinit, proc_state, run,
+    wait_deadline,
+};
 
 const T: Duration = Duration::from_secs(20);
 const LINE: Duration = Duration::from_secs(10);
@@ -161,8 +164,7 @@ fn stdio_passes_through() {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_guarded();
     child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
     let status = wait_deadline(&mut child, T, "stdio");
     let mut out = String::new();
@@ -208,8 +210,7 @@ fn every_catchable_signal_is_forwarded() {
         .args(["--", "sh", "-c", &script])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+        .spawn_guarded();
     let init = child.id() as i32;
     let mut lines = Lines::new(child.stdout.take().unwrap());
     lines.expect("ready", LINE);
@@ -225,12 +226,47 @@ fn every_catchable_signal_is_forwarded() {
 }
 
 #[test]
+fn a_settled_init_releases_its_start_up_pages_and_still_forwards() {
+    let mut child = podinit()
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "trap 'echo USR1' USR1; trap 'echo TERM; exit 9' TERM; echo ready; while :; do sleep 0.02; done",
+        ])
+        .stdout(Stdio::piped())
+        .spawn_guarded();
+    let init = child.id();
+    let mut lines = Lines::new(child.stdout.take().unwrap());
+    lines.expect("ready", LINE);
+    // Start-up is over after 100 ms without events; the resident set then drops well below the
+    // peak (the whole static binary is paged in during start-up).
+    let kb = |key: &str| -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    assert!(
+        eventually(LINE, || kb("VmRSS:") * 2 < kb("VmHWM:")),
+        "VmRSS {} kB, VmHWM {} kB",
+        kb("VmRSS:"),
+        kb("VmHWM:")
+    );
+    // SAFETY: kill takes plain integers.
+    unsafe { libc::kill(init as i32, libc::SIGUSR1) };
+    lines.expect("USR1", LINE);
+    // SAFETY: as above.
+    unsafe { libc::kill(init as i32, libc::SIGTERM) };
+    lines.expect("TERM", LINE);
+    assert_eq!(wait_deadline(&mut child, T, "settled").code(), Some(9));
+}
+
+#[test]
 fn term_without_a_trap_ends_the_app_with_143() {
     let mut child = podinit()
         .args(["--", "sh", "-c", "echo ready; exec sleep 100"])
         .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_guarded();
     let mut lines = Lines::new(child.stdout.take().unwrap());
     lines.expect("ready", LINE);
     // the app's exec of sleep may not have happened yet: retry until the init exits
@@ -250,8 +286,7 @@ fn job_control_signals_stop_and_continue_the_app_not_the_init() {
     let mut child = podinit()
         .args(["--", "sh", "-c", "echo $$; while :; do sleep 0.02; done"])
         .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_guarded();
     let init = child.id();
     let mut lines = Lines::new(child.stdout.take().unwrap());
     let app: u32 = lines.next_within(LINE).unwrap().parse().unwrap();
@@ -295,8 +330,7 @@ fn process_group_flag_signals_the_whole_group() {
             .args(&flags)
             .args(["--", "sh", "-c", "sleep 30 & echo $!; wait"])
             .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn_guarded();
         let mut lines = Lines::new(child.stdout.take().unwrap());
         let sleep: u32 = lines.next_within(LINE).unwrap().parse().unwrap();
         // SAFETY: kill takes plain integers.
@@ -324,8 +358,7 @@ fn orphans_are_adopted_and_reaped_when_not_pid_1() {
             "(sh -c 'sleep 0.2; set -- $(grep ^PPid: /proc/$$/status); echo ppid $2' &); sleep 0.8; echo done",
         ])
         .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_guarded();
     let init = child.id();
     let mut lines = Lines::new(child.stdout.take().unwrap());
     lines.expect(&format!("ppid {init}"), LINE);
@@ -449,8 +482,7 @@ fn the_init_keeps_no_inherited_fds_and_leaves_the_cwd() {
         ])
         .current_dir("/tmp")
         .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_guarded();
     let init = child.id();
     let mut lines = Lines::new(child.stdout.take().unwrap());
     lines.expect("ready", LINE);
@@ -500,8 +532,7 @@ fn a_sigpipe_the_init_raises_on_itself_is_not_forwarded() {
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_guarded();
     drop(child.stderr.take()); // the read end: log writes now raise SIGPIPE
     let init = child.id() as i32;
     let mut lines = Lines::new(child.stdout.take().unwrap());
@@ -541,14 +572,6 @@ fn without_podinit(app: &[&str]) -> Command {
         }
     }
     c
-}
-
-fn children_of(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|s| s.parse().ok())
-        .collect()
 }
 
 /// A scratch directory removed on drop (also when the test fails).

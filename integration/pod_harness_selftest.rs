@@ -28,8 +28,12 @@ fn host_netns() -> String {
 /// signal trap); `client` connects (retrying until the server listens) and exits 7. Both print
 /// their netns first.
 fn server_client_pod(name: &str) -> PodTest {
+    // The server's stdin is a FIFO it holds open read-write (never EOF): with /dev/null, nc
+    // half-closes the connection on accept and the client may take that EOF and exit 0
+    // before it sent its line.
     let server = format!(
-        "readlink /proc/self/ns/net; {}; timeout 20 nc -l -p 8080 || exit 1; {}; \
+        "readlink /proc/self/ns/net; mkfifo /dev/shm/in; exec 3<>/dev/shm/in; {}; \
+         timeout 20 nc -l -p 8080 <&3 || exit 1; {}; \
          trap 'tlog \"trapped USR1\"' USR1; kill -USR1 $$",
         log_line("started"),
         log_line("received")

@@ -22,8 +22,9 @@ Plays what a sandbox agent does with an OCI runtime, one container at a time:
 
 Usage: agent.py PLAN.json, where the plan is
   {"runtime": ["runc"], "root": R, "timeout": seconds, "cmd_timeout": seconds,
-   "containers": [{"name", "id", "bundle", "pid_file", "stdout", "stderr"}, ...]}
-with the containers in creation order. Progress goes to stderr.
+   "containers": [{"name", "id", "bundle", "pid_file", "stdout", "stderr", "delay_s"}, ...]}
+with the containers in creation order (`delay_s`, optional: sleep that long before creating
+this container). Progress goes to stderr.
 """
 
 import ctypes
@@ -107,6 +108,10 @@ class Agent:
 
     def create_and_start(self, c):
         name = c["name"]
+        delay = float(c.get("delay_s") or 0)
+        if delay > 0:
+            log("waiting %gs before creating %s" % (delay, name))
+            time.sleep(delay)
         self.create_order.append(name)
         self.created.append(c)
         try:

@@ -69,8 +69,12 @@ fn build() -> Result<Base, String> {
     })
 }
 
+/// Empty files in the rootfs that tests bind-mount host files onto.
+pub const MOUNT_POINTS: &[&str] = &["etc/filebeat.yml"];
+
 /// `bin/busybox` plus a symlink per applet, the usual mount points, a world-writable `/tmp`,
-/// `/shared` (the pod's bind mount) and `/etc/passwd`/`/etc/group` with root and uid 1000.
+/// `/shared` (the pod's bind mount), `/etc/passwd`/`/etc/group` with root and uid 1000, and
+/// the empty `MOUNT_POINTS` files.
 fn build_rootfs(rootfs: &Path) -> std::io::Result<()> {
     for d in ["bin", "dev", "etc", "proc", "root", "shared", "sys", "tmp"] {
         fs::create_dir_all(rootfs.join(d))?;
@@ -100,6 +104,11 @@ fn build_rootfs(rootfs: &Path) -> std::io::Result<()> {
         "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n",
     )?;
     fs::write(rootfs.join("etc/hosts"), "127.0.0.1 localhost\n")?;
+    // Mount points for bind-mounted host files (`Container::bind_host_file`): the rootfs is
+    // read-only and shared by every pod, so runc must not have to create them.
+    for f in MOUNT_POINTS {
+        fs::write(rootfs.join(f), "")?;
+    }
     Ok(())
 }
 

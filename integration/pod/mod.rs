@@ -43,7 +43,8 @@
 //! Timeline timestamps come from busybox `adjtimex` (`time.tv_sec` / `time.tv_usec`, i.e.
 //! CLOCK_REALTIME in microseconds): reading it needs no capability (works as root and as uid 1000
 //! under runc's default config, which has no seccomp profile; a profile that denies `adjtimex`
-//! would break it). Set `PODTEST_KEEP=1` to keep each pod's directory for inspection.
+//! would break it). Set `PODTEST_KEEP=1` to keep each pod's directory for inspection, and
+//! `PODTEST_DUMP=1` to print every outcome (timeline, status.json, logs), passing or not.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
@@ -216,7 +217,28 @@ impl CreateOrder {
     }
 }
 
-type Edit = Box<dyn Fn(&mut Value)>;
+type Edit = Box<dyn Fn(&mut Value, &PodPaths)>;
+
+/// Where one pod run lives on the host, for edits that refer to host paths (bind mounts of host
+/// files, host hooks).
+#[derive(Clone, Debug)]
+pub struct PodPaths {
+    /// The pod's directory.
+    pub dir: PathBuf,
+    /// `<dir>/host`: the files of `PodTest::host_file`; kept in `PodOutcome::host_files`.
+    pub host: PathBuf,
+    /// The host side of `/shared` (holds the timeline).
+    pub shared: PathBuf,
+    /// The supervisor's state dir.
+    pub state: PathBuf,
+}
+
+impl PodPaths {
+    /// The host path of `PodTest::host_file(name, ..)`.
+    pub fn host_file(&self, name: &str) -> PathBuf {
+        self.host.join(name)
+    }
+}
 
 /// One container of a pod.
 pub struct Container {
@@ -226,6 +248,7 @@ pub struct Container {
     annotations: Vec<(String, String)>,
     user: Option<(u32, u32)>,
     edits: Vec<Edit>,
+    create_delay: Duration,
 }
 
 impl Container {
@@ -243,6 +266,7 @@ impl Container {
             annotations: Vec::new(),
             user: None,
             edits: Vec::new(),
+            create_delay: Duration::ZERO,
         }
     }
 
@@ -272,10 +296,43 @@ impl Container {
         self
     }
 
+    /// The agent waits this long before it creates this container (in its turn of the create
+    /// order): "created after X happened" without racing.
+    pub fn create_delay(mut self, d: Duration) -> Container {
+        self.create_delay = d;
+        self
+    }
+
     /// Any other change to `config.json`, applied last (before `podinit inject`).
     pub fn edit(mut self, f: impl Fn(&mut Value) + 'static) -> Container {
+        self.edits.push(Box::new(move |cfg, _| f(cfg)));
+        self
+    }
+
+    /// `edit` with the pod's host paths (e.g. a hook whose path is a `PodTest::host_file`).
+    pub fn edit_in_pod(mut self, f: impl Fn(&mut Value, &PodPaths) + 'static) -> Container {
         self.edits.push(Box::new(f));
         self
+    }
+
+    /// Bind-mounts the pod's host file `host_name` (see `PodTest::host_file`) at `dest`. The
+    /// rootfs is read-only and shared: `dest` must already exist in it (`base.rs` makes the
+    /// mount points, e.g. `/etc/filebeat.yml`).
+    pub fn bind_host_file(self, host_name: &str, dest: &str, readonly: bool) -> Container {
+        let host_name = host_name.to_owned();
+        let dest = dest.to_owned();
+        self.edit_in_pod(move |cfg, paths| {
+            let mut options = vec!["bind"];
+            if readonly {
+                options.push("ro");
+            }
+            cfg["mounts"].as_array_mut().expect("mounts").push(json!({
+                "destination": dest,
+                "type": "bind",
+                "source": paths.host_file(&host_name),
+                "options": options,
+            }));
+        })
     }
 }
 
@@ -290,6 +347,8 @@ pub struct PodTest {
     cmd_timeout: Duration,
     supervisor_timeout: Duration,
     supervisor_env: Vec<(String, String)>,
+    supervisor_args: Vec<String>,
+    host_files: Vec<(String, Vec<u8>, u32)>,
 }
 
 impl PodTest {
@@ -304,6 +363,8 @@ impl PodTest {
             cmd_timeout: Duration::from_secs(20),
             supervisor_timeout: Duration::from_secs(30),
             supervisor_env: Vec::new(),
+            supervisor_args: Vec::new(),
+            host_files: Vec::new(),
         }
     }
 
@@ -369,6 +430,26 @@ impl PodTest {
         self
     }
 
+    /// Extra arguments for `podinit supervise` (e.g. `-vv`, `--settle-ms 300`).
+    pub fn supervisor_args(mut self, args: &[&str]) -> PodTest {
+        self.supervisor_args
+            .extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// A file written to `<pod dir>/host/<name>` (mode `mode`) before the bundles are built:
+    /// host scripts for hooks, files to bind-mount (`Container::bind_host_file`). After the run,
+    /// everything in that dir is in `PodOutcome::host_files`.
+    pub fn host_file(mut self, name: &str, content: &[u8], mode: u32) -> PodTest {
+        assert!(
+            !name.is_empty() && sanitize(name, usize::MAX) == name,
+            "host file name {name:?}: use [A-Za-z0-9_.-]"
+        );
+        self.host_files
+            .push((name.to_owned(), content.to_vec(), mode));
+        self
+    }
+
     /// Runs the pod to the end: `start(order).finish()`.
     pub fn run(&self, order: CreateOrder) -> PodOutcome {
         self.start(order).finish()
@@ -411,6 +492,7 @@ impl PodTest {
             agent: None,
             supervisor: None,
             supervisor_env: self.supervisor_env.clone(),
+            supervisor_args: self.supervisor_args.clone(),
             report: None,
         };
         // From here on, a panic drops `env`, which cleans up.
@@ -419,6 +501,12 @@ impl PodTest {
         chmod(&env.shared.join("timeline.log"), 0o666);
         mkdir(&env.state, 0o755);
         mkdir(&env.dir.join("pids"), 0o755);
+        mkdir(&env.host_dir(), 0o755);
+        for (name, content, mode) in &self.host_files {
+            let path = env.host_dir().join(name);
+            write(&path, content);
+            chmod(&path, *mode);
+        }
         env.netns_add();
 
         let declared: Vec<String> = self.containers.iter().map(|c| c.name.clone()).collect();
@@ -469,6 +557,11 @@ impl PodTest {
             }
         }
 
+        let delays: BTreeMap<&str, f64> = self
+            .containers
+            .iter()
+            .map(|c| (c.name.as_str(), c.create_delay.as_secs_f64()))
+            .collect();
         let plan = json!({
             "runtime": ["runc"],
             "root": env.runc_root,
@@ -482,6 +575,7 @@ impl PodTest {
                     "pid_file": env.dir.join("pids").join(format!("{name}.pid")),
                     "stdout": env.shared.join(format!("{name}.out")),
                     "stderr": env.shared.join(format!("{name}.err")),
+                    "delay_s": delays[name.as_str()],
                 })
             }).collect::<Vec<_>>(),
         });
@@ -500,8 +594,9 @@ impl PodTest {
         env.agent = Some(agent);
         // The agent enforces its own timeouts; this only catches an agent that hangs itself.
         let n = order.len() as u32;
+        let delays: Duration = self.containers.iter().map(|c| c.create_delay).sum();
         let agent_deadline =
-            self.timeout + self.cmd_timeout * (3 * n + 2) + Duration::from_secs(10);
+            self.timeout + self.cmd_timeout * (3 * n + 2) + delays + Duration::from_secs(10);
         RunningPod {
             env,
             declared,
@@ -563,8 +658,9 @@ impl PodTest {
         for (k, v) in self.pod_annotations.iter().chain(&c.annotations) {
             a.insert(k.clone(), json!(v));
         }
+        let paths = env.paths();
         for edit in &c.edits {
-            edit(&mut cfg);
+            edit(&mut cfg, &paths);
         }
         cfg
     }
@@ -609,6 +705,11 @@ impl RunningPod {
 
     pub fn state_dir(&self) -> &Path {
         &self.env.state
+    }
+
+    /// The pod's host paths.
+    pub fn paths(&self) -> PodPaths {
+        self.env.paths()
     }
 
     pub fn socket(&self) -> &Path {
@@ -748,6 +849,13 @@ impl RunningPod {
                 }
             }
         }
+        let mut host_files = BTreeMap::new();
+        if let Ok(entries) = fs::read_dir(self.env.host_dir()) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                host_files.insert(name, fs::read(e.path()).unwrap_or_default());
+            }
+        }
         let agent_err = fs::read_to_string(self.env.dir.join("agent.err")).unwrap_or_default();
         logs.insert("_agent.err".to_owned(), agent_err);
 
@@ -809,7 +917,7 @@ impl RunningPod {
 
         let mut cleanup = self.env.cleanup();
         cleanup.containers_after_agent = containers_after_agent;
-        PodOutcome {
+        let outcome = PodOutcome {
             pod: self.env.pod.clone(),
             ids: self.env.ids.clone(),
             exit_codes,
@@ -824,11 +932,16 @@ impl RunningPod {
             t0_us: self.t0_us,
             elapsed,
             logs,
+            host_files,
             notes,
             cleanup,
             netns: self.env.netns.clone(),
             runc_root: self.env.runc_root.clone(),
+        };
+        if std::env::var_os("PODTEST_DUMP").is_some_and(|v| v == "1") {
+            eprintln!("PODTEST_DUMP=1:\n{outcome}");
         }
+        outcome
     }
 }
 
@@ -848,6 +961,7 @@ struct PodEnv {
     agent: Option<Child>,
     supervisor: Option<Child>,
     supervisor_env: Vec<(String, String)>,
+    supervisor_args: Vec<String>,
     /// Set once cleaned.
     report: Option<CleanupReport>,
 }
@@ -857,6 +971,19 @@ impl PodEnv {
         let mut c = Command::new("runc");
         c.arg("--root").arg(&self.runc_root);
         c
+    }
+
+    fn host_dir(&self) -> PathBuf {
+        self.dir.join("host")
+    }
+
+    fn paths(&self) -> PodPaths {
+        PodPaths {
+            dir: self.dir.clone(),
+            host: self.host_dir(),
+            shared: self.shared.clone(),
+            state: self.state.clone(),
+        }
     }
 
     /// `podinit` with this pod's socket and state dir, and no other `PODINIT_*` from our env.
@@ -882,6 +1009,7 @@ impl PodEnv {
         };
         let mut cmd = self.podinit();
         cmd.arg("supervise")
+            .args(&self.supervisor_args)
             .envs(self.supervisor_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(append("_supervisor.out"))

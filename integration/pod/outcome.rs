@@ -112,6 +112,9 @@ pub struct PodOutcome {
     /// File name → content: `<container>.out/.err`, `_supervisor.out/.err` and `_agent.err`
     /// (the agent's progress; `_` keeps them apart from any container's name).
     pub logs: BTreeMap<String, String>,
+    /// File name → content of the pod's host dir (`PodTest::host_file`, and what host hooks
+    /// wrote there) after the run.
+    pub host_files: BTreeMap<String, Vec<u8>>,
     /// Harness observations: unparsable timeline lines, the agent killed on timeout, …
     pub notes: Vec<String>,
     pub cleanup: CleanupReport,
@@ -185,6 +188,14 @@ impl PodOutcome {
         format!("{}{}", get("_supervisor.out"), get("_supervisor.err"))
     }
 
+    /// A file of the pod's host dir after the run, as text (empty if absent).
+    pub fn host_file(&self, name: &str) -> String {
+        self.host_files
+            .get(name)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default()
+    }
+
     /// What the container wrote to stdout (its `<name>.out`).
     pub fn stdout(&self, name: &str) -> &str {
         self.logs
@@ -232,6 +243,10 @@ impl fmt::Display for PodOutcome {
             if !text.trim().is_empty() {
                 writeln!(f, "--- {name} ---\n{}", text.trim_end())?;
             }
+        }
+        for (name, content) in &self.host_files {
+            let text = String::from_utf8_lossy(content);
+            writeln!(f, "--- host file {name} ---\n{}", text.trim_end())?;
         }
         for n in &self.notes {
             writeln!(f, "note: {n}")?;

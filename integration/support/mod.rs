@@ -24,6 +24,61 @@ pub fn podinit() -> Command {
     c
 }
 
+/// A spawned init that, if the test ends before it does (a failed assertion), is killed
+/// together with its app's process group, so no app outlives the test holding its pipes.
+pub struct Guarded(pub Child);
+
+impl std::ops::Deref for Guarded {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Guarded {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            for kid in children_of(self.0.id()) {
+                // SAFETY: kill takes plain integers. The app leads its own process group.
+                unsafe {
+                    libc::kill(-(kid as i32), libc::SIGKILL);
+                    libc::kill(kid as i32, libc::SIGKILL);
+                }
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+pub trait SpawnGuarded {
+    fn spawn_guarded(&mut self) -> Guarded;
+}
+
+impl SpawnGuarded for Command {
+    fn spawn_guarded(&mut self) -> Guarded {
+        Guarded(
+            self.spawn()
+                .unwrap_or_else(|e| panic!("spawn {self:?}: {e}")),
+        )
+    }
+}
+
+/// The direct children of `pid`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
 /// Waits for `child` at most `timeout`; kills it (and says so) if it is still running.
 pub fn wait_deadline(child: &mut Child, timeout: Duration, what: &str) -> ExitStatus {
     let deadline = Instant::now() + timeout;

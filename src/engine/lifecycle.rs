@@ -13,7 +13,10 @@ impl Engine {
             return;
         };
         let c = &mut self.containers[i];
-        if c.state != ContainerState::Running || c.process_running {
+        if c.process_running {
+            return; // repeated after a reconnect: nothing new
+        }
+        if c.state != ContainerState::Running {
             self.note(now, Some(name), "ignored process start: not expected now");
             return;
         }
@@ -21,6 +24,7 @@ impl Engine {
         c.ran = true;
         c.started_at = Some(now);
         c.reason = "Running".into();
+        c.message.clear();
         self.note(now, Some(name), "process started");
         let c = &mut self.containers[i];
         let has_post_start = c.plan.as_ref().is_some_and(|p| p.post_start.is_some());

@@ -269,6 +269,13 @@ impl Engine {
             }
         }
         if let Some(td) = &self.teardown {
+            let awaiting_creation = self
+                .containers
+                .iter()
+                .any(|c| c.state == ContainerState::Expected);
+            if awaiting_creation && !self.finished {
+                consider(td.deadline);
+            }
             if self
                 .containers
                 .iter()

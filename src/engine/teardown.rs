@@ -146,7 +146,23 @@ impl Engine {
             }
         }
         let registered = || self.containers.iter().filter(|c| c.id.is_some());
-        if !self.finished && registered().all(|c| c.state == ContainerState::Terminated && c.gone) {
+        let all_done = registered().all(|c| c.state == ContainerState::Terminated && c.gone);
+        // A declared container the agent has not created yet gets until the end of the grace
+        // budget: created then, it ends without starting, as in any creation order.
+        let awaiting_creation = self
+            .containers
+            .iter()
+            .any(|c| c.state == ContainerState::Expected);
+        if !self.finished && all_done && (!awaiting_creation || now >= td.deadline) {
+            for c in self
+                .containers
+                .iter_mut()
+                .filter(|c| c.state == ContainerState::Expected)
+            {
+                c.state = ContainerState::Terminated;
+                c.reason = "NeverCreated".into();
+                c.message = "the pod ended before this declared container was created".into();
+            }
             self.finished = true;
             let phase = self.final_phase();
             out.push(Action::PodFinished { phase });

@@ -958,3 +958,31 @@ fn plans_from_a_pod_spec_cover_every_container() {
         .collect();
     assert_eq!(names, s(&["s1", "s2", "app"]));
 }
+
+#[test]
+fn a_pod_that_ends_before_a_declared_container_exists_waits_for_it_until_the_budget_ends() {
+    // The same outcome in any creation order: created late, it ends without starting.
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 5,
+        "initContainers": [{"name": "migrate"}],
+        "containers": [{"name": "app"}, {"name": "late"}]
+    }));
+    pod.register("migrate");
+    pod.run("migrate");
+    assert_eq!(pod.exit("migrate", 4), s(&["finish migrate 4"]));
+    assert_eq!(
+        pod.gone("migrate"),
+        s(&[]),
+        "app and late are declared but not created yet"
+    );
+    assert_eq!(pod.register("app"), s(&["finish app 1"]));
+    assert_eq!(pod.gone("app"), s(&[]));
+    assert_eq!(
+        pod.advance(secs(5)),
+        s(&["pod Failed"]),
+        "late never came: the budget ends the wait"
+    );
+    assert_eq!(pod.status("late").reason, "NeverCreated");
+    assert_eq!(pod.status("app").reason, "NeverStarted");
+}

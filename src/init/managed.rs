@@ -91,6 +91,8 @@ struct Managed<'a> {
     name: String,
     plan: Option<ContainerPlan>,
     app: App,
+    /// The pid of the app's latest run, for reports repeated after a reconnect.
+    last_pid: Option<libc::pid_t>,
     handlers: HashMap<libc::pid_t, HandlerKind>,
     probes: BTreeMap<ProbeKind, Probe>,
     probe_pids: HashMap<libc::pid_t, ProbeKind>,
@@ -178,6 +180,7 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
         name,
         plan: None,
         app: App::Held,
+        last_pid: None,
         handlers: HashMap::new(),
         probes: BTreeMap::new(),
         probe_pids: HashMap::new(),
@@ -351,17 +354,41 @@ impl Managed<'_> {
                 match self.app {
                     App::Held => {}
                     App::Running(pid) => self.send(&InitMessage::Started { pid }),
-                    App::Exited(ended) => self.send(&InitMessage::Exited {
-                        status: status_of(ended),
-                    }),
+                    // The start report may have died with the old supervisor: repeat both.
+                    App::Exited(ended) => {
+                        if let Some(pid) = self.last_pid {
+                            self.send(&InitMessage::Started { pid });
+                        }
+                        self.send(&InitMessage::Exited {
+                            status: status_of(ended),
+                        });
+                    }
                 }
             }
-            SupervisorMessage::Release | SupervisorMessage::Restart => {
+            // Release opens the gate of a held app, and only that: after a reconnect the
+            // supervisor repeats it, and an app that ran and exited must not run again.
+            SupervisorMessage::Release => {
+                if self.app == App::Held {
+                    self.start_app();
+                }
+            }
+            SupervisorMessage::Restart => {
                 if !matches!(self.app, App::Running(_)) {
                     self.start_app();
                 }
             }
+            // postStart and probes concern a running app (a replayed start report may ask for
+            // them after the app is gone); preStop is asked at teardown, whatever runs.
+            SupervisorMessage::RunHandler {
+                handler: HandlerKind::PostStart,
+            } if !matches!(self.app, App::Running(_)) => {
+                self.send(&InitMessage::HandlerDone {
+                    handler: HandlerKind::PostStart,
+                    ok: false,
+                });
+            }
             SupervisorMessage::RunHandler { handler } => self.run_handler(handler),
+            SupervisorMessage::StartProbes if !matches!(self.app, App::Running(_)) => {}
             SupervisorMessage::StartProbes => self.start_probes(),
             SupervisorMessage::StopProbes => self.stop_probes(),
             SupervisorMessage::Signal { signal } => {
@@ -391,6 +418,7 @@ impl Managed<'_> {
                     self.prepared.name()
                 );
                 self.app = App::Running(pid);
+                self.last_pid = Some(pid);
                 self.send(&InitMessage::Started { pid });
             }
             Err(e) => {

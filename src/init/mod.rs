@@ -8,8 +8,8 @@
 //! have had without podinit ([`spawn`], [`pristine`]).
 //!
 //! The loop is one `epoll` over a signalfd, so the managed mode can add the supervisor socket and
-//! a timerfd under their own tokens ([`EventLoop::add`]); there is no timeout and no periodic
-//! wake-up: the init sleeps until a signal arrives.
+//! a timerfd under their own tokens ([`EventLoop::add`]); there is no periodic wake-up: past one
+//! time-out at the end of start-up, the init sleeps until a signal arrives.
 
 pub mod checks;
 pub mod cli;
@@ -153,8 +153,17 @@ impl EventLoop {
     /// Blocks until something is ready (no timeout: no periodic wake-ups). Returns the number of
     /// entries of `events` filled; `event.data()` is the token.
     pub fn wait(&self, events: &mut [EpollEvent]) -> nix::Result<usize> {
+        self.wait_at_most(events, EpollTimeout::NONE)
+    }
+
+    /// [`EventLoop::wait`], but returns 0 once `timeout` has passed with nothing ready.
+    pub fn wait_at_most(
+        &self,
+        events: &mut [EpollEvent],
+        timeout: EpollTimeout,
+    ) -> nix::Result<usize> {
         loop {
-            match self.epoll.wait(events, EpollTimeout::NONE) {
+            match self.epoll.wait(events, timeout) {
                 Err(Errno::EINTR) => continue,
                 other => return other,
             }
@@ -326,14 +335,19 @@ fn forward(opts: &InitOptions, child: libc::pid_t, signo: c_int) {
     }
 }
 
+/// How long the init must have had nothing to do before it drops its start-up pages.
+const SETTLED_MS: u16 = 100;
+
 /// The loop: sleep in epoll, forward what arrives, reap on `SIGCHLD`, return when the app died.
 ///
-/// Entering it, the init drops its start-up pages ([`sys::mem::release_executable_pages`]), then
-/// exercises the paths the first real signal takes, so that it does not pay for page faults:
-/// the forward path with signal 0 (an existence check), and the read-and-reap path by posting
-/// itself a `SIGCHLD`, which the first pass of the loop reads and answers with a (normally
-/// empty) reap. Signals that arrived before the loop wait in the signalfd, which epoll reports
-/// at once (level-triggered).
+/// The first waits time out after [`SETTLED_MS`] without events; that single time-out (not a
+/// periodic one: afterwards the wait has none) marks the end of start-up. The init then drops
+/// its start-up pages ([`sys::mem::release_executable_pages`]: argument parsing, spawning, std
+/// and glibc start-up, about a megabyte that a long-lived PID 1 never runs again), and exercises
+/// the paths the next signal takes, so that it does not pay for page faults: the forward path
+/// with signal 0 (an existence check), and the read-and-reap path by posting itself a
+/// `SIGCHLD`, which the loop reads and answers with a (normally empty) reap. An app that ends
+/// within the first [`SETTLED_MS`] costs none of this.
 fn supervise_child(
     opts: &InitOptions,
     event_loop: &EventLoop,
@@ -341,14 +355,24 @@ fn supervise_child(
 ) -> nix::Result<Ended> {
     // SAFETY: getpid cannot fail and touches no memory.
     let self_pid = unsafe { libc::getpid() };
-    if let Err(e) = sys::mem::release_executable_pages() {
-        log_debug!("cannot release start-up pages: {}", e.desc());
-    }
-    let _ = sys::signal::kill(signals::forward_target(child, opts.kill_process_group), 0);
-    let _ = sys::signal::kill(self_pid, libc::SIGCHLD);
     let mut events = [EpollEvent::empty(); 4];
+    let mut settled = false;
     loop {
-        let n = event_loop.wait(&mut events)?;
+        let timeout = if settled {
+            EpollTimeout::NONE
+        } else {
+            EpollTimeout::from(SETTLED_MS)
+        };
+        let n = event_loop.wait_at_most(&mut events, timeout)?;
+        if n == 0 {
+            settled = true;
+            if let Err(e) = sys::mem::release_executable_pages() {
+                log_debug!("cannot release start-up pages: {}", e.desc());
+            }
+            forward(opts, child, 0);
+            let _ = sys::signal::kill(self_pid, libc::SIGCHLD);
+            continue;
+        }
         if !events[..n].iter().any(|ev| ev.data() == TOKEN_SIGNALS) {
             continue;
         }

@@ -714,7 +714,8 @@ impl Supervisor {
             // A reconnect (or a restarted supervisor): tell the init where its container stands.
             if let Some(c) = status.containers.iter().find(|c| c.name == name) {
                 match c.state {
-                    ContainerState::Running | ContainerState::BackOff => {
+                    // BackOff: the engine's restart timer sends Restart when the delay is over.
+                    ContainerState::Running => {
                         self.send_bytes(token, &proto::encode(&SupervisorMessage::Release));
                     }
                     ContainerState::Terminated => {
@@ -724,7 +725,9 @@ impl Supervisor {
                             &proto::encode(&SupervisorMessage::Finish { exit_code: code }),
                         );
                     }
-                    ContainerState::Waiting | ContainerState::Expected => {}
+                    ContainerState::Waiting
+                    | ContainerState::Expected
+                    | ContainerState::BackOff => {}
                 }
             }
         }

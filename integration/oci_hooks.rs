@@ -1,0 +1,818 @@
+//! Every file under `oci-hooks/` is loaded and checked here (no container runtime needed):
+//!
+//! - `hooks.d/*.json` (CRI-O / podman): `version` 1.0.0, `hook.path` the installed binary, args
+//!   `podinit hook STAGE` for the one stage the file lists, an annotation condition on
+//!   `io.podinit.pod-spec` (its regexes evaluated with python3's `re`, which agrees with Go's RE2
+//!   on these patterns), and together createRuntime, poststart and poststop;
+//! - `containerd/base-runtime-spec.hooks.json`: the same three stages, path and args;
+//! - `kata/guest-hooks/{prestart,poststart,poststop}/podinit`: executable, `sh -n` clean, and a
+//!   copy run against a fake binary execs `podinit hook STAGE` with the state on stdin;
+//! - `nvidia/podinit-nvidia-runtime`: `sh -n` clean, and a copy run against fake `podinit` /
+//!   next-runtime scripts injects the right bundle for `create`/`run` only, then always execs the
+//!   next runtime with the same arguments and exit status;
+//! - the socket and state dir every channel configures agree with each other and with the
+//!   binary's own defaults;
+//! - `podinit hook STAGE` accepts every stage name these files use (empty or garbage stdin fails
+//!   with exit 1 and no panic; an unknown stage exits 2).
+//!
+//! A file under `oci-hooks/` that no check knows about fails [`every_file_is_checked`].
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use support::{PODINIT, podinit, run};
+
+const INSTALLED: &str = "/usr/local/bin/podinit";
+const SPEC_ANNOTATION: &str = "io.podinit.pod-spec";
+/// The stages podinit needs (createRuntime may be replaced by the legacy prestart in Kata guests).
+const NEEDED: [&str; 3] = ["createRuntime", "poststart", "poststop"];
+const KATA_STAGES: [&str; 3] = ["prestart", "poststart", "poststop"];
+const T: Duration = Duration::from_secs(20);
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn oci_hooks() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("oci-hooks")
+}
+
+/// Every regular file under `dir`, sorted.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn load_json(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()))
+}
+
+fn hooks_d_files() -> Vec<PathBuf> {
+    let v: Vec<PathBuf> = files_under(&oci_hooks().join("hooks.d"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert!(!v.is_empty(), "oci-hooks/hooks.d has no *.json file");
+    v
+}
+
+fn containerd_fragment() -> PathBuf {
+    oci_hooks().join("containerd/base-runtime-spec.hooks.json")
+}
+
+fn kata_script(stage: &str) -> PathBuf {
+    oci_hooks()
+        .join("kata/guest-hooks")
+        .join(stage)
+        .join("podinit")
+}
+
+fn nvidia_wrapper() -> PathBuf {
+    oci_hooks().join("nvidia/podinit-nvidia-runtime")
+}
+
+/// A temp dir removed on drop, also when an assertion fails.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!(
+            "podinit-ocihooks-{what}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn write_exec(path: &Path, text: &str) {
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `KEY=VALUE` entries of a hook's `env` as pairs; panics on a malformed entry.
+fn env_pairs(env: &Value, what: &str) -> Vec<(String, String)> {
+    let list = env
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: env is not a list: {env}"));
+    list.iter()
+        .map(|e| {
+            let s = e
+                .as_str()
+                .unwrap_or_else(|| panic!("{what}: env entry {e} is not a string"));
+            let (k, v) = s
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{what}: env entry {s:?} is not KEY=VALUE"));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// The `(PODINIT_SOCKET, PODINIT_STATE_DIR)` a hook's env sets; both must be there, once.
+fn paths_of(env: &Value, what: &str) -> (String, String) {
+    let pairs = env_pairs(env, what);
+    let one = |key: &str| {
+        let vals: Vec<&String> = pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(
+            vals.len(),
+            1,
+            "{what}: env must set {key} exactly once: {env}"
+        );
+        assert!(
+            vals[0].starts_with('/'),
+            "{what}: {key} must be an absolute path: {env}"
+        );
+        vals[0].clone()
+    };
+    (one("PODINIT_SOCKET"), one("PODINIT_STATE_DIR"))
+}
+
+/// The binary's own defaults, from `podinit supervise --help`.
+fn binary_defaults() -> (String, String) {
+    let out = run(podinit().args(["supervise", "--help"]), T);
+    assert!(out.status.success(), "podinit supervise --help: {out:?}");
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let default_of = |flag: &str| -> String {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(flag))
+            .unwrap_or_else(|| panic!("no {flag} in podinit supervise --help:\n{help}"));
+        let rest = &line[line
+            .find("[default: ")
+            .unwrap_or_else(|| panic!("no default in {line:?}"))
+            + "[default: ".len()..];
+        rest[..rest.find(']').unwrap()].to_owned()
+    };
+    (default_of("--socket"), default_of("--state-dir"))
+}
+
+/// Evaluates Go-style `MatchString` (an unanchored search) with python3's `re`, for each
+/// `(pattern, subject)`; `None` when python3 is not installed.
+fn regex_search(cases: &[(&str, &str)]) -> Option<Vec<bool>> {
+    let arg = serde_json::to_string(cases).unwrap();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, re, sys\n\
+             print(json.dumps([re.search(p, s) is not None for p, s in json.loads(sys.argv[1])]))",
+            &arg,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "python3 re: {out:?}");
+    Some(serde_json::from_slice(&out.stdout).expect("python3 printed JSON"))
+}
+
+/// Without python3: the key must be the literal annotation name, anchored, dots escaped.
+fn literal_of_anchored_pattern(p: &str) -> Option<String> {
+    let inner = p.strip_prefix('^')?.strip_suffix('$')?;
+    Some(inner.replace("\\.", ".").replace("\\-", "-"))
+}
+
+#[test]
+fn every_file_is_checked() {
+    let root = oci_hooks();
+    let mut known: BTreeSet<PathBuf> = hooks_d_files().into_iter().collect();
+    known.insert(root.join("README.md"));
+    known.insert(containerd_fragment());
+    known.insert(nvidia_wrapper());
+    for s in KATA_STAGES {
+        known.insert(kata_script(s));
+    }
+    for f in files_under(&root) {
+        assert!(
+            known.contains(&f),
+            "{} is not covered by integration/oci_hooks.rs: add a check for it",
+            f.display()
+        );
+    }
+    for f in &known {
+        assert!(f.is_file(), "{} is missing", f.display());
+    }
+}
+
+#[test]
+fn hooks_d_files_register_the_three_stages_on_the_pod_spec_annotation() {
+    let mut covered = BTreeSet::new();
+    for path in hooks_d_files() {
+        let what = path.display().to_string();
+        let doc = load_json(&path);
+        assert_eq!(doc["version"], "1.0.0", "{what}: version");
+        let hook = &doc["hook"];
+        assert_eq!(hook["path"], INSTALLED, "{what}: hook.path");
+        let args: Vec<&str> = hook["args"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: hook.args is not a list"))
+            .iter()
+            .map(|a| a.as_str().expect("string arg"))
+            .collect();
+        assert_eq!(
+            args.len(),
+            3,
+            "{what}: args must be podinit hook STAGE: {args:?}"
+        );
+        assert_eq!(&args[..2], ["podinit", "hook"], "{what}: args");
+        let stage = args[2];
+        let stages: Vec<&str> = doc["stages"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: stages is not a list"))
+            .iter()
+            .map(|s| s.as_str().expect("string stage"))
+            .collect();
+        // The stage is passed explicitly, so a file can serve only that stage.
+        assert_eq!(
+            stages,
+            [stage],
+            "{what}: stages must be exactly the stage the args name"
+        );
+        paths_of(&hook["env"], &what);
+        if let Some(t) = hook.get("timeout") {
+            assert!(
+                t.as_u64().is_some_and(|t| t > 0),
+                "{what}: timeout {t} must be a positive integer"
+            );
+        }
+
+        let when = doc["when"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{what}: no when condition"));
+        assert_eq!(
+            when.keys().collect::<Vec<_>>(),
+            ["annotations"],
+            "{what}: the condition must be the annotation alone (no always/commands/...)"
+        );
+        let annotations = when["annotations"].as_object().unwrap();
+        assert_eq!(annotations.len(), 1, "{what}: one annotation condition");
+        let (key_re, value_re) = annotations.iter().next().unwrap();
+        let value_re = value_re.as_str().expect("value regex is a string");
+        let pod_spec = serde_json::to_string_pretty(&serde_json::json!({
+            "initContainers": [{"name": "s", "restartPolicy": "Always"}],
+            "containers": [{"name": "app"}],
+        }))
+        .unwrap();
+        match regex_search(&[
+            (key_re, SPEC_ANNOTATION),
+            (key_re, "io.podinit.container-name"),
+            (key_re, "io.kubernetes.cri.container-type"),
+            (value_re, &pod_spec),
+            (value_re, "{}"),
+        ]) {
+            Some(m) => assert_eq!(
+                m,
+                [true, false, false, true, true],
+                "{what}: key regex {key_re:?} must match {SPEC_ANNOTATION} and only it, value \
+                 regex {value_re:?} any pod spec (multi-line too)"
+            ),
+            None => {
+                eprintln!("python3 missing: checking the patterns without a regex engine");
+                assert_eq!(
+                    literal_of_anchored_pattern(key_re).as_deref(),
+                    Some(SPEC_ANNOTATION),
+                    "{what}: key {key_re:?}"
+                );
+                assert!(
+                    ["(?s).*", ".*", "(?s)^.*$", ""].contains(&value_re),
+                    "{what}: value {value_re:?}"
+                );
+            }
+        }
+        covered.insert(stage.to_owned());
+    }
+    for s in NEEDED {
+        assert!(
+            covered.contains(s),
+            "no hooks.d file registers {s} (covered: {covered:?})"
+        );
+    }
+}
+
+#[test]
+fn containerd_fragment_has_the_three_stages() {
+    let path = containerd_fragment();
+    let what = path.display().to_string();
+    let doc = load_json(&path);
+    let hooks = doc["hooks"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: no hooks object"));
+    for s in NEEDED {
+        assert!(hooks.contains_key(s), "{what}: no {s} hook");
+    }
+    for (stage, list) in hooks {
+        let list = list
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: hooks.{stage} is not a list"));
+        assert_eq!(list.len(), 1, "{what}: one podinit hook per stage");
+        let h = &list[0];
+        assert_eq!(h["path"], INSTALLED, "{what}: {stage}: path");
+        assert_eq!(
+            h["args"],
+            serde_json::json!(["podinit", "hook", stage]),
+            "{what}: {stage}: args"
+        );
+        paths_of(&h["env"], &format!("{what}: {stage}"));
+    }
+}
+
+/// A fake `podinit` that records its arguments, the two path variables, its cwd and its stdin.
+const FAKE_PODINIT: &str = r#"#!/bin/sh
+{
+    echo "call podinit"
+    echo "cwd $(pwd -P)"
+    echo "socket ${PODINIT_SOCKET-<unset>}"
+    echo "statedir ${PODINIT_STATE_DIR-<unset>}"
+    for a in "$@"; do echo "arg $a"; done
+    if [ -n "${FAKE_STDIN:-}" ]; then cat > "$FAKE_STDIN"; fi
+    echo "end"
+} >> "$FAKE_LOG"
+exit "${FAKE_PODINIT_EXIT:-0}"
+"#;
+
+/// A fake runtime (`nvidia-container-runtime` or `PODINIT_NEXT_RUNTIME`).
+const FAKE_RUNTIME: &str = r#"#!/bin/sh
+{
+    echo "call $(basename "$0")"
+    echo "cwd $(pwd -P)"
+    for a in "$@"; do echo "arg $a"; done
+    echo "end"
+} >> "$FAKE_LOG"
+exit "${FAKE_RUNTIME_EXIT:-0}"
+"#;
+
+#[derive(Debug, PartialEq)]
+struct Call {
+    who: String,
+    cwd: String,
+    socket: Option<String>,
+    state_dir: Option<String>,
+    args: Vec<String>,
+}
+
+fn read_calls(log: &Path) -> Vec<Call> {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let mut calls = Vec::new();
+    let mut cur: Option<Call> = None;
+    for line in text.lines() {
+        let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match tag {
+            "call" => {
+                cur = Some(Call {
+                    who: rest.to_owned(),
+                    cwd: String::new(),
+                    socket: None,
+                    state_dir: None,
+                    args: Vec::new(),
+                })
+            }
+            "cwd" => cur.as_mut().unwrap().cwd = rest.to_owned(),
+            "socket" => cur.as_mut().unwrap().socket = Some(rest.to_owned()),
+            "statedir" => cur.as_mut().unwrap().state_dir = Some(rest.to_owned()),
+            "arg" => cur.as_mut().unwrap().args.push(rest.to_owned()),
+            "end" => calls.push(cur.take().unwrap()),
+            _ => panic!("unexpected line {line:?} in {}", log.display()),
+        }
+    }
+    calls
+}
+
+/// A copy of `script` with the installed binary's path replaced by `fake`.
+fn copy_with_fake_binary(script: &Path, fake: &Path, dest: &Path) {
+    let text = fs::read_to_string(script).unwrap();
+    assert!(
+        text.contains(INSTALLED),
+        "{} does not call {INSTALLED}",
+        script.display()
+    );
+    write_exec(dest, &text.replace(INSTALLED, fake.to_str().unwrap()));
+}
+
+fn sh_n(script: &Path) {
+    let out = run(Command::new("sh").arg("-n").arg(script), T);
+    assert!(
+        out.status.success(),
+        "sh -n {}: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `cmd` with `input` on stdin; returns its exit code.
+fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> i32 {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let status = support::wait_deadline(&mut child, T, &format!("{cmd:?}"));
+    status
+        .code()
+        .unwrap_or_else(|| panic!("{cmd:?} killed: {status:?}"))
+}
+
+#[test]
+fn kata_guest_hooks_exec_podinit_hook_with_their_stage() {
+    let tmp = TempDir::new("kata");
+    let fake = tmp.0.join("podinit");
+    write_exec(&fake, FAKE_PODINIT);
+    for stage in KATA_STAGES {
+        let script = kata_script(stage);
+        let what = script.display().to_string();
+        let mode = fs::metadata(&script).unwrap().permissions().mode();
+        assert!(mode & 0o111 == 0o111, "{what}: not executable ({mode:o})");
+        sh_n(&script);
+        let text = fs::read_to_string(&script).unwrap();
+        assert!(text.starts_with("#!/bin/sh\n"), "{what}: shebang");
+        assert!(
+            text.lines()
+                .any(|l| l.trim() == format!("exec {INSTALLED} hook {stage}")),
+            "{what}: no line `exec {INSTALLED} hook {stage}`"
+        );
+
+        let copy = tmp.0.join(format!("kata-{stage}"));
+        copy_with_fake_binary(&script, &fake, &copy);
+        let state = format!(r#"{{"ociVersion":"1.0.2","id":"c-{stage}","status":"created"}}"#);
+        for custom in [false, true] {
+            let log = tmp.0.join(format!("{stage}-{custom}.log"));
+            let stdin_copy = tmp.0.join(format!("{stage}-{custom}.stdin"));
+            let mut cmd = Command::new(&copy);
+            cmd.env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("FAKE_LOG", &log)
+                .env("FAKE_STDIN", &stdin_copy);
+            if custom {
+                cmd.env("PODINIT_SOCKET", "/x/s.sock")
+                    .env("PODINIT_STATE_DIR", "/x");
+            }
+            assert_eq!(run_with_stdin(&mut cmd, state.as_bytes()), 0, "{what}");
+            let calls = read_calls(&log);
+            assert_eq!(calls.len(), 1, "{what}: {calls:?}");
+            let c = &calls[0];
+            assert_eq!(c.args, ["hook", stage], "{what}: arguments");
+            assert_eq!(
+                fs::read_to_string(&stdin_copy).unwrap(),
+                state,
+                "{what}: the OCI state must reach podinit on stdin"
+            );
+            let (want_socket, want_dir) = if custom {
+                ("/x/s.sock".to_owned(), "/x".to_owned())
+            } else {
+                binary_defaults()
+            };
+            assert_eq!(c.socket.as_deref(), Some(want_socket.as_str()), "{what}");
+            assert_eq!(c.state_dir.as_deref(), Some(want_dir.as_str()), "{what}");
+        }
+    }
+    // No stray stage directory (the kata-agent runs every executable it finds there).
+    let dirs: BTreeSet<String> = fs::read_dir(oci_hooks().join("kata/guest-hooks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(dirs, KATA_STAGES.iter().map(|s| s.to_string()).collect());
+}
+
+#[test]
+fn every_channel_uses_the_binarys_default_socket_and_state_dir() {
+    let defaults = binary_defaults();
+    let mut seen = Vec::new();
+    for path in hooks_d_files() {
+        let what = path.display().to_string();
+        seen.push((
+            what.clone(),
+            paths_of(&load_json(&path)["hook"]["env"], &what),
+        ));
+    }
+    let containerd = load_json(&containerd_fragment());
+    for (stage, list) in containerd["hooks"].as_object().unwrap() {
+        for h in list.as_array().unwrap() {
+            let what = format!("{}: {stage}", containerd_fragment().display());
+            seen.push((what.clone(), paths_of(&h["env"], &what)));
+        }
+    }
+    for stage in KATA_STAGES {
+        // `${PODINIT_SOCKET:-default}` lines; the run above proves they take effect.
+        let text = fs::read_to_string(kata_script(stage)).unwrap();
+        let default_of = |var: &str| -> String {
+            let prefix = format!("{var}=${{{var}:-");
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&prefix))
+                .unwrap_or_else(|| panic!("{stage}: no {prefix}... line"));
+            line[prefix.len()..line.len() - 1].to_owned()
+        };
+        seen.push((
+            kata_script(stage).display().to_string(),
+            (
+                default_of("PODINIT_SOCKET"),
+                default_of("PODINIT_STATE_DIR"),
+            ),
+        ));
+    }
+    let readme = fs::read_to_string(oci_hooks().join("README.md")).unwrap();
+    for (what, paths) in &seen {
+        assert_eq!(
+            paths, &defaults,
+            "{what}: (PODINIT_SOCKET, PODINIT_STATE_DIR) differ from `podinit supervise`'s defaults"
+        );
+    }
+    assert!(
+        readme.contains(&format!("PODINIT_SOCKET={}", defaults.0))
+            && readme.contains(&format!("PODINIT_STATE_DIR={}", defaults.1)),
+        "oci-hooks/README.md must document the paths the files use: {defaults:?}"
+    );
+}
+
+struct WrapperCase {
+    args: Vec<String>,
+    /// The cwd the runtime is called in.
+    cwd: PathBuf,
+    /// The bundle `podinit inject` must get (resolved against its cwd), or none.
+    inject: Option<PathBuf>,
+}
+
+#[test]
+fn nvidia_wrapper_injects_create_and_run_bundles_then_execs_the_next_runtime() {
+    let wrapper = nvidia_wrapper();
+    sh_n(&wrapper);
+    let mode = fs::metadata(&wrapper).unwrap().permissions().mode();
+    assert!(
+        mode & 0o111 == 0o111,
+        "{}: not executable",
+        wrapper.display()
+    );
+
+    let tmp = TempDir::new("nvidia");
+    let bin = tmp.0.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let fake_podinit = bin.join("podinit");
+    write_exec(&fake_podinit, FAKE_PODINIT);
+    write_exec(&bin.join("nvidia-container-runtime"), FAKE_RUNTIME);
+    write_exec(&bin.join("next-runtime"), FAKE_RUNTIME);
+    let copy = tmp.0.join("podinit-nvidia-runtime");
+    copy_with_fake_binary(&wrapper, &fake_podinit, &copy);
+    // A bundle path with a space, as the shell must keep it one word.
+    let bundle = tmp.0.join("bundle dir");
+    fs::create_dir_all(&bundle).unwrap();
+    let bundle = bundle.canonicalize().unwrap();
+    let b = bundle.to_str().unwrap().to_owned();
+    let elsewhere = tmp.0.canonicalize().unwrap();
+
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let cases = [
+        WrapperCase {
+            args: s(&["create", "--bundle", &b, "id1"]),
+            cwd: elsewhere.clone(),
+            inject: Some(bundle.clone()),
+        },
+        WrapperCase {
+            args: s(&["--root", "r", "create", "-b", &b, "id1"]),
+            cwd: elsewhere.clone(),
+            inject: Some(bundle.clone()),
+        },
+        WrapperCase {
+            args: s(&["create", &format!("--bundle={b}"), "id1"]),
+            cwd: elsewhere.clone(),
+            inject: Some(bundle.clone()),
+        },
+        // containerd's shim: global options first, then create with its own options.
+        WrapperCase {
+            args: s(&[
+                "--root",
+                "/run/containerd/runc/k8s.io",
+                "--log",
+                "/x/log.json",
+                "--log-format",
+                "json",
+                "create",
+                "--bundle",
+                &b,
+                "--pid-file",
+                "/x/init.pid",
+                "id1",
+            ]),
+            cwd: elsewhere.clone(),
+            inject: Some(bundle.clone()),
+        },
+        // runc's default bundle is the cwd.
+        WrapperCase {
+            args: s(&["run", "id1"]),
+            cwd: bundle.clone(),
+            inject: Some(bundle.clone()),
+        },
+        WrapperCase {
+            args: s(&["--root", "r", "create", "id1"]),
+            cwd: bundle.clone(),
+            inject: Some(bundle.clone()),
+        },
+        WrapperCase {
+            args: s(&["start", "id1"]),
+            cwd: bundle.clone(),
+            inject: None,
+        },
+        WrapperCase {
+            args: s(&["delete", "id1"]),
+            cwd: bundle.clone(),
+            inject: None,
+        },
+        WrapperCase {
+            args: s(&["--root", "r", "delete", "--force", "id1"]),
+            cwd: bundle.clone(),
+            inject: None,
+        },
+        WrapperCase {
+            args: s(&["kill", "id1", "TERM"]),
+            cwd: bundle.clone(),
+            inject: None,
+        },
+        WrapperCase {
+            args: s(&["state", "id1"]),
+            cwd: bundle.clone(),
+            inject: None,
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        // Every other case relies on the default next runtime found on PATH.
+        let explicit_next = i % 2 == 0;
+        for runtime_exit in [0, 3] {
+            let log = tmp.0.join(format!("case{i}-{runtime_exit}.log"));
+            let mut cmd = Command::new(&copy);
+            cmd.args(&case.args)
+                .current_dir(&case.cwd)
+                .env_clear()
+                .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                .env("FAKE_LOG", &log)
+                .env("FAKE_RUNTIME_EXIT", runtime_exit.to_string());
+            if explicit_next {
+                cmd.env("PODINIT_NEXT_RUNTIME", bin.join("next-runtime"));
+            }
+            let what = format!("wrapper {:?} in {}", case.args, case.cwd.display());
+            let code = run_with_stdin(&mut cmd, b"");
+            assert_eq!(
+                code, runtime_exit,
+                "{what}: must exit with the next runtime's status"
+            );
+            let calls = read_calls(&log);
+            let mut calls = calls.iter();
+            if let Some(want) = &case.inject {
+                let c = calls
+                    .next()
+                    .unwrap_or_else(|| panic!("{what}: nothing called"));
+                assert_eq!(c.who, "podinit", "{what}: podinit inject must run first");
+                assert_eq!(c.args.len(), 2, "{what}: podinit {:?}", c.args);
+                assert_eq!(c.args[0], "inject", "{what}");
+                let got = Path::new(&c.cwd).join(&c.args[1]);
+                assert_eq!(
+                    got.canonicalize().ok().as_ref(),
+                    Some(want),
+                    "{what}: injected {:?} (cwd {})",
+                    c.args[1],
+                    c.cwd
+                );
+            }
+            let c = calls
+                .next()
+                .unwrap_or_else(|| panic!("{what}: the next runtime was not called"));
+            let want_runtime = if explicit_next {
+                "next-runtime"
+            } else {
+                "nvidia-container-runtime"
+            };
+            assert_eq!(c.who, want_runtime, "{what}: which runtime ran");
+            assert_eq!(c.args, case.args, "{what}: the runtime's arguments");
+            assert_eq!(Path::new(&c.cwd), case.cwd, "{what}: the runtime's cwd");
+            assert!(calls.next().is_none(), "{what}: extra calls");
+        }
+    }
+
+    // A failed inject must not run the container unprepared.
+    let log = tmp.0.join("inject-fails.log");
+    let code = run_with_stdin(
+        Command::new(&copy)
+            .args(["create", "--bundle", &b, "id1"])
+            .env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("FAKE_LOG", &log)
+            .env("FAKE_PODINIT_EXIT", "1"),
+        b"",
+    );
+    assert_ne!(code, 0, "a failed inject must fail the create");
+    let calls = read_calls(&log);
+    assert_eq!(
+        calls.iter().map(|c| c.who.as_str()).collect::<Vec<_>>(),
+        ["podinit"],
+        "the runtime must not run after a failed inject"
+    );
+}
+
+/// Every stage name the files hand to `podinit hook`.
+fn stage_names_used() -> BTreeSet<String> {
+    let mut stages = BTreeSet::new();
+    for path in hooks_d_files() {
+        let doc = load_json(&path);
+        stages.insert(doc["hook"]["args"][2].as_str().unwrap().to_owned());
+        for s in doc["stages"].as_array().unwrap() {
+            stages.insert(s.as_str().unwrap().to_owned());
+        }
+    }
+    for (stage, list) in load_json(&containerd_fragment())["hooks"]
+        .as_object()
+        .unwrap()
+    {
+        stages.insert(stage.clone());
+        for h in list.as_array().unwrap() {
+            stages.insert(h["args"][2].as_str().unwrap().to_owned());
+        }
+    }
+    for stage in KATA_STAGES {
+        let text = fs::read_to_string(kata_script(stage)).unwrap();
+        let prefix = format!("exec {INSTALLED} hook ");
+        for l in text.lines() {
+            if let Some(s) = l.trim().strip_prefix(&prefix) {
+                stages.insert(s.trim().to_owned());
+            }
+        }
+    }
+    stages
+}
+
+#[test]
+fn podinit_hook_accepts_every_stage_the_files_use_and_fails_cleanly_without_a_state() {
+    let tmp = TempDir::new("stages");
+    let stages = stage_names_used();
+    for s in NEEDED {
+        assert!(stages.contains(s), "no file uses stage {s}: {stages:?}");
+    }
+    let socket = tmp.0.join("nobody-listens.sock");
+    for stage in &stages {
+        for input in [&b""[..], b"garbage{\n", b"\x00\xff\xfe not json"] {
+            let mut child = podinit()
+                .args(["hook", stage])
+                .env("PODINIT_SOCKET", &socket)
+                .env("PODINIT_STATE_DIR", &tmp.0)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(input).unwrap();
+            let out = {
+                let status = support::wait_deadline(&mut child, T, "podinit hook");
+                let mut stderr = String::new();
+                std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+                    .unwrap();
+                (status, stderr)
+            };
+            let what = format!("podinit hook {stage} with stdin {input:?}");
+            assert_eq!(out.0.code(), Some(1), "{what}: {}", out.1);
+            assert!(
+                !out.1.contains("panicked") && !out.1.contains("unknown stage"),
+                "{what}: {}",
+                out.1
+            );
+            assert!(
+                out.1.contains("podinit") && !out.1.trim().is_empty(),
+                "{what}: says nothing"
+            );
+        }
+    }
+    // The control: a stage podinit does not know is a usage error.
+    let out = run(podinit().args(["hook", "notAStage"]), T);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "unknown stage: {stderr}");
+    assert!(stderr.contains("unknown stage"), "{stderr}");
+    assert!(Path::new(PODINIT).is_file());
+}

@@ -1,0 +1,1868 @@
+//! End-to-end scenarios: real runc containers of one pod under `podinit supervise`, created one
+//! after the other by the serial agent (`integration/pod/`), each scenario in both creation
+//! orders (declaration order and reverse). What is asserted comes from the containers' own
+//! timeline (`tlog` lines with microsecond wall-clock times), from the exit codes the agent reaped
+//! as the containers' subreaper, and from `status.json`; SPEC sections 2, 3 and 6.
+//!
+//! Timing trick: where "B happened after A *exited*" matters, A logs a line and then sleeps a known
+//! time before it exits, so B's own log line must come at least that long after A's line.
+//!
+//! Probes that gate a start use a *waiting* exec probe (`until test -f F; do sleep 0.01; done`,
+//! long timeout) where only the order matters: it succeeds as soon as the container made the file,
+//! without waiting for the next probe period (1 s minimum). Scenario 4 uses a plain periodic probe.
+//!
+//! Every pod runs `podinit supervise -vv`: a failing assertion prints the whole outcome (timeline,
+//! status.json, supervisor log, agent log); `PODTEST_DUMP=1` prints it for passing tests too.
+//! Skips (and passes) when not root or runc, ip, python3 or /bin/busybox is missing, except the
+//! hostile-input checks (s13), which need none of them.
+//!
+//! | test | what |
+//! |---|---|
+//! | s01 | ACS document Job, native sidecar: started before the app, SIGTERM after the app exited, 0/0, Succeeded |
+//! | s02 | the same Job with `__IS_SIDECAR__=true` on a container declared after the app (readiness-gated) |
+//! | s03a/b | ACK filebeat (`ECI_SIDECAR_CONTAINER`) reading a read-only bind-mounted host file; env only (1 s settle rule) / `io.podinit.pod-containers` |
+//! | s04 | init container, then a startupProbe-gated native sidecar (1.5 s), then the app |
+//! | s05 | three native sidecars stopped s3, s2, s1, each after the later one exited |
+//! | s06 | a sidecar ignoring SIGTERM is SIGKILLed when the 3 s budget ends; reported 0, raw 137 |
+//! | s07 | an app exiting 3: Failed, supervisor exit 1, sidecars still stopped in order with 0 |
+//! | s08 | a sidecar crashing once is restarted at once, alone; the app untouched |
+//! | s09 | `podinit stop --grace 10`: app SIGTERM first, then the sidecars in reverse; app 143, Failed |
+//! | s10 | ECI launch priority with a tcpSocket readiness probe: the app starts once the port is open |
+//! | s11 | an NVIDIA prestart/createRuntime hook stays first after inject, runs, and the pod succeeds |
+//! | s12a/b | supervisor SIGKILLed and restarted while the app runs / after it exited meanwhile |
+//! | s13a/b/c | hostile input: hook with garbage stdin, inject on a bad config.json, explain naming a bad annotation |
+//! | s14 | pod deleted while a sidecar fails its startup probe: the held app ends NeverStarted |
+//! | x01-x11 | more of SPEC 3/6: app SIGKILLed (process / whole container), a second stop shortening the grace, non-zero sidecar exit in teardown, failed init container, postStart/preStop, startup-probe and liveness restarts, a late declared app, ECI exit priority and ignore-exit-code, OnFailure |
+
+mod pod;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rstest::rstest;
+use serde_json::{Value, json};
+
+use pod::{Container, CreateOrder, PodOutcome, PodTest, RunningPod, SupervisorExit};
+
+const PODINIT: &str = pod::PODINIT;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// A pod with the settings every scenario shares: a verbose supervisor (its log is in the
+/// failure dump) and timeouts short enough that a hung product fails the test in seconds.
+fn pod(name: &str) -> PodTest {
+    PodTest::new(name)
+        .supervisor_args(&["-vv"])
+        .timeout(Duration::from_secs(25))
+        .cmd_timeout(Duration::from_secs(10))
+        .supervisor_timeout(Duration::from_secs(10))
+}
+
+/// An exec probe that succeeds as soon as `file` exists (it waits inside the probe, up to 20 s):
+/// the gate opens right after the container made the file, not at the next probe period.
+fn waiting_probe(file: &str) -> Value {
+    json!({
+        "exec": {"command": ["sh", "-c", format!("until test -f {file}; do sleep 0.01; done")]},
+        "timeoutSeconds": 20,
+        "periodSeconds": 1,
+        "failureThreshold": 100,
+    })
+}
+
+/// A sidecar body: logs `started`, makes `/dev/shm/ready` (per container: `/dev/shm` is the
+/// container's own tmpfs), then runs until SIGTERM, which it logs, waits `term_sleep` seconds and
+/// logs `exiting` before exiting 0.
+fn sidecar_body(term_sleep: &str) -> String {
+    format!(
+        "trap 'tlog got TERM; sleep {term_sleep}; tlog exiting; exit 0' TERM\n\
+         tlog started; touch /dev/shm/ready\n\
+         while :; do sleep 0.05; done"
+    )
+}
+
+/// An app body: logs `started`, runs `work` (shell), logs `exiting`, then sleeps 0.3 s and exits
+/// with `code`: whatever happens 300 ms or more after `exiting` happened after the app exited.
+fn app_body(work: &str, code: i32) -> String {
+    format!("tlog started\n{work}\ntlog exiting; sleep 0.3; exit {code}")
+}
+
+/// Timeline time (µs) of the first entry `event` names; panics with the dump if absent.
+#[track_caller]
+fn at(out: &PodOutcome, event: &str) -> u64 {
+    out.first(event)
+        .unwrap_or_else(|| panic!("no timeline entry {event:?}\n{out}"))
+        .at_us
+}
+
+/// Milliseconds from event `a` to event `b` (negative if b came first).
+#[track_caller]
+fn gap_ms(out: &PodOutcome, a: &str, b: &str) -> f64 {
+    (at(out, b) as f64 - at(out, a) as f64) / 1000.0
+}
+
+/// Asserts `b` came at least `min_ms` after `a` (both from the containers' timeline).
+#[track_caller]
+fn assert_after(out: &PodOutcome, a: &str, b: &str, min_ms: f64) {
+    let g = gap_ms(out, a, b);
+    assert!(
+        g >= min_ms,
+        "{b:?} came {g:.1} ms after {a:?}, expected at least {min_ms} ms\n{out}"
+    );
+}
+
+/// How many times the container logged exactly `text`.
+fn count(out: &PodOutcome, container: &str, text: &str) -> usize {
+    out.events_of(container)
+        .iter()
+        .filter(|t| **t == text)
+        .count()
+}
+
+/// `status.json` field `field` of container `name`.
+#[track_caller]
+fn st(out: &PodOutcome, name: &str, field: &str) -> Value {
+    out.container_status(name)[field].clone()
+}
+
+/// The agent reaped exactly these codes, nothing is unfinished, and nothing was left behind.
+#[track_caller]
+fn assert_reaped(out: &PodOutcome, expected: &[(&str, i32)]) {
+    for (name, code) in expected {
+        assert_eq!(
+            out.exit_code(name),
+            Some(*code),
+            "agent-reaped exit code of {name}\n{out}"
+        );
+    }
+    assert_eq!(out.exit_codes.len(), expected.len(), "{out}");
+    assert!(out.unfinished.is_empty(), "unfinished containers\n{out}");
+    assert!(out.agent_errors.is_empty(), "agent errors\n{out}");
+    assert!(out.notes.is_empty(), "harness notes\n{out}");
+    assert!(
+        out.cleanup.containers_after_agent.is_empty(),
+        "containers left after the agent's runc delete\n{out}"
+    );
+    assert!(out.cleanup.is_clean(), "cleanup\n{out}");
+    for (name, pid) in &out.pids {
+        assert!(!pod::alive(*pid), "{name}'s init {pid} still exists\n{out}");
+    }
+    let log = out.supervisor_log();
+    assert!(!log.contains("panicked"), "the supervisor panicked\n{out}");
+    for (name, text) in &out.logs {
+        assert!(!text.contains("panicked at"), "{name}: a panic\n{out}");
+    }
+}
+
+/// Pod phase and supervisor exit: Succeeded ↔ 0, Failed ↔ 1.
+#[track_caller]
+fn assert_phase(out: &PodOutcome, phase: &str) {
+    assert_eq!(out.phase(), Some(phase), "phase\n{out}");
+    let code = if phase == "Succeeded" { 0 } else { 1 };
+    assert_eq!(
+        out.supervisor_exit,
+        SupervisorExit::Exited(code),
+        "supervisor exit\n{out}"
+    );
+}
+
+/// A sidecar the pod stopped: reported 0, and its raw code.
+#[track_caller]
+fn assert_stopped_sidecar(out: &PodOutcome, name: &str, raw: i32) {
+    assert_eq!(st(out, name, "kind"), "sidecar", "{out}");
+    assert_eq!(
+        st(out, name, "exitCode"),
+        0,
+        "{name}: reported exitCode\n{out}"
+    );
+    assert_eq!(
+        st(out, name, "rawExitCode"),
+        raw,
+        "{name}: rawExitCode\n{out}"
+    );
+    assert_eq!(st(out, name, "state"), "terminated", "{out}");
+}
+
+/// Milliseconds since the epoch of an RFC 3339 UTC time as `status.json` writes them
+/// (`2024-05-01T12:00:00.123Z`).
+fn rfc3339_ms(s: &str) -> Option<i64> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|x| x.parse::<i64>());
+    let (hh, mm, ss) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
+    let ms: i64 = format!("{frac:0<3}")[..3].parse().ok()?;
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000 + ms)
+}
+
+/// The time (ms) of the first event of `status.json`'s timeline for `container` (None: pod-level)
+/// whose text starts with `prefix`.
+#[track_caller]
+fn status_event_ms(out: &PodOutcome, container: Option<&str>, prefix: &str) -> i64 {
+    let tl = out
+        .status_json
+        .as_ref()
+        .and_then(|s| s["timeline"].as_array())
+        .unwrap_or_else(|| panic!("status.json has no timeline\n{out}"));
+    tl.iter()
+        .find(|e| {
+            e["container"].as_str() == container
+                && e["event"].as_str().is_some_and(|t| t.starts_with(prefix))
+        })
+        .and_then(|e| rfc3339_ms(e["at"].as_str()?))
+        .unwrap_or_else(|| panic!("status timeline: no {container:?} event {prefix:?}\n{out}"))
+}
+
+/// The texts of `status.json`'s timeline events for `container`, in order.
+fn status_events(out: &PodOutcome, container: &str) -> Vec<String> {
+    out.status_json
+        .as_ref()
+        .and_then(|s| s["timeline"].as_array())
+        .map(|tl| {
+            tl.iter()
+                .filter(|e| e["container"] == container)
+                .filter_map(|e| e["event"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until `status.json` satisfies `pred`.
+fn wait_status(p: &RunningPod, timeout: Duration, pred: impl Fn(&Value) -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if p.status().is_some_and(|s| pred(&s)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn container_state<'a>(status: &'a Value, name: &str) -> Option<&'a Value> {
+    status["containers"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == name)
+}
+
+#[track_caller]
+fn stop(p: &RunningPod, grace: u64) {
+    p.mark("stop requested");
+    let out = p.podinit(&["stop", "--grace", &grace.to_string()]);
+    assert!(
+        out.status.success(),
+        "podinit stop: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. ACS document Job, native sidecar (initContainers, restartPolicy Always)
+
+/// The Job of the ACS sidecar document, native declaration: the sidecar tails the log the app
+/// writes. Sidecar started before the app; SIGTERM to the sidecar only after the app exited;
+/// both reaped 0; Succeeded.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s01_acs_native_sidecar_job(#[case] order: CreateOrder) {
+    if pod::skip("s01_acs_native_sidecar_job") {
+        return;
+    }
+    let out = pod("s01-acs-native")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [{
+                "name": "sidecar", "image": "busybox", "restartPolicy": "Always",
+                "command": ["sh", "-c", "touch /var/logs.txt && tail -F /var/logs.txt"],
+                "startupProbe": waiting_probe("/dev/shm/ready"),
+            }],
+            "containers": [{
+                "name": "app", "image": "busybox",
+                "command": ["sh", "-c",
+                    "for i in $(seq 1 10);do echo \"logging\" >> /var/logs.txt; sleep 1; done"],
+            }],
+        }))
+        .add(Container::script(
+            "sidecar",
+            "trap 'tlog got TERM; exit 0' TERM\n\
+             tlog started; touch /shared/logs.txt /dev/shm/ready\n\
+             tail -F /shared/logs.txt & wait",
+        ))
+        .add(Container::script(
+            "app",
+            &app_body(
+                "for i in 1 2 3; do echo logging >> /shared/logs.txt; sleep 0.05; done",
+                0,
+            ),
+        ))
+        .run(order);
+
+    out.assert_order(&[
+        "sidecar started",
+        "app started",
+        "app exiting",
+        "sidecar got TERM",
+    ]);
+    // The app exits 300 ms after `exiting`: the TERM came after the app's exit.
+    assert_after(&out, "app exiting", "sidecar got TERM", 300.0);
+    assert_eq!(count(&out, "app", "started"), 1, "{out}");
+    assert_eq!(count(&out, "sidecar", "started"), 1, "{out}");
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_eq!(st(&out, "app", "exitCode"), 0, "{out}");
+    assert_eq!(st(&out, "app", "kind"), "app", "{out}");
+    assert_phase(&out, "Succeeded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. ACS document Job, `__IS_SIDECAR__=true` on a regular container declared after the app
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s02_acs_is_sidecar_env_job(#[case] order: CreateOrder) {
+    if pod::skip("s02_acs_is_sidecar_env_job") {
+        return;
+    }
+    let out = pod("s02-acs-is-sidecar")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "containers": [
+                {"name": "app", "image": "busybox"},
+                {"name": "sidecar", "image": "busybox",
+                 "env": [{"name": "__IS_SIDECAR__", "value": "true"}],
+                 // Env-dialect sidecars gate on readiness (ECI/ACS semantics).
+                 "readinessProbe": waiting_probe("/dev/shm/ready")},
+            ],
+        }))
+        .add(Container::script("app", &app_body("sleep 0.1", 0)))
+        .add(Container::script("sidecar", &sidecar_body("0")).env("__IS_SIDECAR__", "true"))
+        .run(order);
+
+    out.assert_order(&[
+        "sidecar started",
+        "app started",
+        "app exiting",
+        "sidecar got TERM",
+    ]);
+    assert_after(&out, "app exiting", "sidecar got TERM", 300.0);
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. ACK filebeat sidecar (ECI_SIDECAR_CONTAINER=true) reading a bind-mounted config file
+
+const FILEBEAT_YML: &str = "filebeat.inputs:\n- type: log\n  paths:\n    - /var/log/echo/*.log\noutput.console:\n  pretty: true\n";
+
+/// The ACK virtual-node example: `filebeat` (`ECI_SIDECAR_CONTAINER=true`, `cat
+/// /etc/filebeat.yml && sleep 36000`, the config a read-only bind mount of a host file) and a
+/// non-root echo-server-like job (`io.podinit.restart-policy: Never`). No pod spec: with `pod_containers` the pod declares its
+/// containers (`io.podinit.pod-containers`) and the filebeat gates on its readiness probe;
+/// without, only env: the settle rule holds every gate until no container registered for 1 s.
+fn filebeat_pod(name: &str, pod_containers: bool) -> PodTest {
+    let mut filebeat = Container::script(
+        "filebeat",
+        "trap 'tlog got TERM; exit 0' TERM\n\
+         tlog started; cat /etc/filebeat.yml && tlog config printed && touch /dev/shm/ready\n\
+         sleep 36000 & wait",
+    )
+    .env("ECI_SIDECAR_CONTAINER", "true")
+    .bind_host_file("filebeat.yml", "/etc/filebeat.yml", true);
+    let app = Container::script(
+        "echo-server",
+        &app_body(
+            "echo \"hello world\"; test -w /etc/filebeat.yml && tlog config writable",
+            0,
+        ),
+    )
+    .user(65532, 65532)
+    // A Job: without a pod spec the app would get the Kubernetes default, Always.
+    .annotation("io.podinit.restart-policy", "Never");
+    let mut p = pod(name).host_file("filebeat.yml", FILEBEAT_YML.as_bytes(), 0o644);
+    if pod_containers {
+        filebeat = filebeat.annotation(
+            "io.podinit.readiness-probe",
+            &waiting_probe("/dev/shm/ready").to_string(),
+        );
+        p = p.pod_annotation("io.podinit.pod-containers", "filebeat,echo-server");
+    }
+    p.add(filebeat).add(app)
+}
+
+fn check_filebeat(out: &PodOutcome) {
+    assert_eq!(out.stdout("filebeat"), FILEBEAT_YML, "{out}");
+    assert!(out.stdout("echo-server").contains("hello world"), "{out}");
+    assert_eq!(count(out, "echo-server", "started"), 1, "{out}");
+    // The sidecar's process started before the app's gate opened (supervisor's view).
+    let sidecar_up = status_event_ms(out, Some("filebeat"), "process started");
+    let app_released = status_event_ms(out, Some("echo-server"), "start gate released");
+    assert!(sidecar_up <= app_released, "{out}");
+    out.assert_order(&["echo-server exiting", "filebeat got TERM"]);
+    assert_after(out, "echo-server exiting", "filebeat got TERM", 300.0);
+    assert_reaped(out, &[("filebeat", 0), ("echo-server", 0)]);
+    assert_stopped_sidecar(out, "filebeat", 0);
+    assert_phase(out, "Succeeded");
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s03a_ack_filebeat_env_only_settle_rule(#[case] order: CreateOrder) {
+    if pod::skip("s03a_ack_filebeat_env_only_settle_rule") {
+        return;
+    }
+    let out = filebeat_pod("s03a-filebeat-settle", false).run(order);
+    check_filebeat(&out);
+    // Settle rule: no gate opens before 1 s without a new registration (ms-rounded times).
+    let last_registered = status_event_ms(&out, Some("filebeat"), "registered")
+        .max(status_event_ms(&out, Some("echo-server"), "registered"));
+    let first_release = status_event_ms(&out, Some("filebeat"), "start gate released");
+    assert!(
+        first_release - last_registered >= 998,
+        "a gate opened {} ms after the last registration, before the 1 s settle time\n{out}",
+        first_release - last_registered
+    );
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s03b_ack_filebeat_pod_containers(#[case] order: CreateOrder) {
+    if pod::skip("s03b_ack_filebeat_pod_containers") {
+        return;
+    }
+    let out = filebeat_pod("s03b-filebeat-declared", true).run(order);
+    check_filebeat(&out);
+    // Readiness gate: the app started after the filebeat printed its config.
+    out.assert_order(&["filebeat config printed", "echo-server started"]);
+    // Declared pod: no settle delay.
+    let last_registered = status_event_ms(&out, Some("filebeat"), "registered")
+        .max(status_event_ms(&out, Some("echo-server"), "registered"));
+    let app_released = status_event_ms(&out, Some("echo-server"), "start gate released");
+    assert!(
+        app_released - last_registered < 900,
+        "the app waited {} ms after the last registration in a declared pod\n{out}",
+        app_released - last_registered
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Init sequence: init container, then a probe-gated native sidecar, then the app
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s04_init_sequence_init_then_sidecar_then_app(#[case] order: CreateOrder) {
+    if pod::skip("s04_init_sequence_init_then_sidecar_then_app") {
+        return;
+    }
+    let out = pod("s04-init-sequence")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [
+                {"name": "init", "image": "busybox"},
+                {"name": "sidecar", "image": "busybox", "restartPolicy": "Always",
+                 "startupProbe": {"exec": {"command": ["test", "-f", "/dev/shm/ready"]},
+                                  "periodSeconds": 1, "failureThreshold": 30}},
+            ],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script(
+            "init",
+            "tlog started; echo from-init > /shared/init-data; sleep 0.2; tlog done; exit 0",
+        ))
+        .add(Container::script(
+            "sidecar",
+            "trap 'tlog got TERM; exit 0' TERM\n\
+             tlog started; sleep 1.5; touch /dev/shm/ready; tlog ready file made\n\
+             while :; do sleep 0.05; done",
+        ))
+        .add(Container::script(
+            "app",
+            &app_body("tlog \"read $(cat /shared/init-data)\"", 0),
+        ))
+        .run(order);
+
+    out.assert_order(&[
+        "init done",
+        "sidecar started",
+        "sidecar ready file made",
+        "app started",
+        "app read from-init",
+        "app exiting",
+        "sidecar got TERM",
+    ]);
+    // The init's process exits after `done`; the sidecar waited for it.
+    assert_after(&out, "init done", "sidecar started", 0.0);
+    // The app waited for the startup probe: at least the 1.5 s before the file existed.
+    assert_after(&out, "sidecar started", "app started", 1500.0);
+    assert_after(&out, "app exiting", "sidecar got TERM", 300.0);
+    assert_eq!(count(&out, "init", "started"), 1, "{out}");
+    assert_reaped(&out, &[("init", 0), ("sidecar", 0), ("app", 0)]);
+    assert_eq!(st(&out, "init", "kind"), "init", "{out}");
+    assert_eq!(st(&out, "init", "exitCode"), 0, "{out}");
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Reverse-order teardown of three native sidecars
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s05_three_sidecars_stop_in_reverse_order(#[case] order: CreateOrder) {
+    if pod::skip("s05_three_sidecars_stop_in_reverse_order") {
+        return;
+    }
+    let sidecar = |name: &str| {
+        json!({"name": name, "image": "busybox", "restartPolicy": "Always",
+               "startupProbe": waiting_probe("/dev/shm/ready")})
+    };
+    let out = pod("s05-reverse-teardown")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 15,
+            "initContainers": [sidecar("s1"), sidecar("s2"), sidecar("s3")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("s1", &sidecar_body("0.3")))
+        .add(Container::script("s2", &sidecar_body("0.3")))
+        .add(Container::script("s3", &sidecar_body("0.3")))
+        .add(Container::script("app", &app_body("sleep 0.1", 0)))
+        .run(order);
+
+    out.assert_order(&[
+        "s1 started",
+        "s2 started",
+        "s3 started",
+        "app started",
+        "app exiting",
+        "s3 got TERM",
+        "s3 exiting",
+        "s2 got TERM",
+        "s2 exiting",
+        "s1 got TERM",
+        "s1 exiting",
+    ]);
+    assert_after(&out, "app exiting", "s3 got TERM", 300.0);
+    // Each sidecar exits 300 ms after its TERM: the next TERM came after that exit.
+    assert_after(&out, "s3 got TERM", "s2 got TERM", 300.0);
+    assert_after(&out, "s2 got TERM", "s1 got TERM", 300.0);
+    assert_reaped(&out, &[("s1", 0), ("s2", 0), ("s3", 0), ("app", 0)]);
+    for s in ["s1", "s2", "s3"] {
+        assert_stopped_sidecar(&out, s, 0);
+        assert_eq!(count(&out, s, "got TERM"), 1, "{out}");
+    }
+    assert_phase(&out, "Succeeded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. A sidecar that ignores SIGTERM is killed when the grace budget ends, and reports 0
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s06_stubborn_sidecar_killed_at_budget_end(#[case] order: CreateOrder) {
+    if pod::skip("s06_stubborn_sidecar_killed_at_budget_end") {
+        return;
+    }
+    let out = pod("s06-stubborn")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 3,
+            "initContainers": [{"name": "stubborn", "image": "busybox",
+                                "restartPolicy": "Always",
+                                "startupProbe": waiting_probe("/dev/shm/ready")}],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script(
+            "stubborn",
+            "trap '' TERM; tlog started; touch /dev/shm/ready; while :; do sleep 0.05; done",
+        ))
+        .add(Container::script("app", &app_body("sleep 0.1", 0)))
+        .run(order);
+
+    out.assert_order(&["stubborn started", "app started", "app exiting"]);
+    // From the app's exit to the sidecar's death, both as the agent reaped them.
+    let app_gone = out.timings["app"]["exited_at_us"];
+    let sidecar_gone = out.timings["stubborn"]["exited_at_us"];
+    let secs = (sidecar_gone - app_gone) / 1e6;
+    assert!(
+        (2.5..=8.0).contains(&secs),
+        "stubborn sidecar died {secs:.2} s after the app, expected about the 3 s budget\n{out}"
+    );
+    assert_reaped(&out, &[("stubborn", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "stubborn", 137);
+    assert_phase(&out, "Succeeded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. A failing app: pod Failed, sidecars still stopped in order with exit 0
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s07_failing_app_fails_pod_sidecars_still_zero(#[case] order: CreateOrder) {
+    if pod::skip("s07_failing_app_fails_pod_sidecars_still_zero") {
+        return;
+    }
+    let sidecar = |name: &str| {
+        json!({"name": name, "image": "busybox", "restartPolicy": "Always",
+               "startupProbe": waiting_probe("/dev/shm/ready")})
+    };
+    let out = pod("s07-failing-app")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [sidecar("s1"), sidecar("s2")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("s1", &sidecar_body("0.2")))
+        .add(Container::script("s2", &sidecar_body("0.2")))
+        .add(Container::script("app", &app_body("sleep 0.1", 3)))
+        .run(order);
+
+    out.assert_order(&[
+        "s1 started",
+        "s2 started",
+        "app started",
+        "app exiting",
+        "s2 got TERM",
+        "s2 exiting",
+        "s1 got TERM",
+    ]);
+    assert_after(&out, "app exiting", "s2 got TERM", 300.0);
+    assert_after(&out, "s2 got TERM", "s1 got TERM", 200.0);
+    assert_eq!(
+        count(&out, "app", "started"),
+        1,
+        "restartPolicy Never\n{out}"
+    );
+    assert_reaped(&out, &[("s1", 0), ("s2", 0), ("app", 3)]);
+    assert_stopped_sidecar(&out, "s1", 0);
+    assert_stopped_sidecar(&out, "s2", 0);
+    assert_eq!(st(&out, "app", "exitCode"), 3, "{out}");
+    assert_eq!(st(&out, "app", "rawExitCode"), 3, "{out}");
+    assert_phase(&out, "Failed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. A sidecar that crashes once is restarted alone; the app is untouched
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s08_crashed_sidecar_restarted_alone(#[case] order: CreateOrder) {
+    if pod::skip("s08_crashed_sidecar_restarted_alone") {
+        return;
+    }
+    // Run 1 crashes (exit 1) once the app runs; run 2 stays up. The app waits for run 2.
+    let sidecar = "echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs)\n\
+         tlog \"run $n\"\n\
+         if [ \"$n\" = 1 ]; then\n\
+           touch /dev/shm/ready\n\
+           until grep -q ' app started$' /shared/timeline.log; do sleep 0.02; done\n\
+           tlog crashing; exit 1\n\
+         fi\n\
+         trap 'tlog got TERM; exit 0' TERM\n\
+         tlog up again; while :; do sleep 0.05; done";
+    let app = app_body(
+        "i=0; until grep -q ' sidecar up again$' /shared/timeline.log; do\n\
+           i=$((i+1)); [ $i -gt 400 ] && { tlog gave up waiting; break; }; sleep 0.02; done\n\
+         tlog saw the sidecar again",
+        0,
+    );
+    let out = pod("s08-sidecar-crash")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [{"name": "sidecar", "image": "busybox",
+                                "restartPolicy": "Always",
+                                "startupProbe": waiting_probe("/dev/shm/ready")}],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", sidecar))
+        .add(Container::script("app", &app))
+        .run(order);
+
+    out.assert_order(&[
+        "sidecar run 1",
+        "app started",
+        "sidecar crashing",
+        "sidecar run 2",
+        "sidecar up again",
+        "app saw the sidecar again",
+        "app exiting",
+        "sidecar got TERM",
+    ]);
+    // The first restart is immediate (no 10 s backoff).
+    let restart_ms = gap_ms(&out, "sidecar crashing", "sidecar run 2");
+    assert!(
+        restart_ms < 3000.0,
+        "first restart took {restart_ms:.0} ms\n{out}"
+    );
+    assert_eq!(
+        count(&out, "app", "started"),
+        1,
+        "the app was touched\n{out}"
+    );
+    assert_eq!(count(&out, "sidecar", "run 3"), 0, "{out}");
+    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "app", "restartCount"), 0, "{out}");
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Pod deletion: `podinit stop --grace 10`
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s09_pod_deletion_apps_first_then_sidecars_in_reverse(#[case] order: CreateOrder) {
+    if pod::skip("s09_pod_deletion_apps_first_then_sidecars_in_reverse") {
+        return;
+    }
+    let sidecar = |name: &str| {
+        json!({"name": name, "image": "busybox", "restartPolicy": "Always",
+               "startupProbe": waiting_probe("/dev/shm/ready")})
+    };
+    // The app dies of its SIGTERM (143) after logging it, 200 ms later.
+    let app = "trap 'tlog got TERM; sleep 0.2; trap - TERM; kill -TERM $$' TERM\n\
+               tlog started; while :; do sleep 0.05; done";
+    let test = pod("s09-pod-deletion")
+        .spec(json!({
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 30,
+            "initContainers": [sidecar("s1"), sidecar("s2")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("s1", &sidecar_body("0.2")))
+        .add(Container::script("s2", &sidecar_body("0.2")))
+        .add(Container::script("app", app));
+    let running = test.start(order);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "app did not start: {:?}",
+        running.timeline()
+    );
+    let t = Instant::now();
+    stop(&running, 10);
+    let out = running.finish();
+
+    out.assert_order(&[
+        "s1 started",
+        "s2 started",
+        "app started",
+        "harness stop requested",
+        "app got TERM",
+        "s2 got TERM",
+        "s2 exiting",
+        "s1 got TERM",
+        "s1 exiting",
+    ]);
+    assert_after(&out, "app got TERM", "s2 got TERM", 200.0);
+    assert_after(&out, "s2 got TERM", "s1 got TERM", 200.0);
+    assert_eq!(count(&out, "app", "started"), 1, "nothing restarts\n{out}");
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "the stop took {:?}, everything exited on TERM\n{out}",
+        t.elapsed()
+    );
+    assert_reaped(&out, &[("s1", 0), ("s2", 0), ("app", 143)]);
+    assert_stopped_sidecar(&out, "s1", 0);
+    assert_stopped_sidecar(&out, "s2", 0);
+    assert_eq!(st(&out, "app", "exitCode"), 143, "{out}");
+    assert_eq!(st(&out, "app", "rawExitCode"), 143, "{out}");
+    assert_phase(&out, "Failed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. ECI launch priority with a tcpSocket readiness probe
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s10_eci_launch_priority_waits_for_tcp_readiness(#[case] order: CreateOrder) {
+    if pod::skip("s10_eci_launch_priority_waits_for_tcp_readiness") {
+        return;
+    }
+    let proxy_env = [
+        ("ECI_CONTAINER_LAUNCH_PRIORITY", "100"),
+        ("ECI_SIDECAR_CONTAINER", "true"),
+    ];
+    let out = pod("s10-eci-priority")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "containers": [
+                {"name": "app", "image": "busybox",
+                 "env": [{"name": "ECI_CONTAINER_LAUNCH_PRIORITY", "value": "0"}]},
+                {"name": "proxy", "image": "busybox",
+                 "env": proxy_env.iter().map(|(k, v)| json!({"name": k, "value": v}))
+                     .collect::<Vec<_>>(),
+                 "readinessProbe": {"tcpSocket": {"port": 15000}, "periodSeconds": 1,
+                                    "timeoutSeconds": 1, "failureThreshold": 30}},
+            ],
+        }))
+        .add(
+            Container::script(
+                "app",
+                &app_body(
+                    "if r=$(nc -w 2 127.0.0.1 15000 </dev/null) && [ \"$r\" = pong ]; then\n\
+                       tlog \"connected: $r\"\n\
+                     else tlog connect failed; fi",
+                    0,
+                ),
+            )
+            .env("ECI_CONTAINER_LAUNCH_PRIORITY", "0"),
+        )
+        .add(proxy_env.iter().fold(
+            Container::script(
+                "proxy",
+                "trap 'tlog got TERM; exit 0' TERM\n\
+                     tlog started; sleep 1\n\
+                     tlog listening; nc -ll -p 15000 -e echo pong & wait",
+            ),
+            |c, (k, v)| c.env(k, v),
+        ))
+        .run(order);
+
+    out.assert_order(&[
+        "proxy started",
+        "proxy listening",
+        "app started",
+        "app connected: pong",
+        "app exiting",
+        "proxy got TERM",
+    ]);
+    assert!(out.first("app connect failed").is_none(), "{out}");
+    assert_after(&out, "proxy started", "app started", 1000.0);
+    assert_after(&out, "app exiting", "proxy got TERM", 300.0);
+    assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "proxy", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. GPU-style bundle: an NVIDIA prestart hook is kept first and still runs
+
+/// A host script standing in for `nvidia-container-runtime-hook`: records the OCI state it got
+/// on stdin in the pod's host dir and adds a line to the pod's timeline (host clock).
+const FAKE_NVIDIA_HOOK: &str = "#!/bin/sh\n\
+    PATH=/usr/sbin:/usr/bin:/sbin:/bin\n\
+    dir=${0%/*}\n\
+    state=$(cat)\n\
+    echo \"$1 $state\" >> \"$dir/nvidia-hook.log\"\n\
+    echo \"$(date +%s%6N) nvidia-hook $1 ran\" >> \"$dir/../shared/timeline.log\"\n";
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s11_gpu_bundle_keeps_nvidia_prestart_hook_first(#[case] order: CreateOrder) {
+    if pod::skip("s11_gpu_bundle_keeps_nvidia_prestart_hook_first") {
+        return;
+    }
+    let trainer = Container::script("trainer", &app_body("sleep 0.1", 0))
+        .env("NVIDIA_VISIBLE_DEVICES", "all")
+        .env("NVIDIA_DRIVER_CAPABILITIES", "compute,utility")
+        .edit_in_pod(|cfg, paths| {
+            let hook = paths.host_file("nvidia-container-runtime-hook");
+            cfg["hooks"] = json!({
+                "prestart": [{"path": hook, "args": ["nvidia-container-runtime-hook", "prestart"]}],
+                "createRuntime": [{"path": hook,
+                                   "args": ["nvidia-container-runtime-hook", "createRuntime"]}],
+            });
+        });
+    let test = pod("s11-gpu-hook")
+        .host_file(
+            "nvidia-container-runtime-hook",
+            FAKE_NVIDIA_HOOK.as_bytes(),
+            0o755,
+        )
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [{"name": "log-agent", "image": "busybox",
+                                "restartPolicy": "Always",
+                                "startupProbe": waiting_probe("/dev/shm/ready")}],
+            "containers": [{"name": "trainer", "image": "busybox",
+                            "env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]}],
+        }))
+        .add(Container::script("log-agent", &sidecar_body("0")))
+        .add(trainer);
+    let running = test.start(order);
+    // The bundle as inject left it (the pod dir goes away with the outcome).
+    let config_path = running.paths().dir.join("bundles/trainer/config.json");
+    let config: Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    let out = running.finish();
+
+    let hooks = &config["hooks"];
+    let hook_path = |h: &Value| h["path"].as_str().unwrap_or("").to_owned();
+    let prestart = hooks["prestart"].as_array().expect("hooks.prestart");
+    assert!(
+        hook_path(&prestart[0]).ends_with("/nvidia-container-runtime-hook"),
+        "inject moved the NVIDIA prestart hook: {hooks:#}"
+    );
+    assert_eq!(prestart[0]["args"][1], "prestart", "{hooks:#}");
+    let create_runtime = hooks["createRuntime"].as_array().expect("createRuntime");
+    assert!(
+        hook_path(&create_runtime[0]).ends_with("/nvidia-container-runtime-hook"),
+        "inject did not keep the NVIDIA createRuntime hook first: {hooks:#}"
+    );
+    let is_podinit = |h: &Value| h["args"][1] == "hook";
+    let podinit_hooks = |stage: &str| {
+        hooks[stage]
+            .as_array()
+            .map(|a| a.iter().filter(|h| is_podinit(h)).count())
+            .unwrap_or(0)
+    };
+    assert!(
+        is_podinit(create_runtime.last().unwrap()),
+        "podinit's createRuntime hook is not last: {hooks:#}"
+    );
+    assert_eq!(
+        podinit_hooks("createRuntime") + podinit_hooks("prestart"),
+        1,
+        "{hooks:#}"
+    );
+
+    // The hook ran for the trainer, with its OCI state, before the trainer's process started.
+    let log = out.host_file("nvidia-hook.log");
+    let trainer_id = &out.ids["trainer"];
+    for stage in ["prestart", "createRuntime"] {
+        assert!(
+            log.lines()
+                .any(|l| l.starts_with(&format!("{stage} ")) && l.contains(trainer_id.as_str())),
+            "the NVIDIA {stage} hook did not run for {trainer_id}\n{out}"
+        );
+        out.assert_order(&[&format!("nvidia-hook {stage} ran"), "trainer started"]);
+    }
+    out.assert_order(&[
+        "log-agent started",
+        "trainer started",
+        "trainer exiting",
+        "log-agent got TERM",
+    ]);
+    assert_reaped(&out, &[("log-agent", 0), ("trainer", 0)]);
+    assert_stopped_sidecar(&out, "log-agent", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. The supervisor SIGKILLed and restarted mid-pod
+
+/// `restart_after_app_exit`: the new supervisor comes up only after the app exited (its exit
+/// status must survive in the container's init); otherwise while the app still runs.
+fn supervisor_restart(order: CreateOrder, restart_after_app_exit: bool) {
+    let test = pod(if restart_after_app_exit {
+        "s12b-supervisor-restart"
+    } else {
+        "s12a-supervisor-restart"
+    })
+    .spec(json!({
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 10,
+        "initContainers": [{"name": "sidecar", "image": "busybox", "restartPolicy": "Always",
+                            "startupProbe": waiting_probe("/dev/shm/ready")}],
+        "containers": [{"name": "app", "image": "busybox"}],
+    }))
+    .add(Container::script("sidecar", &sidecar_body("0")))
+    // `echo` first: a builtin, no fork, so even a run killed within a millisecond leaves a line.
+    .add(Container::script(
+        "app",
+        &format!("echo app-process-run\n{}", app_body("sleep 2", 0)),
+    ));
+    let mut running = test.start(order);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "app did not start: {:?}",
+        running.timeline()
+    );
+    running.kill_supervisor();
+    running.mark("supervisor killed");
+    if restart_after_app_exit {
+        assert!(
+            running.wait_for("app exiting", Duration::from_secs(10)),
+            "{:?}",
+            running.timeline()
+        );
+        std::thread::sleep(Duration::from_millis(600)); // the app has exited
+    } else {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    running.restart_supervisor();
+    running.mark("supervisor restarted");
+    let out = running.finish();
+
+    let mut order = vec![
+        "sidecar started",
+        "app started",
+        "harness supervisor killed",
+        "harness supervisor restarted",
+        "app exiting",
+        "sidecar got TERM",
+    ];
+    if restart_after_app_exit {
+        order.swap(3, 4);
+    }
+    out.assert_order(&order);
+    assert_after(&out, "app exiting", "sidecar got TERM", 300.0);
+    // The app ran once (restartPolicy Never): not started again after the supervisor came back,
+    // by the containers' own account and by the process starts the inits reported.
+    assert_eq!(count(&out, "app", "started"), 1, "{out}");
+    assert_eq!(
+        out.stdout("app").matches("app-process-run").count(),
+        1,
+        "the app's process ran more than once\n{out}"
+    );
+    let app_events = status_events(&out, "app");
+    let exited = app_events
+        .iter()
+        .position(|e| e.starts_with("exited"))
+        .unwrap_or_else(|| panic!("no exit of the app in status.json\n{out}"));
+    let restarted: Vec<_> = app_events[exited..]
+        .iter()
+        .filter(|e| e.contains("process start"))
+        .collect();
+    assert!(
+        restarted.is_empty(),
+        "the app's init reported a process start after the app exited: {restarted:?}\n{out}"
+    );
+    assert_eq!(count(&out, "sidecar", "started"), 1, "{out}");
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_eq!(st(&out, "app", "exitCode"), 0, "{out}");
+    assert_eq!(st(&out, "app", "rawExitCode"), 0, "{out}");
+    assert_phase(&out, "Succeeded");
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s12a_supervisor_killed_and_restarted_while_app_runs(#[case] order: CreateOrder) {
+    if pod::skip("s12a_supervisor_killed_and_restarted_while_app_runs") {
+        return;
+    }
+    supervisor_restart(order, false);
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s12b_supervisor_restarted_after_app_exited_meanwhile(#[case] order: CreateOrder) {
+    if pod::skip("s12b_supervisor_restarted_after_app_exited_meanwhile") {
+        return;
+    }
+    supervisor_restart(order, true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 13. Hostile inputs (no runtime needed)
+
+/// Runs podinit with `stdin` and no `PODINIT_*` from our environment but these; panics if it
+/// hangs for 10 s.
+fn podinit_with(args: &[&str], stdin: &[u8], env: &[(&str, &Path)]) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(PODINIT);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PODINIT_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn podinit");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data); // podinit may stop reading early
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("podinit {args:?} still running after 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = writer.join();
+    child.wait_with_output().unwrap()
+}
+
+/// A fresh scratch dir, unique in this process (cases run in parallel).
+fn scratch(name: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("podinit-s13-{}-{name}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[track_caller]
+fn assert_clean_failure(what: &str, out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{what}: exited 0\nstderr: {stderr}");
+    assert_ne!(out.status.code(), Some(101), "{what}: panic exit\n{stderr}");
+    assert!(
+        out.status.code().is_some(),
+        "{what}: killed by a signal: {:?}",
+        out.status
+    );
+    assert!(!stderr.contains("panicked"), "{what}: panicked\n{stderr}");
+    assert!(!stderr.trim().is_empty(), "{what}: no message");
+    stderr
+}
+
+#[rstest]
+#[case::garbage(b"garbage{\x00\xff".to_vec())]
+#[case::empty(Vec::new())]
+#[case::not_an_object(b"[1, 2, 3]".to_vec())]
+#[case::wrong_types(br#"{"ociVersion": 1, "id": ["x"], "pid": "one", "bundle": 7}"#.to_vec())]
+#[case::huge(vec![b'{'; 4 << 20])]
+fn s13a_hook_with_garbage_stdin_fails_cleanly(#[case] stdin: Vec<u8>) {
+    let dir = scratch("hook");
+    let sock = dir.join("no-supervisor.sock");
+    let out = podinit_with(
+        &["hook", "createRuntime"],
+        &stdin,
+        &[("PODINIT_SOCKET", &sock), ("PODINIT_STATE_DIR", &dir)],
+    );
+    let stderr = assert_clean_failure("podinit hook createRuntime", &out);
+    assert!(
+        stderr.contains("state"),
+        "the message does not say the OCI state is at fault: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[rstest]
+#[case::not_json(b"{\"ociVersion\": \"1.0.2\", \"process\": {\"args\": [\"sh\"".to_vec())]
+#[case::binary(b"\x7fELF\x02\x01\x01\x00\x00\x00garbage\xff\xfe".to_vec())]
+#[case::json_not_an_object(b"[\"not\", \"a\", \"config\"]\n".to_vec())]
+#[case::empty(Vec::new())]
+fn s13b_inject_refuses_bad_config_unchanged(#[case] content: Vec<u8>) {
+    let dir = scratch("inject");
+    let config = dir.join("config.json");
+    std::fs::write(&config, &content).unwrap();
+    let out = podinit_with(
+        &["inject", dir.to_str().unwrap()],
+        b"",
+        &[
+            ("PODINIT_SOCKET", &dir.join("ctl.sock")),
+            ("PODINIT_STATE_DIR", &dir.join("state")),
+        ],
+    );
+    let stderr = assert_clean_failure("podinit inject", &out);
+    assert!(stderr.contains("config.json"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&config).unwrap(),
+        content,
+        "config.json changed"
+    );
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["config.json"], "inject left files behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[rstest]
+#[case::probe_not_json("io.podinit.startup-probe", "{not json")]
+#[case::probe_wrong_type("io.podinit.readiness-probe", r#"{"periodSeconds": "ten"}"#)]
+#[case::unknown_kind("io.podinit.kind", "daemon")]
+#[case::pod_spec_not_json("io.podinit.pod-spec", "{\"containers\": [")]
+#[case::pod_spec_wrong_type("io.podinit.pod-spec", r#"{"containers": "app"}"#)]
+#[case::negative_index("io.podinit.index", "-3")]
+fn s13c_explain_names_the_bad_annotation(#[case] key: &str, #[case] value: &str) {
+    let dir = scratch("explain");
+    let config = json!({
+        "ociVersion": "1.0.2",
+        "process": {"args": ["sh"], "env": ["PATH=/bin"], "cwd": "/"},
+        "root": {"path": "rootfs"},
+        "annotations": {"io.podinit.container-name": "web", key: value},
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    for json_flag in [false, true] {
+        let mut args = vec!["explain"];
+        if json_flag {
+            args.push("--json");
+        }
+        let d = dir.to_str().unwrap().to_owned();
+        args.push(&d);
+        let out = podinit_with(&args, b"", &[]);
+        let stderr = assert_clean_failure("podinit explain", &out);
+        assert!(
+            stderr.contains(key),
+            "podinit {args:?}: the message does not name {key}: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 14. Pod deleted during initialization
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn s14_pod_deleted_during_initialization(#[case] order: CreateOrder) {
+    if pod::skip("s14_pod_deleted_during_initialization") {
+        return;
+    }
+    // A startup probe that never succeeds, and says so in the timeline.
+    let probe = format!("{}; exit 1", pod::log_line("startup probe failed"));
+    let test = pod("s14-deleted-during-init")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 30,
+            "initContainers": [{"name": "sidecar", "image": "busybox",
+                                "restartPolicy": "Always",
+                                "startupProbe": {"exec": {"command": ["sh", "-c", &probe]},
+                                                 "periodSeconds": 1,
+                                                 "failureThreshold": 1000}}],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", &sidecar_body("0")))
+        .add(Container::script("app", &app_body("", 0)));
+    let running = test.start(order);
+    for event in ["sidecar started", "sidecar startup probe failed"] {
+        assert!(
+            running.wait_for(event, Duration::from_secs(15)),
+            "no {event:?}: {:?}",
+            running.timeline()
+        );
+    }
+    // Both created: the app is registered and held at its gate.
+    let held = wait_status(&running, Duration::from_secs(15), |s| {
+        container_state(s, "app").is_some_and(|c| c["state"] == "waiting")
+    });
+    assert!(held, "app not held at the gate: {:?}", running.status());
+    let t = Instant::now();
+    stop(&running, 3);
+    let out = running.finish();
+
+    assert!(
+        out.events_of("app").is_empty(),
+        "the app's process ran\n{out}"
+    );
+    // (The first probe may run before the shell logs `started`.)
+    out.assert_order(&[
+        "sidecar started",
+        "harness stop requested",
+        "sidecar got TERM",
+    ]);
+    out.assert_order(&["sidecar startup probe failed", "harness stop requested"]);
+    assert_eq!(st(&out, "sidecar", "restartCount"), 0, "{out}");
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "deleting the pod took {:?}\n{out}",
+        t.elapsed()
+    );
+    assert_eq!(st(&out, "app", "reason"), "NeverStarted", "{out}");
+    assert_eq!(st(&out, "app", "state"), "terminated", "{out}");
+    assert_eq!(st(&out, "app", "started"), json!(false), "{out}");
+    // The app's init ended with the code the supervisor gave it; nothing left running.
+    let app_code = st(&out, "app", "exitCode").as_i64().map(|c| c as i32);
+    assert!(app_code.is_some_and(|c| c != 0), "{out}");
+    assert_reaped(&out, &[("sidecar", 0), ("app", app_code.unwrap())]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Failed");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn rfc3339_parser() {
+    assert_eq!(rfc3339_ms("1970-01-01T00:00:00.000Z"), Some(0));
+    assert_eq!(rfc3339_ms("1970-01-02T00:00:01.5Z"), Some(86_401_500));
+    assert_eq!(
+        rfc3339_ms("2024-03-01T12:00:00.123Z"),
+        Some(1_709_294_400_123)
+    );
+    assert_eq!(rfc3339_ms("garbage"), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extra SPEC 3 / 6 checks beyond the scenario list
+
+fn native_sidecar(name: &str) -> Value {
+    json!({"name": name, "image": "busybox", "restartPolicy": "Always",
+           "startupProbe": waiting_probe("/dev/shm/ready")})
+}
+
+/// SPEC 6: an app killed by SIGKILL — its process (`process`), or its whole container through
+/// the runtime (`runc kill`, as an OOM kill of the container would) — fails the pod; the sidecars
+/// are still stopped in reverse order and report 0.
+fn app_sigkilled(order: CreateOrder, whole_container: bool) {
+    let app = if whole_container {
+        "tlog started; while :; do sleep 0.05; done".to_owned()
+    } else {
+        app_body("sleep 0.1; kill -KILL $$", 0)
+    };
+    let test = pod("x01-app-sigkill")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [native_sidecar("s1"), native_sidecar("s2")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("s1", &sidecar_body("0.2")))
+        .add(Container::script("s2", &sidecar_body("0.2")))
+        .add(Container::script("app", &app));
+    let running = test.start(order);
+    if whole_container {
+        assert!(
+            running.wait_for("app started", Duration::from_secs(15)),
+            "{:?}",
+            running.timeline()
+        );
+        running.mark("runc kill app KILL");
+        let id = running.id("app").to_owned();
+        let k = running.runc(&["kill", &id, "KILL"]);
+        assert!(k.status.success(), "runc kill: {k:?}");
+    }
+    let out = running.finish();
+    out.assert_order(&[
+        "s1 started",
+        "s2 started",
+        "app started",
+        "s2 got TERM",
+        "s2 exiting",
+        "s1 got TERM",
+    ]);
+    assert_after(&out, "s2 got TERM", "s1 got TERM", 200.0);
+    assert_reaped(&out, &[("s1", 0), ("s2", 0), ("app", 137)]);
+    assert_stopped_sidecar(&out, "s1", 0);
+    assert_stopped_sidecar(&out, "s2", 0);
+    assert_eq!(st(&out, "app", "rawExitCode"), 137, "{out}");
+    assert_eq!(st(&out, "app", "exitCode"), 137, "{out}");
+    assert_phase(&out, "Failed");
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x01a_app_process_sigkilled_fails_pod(#[case] order: CreateOrder) {
+    if pod::skip("x01a_app_process_sigkilled_fails_pod") {
+        return;
+    }
+    app_sigkilled(order, false);
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x01b_app_container_killed_by_runtime_fails_pod(#[case] order: CreateOrder) {
+    if pod::skip("x01b_app_container_killed_by_runtime_fails_pod") {
+        return;
+    }
+    app_sigkilled(order, true);
+}
+
+/// SPEC 1: a later `podinit stop` with a smaller grace shortens the deadline: a sidecar that
+/// ignores SIGTERM is killed about 3 s after `stop --grace 3`, not 30 s after the first stop.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x02_second_stop_shortens_the_grace(#[case] order: CreateOrder) {
+    if pod::skip("x02_second_stop_shortens_the_grace") {
+        return;
+    }
+    let test = pod("x02-stop-shortens")
+        .spec(json!({
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 30,
+            "initContainers": [native_sidecar("stubborn")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script(
+            "stubborn",
+            "trap 'tlog got TERM, ignoring it' TERM; tlog started; touch /dev/shm/ready\n\
+             while :; do sleep 0.05; done",
+        ))
+        .add(Container::script(
+            "app",
+            "trap 'tlog got TERM; exit 0' TERM; tlog started; while :; do sleep 0.05; done",
+        ));
+    let running = test.start(order);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "{:?}",
+        running.timeline()
+    );
+    stop(&running, 30);
+    assert!(
+        running.wait_for("stubborn got TERM, ignoring it", Duration::from_secs(10)),
+        "{:?}",
+        running.timeline()
+    );
+    running.mark("second stop");
+    let second = pod::now_us() as f64;
+    let o = running.podinit(&["stop", "--grace", "3"]);
+    assert!(o.status.success(), "{o:?}");
+    let out = running.finish();
+
+    out.assert_order(&[
+        "app got TERM",
+        "stubborn got TERM, ignoring it",
+        "harness second stop",
+    ]);
+    let secs = (out.timings["stubborn"]["exited_at_us"] - second) / 1e6;
+    assert!(
+        (2.5..=8.0).contains(&secs),
+        "stubborn sidecar died {secs:.2} s after `stop --grace 3`\n{out}"
+    );
+    assert_reaped(&out, &[("stubborn", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "stubborn", 137);
+    assert_phase(&out, "Succeeded");
+}
+
+/// SPEC 3: a sidecar that exits non-zero on its teardown SIGTERM is reported 0 (raw code kept)
+/// and not restarted.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x03_sidecar_exiting_nonzero_on_term_reports_zero(#[case] order: CreateOrder) {
+    if pod::skip("x03_sidecar_exiting_nonzero_on_term_reports_zero") {
+        return;
+    }
+    let out = pod("x03-sidecar-exit-1")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [native_sidecar("sidecar")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script(
+            "sidecar",
+            "trap 'tlog got TERM; exit 1' TERM; tlog started; touch /dev/shm/ready\n\
+             while :; do sleep 0.05; done",
+        ))
+        .add(Container::script("app", &app_body("sleep 0.1", 0)))
+        .run(order);
+    out.assert_order(&["sidecar started", "app exiting", "sidecar got TERM"]);
+    assert_eq!(
+        count(&out, "sidecar", "started"),
+        1,
+        "restarted in teardown\n{out}"
+    );
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 1);
+    assert_phase(&out, "Succeeded");
+}
+
+/// SPEC 3: a regular init container failing under restartPolicy Never fails the pod; the
+/// sidecar and the app behind it never start (NeverStarted); every container ends. The sidecar
+/// and the app are created 0.5 s late: in declaration order, after the init container failed
+/// (the outcome must not depend on the creation order).
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x04_failed_init_container_fails_pod_nothing_starts(#[case] order: CreateOrder) {
+    if pod::skip("x04_failed_init_container_fails_pod_nothing_starts") {
+        return;
+    }
+    let late = Duration::from_millis(500);
+    let out = pod("x04-init-fails")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [{"name": "init", "image": "busybox"}, native_sidecar("sidecar")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("init", "tlog started; exit 4"))
+        .add(Container::script("sidecar", &sidecar_body("0")).create_delay(late))
+        .add(Container::script("app", &app_body("", 0)).create_delay(late))
+        .run(order);
+    assert_eq!(out.events_of("init"), ["started"], "{out}");
+    assert!(out.events_of("sidecar").is_empty(), "{out}");
+    assert!(out.events_of("app").is_empty(), "{out}");
+    assert_eq!(st(&out, "init", "exitCode"), 4, "{out}");
+    assert_eq!(st(&out, "sidecar", "reason"), "NeverStarted", "{out}");
+    assert_eq!(st(&out, "app", "reason"), "NeverStarted", "{out}");
+    let app_code = st(&out, "app", "exitCode").as_i64().unwrap_or(0) as i32;
+    assert_ne!(app_code, 0, "{out}");
+    assert_reaped(&out, &[("init", 4), ("sidecar", 0), ("app", app_code)]);
+    assert_phase(&out, "Failed");
+}
+
+/// SPEC 3: a sidecar is started only once its postStart finished (the app waits for it); at
+/// teardown every container's preStop runs, and its stop signal comes after its preStop.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x05_post_start_gates_and_pre_stop_runs_first(#[case] order: CreateOrder) {
+    if pod::skip("x05_post_start_gates_and_pre_stop_runs_first") {
+        return;
+    }
+    let handler = |text: &str, sleep: &str| {
+        json!({"exec": {"command": ["sh", "-c",
+            format!("sleep {sleep}; {}", pod::log_line(text))]}})
+    };
+    let test = pod("x05-handlers").spec(json!({
+        "restartPolicy": "Always",
+        "terminationGracePeriodSeconds": 10,
+        "initContainers": [{"name": "sidecar", "image": "busybox", "restartPolicy": "Always",
+                            "lifecycle": {"postStart": handler("postStart done", "0.5"),
+                                          "preStop": handler("preStop done", "0.3")}}],
+        "containers": [{"name": "app", "image": "busybox",
+                        "lifecycle": {"preStop": handler("preStop done", "0.3")}}],
+    }));
+    let test = test
+        .add(Container::script("sidecar", &sidecar_body("0")))
+        .add(Container::script(
+            "app",
+            "trap 'tlog got TERM; exit 0' TERM; tlog started; while :; do sleep 0.05; done",
+        ));
+    let running = test.start(order);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "{:?}",
+        running.timeline()
+    );
+    stop(&running, 10);
+    let out = running.finish();
+    out.assert_order(&[
+        "sidecar started",
+        "sidecar postStart done",
+        "app started",
+        "harness stop requested",
+        "app preStop done",
+        "app got TERM",
+        "sidecar got TERM",
+    ]);
+    out.assert_order(&[
+        "harness stop requested",
+        "sidecar preStop done",
+        "sidecar got TERM",
+    ]);
+    assert_after(&out, "sidecar started", "app started", 500.0);
+    assert_eq!(count(&out, "sidecar", "preStop done"), 1, "{out}");
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+/// SPEC 3: a sidecar that fails its startupProbe is restarted (never fails the pod); the app
+/// waits for the restarted one to be started.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x06_sidecar_failing_startup_probe_is_restarted(#[case] order: CreateOrder) {
+    if pod::skip("x06_sidecar_failing_startup_probe_is_restarted") {
+        return;
+    }
+    // Run 1 never makes the file its probe waits for (the probe times out after 1 s, and one
+    // failure restarts the sidecar); run 2 makes it.
+    let sidecar = "trap 'tlog got TERM; exit 0' TERM\n\
+         echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs); tlog \"run $n\"\n\
+         [ \"$n\" -ge 2 ] && touch /shared/ready\n\
+         while :; do sleep 0.05; done";
+    let out = pod("x06-startup-probe-fails")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [{"name": "sidecar", "image": "busybox", "restartPolicy": "Always",
+                                "startupProbe": {
+                                    "exec": {"command": ["sh", "-c",
+                                        "until test -f /shared/ready; do sleep 0.01; done"]},
+                                    "timeoutSeconds": 1, "periodSeconds": 1,
+                                    "failureThreshold": 1}}],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", sidecar))
+        .add(Container::script("app", &app_body("", 0)))
+        .run(order);
+    // Run 1 is stopped (SIGTERM) for its failed probe, run 2 at the end of the Job.
+    assert_eq!(
+        out.events_of("sidecar"),
+        ["run 1", "got TERM", "run 2", "got TERM"],
+        "{out}"
+    );
+    out.assert_order(&["sidecar run 2", "app started", "app exiting"]);
+    let last_term = out
+        .timeline
+        .iter()
+        .rfind(|e| e.matches("sidecar got TERM"))
+        .unwrap()
+        .at_us;
+    assert!(last_term >= at(&out, "app exiting") + 300_000, "{out}");
+    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+/// SPEC 3: a Job's apps are done when no app runs and none will — an app the pod spec declares
+/// but the agent has not created yet is still to come. `worker` exits at once; `uploader` is
+/// created 0.5 s later (after the worker exited, in declaration order) and must still run.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x07_job_waits_for_a_declared_app_created_late(#[case] order: CreateOrder) {
+    if pod::skip("x07_job_waits_for_a_declared_app_created_late") {
+        return;
+    }
+    let out = pod("x07-late-app")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [native_sidecar("sidecar")],
+            "containers": [{"name": "worker", "image": "busybox"},
+                           {"name": "uploader", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", &sidecar_body("0")))
+        .add(Container::script(
+            "worker",
+            "tlog started; tlog exiting; exit 0",
+        ))
+        .add(
+            Container::script("uploader", &app_body("sleep 0.1", 0))
+                .create_delay(Duration::from_millis(500)),
+        )
+        .run(order);
+    out.assert_order(&["sidecar started", "worker started", "sidecar got TERM"]);
+    out.assert_order(&[
+        "sidecar started",
+        "uploader started",
+        "uploader exiting",
+        "sidecar got TERM",
+    ]);
+    assert_after(&out, "uploader exiting", "sidecar got TERM", 300.0);
+    assert_reaped(&out, &[("sidecar", 0), ("worker", 0), ("uploader", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+/// SPEC 2: ECI exit priority orders the sidecar stops (higher first, each after the previous
+/// exited), also for a stop-only `ECI_CONTAINER_TYPE=sidecar` container, which starts with the
+/// apps (not before them) and is never restarted.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x08_eci_exit_priority_orders_sidecar_stops(#[case] order: CreateOrder) {
+    if pod::skip("x08_eci_exit_priority_orders_sidecar_stops") {
+        return;
+    }
+    let eci = |name: &str, env: &[(&str, &str)]| {
+        env.iter().fold(
+            Container::script(name, &sidecar_body("0.3")),
+            |c, (k, v)| c.env(k, v),
+        )
+    };
+    let out = pod("x08-eci-exit-priority")
+        .pod_annotation("io.podinit.pod-containers", "proxy,app,logger,metrics")
+        .pod_annotation("io.kubernetes.pod.terminationGracePeriod", "15")
+        .add(eci(
+            "proxy",
+            &[
+                ("ECI_SIDECAR_CONTAINER", "true"),
+                ("ECI_CONTAINER_EXIT_PRIORITY", "-100"),
+            ],
+        ))
+        .add(
+            Container::script("app", &app_body("sleep 0.2", 0))
+                .annotation("io.podinit.restart-policy", "Never"),
+        )
+        .add(eci(
+            "logger",
+            &[
+                ("ECI_CONTAINER_TYPE", "sidecar"),
+                ("ECI_CONTAINER_EXIT_PRIORITY", "0"),
+            ],
+        ))
+        .add(eci(
+            "metrics",
+            &[
+                ("ECI_SIDECAR_CONTAINER", "true"),
+                ("ECI_CONTAINER_EXIT_PRIORITY", "100"),
+            ],
+        ))
+        .run(order);
+    out.assert_order(&[
+        "app exiting",
+        "metrics got TERM",
+        "metrics exiting",
+        "logger got TERM",
+        "logger exiting",
+        "proxy got TERM",
+    ]);
+    assert_after(&out, "app exiting", "metrics got TERM", 300.0);
+    assert_after(&out, "metrics got TERM", "logger got TERM", 300.0);
+    assert_after(&out, "logger got TERM", "proxy got TERM", 300.0);
+    for s in ["proxy", "logger", "metrics"] {
+        assert_eq!(count(&out, s, "started"), 1, "{out}");
+        assert_stopped_sidecar(&out, s, 0);
+    }
+    assert_reaped(
+        &out,
+        &[("proxy", 0), ("app", 0), ("logger", 0), ("metrics", 0)],
+    );
+    assert_phase(&out, "Succeeded");
+}
+
+/// SPEC 2: `ECI_CONTAINER_IGNORE_EXIT_CODE=true` reports an app's exit 3 as 0 (raw code kept),
+/// so the Job succeeds.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x09_eci_ignore_exit_code(#[case] order: CreateOrder) {
+    if pod::skip("x09_eci_ignore_exit_code") {
+        return;
+    }
+    let out = pod("x09-eci-ignore-exit")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [native_sidecar("sidecar")],
+            "containers": [{"name": "app", "image": "busybox",
+                            "env": [{"name": "ECI_CONTAINER_IGNORE_EXIT_CODE", "value": "true"}]}],
+        }))
+        .add(Container::script("sidecar", &sidecar_body("0")))
+        .add(
+            Container::script("app", &app_body("", 3))
+                .env("ECI_CONTAINER_IGNORE_EXIT_CODE", "true"),
+        )
+        .run(order);
+    out.assert_order(&[
+        "sidecar started",
+        "app started",
+        "app exiting",
+        "sidecar got TERM",
+    ]);
+    assert_eq!(st(&out, "app", "exitCode"), 0, "{out}");
+    assert_eq!(st(&out, "app", "rawExitCode"), 3, "{out}");
+    // As the runtime sees it, like a stopped sidecar: the init exits with the reported code.
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// SPEC 3: under restartPolicy OnFailure an app that fails is restarted (the sidecar is not
+/// touched) and the Job succeeds when it exits 0.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x10_on_failure_app_restarted_until_success(#[case] order: CreateOrder) {
+    if pod::skip("x10_on_failure_app_restarted_until_success") {
+        return;
+    }
+    let app = "echo run >> /shared/app-runs; n=$(wc -l < /shared/app-runs); tlog \"run $n\"\n\
+               [ \"$n\" = 1 ] && { tlog failing; exit 1; }\n\
+               tlog exiting; sleep 0.3; exit 0";
+    let out = pod("x10-on-failure")
+        .spec(json!({
+            "restartPolicy": "OnFailure",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [native_sidecar("sidecar")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", &sidecar_body("0")))
+        .add(Container::script("app", app))
+        .run(order);
+    assert_eq!(
+        out.events_of("app"),
+        ["run 1", "failing", "run 2", "exiting"],
+        "{out}"
+    );
+    out.assert_order(&[
+        "sidecar started",
+        "app run 1",
+        "app exiting",
+        "sidecar got TERM",
+    ]);
+    assert_after(&out, "app exiting", "sidecar got TERM", 300.0);
+    assert_eq!(count(&out, "sidecar", "started"), 1, "{out}");
+    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+/// SPEC 3: a sidecar that fails liveness is restarted alone; the app keeps running.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x11_sidecar_failing_liveness_restarted_alone(#[case] order: CreateOrder) {
+    if pod::skip("x11_sidecar_failing_liveness_restarted_alone") {
+        return;
+    }
+    // Run 1 turns sick once the app runs; run 2 is healthy. The restart is in place (same
+    // /dev/shm): run 1 removes its startup marker, so the startup probe of run 2 (and only then
+    // liveness) waits until run 2 cleared the sick marker.
+    let sidecar = "trap 'tlog got TERM; exit 0' TERM\n\
+         echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs); tlog \"run $n\"\n\
+         rm -f /dev/shm/sick; touch /dev/shm/ready\n\
+         if [ \"$n\" = 1 ]; then\n\
+           until grep -q ' app started$' /shared/timeline.log; do sleep 0.02; done\n\
+           rm /dev/shm/ready; touch /dev/shm/sick; tlog sick\n\
+         fi\n\
+         while :; do sleep 0.05; done";
+    let app = app_body(
+        "i=0; until grep -q ' sidecar run 2$' /shared/timeline.log; do\n\
+           i=$((i+1)); [ $i -gt 400 ] && { tlog gave up waiting; break; }; sleep 0.02; done\n\
+         tlog saw run 2",
+        0,
+    );
+    let out = pod("x11-liveness")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [{"name": "sidecar", "image": "busybox", "restartPolicy": "Always",
+                                "startupProbe": waiting_probe("/dev/shm/ready"),
+                                "livenessProbe": {"exec": {"command": ["sh", "-c",
+                                                   "! test -f /dev/shm/sick"]},
+                                                  "periodSeconds": 1, "failureThreshold": 1}}],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", sidecar))
+        .add(Container::script("app", &app))
+        .run(order);
+    out.assert_order(&[
+        "sidecar run 1",
+        "app started",
+        "sidecar sick",
+        "sidecar got TERM",
+        "sidecar run 2",
+        "app saw run 2",
+        "app exiting",
+    ]);
+    assert_eq!(
+        count(&out, "app", "started"),
+        1,
+        "the app was touched\n{out}"
+    );
+    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Succeeded");
+}
