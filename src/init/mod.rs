@@ -322,6 +322,7 @@ fn start(opts: &InitOptions) -> Result<Started, SpawnError> {
 fn forward(opts: &InitOptions, child: libc::pid_t, signo: c_int) {
     let target = signals::forward_target(child, opts.kill_process_group);
     match sys::signal::kill(target, signo) {
+        Ok(()) if signo == 0 => {} // the warm-up's existence check
         Ok(()) => log_debug!("forwarded {} to {target}", sys::signal::name(signo)),
         Err(Errno::ESRCH) => log_debug!(
             "{} not forwarded: {target} is gone",
