@@ -404,6 +404,7 @@ impl Runner {
         let mut sup_done = false;
         let mut codes = BTreeMap::new();
         let mut interrupts = 0;
+        let mut timed_out = false;
         let deadline = Instant::now() + timeout;
         let mut events = [EpollEvent::empty(); 4];
         let mut printed = 0;
@@ -423,12 +424,10 @@ impl Runner {
                 return Ok(codes);
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if left.is_zero() && !timed_out {
+                timed_out = true;
                 log_warn!("timeout: deleting the pod");
-                let _ = Command::new("kill")
-                    .arg("-TERM")
-                    .arg(sup_pid.to_string())
-                    .status();
+                let _ = crate::sys::signal::kill(sup_pid, libc::SIGTERM);
                 for pid in pids.keys() {
                     let _ = crate::sys::signal::kill(*pid, libc::SIGKILL);
                 }
@@ -436,6 +435,9 @@ impl Runner {
             // After the supervisor is gone, give straggling inits a moment, then stop waiting.
             let wait_ms: u64 = if sup_done {
                 5000
+            } else if timed_out {
+                // The deletion is under way; its own deadlines end it.
+                60_000
             } else {
                 left.as_millis().clamp(1, 60_000) as u64
             };
