@@ -68,6 +68,11 @@ pub struct Supervisor {
     socket: PathBuf,
     init_socket: PathBuf,
     exit_code: Option<i32>,
+    /// The engine's status changed since status.json was last written. Written once per loop
+    /// iteration, after every ready event was handled and every message sent: one write per
+    /// event made a 64-container teardown O(containers²) and delayed the next event (the
+    /// teardown reaction reached 67 ms; bench/pod/RESULTS.md, finding 1).
+    status_dirty: bool,
 }
 
 /// CLOCK_MONOTONIC: the engine's time, shared by a restarted supervisor.
@@ -172,6 +177,7 @@ impl Supervisor {
             socket: opts.socket,
             init_socket,
             exit_code: None,
+            status_dirty: false,
         };
         if !records.is_empty() {
             s.replay(records);
@@ -314,6 +320,9 @@ impl Supervisor {
             {
                 let actions = self.engine.handle_timeout(monotonic_now());
                 self.execute(actions);
+            }
+            if self.status_dirty {
+                self.write_status();
             }
         }
     }
@@ -793,7 +802,7 @@ impl Supervisor {
                 Action::Finish { name, exit_code } => {
                     self.send_to(&name, SupervisorMessage::Finish { exit_code })
                 }
-                Action::StatusChanged => self.write_status(),
+                Action::StatusChanged => self.status_dirty = true,
                 Action::PodFinished { phase } => {
                     log_info!("supervise: pod finished: {phase:?}");
                     self.write_status();
@@ -803,7 +812,8 @@ impl Supervisor {
         }
     }
 
-    fn write_status(&self) {
+    fn write_status(&mut self) {
+        self.status_dirty = false;
         let doc = status_file::to_json(&self.engine.status(), self.clock);
         if let Err(e) = status_file::write(&self.state_dir, &doc) {
             log_error!(
