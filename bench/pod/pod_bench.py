@@ -885,6 +885,8 @@ def bench_idle(b, seconds):
         straces[k] = calls
     res["strace_calls"] = straces
     res["rss_kb"] = proc_status(p.sup.pid)
+    # Every process's memory after the idle windows (the inits have long settled).
+    res["mem_kb"] = {k: proc_status(v) for k, v in who.items()}
     # Teardown by pod deletion; measure the stop → supervisor exit.
     t0 = time.monotonic_ns()
     subprocess.run([b.podinit, "stop", "--grace", "10"], env=dict(os.environ, **p.sup.env),

@@ -250,11 +250,14 @@ def main():
         p("Context switches (voluntary + involuntary, /proc/PID/status) over %d s; then `strace -c` "
           "attached for another %d s (strace prints nothing when no system call completed).\n" % (
               idle["seconds"], idle["seconds"]))
-        p("| process | context switches in %d s | syscalls under strace in %d s |" % (idle["seconds"], idle["seconds"]))
-        p("|---|---:|---:|")
+        p("| process | context switches in %d s | syscalls under strace in %d s | VmRSS / VmHWM / RssAnon (kB) afterwards |" % (idle["seconds"], idle["seconds"]))
+        p("|---|---:|---:|---|")
         for k, v in idle["ctxt_switches"].items():
             calls = idle["strace_calls"].get(k)
-            p("| %s | %d | %s |" % (k, v, "—" if calls is None else (sum(calls.values()) if calls else 0)))
+            mem = idle.get("mem_kb", {}).get(k, {})
+            p("| %s | %d | %s | %s / %s / %s |" % (
+                k, v, "—" if calls is None else (sum(calls.values()) if calls else 0),
+                mem.get("VmRSS", "n/a"), mem.get("VmHWM", "n/a"), mem.get("RssAnon", "n/a")))
         p("\nSupervisor memory with this 2-container pod: VmRSS %s kB, VmHWM %s kB (RssAnon %s kB). "
           "`podinit stop` → supervisor exited: %s.\n" % (
               idle["rss_kb"].get("VmRSS"), idle["rss_kb"].get("VmHWM"), idle["rss_kb"].get("RssAnon"),

@@ -16,7 +16,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use nix::sys::epoll::EpollEvent;
+use nix::sys::epoll::{EpollEvent, EpollTimeout};
 use nix::sys::signal::SigmaskHow;
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
@@ -97,6 +97,8 @@ struct Managed<'a> {
     probes: BTreeMap<ProbeKind, Probe>,
     probe_pids: HashMap<libc::pid_t, ProbeKind>,
     finish: Option<i32>,
+    /// Start-up pages dropped (see `run`).
+    settled: bool,
 }
 
 fn status_of(ended: Ended) -> ExitStatus {
@@ -185,6 +187,7 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
         probes: BTreeMap::new(),
         probe_pids: HashMap::new(),
         finish: None,
+        settled: false,
     };
     m.connect();
     if m.link.is_none() {
@@ -202,13 +205,31 @@ impl Managed<'_> {
                 return code;
             }
             self.arm_timer();
-            let n = match self.el.wait(&mut events) {
+            // Once the app runs and no handler is under way, the first 100 ms without events
+            // end start-up: drop its pages as the plain init does (about a megabyte per
+            // container that a long-lived init never runs again; `super::settle`). One time-out,
+            // never a periodic one.
+            let settling =
+                !self.settled && matches!(self.app, App::Running(_)) && self.handlers.is_empty();
+            let timeout = if settling {
+                EpollTimeout::from(super::SETTLED_MS)
+            } else {
+                EpollTimeout::NONE
+            };
+            let n = match self.el.wait_at_most(&mut events, timeout) {
                 Ok(n) => n,
                 Err(e) => {
                     log_error!("epoll_wait: {}", e.desc());
                     return super::EXIT_INIT_FAILURE;
                 }
             };
+            if n == 0 {
+                self.settled = true;
+                if let App::Running(pid) = self.app {
+                    super::settle(|| self.forward(pid, 0));
+                }
+                continue;
+            }
             for ev in &events[..n] {
                 match ev.data() {
                     TOKEN_SIGNALS => self.on_signals(),
@@ -419,6 +440,8 @@ impl Managed<'_> {
                 );
                 self.app = App::Running(pid);
                 self.last_pid = Some(pid);
+                // A restart ran the spawn path again: settle again once it is quiet.
+                self.settled = false;
                 self.send(&InitMessage::Started { pid });
             }
             Err(e) => {

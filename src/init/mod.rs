@@ -337,7 +337,7 @@ fn forward(opts: &InitOptions, child: libc::pid_t, signo: c_int) {
 }
 
 /// How long the init must have had nothing to do before it drops its start-up pages.
-const SETTLED_MS: u16 = 100;
+pub(crate) const SETTLED_MS: u16 = 100;
 
 /// The loop: sleep in epoll, forward what arrives, reap on `SIGCHLD`, return when the app died.
 ///
@@ -367,11 +367,7 @@ fn supervise_child(
         let n = event_loop.wait_at_most(&mut events, timeout)?;
         if n == 0 {
             settled = true;
-            if let Err(e) = sys::mem::release_executable_pages() {
-                log_debug!("cannot release start-up pages: {}", e.desc());
-            }
-            forward(opts, child, 0);
-            let _ = sys::signal::kill(self_pid, libc::SIGCHLD);
+            settle(|| forward(opts, child, 0));
             continue;
         }
         if !events[..n].iter().any(|ev| ev.data() == TOKEN_SIGNALS) {
@@ -404,6 +400,19 @@ fn supervise_child(
             }
         }
     }
+}
+
+/// The end of start-up (see [`supervise_child`]): drop the start-up pages, then exercise the
+/// paths the next event takes so that it pays no page fault: `warm_forward` sends signal 0 to
+/// the app the way a real signal would go, and a `SIGCHLD` posted to itself drives the loop
+/// through its read-and-reap path once (a reap that normally finds nothing).
+pub(crate) fn settle(warm_forward: impl FnOnce()) {
+    if let Err(e) = sys::mem::release_executable_pages() {
+        log_debug!("cannot release start-up pages: {}", e.desc());
+    }
+    warm_forward();
+    // SAFETY: getpid cannot fail and touches no memory.
+    let _ = sys::signal::kill(unsafe { libc::getpid() }, libc::SIGCHLD);
 }
 
 /// Last resort when epoll or the signalfd fails: keep reaping, blocking, until the app is gone.
