@@ -900,94 +900,121 @@ def bench_idle(b, seconds):
 # ----- 6. the curve -------------------------------------------------------------------------
 
 
-def bench_curve(b, sizes, hook_n):
+def median_merge(rs):
+    """One record from repeated ones: numbers → their median, dicts → merged key by key (keys
+    every record has), booleans → all of them; anything else from the first."""
+    first = rs[0]
+    if isinstance(first, bool):
+        return all(rs)
+    if all(isinstance(r, int) for r in rs):
+        return round(pct(rs, 50))
+    if all(isinstance(r, (int, float)) for r in rs):
+        return pct(rs, 50)
+    if isinstance(first, dict) and all(isinstance(r, dict) for r in rs):
+        return {k: median_merge([r[k] for r in rs]) for k in first if all(k in r for r in rs)}
+    return first
+
+
+def bench_curve(b, sizes, hook_n, reps):
+    """Each size `reps` times, sizes interleaved round by round; per size the medians."""
+    runs = {k: [] for k in sizes}
+    for rep in range(reps):
+        for k in sizes:
+            runs[k].append(curve_pod(b, k, hook_n))
+            log("curve: round %d, %d containers done" % (rep + 1, k))
     out = []
     for k in sizes:
-        if k == 1:
-            names = ["a1"]
-            spec = {"restartPolicy": "Never", "containers": [{"name": "a1", "image": "busybox"}]}
-        else:
-            names = ["sc"] + ["a%d" % i for i in range(1, k)]
-            spec = {"restartPolicy": "Never",
-                    "initContainers": [{"name": "sc", "image": "busybox",
-                                        "restartPolicy": "Always"}],
-                    "containers": [{"name": x, "image": "busybox"} for x in names[1:]]}
-        p = b.pod("cv", [(x, ["/bin/stamp", STAMPS, x, "hold"]) for x in names], spec,
-                  wrap_hooks=True)
-        r = {"containers": k, "rss_empty": proc_status(p.sup.pid)}
-        b.tracer.clear()  # read once at the end: the fork events map stamps to containers
-        order = list(reversed(names))  # apps first: all held when the sidecar starts
-        t0 = time.monotonic_ns()
-        p.create_start(order)
-        ok = p.wait_stamps([(x, "start") for x in names], 60)
-        r["ok_up"] = ok
-        st = p.stamps()
-        if ok:
-            r["pod_start_ms"] = (max(st[(x, "start")] for x in names) - t0) / 1e6
-        time.sleep(0.3)
-        r["rss_up"] = proc_status(p.sup.pid)
-        r["sup_cpu_up_us"] = cpu_us(p.sup.pid)  # supervisor start + K registrations + gates
+        r = median_merge(runs[k])
+        r["reps"] = len(runs[k])
+        out.append(r)
+    return out
+
+
+def curve_pod(b, k, hook_n):
+    """One pod of k containers through its life: start, idle, poststart hooks, stop, delete."""
+    if k == 1:
+        names = ["a1"]
+        spec = {"restartPolicy": "Never", "containers": [{"name": "a1", "image": "busybox"}]}
+    else:
+        names = ["sc"] + ["a%d" % i for i in range(1, k)]
+        spec = {"restartPolicy": "Never",
+                "initContainers": [{"name": "sc", "image": "busybox",
+                                    "restartPolicy": "Always"}],
+                "containers": [{"name": x, "image": "busybox"} for x in names[1:]]}
+    p = b.pod("cv", [(x, ["/bin/stamp", STAMPS, x, "hold"]) for x in names], spec,
+              wrap_hooks=True)
+    r = {"containers": k, "rss_empty": proc_status(p.sup.pid)}
+    b.tracer.clear()  # read once at the end: the fork events map stamps to containers
+    order = list(reversed(names))  # apps first: all held when the sidecar starts
+    t0 = time.monotonic_ns()
+    p.create_start(order)
+    ok = p.wait_stamps([(x, "start") for x in names], 60)
+    r["ok_up"] = ok
+    st = p.stamps()
+    if ok:
+        r["pod_start_ms"] = (max(st[(x, "start")] for x in names) - t0) / 1e6
+    time.sleep(0.3)
+    r["rss_up"] = proc_status(p.sup.pid)
+    r["sup_cpu_up_us"] = cpu_us(p.sup.pid)  # supervisor start + K registrations + gates
+    try:
+        r["status_json_bytes"] = os.path.getsize(os.path.join(p.sup.state, "status.json"))
+    except OSError:
+        pass
+    # poststart hook against this supervisor, interleaved with /bin/true.
+    stf = os.path.join(p.dir, "state-poststart.json")
+    with open(stf, "w") as f:
+        json.dump({"ociVersion": "1.0.2", "id": p.ids[names[0]], "status": "running",
+                   "pid": p.pids[names[0]], "bundle": os.path.join(p.dir, "b", names[0])}, f)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **p.sup.env}
+    ps, tr = [], []
+    for _ in range(hook_n):
+        tr.append(spawn_timed(["/bin/true"], stf, env)[0])
+        ps.append(spawn_timed([b.podinit, "hook", "poststart"], stf, env)[0])
+    r["poststart_direct_us"] = summary(ps)
+    r["true_direct_us"] = summary(tr)
+    if k > 1 and ok:
+        gates = [(st[(x, "start")] - st[("sc", "start")]) / 1000 for x in names[1:]]
+        r["gate_stamp_us"] = summary(gates)
+    # Pod deletion: apps get SIGTERM at once, the sidecar once they are gone.
+    cpu_before_stop = cpu_us(p.sup.pid)
+    t_stop = time.monotonic_ns()
+    subprocess.run([b.podinit, "stop", "--grace", "20"], env=dict(os.environ, **p.sup.env),
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=False)
+    r["ok_exit"] = p.wait_supervisor_exit(60)
+    r["stop_to_exit_ms"] = (time.monotonic_ns() - t_stop) / 1e6
+    if p.sup.pid in b.rusage and cpu_before_stop is not None:
+        r["sup_cpu_teardown_us"] = b.rusage[p.sup.pid] - cpu_before_stop
+    st = p.stamps()
+    kt2 = kernel_times(b.tracer.read(), p.pids, True)
+    if k > 1:
         try:
-            r["status_json_bytes"] = os.path.getsize(os.path.join(p.sup.state, "status.json"))
-        except OSError:
-            pass
-        # poststart hook against this supervisor, interleaved with /bin/true.
-        stf = os.path.join(p.dir, "state-poststart.json")
-        with open(stf, "w") as f:
-            json.dump({"ociVersion": "1.0.2", "id": p.ids[names[0]], "status": "running",
-                       "pid": p.pids[names[0]], "bundle": os.path.join(p.dir, "b", names[0])}, f)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **p.sup.env}
-        ps, tr = [], []
-        for _ in range(hook_n):
-            tr.append(spawn_timed(["/bin/true"], stf, env)[0])
-            ps.append(spawn_timed([b.podinit, "hook", "poststart"], stf, env)[0])
-        r["poststart_direct_us"] = summary(ps)
-        r["true_direct_us"] = summary(tr)
-        if k > 1 and ok:
-            gates = [(st[(x, "start")] - st[("sc", "start")]) / 1000 for x in names[1:]]
-            r["gate_stamp_us"] = summary(gates)
-        # Pod deletion: apps get SIGTERM at once, the sidecar once they are gone.
-        cpu_before_stop = cpu_us(p.sup.pid)
-        t_stop = time.monotonic_ns()
-        subprocess.run([b.podinit, "stop", "--grace", "20"], env=dict(os.environ, **p.sup.env),
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=False)
-        r["ok_exit"] = p.wait_supervisor_exit(60)
-        r["stop_to_exit_ms"] = (time.monotonic_ns() - t_stop) / 1e6
-        if p.sup.pid in b.rusage and cpu_before_stop is not None:
-            r["sup_cpu_teardown_us"] = b.rusage[p.sup.pid] - cpu_before_stop
-        st = p.stamps()
-        kt2 = kernel_times(b.tracer.read(), p.pids, True)
-        if k > 1:
-            try:
-                r["gate_exec_us"] = summary([(kt2[x]["exec"] - kt2["sc"]["exec"]) / 1000
-                                             for x in names[1:]])
-            except KeyError:
-                pass
-        apps = [x for x in names if x != "sc"]
-        if k > 1 and ("sc", "term") in st and all((x, "term") in st for x in apps):
-            r["teardown_stamp_us"] = (st[("sc", "term")]
-                                      - max(st[(x, "term")] for x in apps)) / 1000
-        try:
-            if k > 1:
-                r["teardown_sent_us"] = (kt2["sc"]["term_sent"]
-                                         - max(kt2[x]["exit"] for x in apps)) / 1000
+            r["gate_exec_us"] = summary([(kt2[x]["exec"] - kt2["sc"]["exec"]) / 1000
+                                         for x in names[1:]])
         except KeyError:
             pass
-        p.delete_containers()  # runs the poststop hooks (the supervisor has exited by now)
-        hooks = p.hook_times()
-        for stage in ("createRuntime", "poststart"):
-            xs = [(e - s) / 1000 for (sg, s, e, _) in hooks if sg == stage]
-            r["hook_" + stage + "_us"] = summary(xs)
-            r["hook_" + stage + "_failures"] = sum(1 for h in hooks if h[0] == stage and h[3])
-            if stage == "createRuntime" and len(xs) >= 16:
-                r["createRuntime_first8_p50"] = pct(xs[:8], 50)
-                r["createRuntime_last8_p50"] = pct(xs[-8:], 50)
-        xs = [(e - s) / 1000 for (sg, s, e, _) in hooks if sg == "poststop"]
-        r["hook_poststop_after_exit_us"] = summary(xs)
-        p.destroy()
-        out.append(r)
-        log("curve: %d containers done" % k)
-    return out
+    apps = [x for x in names if x != "sc"]
+    if k > 1 and ("sc", "term") in st and all((x, "term") in st for x in apps):
+        r["teardown_stamp_us"] = (st[("sc", "term")]
+                                  - max(st[(x, "term")] for x in apps)) / 1000
+    try:
+        if k > 1:
+            r["teardown_sent_us"] = (kt2["sc"]["term_sent"]
+                                     - max(kt2[x]["exit"] for x in apps)) / 1000
+    except KeyError:
+        pass
+    p.delete_containers()  # runs the poststop hooks (the supervisor has exited by now)
+    hooks = p.hook_times()
+    for stage in ("createRuntime", "poststart"):
+        xs = [(e - s) / 1000 for (sg, s, e, _) in hooks if sg == stage]
+        r["hook_" + stage + "_us"] = summary(xs)
+        r["hook_" + stage + "_failures"] = sum(1 for h in hooks if h[0] == stage and h[3])
+        if stage == "createRuntime" and len(xs) >= 16:
+            r["createRuntime_first8_p50"] = pct(xs[:8], 50)
+            r["createRuntime_last8_p50"] = pct(xs[-8:], 50)
+    xs = [(e - s) / 1000 for (sg, s, e, _) in hooks if sg == "poststop"]
+    r["hook_poststop_after_exit_us"] = summary(xs)
+    p.destroy()
+    return r
 
 
 def main():
@@ -999,11 +1026,12 @@ def main():
     pod_n = int(os.environ.get("POD_N", "4"))
     idle_s = int(os.environ.get("IDLE_S", "2" if quick else "10"))
     sizes = [int(x) for x in os.environ.get("SIZES", "1,4,16,64").split(",")]
+    curve_reps = int(os.environ.get("CURVE_REPS", "1" if quick else "5"))
     # SIGTERM: clean up (containers, supervisors, tracefs instance, tmpfs) like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     b = Bench(work, podinit, stamp, hookwrap)
     out = {"meta": {"hook_n": hook_n, "gate_n": gate_n, "pod_reps": pod_reps, "pod_n": pod_n,
-                    "idle_s": idle_s, "sizes": sizes}}
+                    "idle_s": idle_s, "sizes": sizes, "curve_reps": curve_reps}}
     if os.environ.get("CPUID_BIN"):
         out["machine"] = json.loads(subprocess.run([os.environ["CPUID_BIN"]], capture_output=True,
                                                    text=True).stdout)
@@ -1021,7 +1049,7 @@ def main():
             elif s == "idle":
                 out["idle"] = bench_idle(b, idle_s)
             elif s == "curve":
-                out["curve"] = bench_curve(b, sizes, 40 if quick else 100)
+                out["curve"] = bench_curve(b, sizes, 40 if quick else 100, curve_reps)
             out.setdefault("section_s", {})[s] = round(time.monotonic() - t, 1)
             write_json(results, out)
     finally:

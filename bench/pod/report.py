@@ -280,7 +280,9 @@ def main():
           "directly against the loaded supervisor, interleaved with `/bin/true`. Gate = kernel exec "
           "of each app − exec of the sidecar (first app, median, last: the release fans out to K−1 "
           "inits on 2 vCPUs). Teardown = `podinit stop`: apps get SIGTERM at once, the sidecar "
-          "once every app has exited (kernel: last app exit → TERM sent to the sidecar).\n")
+          "once every app has exited (kernel: last app exit → TERM sent to the sidecar). Every "
+          "figure is the median over %d pods per size (sizes interleaved round by round).\n"
+          % cv[0].get("reps", 1))
         p("| K | supervisor VmRSS / VmHWM / RssAnon (kB) | supervisor CPU: start+registrations / teardown | status.json | createRuntime hook p50 (first 8 → last 8) | poststart hook in runc p50 | poststart direct p50 (`/bin/true`) | gate first / p50 / last | teardown reaction | pod start | stop → supervisor exit |")
         p("|---:|---|---|---:|---|---:|---|---|---:|---:|---:|")
         for c in cv:

@@ -2,11 +2,12 @@
 # Pod-level benchmarks of podinit (SPEC section 5; issue 5), each side by side with its anchor in
 # ONE run, reported as ratios and percentiles. Real runc pods, the release binary.
 #
-#   bash bench/pod/run.sh            # full run (~2.5 min on 2 vCPU), markdown on stdout
+#   bash bench/pod/run.sh            # full run (~3 min on 2 vCPU), markdown on stdout
 #   QUICK=1 bash bench/pod/run.sh    # smoke run (small N), same table
 #
 # Sample counts: HOOK_N (300), GATE_N (30), POD_REPS (30), POD_N (4), IDLE_S (10),
-# SIZES (1,4,16,64); SECTIONS=hooks,gate,podstart,idle,curve picks sections.
+# SIZES (1,4,16,64), CURVE_REPS (5 pods per size); SECTIONS=hooks,gate,podstart,idle,curve
+# picks sections.
 # Needs root, runc, ip, strace, cc (static glibc), python3, /bin/busybox (busybox-static).
 # Raw results: $KEEP_RESULTS (default: not kept) gets results.json.
 # Everything it makes lives in one work dir with its own runc --root and netns; it is removed
