@@ -67,14 +67,20 @@ if command -v musl-gcc >/dev/null; then
     musl-gcc -O2 -static -o "$work/stamp-musl" bench/pod/stamp.c && export STAMP_MUSL="$work/stamp-musl"
 fi
 
+# CPU time the hypervisor gave to others (steal) while measuring: on a shared or nested VM it is
+# the main noise source, so every report states it.
+cpu_steal() { awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+read -r steal0 total0 < <(cpu_steal)
 started=$(date +%s)
 "$PY" bench/pod/pod_bench.py "$work" "$PODINIT" "$work/stamp" "$work/hookwrap" "$work/results.json"
 elapsed=$(( $(date +%s) - started ))
+read -r steal1 total1 < <(cpu_steal)
+steal_pct=$(awk -v s=$((steal1 - steal0)) -v t=$((total1 - total0)) 'BEGIN{printf "%.1f", t ? 100*s/t : 0}')
 if [ -n "${KEEP_RESULTS:-}" ]; then cp "$work/results.json" "$KEEP_RESULTS"; fi
 
 {
     echo "Run: \`bash bench/pod/run.sh\` ($(date -u +%Y-%m-%dT%H:%MZ); $(nproc) vCPU; kernel $(uname -r);"
-    echo "$(runc --version | head -1); podinit $(stat -c %s "$PODINIT") bytes, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo '+dirty src'); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); measuring took ${elapsed}s)."
+    echo "$(runc --version | head -1); podinit $(stat -c %s "$PODINIT") bytes, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo '+dirty src'); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); CPU steal while measuring: ${steal_pct}%; measuring took ${elapsed}s)."
     echo
     "$PY" bench/pod/report.py "$work/results.json"
 }
