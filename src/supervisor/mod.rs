@@ -71,7 +71,7 @@ pub struct Supervisor {
     /// The engine's status changed since status.json was last written. Written once per loop
     /// iteration, after every ready event was handled and every message sent: one write per
     /// event made a 64-container teardown O(containers²) and delayed the next event (the
-    /// teardown reaction reached 67 ms; bench/pod/RESULTS.md, finding 1).
+    /// teardown reaction reached 67 ms; BENCHMARKS.md, "Pod level").
     status_dirty: bool,
 }
 
