@@ -7,6 +7,8 @@ pub mod cli;
 pub mod client;
 pub mod engine;
 pub mod explain;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod hook;
 pub mod init;
 pub mod inject;
