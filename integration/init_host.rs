@@ -241,16 +241,12 @@ fn a_settled_init_releases_its_start_up_pages_and_still_forwards() {
     lines.expect("ready", LINE);
     // Start-up is over after 100 ms without events; the resident set then drops well below the
     // peak (the whole static binary is paged in during start-up).
-    let kb = |key: &str| -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
-        let line = status.lines().find(|l| l.starts_with(key)).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
+    let kb = |field| support::status_kb(init, field).expect("the init is running");
     assert!(
-        eventually(LINE, || kb("VmRSS:") * 2 < kb("VmHWM:")),
+        eventually(LINE, || kb("VmRSS") * 2 < kb("VmHWM")),
         "VmRSS {} kB, VmHWM {} kB",
-        kb("VmRSS:"),
-        kb("VmHWM:")
+        kb("VmRSS"),
+        kb("VmHWM")
     );
     // SAFETY: kill takes plain integers.
     unsafe { libc::kill(init as i32, libc::SIGUSR1) };

@@ -9,6 +9,7 @@
 //! python3 or /bin/busybox is missing.
 
 mod pod;
+mod support;
 
 use std::path::Path;
 use std::process::Command;

@@ -35,6 +35,7 @@
 //! | x01-x11 | more of SPEC 3/6: app SIGKILLed (process / whole container), a second stop shortening the grace, non-zero sidecar exit in teardown, failed init container, postStart/preStop, startup-probe and liveness restarts, a late declared app, ECI exit priority and ignore-exit-code, OnFailure |
 
 mod pod;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -808,25 +809,15 @@ fn s09_pod_deletion_apps_first_then_sidecars_in_reverse(#[case] order: CreateOrd
 /// its peak (about 0.8-0.9 MB measured, `BENCHMARKS.md`).
 fn assert_settles(running: &RunningPod, name: &str) {
     let pid = running.pid(name).expect("the container has an init pid");
-    let kb = |key: &str| -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let line = status.lines().find(|l| l.starts_with(key))?;
-        line.split_whitespace().nth(1)?.parse().ok()
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (rss, hwm) = (kb("VmRSS:"), kb("VmHWM:"));
-        if let (Some(rss), Some(hwm)) = (rss, hwm) {
-            if rss + 400 <= hwm {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the init of {name} (pid {pid}) kept its start-up pages: VmRSS {rss:?} kB, VmHWM {hwm:?} kB"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let kb = |field| support::status_kb(pid, field);
+    assert!(
+        support::eventually(Duration::from_secs(10), || {
+            matches!((kb("VmRSS"), kb("VmHWM")), (Some(rss), Some(hwm)) if rss + 400 <= hwm)
+        }),
+        "the init of {name} (pid {pid}) kept its start-up pages: VmRSS {:?} kB, VmHWM {:?} kB",
+        kb("VmRSS"),
+        kb("VmHWM")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

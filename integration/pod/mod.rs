@@ -50,7 +50,6 @@
 
 mod base;
 mod outcome;
-mod proc;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -62,10 +61,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+
+use crate::support::{eventually, proc};
 
 pub use base::{BUSYBOX, netns_exists, runc_list};
 pub use outcome::{CleanupReport, PodOutcome, SupervisorExit, TimelineEntry, parse_timeline};
@@ -542,7 +542,7 @@ impl PodTest {
         if !self.bare {
             env.spawn_supervisor();
             // Ready once its control socket exists (or it died).
-            let up = wait_until(Duration::from_secs(5), || {
+            let up = eventually(Duration::from_secs(5), || {
                 env.socket.exists()
                     || env
                         .supervisor
@@ -732,7 +732,7 @@ impl RunningPod {
 
     /// Waits until the timeline has `event` (see `TimelineEntry::matches`).
     pub fn wait_for(&self, event: &str, timeout: Duration) -> bool {
-        wait_until(timeout, || self.timeline().iter().any(|e| e.matches(event)))
+        eventually(timeout, || self.timeline().iter().any(|e| e.matches(event)))
     }
 
     /// Appends `<now> harness <text>` to the timeline (e.g. "stop requested").
@@ -1107,19 +1107,6 @@ fn sanitize(s: &str, max: usize) -> String {
         })
         .take(max)
         .collect()
-}
-
-fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn exit_of(st: std::process::ExitStatus) -> SupervisorExit {

@@ -1,9 +1,11 @@
-//! Helpers shared by the `podinit exec` integration tests: running with a deadline, reading a
+//! Helpers shared by the integration tests: running with a deadline ([`proc`]), reading a
 //! child's output line by line, and reading `/proc`.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::io::{BufRead, BufReader, Read};
+pub mod proc;
+
+use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
@@ -81,45 +83,15 @@ pub fn children_of(pid: u32) -> Vec<u32> {
 
 /// Waits for `child` at most `timeout`; kills it (and says so) if it is still running.
 pub fn wait_deadline(child: &mut Child, timeout: Duration, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: still running after {timeout:?}, killed");
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
+    proc::wait_timeout(child, timeout).unwrap_or_else(|| {
+        proc::kill_wait(child);
+        panic!("{what}: still running after {timeout:?}, killed")
+    })
 }
 
-/// Runs `cmd` with stdin from /dev/null and captured stdout/stderr, killing it after `timeout`.
+/// [`proc::run`], panicking where it returns an error (spawn failure, time-out).
 pub fn run(cmd: &mut Command, timeout: Duration) -> Output {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    let out = child.stdout.take().unwrap();
-    let err = child.stderr.take().unwrap();
-    let read_all = |mut r: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    };
-    let (out, err) = (read_all(Box::new(out)), read_all(Box::new(err)));
-    let status = wait_deadline(&mut child, timeout, &what);
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+    proc::run(cmd, timeout).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The lines a child writes to its stdout, as they come.
@@ -175,6 +147,15 @@ pub fn proc_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // comm may contain spaces and parentheses: the state follows the last ')'.
     stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`, ...); None once the process is gone.
+pub fn status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status
+        .lines()
+        .find(|l| l.split(':').next() == Some(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Polls `cond` every 5 ms until it holds or `timeout` passes.

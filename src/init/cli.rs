@@ -144,11 +144,12 @@ impl ExecArgs {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use rstest::rstest;
 
-    fn argv(s: &[&str]) -> Vec<OsString> {
+    /// `podinit` followed by `s`, as `std::env::args_os` would give it.
+    pub(in crate::init) fn argv(s: &[&str]) -> Vec<OsString> {
         std::iter::once("podinit")
             .chain(s.iter().copied())
             .map(OsString::from)

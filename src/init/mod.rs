@@ -435,13 +435,6 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    fn args(s: &[&str]) -> Vec<OsString> {
-        std::iter::once("podinit")
-            .chain(s.iter().copied())
-            .map(OsString::from)
-            .collect()
-    }
-
     fn is_sub(s: &str) -> bool {
         matches!(s, "exec" | "explain" | "help")
     }
@@ -472,7 +465,10 @@ mod tests {
     #[case(&["--version"], false)]
     #[case(&["-v"], false)]
     fn bare_init_invocation(#[case] rest: &[&str], #[case] expected: bool) {
-        assert_eq!(is_bare_init_invocation(&args(rest), is_sub), expected);
+        assert_eq!(
+            is_bare_init_invocation(&cli::tests::argv(rest), is_sub),
+            expected
+        );
     }
 
     #[rstest]
