@@ -259,7 +259,8 @@ impl Podman {
         fs::create_dir_all(self.state_dir()).unwrap();
         let log = File::create(self.supervisor_log()).unwrap();
         let child = podinit()
-            .args(["supervise", "-vv"])
+            // One pod per test: the tests wait for the supervisor to exit with it.
+            .args(["supervise", "--exit-with-pod", "-vv"])
             .env("PODINIT_SOCKET", self.socket())
             .env("PODINIT_STATE_DIR", self.state_dir())
             .stdout(log.try_clone().unwrap())

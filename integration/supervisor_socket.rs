@@ -98,7 +98,7 @@ fn podinit_plan(name: &str, spec: &Value) -> Value {
     let plan = podinit::explain::classify_path(&dir).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     match plan {
-        podinit::plan::Classified::Container { plan, pod } => json!({"plan": plan, "pod": pod}),
+        podinit::plan::Classified::Container { plan, pod, .. } => json!({"plan": plan, "pod": pod}),
         podinit::plan::Classified::Ignored { .. } => panic!("not a sandbox"),
     }
 }

@@ -1,13 +1,11 @@
 //! Drivers for the operator commands (`supervise`, `hook`, `inject`, `status`, `stop`): argument
-//! values in, an exit code out. The argument parsing itself lives in `main.rs`.
+//! values in, an exit code out (`status` and `stop` in `operator.rs`). The argument parsing itself lives in `main.rs`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::client;
 use crate::hook::{self, HookOptions, OnUnreachable, Stage};
 use crate::inject::{self, InjectOptions};
-use crate::proto::ControlRequest;
 use crate::supervisor;
 
 pub enum Command {
@@ -15,6 +13,7 @@ pub enum Command {
         socket: PathBuf,
         state_dir: PathBuf,
         settle_ms: u64,
+        exit_with_pod: bool,
     },
     Hook {
         stage: Option<String>,
@@ -29,11 +28,11 @@ pub enum Command {
         binary: Option<PathBuf>,
     },
     Status {
-        socket: PathBuf,
+        target: crate::operator::Target,
         json: bool,
     },
     Stop {
-        socket: PathBuf,
+        target: crate::operator::Target,
         grace: Option<u64>,
     },
     Run(crate::run::RunOptions),
@@ -46,6 +45,7 @@ pub fn run(command: Command) -> i32 {
             socket,
             state_dir,
             settle_ms,
+            exit_with_pod,
         } => {
             let engine = crate::engine::Config {
                 settle: Duration::from_millis(settle_ms),
@@ -55,6 +55,7 @@ pub fn run(command: Command) -> i32 {
                 socket,
                 state_dir,
                 engine,
+                exit_with_pod,
             })
         }
         Command::Hook {
@@ -125,38 +126,8 @@ pub fn run(command: Command) -> i32 {
                 }
             }
         }
-        Command::Status { socket, json } => {
-            match client::request(&socket, &ControlRequest::Status, Duration::from_secs(5)) {
-                Ok(reply) => {
-                    let doc = reply.status.unwrap_or_default();
-                    if json {
-                        println!("{doc}");
-                    } else {
-                        print!("{}", status_table(&doc));
-                    }
-                    0
-                }
-                Err(e) => {
-                    eprintln!("podinit status: {e}");
-                    1
-                }
-            }
-        }
-        Command::Stop { socket, grace } => {
-            match client::request(
-                &socket,
-                &ControlRequest::Stop {
-                    grace_seconds: grace,
-                },
-                Duration::from_secs(5),
-            ) {
-                Ok(_) => 0,
-                Err(e) => {
-                    eprintln!("podinit stop: {e}");
-                    1
-                }
-            }
-        }
+        Command::Status { target, json } => crate::operator::status(&target, json),
+        Command::Stop { target, grace } => crate::operator::stop(&target, grace),
     }
 }
 

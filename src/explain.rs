@@ -147,11 +147,11 @@ fn stop_order(plan: &ContainerPlan, pod: &PodDeclaration) -> String {
 
 /// The explanation as one JSON object (`--json`).
 pub fn to_json(classified: &Classified) -> Value {
-    let (plan, pod) = match classified {
+    let (plan, pod, pod_key) = match classified {
         Classified::Ignored { name, reason } => {
             return json!({ "name": name, "ignored": true, "reason": reason });
         }
-        Classified::Container { plan, pod } => (plan, pod),
+        Classified::Container { plan, pod, pod_key } => (plan, pod, pod_key),
     };
     let start = match plan.start {
         StartSlot::Init { index } => format!("init sequence position {index}"),
@@ -195,6 +195,7 @@ pub fn to_json(classified: &Classified) -> Value {
         "lifecycle": { "postStart": plan.post_start, "preStop": plan.pre_stop },
         "exitPriority": plan.exit_priority,
         "pod": pod_source,
+        "podKey": { "key": pod_key.key.as_str(), "from": pod_key.reason() },
         "notes": plan.notes,
     })
 }
@@ -249,6 +250,11 @@ pub fn to_text(classified: &Classified) -> String {
     out += &format!(
         "  pod declared by: {}\n",
         v["pod"]["source"].as_str().unwrap_or("")
+    );
+    out += &format!(
+        "  pod key: {} ({})\n",
+        v["podKey"]["key"].as_str().unwrap_or(""),
+        v["podKey"]["from"].as_str().unwrap_or("")
     );
     for n in v["notes"]
         .as_array()

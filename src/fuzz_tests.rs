@@ -156,6 +156,7 @@ fn protocol_lines() {
                 Ok(plan::Classified::Container {
                     plan,
                     pod: pod @ plan::PodDeclaration::Spec { .. },
+                    ..
                 }) => Some((plan, pod)),
                 _ => None,
             }
@@ -168,9 +169,14 @@ fn protocol_lines() {
             bundle: "/b".into(),
             plan: plan_seed.0,
             pod: plan_seed.1,
+            pod_key: Some(crate::plan::PodKey::default_pod()),
         }),
         proto::encode(&ControlRequest::Stop {
             grace_seconds: Some(30),
+            pod_key: None,
+        }),
+        proto::encode(&ControlRequest::Status {
+            pod_key: crate::plan::PodKey::parse("sbx-1").ok(),
         }),
         proto::encode(&InitMessage::Hello),
         proto::encode(&InitMessage::Started { pid: 7 }),

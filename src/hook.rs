@@ -151,7 +151,7 @@ fn register_request(
     .map_err(|e| e.to_string())?
     {
         Classified::Ignored { .. } => Ok(None),
-        Classified::Container { plan, pod } => {
+        Classified::Container { plan, pod, pod_key } => {
             provide_socket(&config, Path::new(&bundle), pid, state_dir)?;
             Ok(Some(ControlRequest::Register {
                 id: state.id.clone(),
@@ -159,6 +159,7 @@ fn register_request(
                 bundle,
                 plan,
                 pod,
+                pod_key: Some(pod_key.key),
             }))
         }
     }

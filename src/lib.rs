@@ -14,6 +14,7 @@ pub mod init;
 pub mod inject;
 pub mod log;
 pub mod oci_state;
+pub mod operator;
 pub mod plan;
 pub mod proto;
 pub mod run;

@@ -75,6 +75,11 @@ enum Command {
         /// io.podinit.pod-containers.
         #[arg(long, value_name = "MS", default_value_t = 1000)]
         settle_ms: u64,
+        /// A one-pod sandbox: exit with the first pod's result (0 iff Succeeded) once it
+        /// finished. Default: serve every pod until SIGTERM or `podinit stop`.
+        /// Env: PODINIT_EXIT_WITH_POD.
+        #[arg(long, env = "PODINIT_EXIT_WITH_POD", value_parser = clap::builder::FalseyValueParser::new())]
+        exit_with_pod: bool,
     },
     /// OCI runtime hook: reads the state on stdin and reports to the supervisor.
     Hook {
@@ -97,13 +102,17 @@ enum Command {
         #[arg(long)]
         binary: Option<PathBuf>,
     },
-    /// Show the pod's status.
+    /// Show the pods (one line each), or one pod's status; from the state dir's files when
+    /// the supervisor is gone.
     Status {
         #[command(flatten)]
         paths: Paths,
         /// Print the status document (as status.json) instead of a table.
         #[arg(long)]
         json: bool,
+        /// The pod to show (its key, as `podinit status` lists it); the only one by default.
+        #[arg(long, value_name = "KEY")]
+        pod: Option<String>,
     },
     /// Run a pod (a Kubernetes Pod manifest as JSON; default: the embedded demo Job) with a real
     /// OCI runtime, as a sandbox agent would, and exit 0 iff it Succeeded.
@@ -129,13 +138,16 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
-    /// Delete the pod (same as SIGTERM to the supervisor).
+    /// Delete one pod, or every pod and end the supervisor (same as SIGTERM to it).
     Stop {
         #[command(flatten)]
         paths: Paths,
         /// Grace budget in seconds; a later stop with a smaller grace shortens the deadline.
         #[arg(long)]
         grace: Option<u64>,
+        /// Delete only this pod; the supervisor keeps running.
+        #[arg(long, value_name = "KEY")]
+        pod: Option<String>,
     },
 }
 
@@ -147,6 +159,16 @@ struct Paths {
     /// The supervisor's state directory. Env: PODINIT_STATE_DIR.
     #[arg(long, env = "PODINIT_STATE_DIR", default_value = podinit::proto::DEFAULT_STATE_DIR)]
     state_dir: PathBuf,
+}
+
+impl Paths {
+    fn target(self, pod: Option<String>) -> podinit::operator::Target {
+        podinit::operator::Target {
+            socket: self.socket,
+            state_dir: self.state_dir,
+            pod,
+        }
+    }
 }
 
 fn parse_signal(s: &str) -> Result<i32, String> {
@@ -209,10 +231,15 @@ fn run(mut args: Vec<OsString>) -> i32 {
 fn lower(command: Command) -> podinit::cli::Command {
     use podinit::cli::Command as C;
     match command {
-        Command::Supervise { paths, settle_ms } => C::Supervise {
+        Command::Supervise {
+            paths,
+            settle_ms,
+            exit_with_pod,
+        } => C::Supervise {
             socket: paths.socket,
             state_dir: paths.state_dir,
             settle_ms,
+            exit_with_pod,
         },
         Command::Hook {
             stage,
@@ -234,12 +261,12 @@ fn lower(command: Command) -> podinit::cli::Command {
             state_dir: paths.state_dir,
             binary,
         },
-        Command::Status { paths, json } => C::Status {
-            socket: paths.socket,
+        Command::Status { paths, json, pod } => C::Status {
+            target: paths.target(pod),
             json,
         },
-        Command::Stop { paths, grace } => C::Stop {
-            socket: paths.socket,
+        Command::Stop { paths, grace, pod } => C::Stop {
+            target: paths.target(pod),
             grace,
         },
         Command::Run {

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{ExitStatus, HandlerKind, Phase, ProbeKind};
-use crate::plan::{ContainerPlan, PodDeclaration};
+use crate::plan::{ContainerPlan, PodDeclaration, PodKey};
 
 pub const VERSION: u32 = 1;
 
@@ -40,20 +40,46 @@ pub enum ControlRequest {
         bundle: String,
         plan: Box<ContainerPlan>,
         pod: PodDeclaration,
+        /// The pod the container belongs to (`plan::identify`); absent (a hook older than
+        /// multi-pod supervisors): the default pod.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pod_key: Option<PodKey>,
     },
     /// poststart: informational (runc runs it before the user process exists).
-    Poststart {
-        id: String,
-    },
+    Poststart { id: String },
     /// poststop: the container was deleted.
-    Poststop {
-        id: String,
+    Poststop { id: String },
+    /// One pod's status document (`pod_key`), or, without a key, the list of pods and the one
+    /// pod's document when there is exactly one.
+    Status {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pod_key: Option<PodKey>,
     },
-    Status,
-    /// Pod deletion; a later stop with a smaller grace shortens the deadline.
+    /// Pod deletion; a later stop with a smaller grace shortens the deadline. Without a key:
+    /// every pod, and the supervisor exits once they are all gone.
     Stop {
         grace_seconds: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pod_key: Option<PodKey>,
     },
+}
+
+/// One line of `podinit status`'s pod list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSummary {
+    pub pod: String,
+    pub phase: String,
+    /// The supervisor is done with the pod (its journal ends with the final record).
+    pub finished: bool,
+    pub containers: Vec<ContainerSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerSummary {
+    pub name: String,
+    pub state: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,8 +89,11 @@ pub struct ControlReply {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    /// For `Status`: the same document as `<state-dir>/status.json`.
+    /// For `Status`: the same document as the pod's `status.json`.
     pub status: Option<serde_json::Value>,
+    /// For `Status` without a pod key: every pod the supervisor knows, live or finished.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pods: Option<Vec<PodSummary>>,
 }
 
 /// A container's init → supervisor (init socket).

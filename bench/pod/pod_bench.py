@@ -246,7 +246,8 @@ class Supervisor:
         self.logf = open(os.path.join(d, "supervisor.log"), "ab")
         t0 = time.monotonic_ns()
         self.p = subprocess.Popen(
-            [bench.podinit, "supervise", "--socket", self.socket, "--state-dir", self.state],
+            [bench.podinit, "supervise", "--exit-with-pod", "--socket", self.socket,
+             "--state-dir", self.state],
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf)
         bench.children[self.p.pid] = self.p
         bench.note_pid(self.p.pid)

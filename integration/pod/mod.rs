@@ -349,6 +349,8 @@ pub struct PodTest {
     supervisor_env: Vec<(String, String)>,
     supervisor_args: Vec<String>,
     host_files: Vec<(String, Vec<u8>, u32)>,
+    /// Joins this supervisor instead of starting its own (`on`).
+    shared: Option<SharedPaths>,
 }
 
 impl PodTest {
@@ -365,7 +367,16 @@ impl PodTest {
             supervisor_env: Vec::new(),
             supervisor_args: Vec::new(),
             host_files: Vec::new(),
+            shared: None,
         }
+    }
+
+    /// Runs on `supervisor` (shared with other pods) instead of a supervisor of its own. The
+    /// outcome's `status_json` is this pod's `<state>/pods/<key>/status.json`, found by its
+    /// container ids; `supervisor_exit` is `NotStarted` (the supervisor outlives the pod).
+    pub fn on(mut self, supervisor: &SharedSupervisor) -> PodTest {
+        self.shared = Some(supervisor.paths());
+        self
     }
 
     /// Adds a container running `args` with `env` (besides PATH and `PODTEST_CONTAINER`).
@@ -473,8 +484,12 @@ impl PodTest {
         let netns = format!("podinit-{pod}");
         write(&dir.join(base::NETNS_FILE), netns.as_bytes()); // for sweeping, before creating it
 
+        let (state, socket) = match &self.shared {
+            Some(sh) => (sh.state.clone(), sh.socket.clone()),
+            None => (dir.join("state"), dir.join("ctl.sock")),
+        };
         // sun_path is 108 bytes; the supervisor's per-container sockets go below the state dir.
-        let longest = dir.join("state/sock/init.sock");
+        let longest = state.join("sock/init.sock");
         assert!(
             longest.as_os_str().len() < 100,
             "{} is too long for a unix socket: set TMPDIR to a shorter directory",
@@ -483,8 +498,9 @@ impl PodTest {
         let mut env = PodEnv {
             pod: pod.clone(),
             shared: dir.join("shared"),
-            state: dir.join("state"),
-            socket: dir.join("ctl.sock"),
+            state,
+            socket,
+            on_shared: self.shared.is_some(),
             runc_root: dir.join(base::RUNC_ROOT),
             dir,
             netns,
@@ -539,7 +555,14 @@ impl PodTest {
         }
 
         let mut notes = Vec::new();
-        if !self.bare {
+        if self.shared.is_some() {
+            if !env.socket.exists() {
+                notes.push(format!(
+                    "the shared supervisor's socket {} does not exist",
+                    env.socket.display()
+                ));
+            }
+        } else if !self.bare {
             env.spawn_supervisor();
             // Ready once its control socket exists (or it died).
             let up = eventually(Duration::from_secs(5), || {
@@ -758,9 +781,10 @@ impl RunningPod {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// `<state-dir>/status.json` as it is now.
+    /// The pod's status.json as it is now (`<state-dir>/status.json`, or on a shared
+    /// supervisor the pod's own under `<state-dir>/pods/`).
     pub fn status(&self) -> Option<Value> {
-        read_json(&self.env.state.join("status.json"))
+        self.env.pod_status()
     }
 
     /// SIGKILLs the supervisor (robustness tests); `restart_supervisor` starts a new one.
@@ -813,6 +837,21 @@ impl RunningPod {
             }
         };
 
+        let any_created = report["pids"].as_object().is_some_and(|o| !o.is_empty());
+        if self.env.on_shared && any_created {
+            // The supervisor outlives the pod: wait for it to finish the pod instead.
+            let done = eventually(self.supervisor_timeout, || {
+                self.env
+                    .pod_status()
+                    .is_some_and(|s| s["finished"] == Value::Bool(true))
+            });
+            if !done {
+                notes.push(format!(
+                    "the shared supervisor did not finish the pod {:?} after the agent was done",
+                    self.supervisor_timeout
+                ));
+            }
+        }
         let supervisor_exit = match self.env.supervisor.take() {
             None => self.supervisor_exit,
             Some(mut s) => match proc::wait_timeout(&mut s, self.supervisor_timeout) {
@@ -828,9 +867,9 @@ impl RunningPod {
             },
         };
         let elapsed = self.started.elapsed();
+        let status_json = self.env.pod_status();
         let status_path = self.env.state.join("status.json");
-        let status_json = read_json(&status_path);
-        if status_json.is_none() && status_path.exists() {
+        if status_json.is_none() && status_path.exists() && !self.env.on_shared {
             notes.push(format!("{} is not JSON", status_path.display()));
         }
         let text = fs::read_to_string(self.env.shared.join("timeline.log")).unwrap_or_default();
@@ -954,6 +993,8 @@ struct PodEnv {
     shared: PathBuf,
     state: PathBuf,
     socket: PathBuf,
+    /// `state` and `socket` belong to a `SharedSupervisor`.
+    on_shared: bool,
     runc_root: PathBuf,
     netns: String,
     /// Container name → runc id.
@@ -988,15 +1029,29 @@ impl PodEnv {
 
     /// `podinit` with this pod's socket and state dir, and no other `PODINIT_*` from our env.
     fn podinit(&self) -> Command {
-        let mut c = Command::new(PODINIT);
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("PODINIT_") {
-                c.env_remove(k);
-            }
+        podinit_cmd(&self.socket, &self.state)
+    }
+
+    /// This pod's status document: the state dir's status.json, or on a shared supervisor the
+    /// one under `pods/` whose containers are this pod's (container ids are unique per run).
+    fn pod_status(&self) -> Option<Value> {
+        if !self.on_shared {
+            return read_json(&self.state.join("status.json"));
         }
-        c.env("PODINIT_SOCKET", &self.socket)
-            .env("PODINIT_STATE_DIR", &self.state);
-        c
+        let ids: Vec<&String> = self.ids.values().collect();
+        fs::read_dir(self.state.join("pods"))
+            .ok()?
+            .flatten()
+            .filter_map(|e| read_json(&e.path().join("status.json")))
+            .find(|doc| {
+                doc["containers"].as_array().is_some_and(|cs| {
+                    cs.iter().any(|c| {
+                        c["id"]
+                            .as_str()
+                            .is_some_and(|id| ids.iter().any(|i| *i == id))
+                    })
+                })
+            })
     }
 
     fn spawn_supervisor(&mut self) {
@@ -1008,7 +1063,8 @@ impl PodEnv {
                 .unwrap_or_else(|e| panic!("open {name}: {e}"))
         };
         let mut cmd = self.podinit();
-        cmd.arg("supervise")
+        // One pod per supervisor: `finish` waits for the supervisor to exit with it.
+        cmd.args(["supervise", "--exit-with-pod"])
             .args(&self.supervisor_args)
             .envs(self.supervisor_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -1090,6 +1146,158 @@ impl Drop for PodEnv {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A supervisor shared by several pods
+
+#[derive(Clone, Debug)]
+struct SharedPaths {
+    socket: PathBuf,
+    state: PathBuf,
+}
+
+/// One long-running `podinit supervise` (no `--exit-with-pod`) that pods join with
+/// `PodTest::on`: one supervisor serving many pods, at once or one after another. Dropping it
+/// kills the supervisor and removes its directory (kept with `PODTEST_KEEP=1`).
+pub struct SharedSupervisor {
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl SharedSupervisor {
+    pub fn start(name: &str) -> SharedSupervisor {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = base::base()
+            .dir
+            .join(format!("s{n}-{}", sanitize(name, 16)));
+        let _ = fs::remove_dir_all(&dir);
+        mkdir(&dir, 0o755);
+        let mut s = SharedSupervisor { dir, child: None };
+        s.spawn();
+        s
+    }
+
+    fn paths(&self) -> SharedPaths {
+        SharedPaths {
+            socket: self.dir.join("ctl.sock"),
+            state: self.dir.join("state"),
+        }
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.paths().state
+    }
+
+    fn spawn(&mut self) {
+        let p = self.paths();
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("supervisor.log"))
+            .unwrap_or_else(|e| panic!("open supervisor.log: {e}"));
+        let child = podinit_cmd(&p.socket, &p.state)
+            .args(["supervise", "-vv"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn podinit supervise: {e}"));
+        self.child = Some(child);
+        let init_sock = p.state.join("sock/init.sock");
+        // A restarted supervisor replaces the old sockets; wait for the new ones.
+        let up = eventually(Duration::from_secs(10), || {
+            init_sock.exists() && std::os::unix::net::UnixStream::connect(&p.socket).is_ok()
+        });
+        assert!(
+            up,
+            "the shared supervisor did not come up
+{}",
+            self.log()
+        );
+    }
+
+    /// SIGKILL (robustness tests); `restart` starts a new one on the same state dir.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            proc::kill_wait(&mut c);
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// SIGTERM, then how it ended within `timeout` (`None`: still running; then SIGKILLed).
+    pub fn terminate(&mut self, timeout: Duration) -> Option<SupervisorExit> {
+        let mut c = self.child.take()?;
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        match proc::wait_timeout(&mut c, timeout) {
+            Some(st) => Some(exit_of(st)),
+            None => {
+                proc::kill_wait(&mut c);
+                None
+            }
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    /// `podinit ARGS` with this supervisor's socket and state dir.
+    pub fn podinit(&self, args: &[&str]) -> Output {
+        let p = self.paths();
+        proc::run(
+            podinit_cmd(&p.socket, &p.state).args(args),
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("supervisor.log")).unwrap_or_default()
+    }
+
+    /// The pod directories under `<state>/pods/` and `<state>/archive/`, by name.
+    pub fn pod_dirs(&self, sub: &str) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(self.paths().state.join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for SharedSupervisor {
+    fn drop(&mut self) {
+        self.kill();
+        if std::env::var_os("PODTEST_KEEP").is_some_and(|v| v == "1") {
+            eprintln!("PODTEST_KEEP=1: supervisor kept in {}", self.dir.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// `podinit` with this socket and state dir, and no other `PODINIT_*` from our env.
+fn podinit_cmd(socket: &Path, state: &Path) -> Command {
+    let mut c = Command::new(PODINIT);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PODINIT_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("PODINIT_SOCKET", socket)
+        .env("PODINIT_STATE_DIR", state);
+    c
 }
 
 // ---------------------------------------------------------------------------------------------

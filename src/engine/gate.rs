@@ -10,7 +10,7 @@
 
 use super::container::Container;
 use super::status::ContainerState;
-use super::{Action, Engine, Time};
+use super::{Action, Engine, Refusal, Registration, Time};
 use crate::plan::{ContainerPlan, PodDeclaration};
 
 impl Engine {
@@ -50,17 +50,18 @@ impl Engine {
                 self.containers.len() - 1
             }
         };
-        let c = &mut self.containers[i];
-        match &c.id {
-            Some(existing) if *existing == id => return, // the same report again (hook retry)
-            Some(existing) if !c.gone => {
+        match self.check_registration(&id, &plan) {
+            Ok(Registration::New) => {}
+            Ok(Registration::Again) => return, // the same report again (hook retry)
+            // The supervisor asks first and refuses in its reply; this is for journals of older
+            // supervisors, which did not.
+            Err(Refusal::StillAlive { existing, .. }) => {
                 let msg = format!(
                     "ignored registration as {id}: container {existing} of that name is still alive"
                 );
                 self.note(now, Some(&name), msg);
                 return;
             }
-            _ => {}
         }
         // A fresh registration (or a new incarnation after the old one is gone).
         let mut fresh = Container::new(&name);
@@ -72,6 +73,28 @@ impl Engine {
         self.last_registration = Some(now);
         // During teardown the new container never starts: `advance_teardown` ends it.
         self.note(now, Some(&name), format!("registered as {id}"));
+    }
+
+    /// Whether a registration would be taken, asked before the driver tracks or journals
+    /// anything for it. Pure: the engine does not change.
+    pub fn check_registration(
+        &self,
+        id: &str,
+        plan: &ContainerPlan,
+    ) -> Result<Registration, Refusal> {
+        let Some(c) = self.find(&plan.name).map(|i| &self.containers[i]) else {
+            return Ok(Registration::New);
+        };
+        match &c.id {
+            Some(existing) if existing == id => Ok(Registration::Again),
+            Some(existing) if !c.gone => Err(Refusal::StillAlive {
+                name: plan.name.clone(),
+                id: id.to_owned(),
+                existing: existing.clone(),
+            }),
+            // Not created yet, or a new incarnation once the old one is gone.
+            _ => Ok(Registration::New),
+        }
     }
 
     /// With no declared pod, gates wait until registrations have settled.

@@ -12,6 +12,8 @@ mod backoff;
 mod container;
 mod gate;
 mod lifecycle;
+#[cfg(test)]
+mod registration_tests;
 mod status;
 mod teardown;
 #[cfg(test)]
@@ -189,6 +191,41 @@ struct Teardown {
     /// Grace at or below `Config::force_grace`: no preStop, no ordering.
     forced: bool,
 }
+
+/// What [`Engine::check_registration`] says about a registration it would take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// A container the pod has not seen, or a new incarnation of one that is gone.
+    New,
+    /// The same container id again (a hook that ran twice): nothing changes.
+    Again,
+}
+
+/// Why the engine would not take a registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The pod has a live container of that name under another id.
+    StillAlive {
+        name: String,
+        id: String,
+        existing: String,
+    },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::StillAlive { name, id, existing } => write!(
+                f,
+                "container {name:?} ({id}) cannot join the pod: its container {existing} of that \
+                 name is still alive; delete {existing} first, or give a different pod its own \
+                 sandbox id or io.podinit.pod annotation"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 /// The exit code the runtime sees for a container that ends without ever starting its process
 /// (still held at the gate when the pod ended). Sidecars report 0 like any stopped sidecar.

@@ -48,7 +48,7 @@ impl Pod {
         })
         .expect("valid test pod")
         {
-            Classified::Container { plan, pod } => (*plan, pod),
+            Classified::Container { plan, pod, .. } => (*plan, pod),
             Classified::Ignored { .. } => unreachable!("test pods have no sandbox container"),
         }
     }
@@ -416,7 +416,7 @@ fn a_name_list_declaration_holds_the_app_until_every_named_container_registered(
         })
         .unwrap()
         {
-            Classified::Container { plan, pod } => (plan, pod),
+            Classified::Container { plan, pod, .. } => (plan, pod),
             Classified::Ignored { .. } => unreachable!("no sandbox annotation"),
         }
     };
@@ -453,7 +453,7 @@ fn an_undeclared_pod_waits_for_registrations_to_settle() {
         })
         .unwrap()
         {
-            Classified::Container { plan, pod } => (plan, pod),
+            Classified::Container { plan, pod, .. } => (plan, pod),
             Classified::Ignored { .. } => unreachable!("no sandbox annotation"),
         }
     };

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::dialect::{self, Env, SidecarStyle};
 use super::k8s::{self, PodSpec};
 use super::keys::*;
+use super::pod_key::{PodIdentity, identify};
 use super::probe::{handler_from_k8s, probe_from_k8s};
 use super::values::{check_seconds, parse_int_in, parse_signal};
 use super::{
@@ -29,6 +30,8 @@ pub enum Classified {
     Container {
         plan: Box<ContainerPlan>,
         pod: PodDeclaration,
+        /// The pod it belongs to (`pod_key.rs`): its supervisor-side engine, journal and status.
+        pod_key: PodIdentity,
     },
 }
 
@@ -99,6 +102,8 @@ pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError>
             });
         }
     }
+
+    let pod_key = identify(&annotations, &name)?;
 
     let spec = match annotations.get(POD_SPEC) {
         None => None,
@@ -172,6 +177,7 @@ pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError>
     Ok(Classified::Container {
         plan: Box::new(plan),
         pod,
+        pod_key,
     })
 }
 

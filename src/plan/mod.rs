@@ -18,6 +18,7 @@ mod build;
 mod dialect;
 mod error;
 pub mod k8s;
+mod pod_key;
 mod probe;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,10 @@ use serde::{Deserialize, Serialize};
 
 pub use build::{BundleInput, Classified, classify_bundle, plans_from_pod_spec};
 pub use error::{PlanError, PlanErrorKind};
+pub use pod_key::{
+    DEFAULT_POD_KEY, MAX_POD_KEY_LEN, POD_KEY_ANNOTATIONS, PodIdentity, PodKey, PodKeyError,
+    identify,
+};
 pub use probe::{Handler, HttpGet, ProbeAction, ProbeSpec};
 
 /// Annotation and env names podinit understands, in one place so docs, explain and tests agree.
@@ -40,6 +45,10 @@ pub mod keys {
     pub const KUBE_CONTAINER_NAME: &str = "io.kubernetes.container.name";
     pub const CRI_CONTAINER_TYPE: &str = "io.kubernetes.cri.container-type";
     pub const CRIO_CONTAINER_TYPE: &str = "io.kubernetes.cri-o.ContainerType";
+    /// The pod a container belongs to (see `pod_key.rs`): containerd, CRI-O, then podinit's own.
+    pub const CRI_SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
+    pub const CRIO_SANDBOX_ID: &str = "io.kubernetes.cri-o.SandboxID";
+    pub const POD: &str = "io.podinit.pod";
     pub const KIND: &str = "io.podinit.kind";
     pub const INDEX: &str = "io.podinit.index";
     pub const STARTUP_PROBE: &str = "io.podinit.startup-probe";

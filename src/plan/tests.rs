@@ -259,3 +259,30 @@ fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
     let err = classify(bundle(json!({"io.podinit.pod-spec": deep}), &[])).unwrap_err();
     assert_eq!(err.kind, PlanErrorKind::InvalidJson);
 }
+
+/// The pod key travels with the classification (the hook sends it); a pause container is ignored
+/// before its sandbox id is looked at, so a strange id there never fails the sandbox's creation.
+#[rstest]
+#[case::containerd(json!({"io.kubernetes.cri.sandbox-id": "abc123"}), "abc123")]
+#[case::crio(json!({"io.kubernetes.cri-o.SandboxID": "def456"}), "def456")]
+#[case::podinit(json!({"io.podinit.pod": "job-7"}), "job-7")]
+#[case::default(json!({}), "default")]
+fn classification_names_the_pod(#[case] annotations: Value, #[case] key: &str) {
+    match classify(bundle(annotations, &[])).unwrap() {
+        Classified::Container { pod_key, .. } => assert_eq!(pod_key.key.as_str(), key),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bad_pod_key_names_the_annotation_and_container() {
+    let e = classify(bundle(json!({"io.podinit.pod": "../etc"}), &[])).unwrap_err();
+    assert_eq!(e.container, "c");
+    assert_eq!(e.source, "annotation io.podinit.pod");
+    let pause = json!({"annotations": {"io.kubernetes.cri.container-type": "sandbox",
+        "io.kubernetes.cri.sandbox-id": "../x"}});
+    assert!(matches!(
+        classify(pause).unwrap(),
+        Classified::Ignored { .. }
+    ));
+}

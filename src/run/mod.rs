@@ -268,7 +268,9 @@ impl Runner {
         std::fs::create_dir_all(&self.state_dir).map_err(|e| e.to_string())?;
         let log = File::create(self.work.join("supervisor.log")).map_err(|e| e.to_string())?;
         let mut cmd = Command::new(binary);
-        cmd.arg("supervise")
+        // The runner's supervisor serves this one pod: it exits with it, and that exit is how
+        // the runner knows the pod is over.
+        cmd.args(["supervise", "--exit-with-pod"])
             .env("PODINIT_SOCKET", &self.socket)
             .env("PODINIT_STATE_DIR", &self.state_dir);
         cmd.stdin(Stdio::null())
@@ -470,12 +472,21 @@ impl Runner {
                         &self.socket,
                         &crate::proto::ControlRequest::Stop {
                             grace_seconds: grace,
+                            pod_key: None,
                         },
                         Duration::from_secs(2),
                     );
                 }
             }
             let _ = inotify.read_events();
+            // status.json in the state dir is a symlink into the pod's directory, where the
+            // supervisor replaces the file: watch that directory once the link exists.
+            if let Some(pod_dir) = std::fs::canonicalize(self.state_dir.join("status.json"))
+                .ok()
+                .and_then(|f| f.parent().map(Path::to_path_buf))
+            {
+                let _ = inotify.add_watch(&pod_dir, AddWatchFlags::IN_MOVED_TO);
+            }
         }
     }
 

@@ -28,7 +28,7 @@ pub struct Conn {
     pub stream: UnixStream,
     pub side: Side,
     /// For an init connection: the container it acts for, once identified by its peer pid.
-    pub container: Option<String>,
+    pub container: Option<super::pod::Member>,
     /// Accept order, for evicting the oldest unidentified connection.
     pub serial: u64,
     inbuf: Vec<u8>,

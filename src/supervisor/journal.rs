@@ -1,7 +1,8 @@
 //! The supervisor's write-ahead journal: every engine input, and every container's init pid,
 //! appended as one JSON line before it is acted on. A supervisor that was SIGKILLed and started
 //! again replays it into a fresh engine (the engine is deterministic and its time is
-//! CLOCK_MONOTONIC, shared across restarts) and carries on with the same pod.
+//! CLOCK_MONOTONIC, shared across restarts) and carries on with the same pod. One journal per pod
+//! (`<state-dir>/pods/<pod>/journal.jsonl`); a finished pod's ends with [`Record::Finished`].
 //!
 //! Appends are single `write(2)`s on an O_APPEND file: they survive the supervisor's death (the
 //! page cache is the kernel's), which is the failure this is for; a host crash ends the sandbox.
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Event;
+use crate::engine::{Event, Phase};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "record")]
@@ -30,6 +31,9 @@ pub enum Record {
     },
     /// An engine input at engine time `t_ms`.
     Input { t_ms: u64, event: Event },
+    /// The pod finished: the last record. A restarted supervisor leaves such a pod alone, and a
+    /// new registration with its key starts a fresh pod.
+    Finished { phase: Phase },
 }
 
 pub struct Journal {
@@ -38,8 +42,9 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn open(state_dir: &Path) -> std::io::Result<(Self, Vec<Record>)> {
-        let path = state_dir.join("journal.jsonl");
+    /// The journal in a pod's directory, and the records it holds already.
+    pub fn open(pod_dir: &Path) -> std::io::Result<(Self, Vec<Record>)> {
+        let path = pod_dir.join(super::layout::JOURNAL_FILE);
         let mut records = Vec::new();
         if let Ok(f) = File::open(&path) {
             for (n, line) in BufReader::new(f).lines().enumerate() {

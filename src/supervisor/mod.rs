@@ -1,14 +1,25 @@
-//! `podinit supervise`: the pod's PID-1 supervisor. One thread, one epoll loop over a signalfd,
-//! the two listening sockets, the client connections and a pidfd per container init; the epoll
-//! timeout is the engine's next deadline, so nothing polls. It feeds the engine and carries out
-//! its actions: who gets SIGTERM is decided in `engine/teardown.rs`, and sent from here
-//! ([`Supervisor::execute`]) to the container's init.
+//! `podinit supervise`: the supervisor of every pod on the machine (PID 1 of the sandbox, or a
+//! child subreaper). One thread, one epoll loop over a signalfd, the two listening sockets, the
+//! client connections and a pidfd per container init; the epoll timeout is the earliest deadline
+//! of any pod's engine, so nothing polls. Each pod (keyed by its sandbox id, `plan::identify`)
+//! has its own engine, journal and status file (`pod.rs`, laid out as `layout.rs` says); this
+//! file routes events to the right pod and carries out its actions: who gets SIGTERM is decided
+//! in `engine/teardown.rs`, and sent from here ([`Supervisor::execute`]) to the container's init.
+//!
+//! Lifetime: the supervisor keeps running when pods finish; SIGTERM or `podinit stop` without a
+//! pod deletes every pod and exits once they are gone (at once when there is none). With
+//! `exit_with_pod` (a one-pod sandbox) it exits with the first pod's result once that pod
+//! finished, after deleting any other pod.
 
 mod conn;
+mod control;
 mod journal;
+pub mod layout;
+pub mod listing;
+mod pod;
 mod status_file;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
@@ -20,12 +31,14 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 
-use crate::engine::{self, Action, ContainerState, Engine, Event};
-use crate::proto::{self, ControlReply, ControlRequest, InitMessage, SupervisorMessage};
+use crate::engine::{self, Action, ContainerState, Event, Phase};
+use crate::plan::PodKey;
+use crate::proto::{self, InitMessage, SupervisorMessage};
 use crate::sys::pidfd;
 use crate::{log_debug, log_error, log_info, log_warn};
 use conn::{Conn, ConnError, Side};
-use journal::{Journal, Record};
+use layout::{Layout, MAX_FINISHED_PODS};
+use pod::{Member, Pod, Resumed};
 use status_file::Clock;
 
 pub use status_file::rfc3339;
@@ -34,6 +47,9 @@ pub struct Options {
     pub socket: PathBuf,
     pub state_dir: PathBuf,
     pub engine: engine::Config,
+    /// A one-pod sandbox: exit with the first pod's result once it finished
+    /// (`--exit-with-pod`, `PODINIT_EXIT_WITH_POD`).
+    pub exit_with_pod: bool,
 }
 
 const TOKEN_SIGNAL: u64 = 0;
@@ -41,7 +57,7 @@ const TOKEN_CONTROL: u64 = 1;
 const TOKEN_INIT: u64 = 2;
 const FIRST_DYNAMIC_TOKEN: u64 = 16;
 
-/// A registered container's init, as the supervisor tracks it.
+/// A registered container's init, as the supervisor tracks it (keyed by [`Member`]).
 struct Init {
     id: String,
     pid: i32,
@@ -53,26 +69,27 @@ struct Init {
 }
 
 pub struct Supervisor {
-    engine: Engine,
+    cfg: engine::Config,
+    /// The live pods. A pod leaves this map when it finishes; its directory stays.
+    pods: BTreeMap<PodKey, Pod>,
     epoll: Epoll,
     signals: SignalFd,
     control: UnixListener,
     init_listener: UnixListener,
     conns: HashMap<u64, Conn>,
-    pidfd_tokens: HashMap<u64, String>,
-    inits: HashMap<String, Init>,
+    pidfd_tokens: HashMap<u64, Member>,
+    inits: HashMap<Member, Init>,
     next_token: u64,
-    journal: Journal,
     clock: Clock,
-    state_dir: PathBuf,
+    layout: Layout,
     socket: PathBuf,
     init_socket: PathBuf,
+    exit_with_pod: bool,
+    /// The result of the first pod that finished (what `exit_with_pod` exits with).
+    first_result: Option<i32>,
+    /// Every pod is being deleted: no new registration, exit once none is left.
+    shutting_down: bool,
     exit_code: Option<i32>,
-    /// The engine's status changed since status.json was last written. Written once per loop
-    /// iteration, after every ready event was handled and every message sent: one write per
-    /// event made a 64-container teardown O(containers²) and delayed the next event (the
-    /// teardown reaction reached 67 ms; BENCHMARKS.md, "Pod level").
-    status_dirty: bool,
 }
 
 /// CLOCK_MONOTONIC: the engine's time, shared by a restarted supervisor.
@@ -122,7 +139,7 @@ impl Supervisor {
         // Containers get only the sock/ directory, read-only; the rest stays the supervisor's.
         std::fs::set_permissions(&opts.state_dir, std::fs::Permissions::from_mode(0o755))?;
         if std::process::id() != 1 {
-            // Orphans of the pod end up here, not on the host's init.
+            // Orphans of the pods end up here, not on the host's init.
             if let Err(e) = crate::sys::prctl::set_child_subreaper() {
                 log_warn!("supervise: cannot become a child subreaper: {e}");
             }
@@ -159,10 +176,13 @@ impl Supervisor {
             init_listener.as_fd(),
             EpollEvent::new(EpollFlags::EPOLLIN, TOKEN_INIT),
         )?;
-        let (journal, records) = Journal::open(&opts.state_dir)?;
+        let layout = Layout::new(&opts.state_dir);
+        layout.migrate_single_pod_journal()?;
+        std::fs::create_dir_all(layout.pods_dir())?;
         let now = monotonic_now();
         let mut s = Self {
-            engine: Engine::new(opts.engine),
+            cfg: opts.engine,
+            pods: BTreeMap::new(),
             epoll,
             signals,
             control,
@@ -171,75 +191,84 @@ impl Supervisor {
             pidfd_tokens: HashMap::new(),
             inits: HashMap::new(),
             next_token: FIRST_DYNAMIC_TOKEN,
-            journal,
             clock: Clock::new(now),
-            state_dir: opts.state_dir,
+            layout,
             socket: opts.socket,
             init_socket,
+            exit_with_pod: opts.exit_with_pod,
+            first_result: None,
+            shutting_down: false,
             exit_code: None,
-            status_dirty: false,
         };
-        if !records.is_empty() {
-            s.replay(records);
-        }
-        // Everything that needed privileges (sockets, state dir, subreaper) is done.
+        // Everything that needed privileges (sockets, state dir, subreaper) is done; resuming
+        // writes only in the state dir, which is ours. Dropped before that work, so a client
+        // that found the sockets finds a supervisor that already runs unprivileged.
         if nix::unistd::geteuid().is_root() {
             if let Err(e) = crate::sys::privileges::keep_only(&[caps::Capability::CAP_KILL]) {
                 log_warn!("supervise: cannot drop capabilities: {e}");
             }
         }
+        s.resume_pods();
         log_info!(
-            "supervise: listening on {} (control) and {} (containers)",
+            "supervise: listening on {} (control) and {} (containers){}",
             s.socket.display(),
-            s.init_socket.display()
+            s.init_socket.display(),
+            if s.exit_with_pod {
+                "; exits with the first pod"
+            } else {
+                ""
+            }
         );
         Ok(s)
     }
 
-    /// Carry on with the pod a previous supervisor left in the journal.
-    fn replay(&mut self, records: Vec<Record>) {
-        let mut pids: Vec<(String, String, i32, Option<u64>)> = Vec::new();
-        let mut count = 0usize;
-        for r in records {
-            match r {
-                Record::Init {
-                    name,
-                    id,
-                    pid,
-                    bundle: _,
-                    start_time,
-                } => pids.push((name, id, pid, start_time)),
-                Record::Input { t_ms, event } => {
-                    let t = Duration::from_millis(t_ms);
-                    // Timers that fired before this input fire again here, so the state is the same.
-                    while let Some(due) = self.engine.poll_timeout().filter(|d| *d <= t) {
-                        self.engine.handle_timeout(due);
+    /// Carry on with the unfinished pods a previous supervisor left in the state dir; finished
+    /// ones stay on disk for `podinit status` and are never replayed.
+    fn resume_pods(&mut self) {
+        for key in self.layout.pod_keys() {
+            let dir = self.layout.pod_dir(&key);
+            let (mut pod, inits) =
+                match Pod::resume(dir.clone(), key.clone(), self.cfg.clone(), self.clock) {
+                    Ok(Resumed::Live(pod, inits)) => (pod, inits),
+                    Ok(Resumed::Finished) => continue,
+                    Err(e) => {
+                        log_error!("supervise: cannot resume the pod in {}: {e}", dir.display());
+                        continue;
                     }
-                    self.engine.handle_event(t, event);
-                    count += 1;
+                };
+            pod.write_status(self.clock);
+            self.pods.insert(key.clone(), *pod);
+            let mut gone = Vec::new();
+            for init in inits {
+                let alive =
+                    start_time(init.pid).is_some() && start_time(init.pid) == init.start_time;
+                let fd = if alive {
+                    pidfd::open(init.pid).ok()
+                } else {
+                    None
+                };
+                let member = Member {
+                    pod: key.clone(),
+                    name: init.name,
+                };
+                if fd.is_none() {
+                    gone.push(member.name.clone());
                 }
+                self.track_init(member, init.id, init.pid, fd);
             }
-        }
-        log_info!(
-            "supervise: resumed the pod from the journal ({count} inputs, {} containers)",
-            pids.len()
-        );
-        let mut gone = Vec::new();
-        for (name, id, pid, started) in pids {
-            let alive = start_time(pid).is_some() && start_time(pid) == started;
-            let fd = if alive { pidfd::open(pid).ok() } else { None };
-            if fd.is_none() {
-                gone.push(name.clone());
+            for name in gone {
+                self.feed(&key, Event::Gone { name });
             }
-            self.track_init(name, id, pid, fd);
+            let actions = self
+                .pods
+                .get_mut(&key)
+                .map(|p| p.engine.handle_timeout(monotonic_now()))
+                .unwrap_or_default();
+            self.execute(&key, actions);
         }
-        for name in gone {
-            self.feed(Event::Gone { name });
-        }
-        let now = monotonic_now();
-        let actions = self.engine.handle_timeout(now);
-        self.execute(actions);
-        self.write_status();
+        self.layout
+            .prune(MAX_FINISHED_PODS, &|k| self.pods.contains_key(k));
+        self.write_dirty_statuses();
     }
 
     fn token(&mut self) -> u64 {
@@ -247,19 +276,19 @@ impl Supervisor {
         self.next_token
     }
 
-    fn track_init(&mut self, name: String, id: String, pid: i32, fd: Option<OwnedFd>) {
+    fn track_init(&mut self, member: Member, id: String, pid: i32, fd: Option<OwnedFd>) {
         let token = self.token();
         if let Some(fd) = &fd {
             if let Err(e) = self
                 .epoll
                 .add(fd.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, token))
             {
-                log_error!("supervise: cannot watch the init of {name}: {e}");
+                log_error!("supervise: cannot watch the init of {member}: {e}");
             }
-            self.pidfd_tokens.insert(token, name.clone());
+            self.pidfd_tokens.insert(token, member.clone());
         }
         let old = self.inits.insert(
-            name,
+            member,
             Init {
                 id,
                 pid,
@@ -284,6 +313,14 @@ impl Supervisor {
         }
     }
 
+    /// The earliest deadline of any pod: one timer for the whole machine.
+    fn next_deadline(&self) -> Option<Duration> {
+        self.pods
+            .values()
+            .filter_map(|p| p.engine.poll_timeout())
+            .min()
+    }
+
     fn run(&mut self) -> i32 {
         let mut events = vec![EpollEvent::empty(); 64];
         loop {
@@ -291,7 +328,7 @@ impl Supervisor {
                 self.cleanup();
                 return code;
             }
-            let timeout = match self.engine.poll_timeout() {
+            let timeout = match self.next_deadline() {
                 None => EpollTimeout::NONE,
                 Some(due) => {
                     let left = due.saturating_sub(monotonic_now());
@@ -312,18 +349,27 @@ impl Supervisor {
             for ev in events.iter().take(n).copied().collect::<Vec<_>>() {
                 self.dispatch(ev.data(), ev.events());
             }
-            if n == 0
-                || self
-                    .engine
-                    .poll_timeout()
-                    .is_some_and(|d| d <= monotonic_now())
-            {
-                let actions = self.engine.handle_timeout(monotonic_now());
-                self.execute(actions);
+            self.fire_timers();
+            self.write_dirty_statuses();
+        }
+    }
+
+    /// Every pod whose next deadline has come.
+    fn fire_timers(&mut self) {
+        let now = monotonic_now();
+        let keys: Vec<PodKey> = self.pods.keys().cloned().collect();
+        for key in keys {
+            let actions = self.pods.get_mut(&key).and_then(|p| p.handle_due(now));
+            if let Some(actions) = actions {
+                self.execute(&key, actions);
             }
-            if self.status_dirty {
-                self.write_status();
-            }
+        }
+    }
+
+    fn write_dirty_statuses(&mut self) {
+        let clock = self.clock;
+        for pod in self.pods.values_mut().filter(|p| p.status_dirty) {
+            pod.write_status(clock);
         }
     }
 
@@ -338,8 +384,8 @@ impl Supervisor {
             TOKEN_CONTROL => self.accept(Side::Control),
             TOKEN_INIT => self.accept(Side::Init),
             t if self.pidfd_tokens.contains_key(&t) => {
-                let name = self.pidfd_tokens[&t].clone();
-                self.on_init_gone(&name);
+                let member = self.pidfd_tokens[&t].clone();
+                self.on_init_gone(&member);
             }
             t => self.on_conn(t, flags),
         }
@@ -349,11 +395,15 @@ impl Supervisor {
         while let Ok(Some(info)) = self.signals.read_signal() {
             match Signal::try_from(info.ssi_signo as i32) {
                 Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => {
-                    log_info!("supervise: signal {}: deleting the pod", info.ssi_signo);
-                    self.feed(Event::StopRequested { grace: None });
+                    log_info!(
+                        "supervise: signal {}: deleting every pod ({})",
+                        info.ssi_signo,
+                        self.pods.len()
+                    );
+                    self.shut_down(None);
                 }
                 Ok(Signal::SIGCHLD) => {
-                    // As PID 1 or subreaper, orphans of the pod are ours to reap; their exit
+                    // As PID 1 or subreaper, orphans of the pods are ours to reap; their exit
                     // codes reach the engine through the container's init, not from here.
                     while let Ok(Some(_)) = crate::sys::wait::wait_nohang(-1) {}
                 }
@@ -362,8 +412,31 @@ impl Supervisor {
         }
     }
 
-    fn on_init_gone(&mut self, name: &str) {
-        if let Some(init) = self.inits.get_mut(name) {
+    /// Delete every pod; exit once none is left (at once when there is none). A later call with
+    /// a smaller grace shortens the deadlines, as for one pod.
+    fn shut_down(&mut self, grace: Option<Duration>) {
+        self.shutting_down = true;
+        let keys: Vec<PodKey> = self.pods.keys().cloned().collect();
+        for key in keys {
+            self.feed(&key, Event::StopRequested { grace });
+        }
+        self.exit_when_done();
+    }
+
+    fn exit_when_done(&mut self) {
+        if self.shutting_down && self.pods.is_empty() && self.exit_code.is_none() {
+            let code = if self.exit_with_pod {
+                self.first_result.unwrap_or(0)
+            } else {
+                0
+            };
+            log_info!("supervise: no pod left; exiting with {code}");
+            self.exit_code = Some(code);
+        }
+    }
+
+    fn on_init_gone(&mut self, member: &Member) {
+        if let Some(init) = self.inits.get_mut(member) {
             if let Some(fd) = init.pidfd.take() {
                 let _ = self.epoll.delete(fd.as_fd());
             }
@@ -372,9 +445,12 @@ impl Supervisor {
                 self.drop_conn(c, "its container is gone");
             }
         }
-        self.feed(Event::Gone {
-            name: name.to_owned(),
-        });
+        self.feed(
+            &member.pod,
+            Event::Gone {
+                name: member.name.clone(),
+            },
+        );
     }
 
     fn accept(&mut self, side: Side) {
@@ -433,13 +509,13 @@ impl Supervisor {
     fn drop_conn(&mut self, token: u64, why: &str) {
         if let Some(conn) = self.conns.remove(&token) {
             let _ = self.epoll.delete(conn.stream.as_fd());
-            if let Some(name) = &conn.container {
-                if let Some(init) = self.inits.get_mut(name) {
+            if let Some(member) = &conn.container {
+                if let Some(init) = self.inits.get_mut(member) {
                     if init.conn == Some(token) {
                         init.conn = None;
                     }
                 }
-                log_info!("supervise: connection of {name} closed: {why}");
+                log_info!("supervise: connection of {member} closed: {why}");
             } else {
                 log_debug!("supervise: connection closed: {why}");
             }
@@ -505,139 +581,6 @@ impl Supervisor {
         self.update_interest(token);
     }
 
-    fn reply(&mut self, token: u64, reply: ControlReply) {
-        let bytes = proto::encode(&reply);
-        self.send_bytes(token, &bytes);
-    }
-
-    fn on_control_line(&mut self, token: u64, line: &[u8]) {
-        // The control socket is mode 0600; check the peer too, so a mistaken chmod is not a hole.
-        let peer_ok = self
-            .conns
-            .get(&token)
-            .and_then(|c| getsockopt(&c.stream, PeerCredentials).ok())
-            .is_some_and(|cred| {
-                let me = nix::unistd::geteuid().as_raw();
-                cred.uid() == 0 || cred.uid() == me
-            });
-        if !peer_ok {
-            self.reply(
-                token,
-                ControlReply {
-                    ok: false,
-                    error: Some("permission denied".into()),
-                    status: None,
-                },
-            );
-            self.drop_conn(token, "control peer is not root");
-            return;
-        }
-        let req: ControlRequest = match proto::decode(line) {
-            Ok(r) => r,
-            Err(e) => {
-                self.reply(
-                    token,
-                    ControlReply {
-                        ok: false,
-                        error: Some(e.to_string()),
-                        status: None,
-                    },
-                );
-                self.drop_conn(token, &e.to_string());
-                return;
-            }
-        };
-        let reply = match req {
-            ControlRequest::Register {
-                id,
-                pid,
-                bundle,
-                plan,
-                pod,
-            } => self.register(id, pid, bundle, plan, pod),
-            ControlRequest::Poststart { id } => {
-                log_debug!("supervise: poststart of {id}");
-                Ok(())
-            }
-            ControlRequest::Poststop { id } => {
-                let name = self
-                    .inits
-                    .iter()
-                    .find(|(_, i)| i.id == id)
-                    .map(|(n, _)| n.clone());
-                if let Some(name) = name {
-                    self.on_init_gone(&name);
-                }
-                Ok(())
-            }
-            ControlRequest::Status => {
-                let doc = status_file::to_json(&self.engine.status(), self.clock);
-                self.reply(
-                    token,
-                    ControlReply {
-                        ok: true,
-                        error: None,
-                        status: Some(doc),
-                    },
-                );
-                return;
-            }
-            ControlRequest::Stop { grace_seconds } => {
-                self.feed(Event::StopRequested {
-                    grace: grace_seconds.map(Duration::from_secs),
-                });
-                Ok(())
-            }
-        };
-        let reply = match reply {
-            Ok(()) => ControlReply {
-                ok: true,
-                error: None,
-                status: None,
-            },
-            Err(e) => ControlReply {
-                ok: false,
-                error: Some(e),
-                status: None,
-            },
-        };
-        self.reply(token, reply);
-    }
-
-    fn register(
-        &mut self,
-        id: String,
-        pid: i32,
-        bundle: String,
-        plan: Box<crate::plan::ContainerPlan>,
-        pod: crate::plan::PodDeclaration,
-    ) -> Result<(), String> {
-        let name = plan.name.clone();
-        if let Some(existing) = self.inits.get(&name) {
-            if existing.id == id && existing.pid == pid {
-                return Ok(()); // the hook ran twice
-            }
-        }
-        if pid <= 0 {
-            return Err(format!(
-                "container {name} ({id}): the runtime gave no init pid; cannot supervise it"
-            ));
-        }
-        let fd = pidfd::open(pid)
-            .map_err(|e| format!("container {name} ({id}): cannot watch init pid {pid}: {e}"))?;
-        let started = start_time(pid);
-        self.journal.append(&Record::Init {
-            name: name.clone(),
-            id: id.clone(),
-            pid,
-            bundle,
-            start_time: started,
-        });
-        self.track_init(name, id.clone(), pid, Some(fd));
-        self.feed(Event::Registered { id, plan, pod });
-        Ok(())
-    }
-
     fn on_init_line(&mut self, token: u64, line: &[u8]) {
         let msg: InitMessage = match proto::decode(line) {
             Ok(m) => m,
@@ -647,7 +590,7 @@ impl Supervisor {
             }
         };
         let bound = self.conns.get(&token).and_then(|c| c.container.clone());
-        let Some(name) = bound else {
+        let Some(member) = bound else {
             if msg == InitMessage::Hello {
                 self.hello(token);
             } else {
@@ -655,6 +598,7 @@ impl Supervisor {
             }
             return;
         };
+        let name = member.name;
         let event = match msg {
             InitMessage::Hello => return,
             InitMessage::Started { pid: _ } => Event::ProcessStarted { name },
@@ -662,11 +606,11 @@ impl Supervisor {
             InitMessage::HandlerDone { handler, ok } => Event::HandlerDone { name, handler, ok },
             InitMessage::Probe { probe, ok } => Event::ProbeResult { name, probe, ok },
         };
-        self.feed(event);
+        self.feed(&member.pod, event);
     }
 
-    /// Identify an init by its peer pid: it acts for the container whose registered init it is,
-    /// never for the container it claims to be.
+    /// Identify an init by its peer pid, across every pod: it acts for the container whose
+    /// registered init it is, never for the container (or pod) it claims to be.
     fn hello(&mut self, token: u64) {
         let Some(conn) = self.conns.get(&token) else {
             return;
@@ -678,11 +622,11 @@ impl Supervisor {
                 return;
             }
         };
-        let Some(name) = self
+        let Some(member) = self
             .inits
             .iter()
             .find(|(_, i)| i.pid == pid && i.pidfd.is_some())
-            .map(|(n, _)| n.clone())
+            .map(|(m, _)| m.clone())
         else {
             self.drop_conn(
                 token,
@@ -692,21 +636,25 @@ impl Supervisor {
         };
         let old = self
             .inits
-            .get_mut(&name)
+            .get_mut(&member)
             .and_then(|i| i.conn.replace(token));
         if let Some(old) = old.filter(|o| *o != token) {
             self.drop_conn(old, "the init connected again");
-            if let Some(i) = self.inits.get_mut(&name) {
+            if let Some(i) = self.inits.get_mut(&member) {
                 i.conn = Some(token);
             }
         }
         if let Some(c) = self.conns.get_mut(&token) {
-            c.container = Some(name.clone());
+            c.container = Some(member.clone());
         }
-        let status = self.engine.status();
-        let Some(plan) = self.engine.plan(&name) else {
+        let Some(engine) = self.pods.get(&member.pod).map(|p| &p.engine) else {
             return;
         };
+        let status = engine.status();
+        let Some(plan) = engine.plan(&member.name) else {
+            return;
+        };
+        let name = member.name.clone();
         self.send_bytes(
             token,
             &proto::encode(&SupervisorMessage::Welcome {
@@ -716,7 +664,7 @@ impl Supervisor {
         );
         let outbox = self
             .inits
-            .get_mut(&name)
+            .get_mut(&member)
             .map(|i| std::mem::take(&mut i.outbox))
             .unwrap_or_default();
         if outbox.is_empty() {
@@ -743,20 +691,23 @@ impl Supervisor {
         for m in outbox {
             self.send_bytes(token, &proto::encode(&m));
         }
-        log_info!("supervise: {name} connected (pid {pid})");
+        log_info!("supervise: {member} connected (pid {pid})");
     }
 
-    /// Journal an input, hand it to the engine, carry out what it decides.
-    fn feed(&mut self, event: Event) {
+    /// Journal an input in its pod, hand it to the pod's engine, carry out what it decides.
+    fn feed(&mut self, key: &PodKey, event: Event) {
         let now = monotonic_now();
-        self.journal.append(&journal::input(now, &event));
-        let actions = self.engine.handle_event(now, event);
-        self.execute(actions);
+        let Some(pod) = self.pods.get_mut(key) else {
+            log_debug!("supervise: pod {key} is gone; dropped {event:?}");
+            return;
+        };
+        let actions = pod.handle_event(now, event);
+        self.execute(key, actions);
     }
 
-    fn send_to(&mut self, name: &str, msg: SupervisorMessage) {
-        let Some(init) = self.inits.get_mut(name) else {
-            log_warn!("supervise: no init for {name}; dropped {msg:?}");
+    fn send_to(&mut self, member: &Member, msg: SupervisorMessage) {
+        let Some(init) = self.inits.get_mut(member) else {
+            log_warn!("supervise: no init for {member}; dropped {msg:?}");
             return;
         };
         match init.conn {
@@ -770,56 +721,90 @@ impl Supervisor {
 
     /// Signal a container: through its init when it is connected (so a stopped sidecar can
     /// report and exit 0), or straight to the init through its pidfd when it is not.
-    fn signal(&mut self, name: &str, signal: i32) {
-        let connected = self.inits.get(name).is_some_and(|i| i.conn.is_some());
+    fn signal(&mut self, member: &Member, signal: i32) {
+        let connected = self.inits.get(member).is_some_and(|i| i.conn.is_some());
         if connected {
             let msg = if signal == libc::SIGKILL {
                 SupervisorMessage::Kill
             } else {
                 SupervisorMessage::Signal { signal }
             };
-            self.send_to(name, msg);
-        } else if let Some(fd) = self.inits.get(name).and_then(|i| i.pidfd.as_ref()) {
+            self.send_to(member, msg);
+        } else if let Some(fd) = self.inits.get(member).and_then(|i| i.pidfd.as_ref()) {
             if let Err(e) = pidfd::send_signal(fd, signal) {
-                log_warn!("supervise: cannot signal {name}: {e}");
+                log_warn!("supervise: cannot signal {member}: {e}");
             }
         }
     }
 
-    fn execute(&mut self, actions: Vec<Action>) {
+    fn execute(&mut self, key: &PodKey, actions: Vec<Action>) {
+        let member = |name: String| Member {
+            pod: key.clone(),
+            name,
+        };
         for action in actions {
-            log_debug!("supervise: {action:?}");
+            log_debug!("supervise: pod {key}: {action:?}");
             match action {
-                Action::ReleaseGate { name } => self.send_to(&name, SupervisorMessage::Release),
-                Action::Restart { name } => self.send_to(&name, SupervisorMessage::Restart),
+                Action::ReleaseGate { name } => {
+                    self.send_to(&member(name), SupervisorMessage::Release)
+                }
+                Action::Restart { name } => self.send_to(&member(name), SupervisorMessage::Restart),
                 Action::RunHandler { name, handler } => {
-                    self.send_to(&name, SupervisorMessage::RunHandler { handler })
+                    self.send_to(&member(name), SupervisorMessage::RunHandler { handler })
                 }
-                Action::StartProbes { name } => self.send_to(&name, SupervisorMessage::StartProbes),
-                Action::StopProbes { name } => self.send_to(&name, SupervisorMessage::StopProbes),
-                Action::Signal { name, signal } => self.signal(&name, signal),
-                Action::Kill { name } => self.signal(&name, libc::SIGKILL),
+                Action::StartProbes { name } => {
+                    self.send_to(&member(name), SupervisorMessage::StartProbes)
+                }
+                Action::StopProbes { name } => {
+                    self.send_to(&member(name), SupervisorMessage::StopProbes)
+                }
+                Action::Signal { name, signal } => self.signal(&member(name), signal),
+                Action::Kill { name } => self.signal(&member(name), libc::SIGKILL),
                 Action::Finish { name, exit_code } => {
-                    self.send_to(&name, SupervisorMessage::Finish { exit_code })
+                    self.send_to(&member(name), SupervisorMessage::Finish { exit_code })
                 }
-                Action::StatusChanged => self.status_dirty = true,
-                Action::PodFinished { phase } => {
-                    log_info!("supervise: pod finished: {phase:?}");
-                    self.write_status();
-                    self.exit_code = Some(proto::phase_exit_code(phase));
+                Action::StatusChanged => {
+                    if let Some(p) = self.pods.get_mut(key) {
+                        p.status_dirty = true;
+                    }
                 }
+                Action::PodFinished { phase } => self.finish_pod(key, phase),
             }
         }
     }
 
-    fn write_status(&mut self) {
-        self.status_dirty = false;
-        let doc = status_file::to_json(&self.engine.status(), self.clock);
-        if let Err(e) = status_file::write(&self.state_dir, &doc) {
-            log_error!(
-                "supervise: cannot write {}/status.json: {e}",
-                self.state_dir.display()
-            );
+    /// Every container of the pod is gone: journal the end, keep its status, forget it.
+    fn finish_pod(&mut self, key: &PodKey, phase: Phase) {
+        let Some(mut pod) = self.pods.remove(key) else {
+            return;
+        };
+        log_info!("supervise: pod {key} finished: {phase:?}");
+        pod.finish(phase, self.clock);
+        let members: Vec<Member> = self
+            .inits
+            .keys()
+            .filter(|m| m.pod == *key)
+            .cloned()
+            .collect();
+        for m in members {
+            if let Some(init) = self.inits.remove(&m) {
+                self.forget_init(init);
+            }
         }
+        self.layout
+            .prune(MAX_FINISHED_PODS, &|k| self.pods.contains_key(k));
+        if self.first_result.is_none() {
+            self.first_result = Some(proto::phase_exit_code(phase));
+            if self.exit_with_pod {
+                if !self.pods.is_empty() {
+                    log_warn!(
+                        "supervise: --exit-with-pod: the first pod finished; deleting the {} other pod(s) before exiting",
+                        self.pods.len()
+                    );
+                }
+                self.shut_down(None);
+            }
+        }
+        self.exit_when_done();
     }
 }

@@ -33,6 +33,17 @@ pub fn send_signal(fd: &OwnedFd, signal: i32) -> std::io::Result<()> {
     }
 }
 
+/// Whether the process behind `fd` has exited, without waiting: a pidfd polls readable from
+/// then on. For a decision that cannot wait for the event loop to see the same readiness.
+pub fn has_exited(fd: &OwnedFd) -> bool {
+    use std::os::fd::AsFd;
+    let mut fds = [nix::poll::PollFd::new(
+        fd.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,8 +55,10 @@ mod tests {
             .spawn()
             .expect("spawn sleep");
         let fd = open(child.id() as i32).expect("pidfd_open");
+        assert!(!has_exited(&fd));
         send_signal(&fd, libc::SIGKILL).expect("signal");
         child.wait().expect("reap");
+        assert!(has_exited(&fd));
         let err = send_signal(&fd, libc::SIGKILL).expect_err("the process is gone");
         assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
     }

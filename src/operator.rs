@@ -1,0 +1,141 @@
+//! `podinit status` and `podinit stop`: asked of the supervisor, or answered from the status
+//! files in the state dir when the supervisor is gone (said on stderr), so a pod's status can be
+//! read after the pod, and its supervisor, ended.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::client::{self, ClientError};
+use crate::plan::PodKey;
+use crate::proto::ControlRequest;
+use crate::supervisor::layout::Layout;
+use crate::supervisor::listing::{self, Answer};
+
+pub struct Target {
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    /// `--pod KEY`, not validated yet.
+    pub pod: Option<String>,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+fn pod_key(cmd: &str, raw: Option<&str>) -> Result<Option<PodKey>, i32> {
+    match raw.map(PodKey::parse).transpose() {
+        Ok(k) => Ok(k),
+        Err(e) => {
+            eprintln!("podinit {cmd}: --pod: {e}");
+            Err(2)
+        }
+    }
+}
+
+/// What the state dir says, for when no supervisor answers.
+fn from_files(state_dir: &Path, want: Option<&PodKey>) -> Result<Answer, String> {
+    let layout = Layout::new(state_dir);
+    let docs: Vec<_> = layout
+        .pod_keys()
+        .into_iter()
+        .filter_map(|k| layout.read_status(&k).map(|d| (k, d)))
+        .collect();
+    if docs.is_empty() {
+        return Err(format!(
+            "no pod status in {} (no pods/*/status.json)",
+            layout.pods_dir().display()
+        ));
+    }
+    listing::answer(docs, want)
+}
+
+pub fn status(t: &Target, json: bool) -> i32 {
+    let key = match pod_key("status", t.pod.as_deref()) {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
+    let req = ControlRequest::Status {
+        pod_key: key.clone(),
+    };
+    let answer = match client::request(&t.socket, &req, TIMEOUT) {
+        Ok(reply) => Answer {
+            status: reply.status,
+            pods: reply.pods.unwrap_or_default(),
+        },
+        Err(ClientError::Unreachable(m)) => {
+            eprintln!(
+                "podinit status: no supervisor ({m}); showing the status files in {}",
+                t.state_dir.display()
+            );
+            match from_files(&t.state_dir, key.as_ref()) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("podinit status: {e}");
+                    return 1;
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("podinit status: {e}");
+            return 1;
+        }
+    };
+    let text = match (&answer.status, json) {
+        (Some(doc), true) => format!("{doc}\n"),
+        (Some(doc), false) => crate::cli::status_table(doc),
+        (None, true) => format!("{}\n", serde_json::json!({ "pods": answer.pods })),
+        (None, false) => listing::table(&answer.pods),
+    };
+    print!("{text}");
+    0
+}
+
+pub fn stop(t: &Target, grace: Option<u64>) -> i32 {
+    let key = match pod_key("stop", t.pod.as_deref()) {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
+    let req = ControlRequest::Stop {
+        grace_seconds: grace,
+        pod_key: key.clone(),
+    };
+    match client::request(&t.socket, &req, TIMEOUT) {
+        Ok(_) => 0,
+        Err(ClientError::Unreachable(m)) => {
+            // Nothing to stop without a supervisor; say what the files say, and fail when a pod
+            // there did not finish (its supervisor died: the containers are on their own).
+            eprintln!(
+                "podinit stop: no supervisor ({m}); reading the status files in {}",
+                t.state_dir.display()
+            );
+            match from_files(&t.state_dir, key.as_ref()) {
+                Ok(a) => {
+                    let unfinished: Vec<&str> = a
+                        .pods
+                        .iter()
+                        .filter(|p| key.as_ref().is_none_or(|k| k.as_str() == p.pod))
+                        .filter(|p| !p.finished)
+                        .map(|p| p.pod.as_str())
+                        .collect();
+                    if unfinished.is_empty() {
+                        eprintln!("podinit stop: nothing to stop: the pod(s) finished already");
+                        0
+                    } else {
+                        eprintln!(
+                            "podinit stop: pod(s) {} did not finish and no supervisor runs them; \
+                             start `podinit supervise` with this state dir to resume and stop them",
+                            unfinished.join(", ")
+                        );
+                        1
+                    }
+                }
+                Err(e) => {
+                    eprintln!("podinit stop: {e}");
+                    1
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("podinit stop: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The control socket's requests (hooks and the CLI): registration — checked against the pod's
+//! engine before anything is tracked or journalled —, status and stop, each for one pod or all.
+
+use std::time::Duration;
+
+use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+use serde_json::Value;
+
+use super::pod::{Member, Pod};
+use super::{Supervisor, listing, start_time};
+use crate::engine::{Engine, Event, Registration};
+use crate::plan::{ContainerPlan, PodDeclaration, PodKey};
+use crate::proto::{self, ControlReply, ControlRequest};
+use crate::sys::pidfd;
+use crate::{log_debug, log_info, log_warn};
+
+fn refused(error: String) -> ControlReply {
+    ControlReply {
+        ok: false,
+        error: Some(error),
+        status: None,
+        pods: None,
+    }
+}
+
+fn accepted() -> ControlReply {
+    ControlReply {
+        ok: true,
+        error: None,
+        status: None,
+        pods: None,
+    }
+}
+
+impl Supervisor {
+    fn reply(&mut self, token: u64, reply: ControlReply) {
+        let bytes = proto::encode(&reply);
+        self.send_bytes(token, &bytes);
+    }
+
+    pub(super) fn on_control_line(&mut self, token: u64, line: &[u8]) {
+        // The control socket is mode 0600; check the peer too, so a mistaken chmod is not a hole.
+        let peer_ok = self
+            .conns
+            .get(&token)
+            .and_then(|c| getsockopt(&c.stream, PeerCredentials).ok())
+            .is_some_and(|cred| {
+                let me = nix::unistd::geteuid().as_raw();
+                cred.uid() == 0 || cred.uid() == me
+            });
+        if !peer_ok {
+            self.reply(token, refused("permission denied".into()));
+            self.drop_conn(token, "control peer is not root");
+            return;
+        }
+        let req: ControlRequest = match proto::decode(line) {
+            Ok(r) => r,
+            Err(e) => {
+                self.reply(token, refused(e.to_string()));
+                self.drop_conn(token, &e.to_string());
+                return;
+            }
+        };
+        let reply = match req {
+            ControlRequest::Register {
+                id,
+                pid,
+                bundle,
+                plan,
+                pod,
+                pod_key,
+            } => {
+                let key = pod_key.unwrap_or_else(PodKey::default_pod);
+                match self.register(key, id, pid, bundle, plan, pod) {
+                    Ok(()) => accepted(),
+                    Err(e) => {
+                        log_warn!("supervise: registration refused: {e}");
+                        refused(e)
+                    }
+                }
+            }
+            ControlRequest::Poststart { id } => {
+                log_debug!("supervise: poststart of {id}");
+                accepted()
+            }
+            ControlRequest::Poststop { id } => {
+                let member = self
+                    .inits
+                    .iter()
+                    .find(|(_, i)| i.id == id)
+                    .map(|(m, _)| m.clone());
+                if let Some(member) = member {
+                    self.on_init_gone(&member);
+                }
+                accepted()
+            }
+            ControlRequest::Status { pod_key } => self.status_reply(pod_key.as_ref()),
+            ControlRequest::Stop {
+                grace_seconds,
+                pod_key,
+            } => {
+                let grace = grace_seconds.map(Duration::from_secs);
+                match pod_key {
+                    None => {
+                        log_info!("supervise: stop requested: deleting every pod");
+                        self.shut_down(grace);
+                        accepted()
+                    }
+                    Some(key) if self.pods.contains_key(&key) => {
+                        log_info!("supervise: stop requested for pod {key}");
+                        self.feed(&key, Event::StopRequested { grace });
+                        accepted()
+                    }
+                    Some(key) if self.layout.read_status(&key).is_some() => {
+                        log_debug!("supervise: stop of pod {key}, which has finished already");
+                        accepted()
+                    }
+                    Some(key) => refused(format!("no pod {key}; `podinit status` lists the pods")),
+                }
+            }
+        };
+        self.reply(token, reply);
+    }
+
+    /// Every pod known: the live ones from their engines, the finished ones from their files.
+    fn status_docs(&self) -> Vec<(PodKey, Value)> {
+        let mut docs: Vec<(PodKey, Value)> = self
+            .pods
+            .iter()
+            .map(|(k, p)| (k.clone(), p.status_doc(self.clock)))
+            .collect();
+        for key in self.layout.pod_keys() {
+            if !self.pods.contains_key(&key) {
+                if let Some(doc) = self.layout.read_status(&key) {
+                    docs.push((key, doc));
+                }
+            }
+        }
+        docs.sort_by(|a, b| a.0.cmp(&b.0));
+        docs
+    }
+
+    fn status_reply(&self, want: Option<&PodKey>) -> ControlReply {
+        let docs = self.status_docs();
+        let none_yet = docs.is_empty() && want.is_none();
+        match listing::answer(docs, want) {
+            Ok(answer) => ControlReply {
+                ok: true,
+                error: None,
+                // Before any registration, the empty pod a one-pod supervisor always showed.
+                status: answer.status.or_else(|| {
+                    none_yet.then(|| {
+                        super::status_file::to_json(
+                            &Engine::new(self.cfg.clone()).status(),
+                            self.clock,
+                        )
+                    })
+                }),
+                pods: Some(answer.pods),
+            },
+            Err(e) => refused(e),
+        }
+    }
+
+    /// A container was created: take it into its pod, or refuse in the reply (the hook then
+    /// fails the runtime's create with the reason) before anything is tracked or journalled.
+    fn register(
+        &mut self,
+        key: PodKey,
+        id: String,
+        pid: i32,
+        bundle: String,
+        plan: Box<ContainerPlan>,
+        declared: PodDeclaration,
+    ) -> Result<(), String> {
+        let member = Member {
+            pod: key.clone(),
+            name: plan.name.clone(),
+        };
+        if let Some(existing) = self.inits.get(&member) {
+            if existing.id == id && existing.pid == pid {
+                return Ok(()); // the hook ran twice
+            }
+        }
+        if self.shutting_down {
+            return Err(format!(
+                "container {} ({id}) of pod {key}: the supervisor is deleting every pod and \
+                 shutting down; start a new supervisor and create the container again",
+                plan.name
+            ));
+        }
+        if pid <= 0 {
+            return Err(format!(
+                "container {} ({id}) of pod {key}: the runtime gave no init pid; cannot supervise it",
+                plan.name
+            ));
+        }
+        self.check_registration(&member, &id, &plan)?;
+        let fd = pidfd::open(pid).map_err(|e| {
+            format!(
+                "container {} ({id}) of pod {key}: cannot watch init pid {pid}: {e}",
+                plan.name
+            )
+        })?;
+        let started = start_time(pid);
+        self.pod_for(&key)?
+            .record_init(&member.name, &id, pid, bundle, started);
+        self.track_init(member, id.clone(), pid, Some(fd));
+        self.feed(
+            &key,
+            Event::Registered {
+                id,
+                plan,
+                pod: declared,
+            },
+        );
+        Ok(())
+    }
+
+    /// The pod engine's word on a registration. A container of the same name that is still
+    /// alive refuses it — unless its init has in fact exited and only the pidfd event is still
+    /// queued (a stop-then-recreate in one breath): that is handled first, then asked again.
+    fn check_registration(
+        &mut self,
+        member: &Member,
+        id: &str,
+        plan: &ContainerPlan,
+    ) -> Result<(), String> {
+        let ask = |s: &Self| match s.pods.get(&member.pod) {
+            None => Ok(Registration::New),
+            Some(pod) => pod.engine.check_registration(id, plan),
+        };
+        let refusal = match ask(self) {
+            Ok(_) => return Ok(()),
+            Err(r) => r,
+        };
+        let exited = self
+            .inits
+            .get(member)
+            .is_some_and(|i| i.pidfd.as_ref().is_none_or(pidfd::has_exited));
+        if exited {
+            self.on_init_gone(member);
+            if ask(self).is_ok() {
+                return Ok(());
+            }
+        }
+        Err(format!("pod {}: {refusal}", member.pod))
+    }
+
+    /// The live pod of `key`, or a fresh one. A finished pod of that key (a default pod that ran
+    /// before, a sandbox id reused) is archived first: it is never replayed onto the new one.
+    fn pod_for(&mut self, key: &PodKey) -> Result<&mut Pod, String> {
+        if !self.pods.contains_key(key) {
+            let dir = self.layout.pod_dir(key);
+            if dir.exists() {
+                match self.layout.archive(key) {
+                    Ok(to) => log_info!(
+                        "supervise: pod {key} registers again; the finished one moved to {}",
+                        to.display()
+                    ),
+                    Err(e) => {
+                        return Err(format!(
+                            "pod {key}: cannot move the finished pod's {} aside: {e}",
+                            dir.display()
+                        ));
+                    }
+                }
+            }
+            let pod = Pod::create(dir.clone(), key.clone(), self.cfg.clone())
+                .map_err(|e| format!("pod {key}: cannot create {}: {e}", dir.display()))?;
+            log_info!("supervise: pod {key}: new, in {}", pod.dir().display());
+            self.pods.insert(key.clone(), pod);
+            if let Some(p) = self.pods.get_mut(key) {
+                p.write_status(self.clock);
+            }
+            if let Err(e) = self.layout.link_status(key) {
+                log_warn!(
+                    "supervise: cannot point {} at pod {key}: {e}",
+                    self.layout.status_link().display()
+                );
+            }
+            self.layout
+                .prune(super::MAX_FINISHED_PODS, &|k| self.pods.contains_key(k));
+        }
+        self.pods
+            .get_mut(key)
+            .ok_or_else(|| format!("pod {key}: not created"))
+    }
+}

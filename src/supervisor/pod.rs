@@ -1,0 +1,198 @@
+//! One pod as the supervisor holds it: its own engine, journal, status file and timers. The
+//! supervisor keeps one per pod key and routes every event, timeout and action to exactly one;
+//! nothing here knows about other pods, sockets or pidfds.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::journal::{self, Journal, Record};
+use super::layout::STATUS_FILE;
+use super::status_file::{self, Clock};
+use crate::engine::{self, Action, Engine, Event, Phase};
+use crate::plan::PodKey;
+use crate::{log_error, log_info};
+
+/// A container of a pod: inits, pidfds and connections are keyed by this, so the same container
+/// name in two pods never meets.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Member {
+    pub pod: PodKey,
+    pub name: String,
+}
+
+impl std::fmt::Display for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.pod, self.name)
+    }
+}
+
+/// A container's init as the journal recorded it, for the supervisor to find again.
+pub struct JournalledInit {
+    pub name: String,
+    pub id: String,
+    pub pid: i32,
+    pub start_time: Option<u64>,
+}
+
+pub struct Pod {
+    pub key: PodKey,
+    pub engine: Engine,
+    journal: Journal,
+    dir: PathBuf,
+    finished: bool,
+    /// The engine's status changed since status.json was last written. Written once per loop
+    /// iteration, after every ready event was handled and every message sent: one write per
+    /// event made a 64-container teardown O(containers²) and delayed the next event (the
+    /// teardown reaction reached 67 ms; BENCHMARKS.md, "Pod level").
+    pub status_dirty: bool,
+}
+
+/// What a pod directory found at start-up holds.
+pub enum Resumed {
+    /// An unfinished pod, replayed: the supervisor carries on with it.
+    Live(Box<Pod>, Vec<JournalledInit>),
+    /// The pod finished before (its journal says so, or replaying it ends it): left alone.
+    Finished,
+}
+
+impl Pod {
+    /// A new pod in `dir` (which must not hold an older pod: the caller archives it).
+    pub fn create(dir: PathBuf, key: PodKey, cfg: engine::Config) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        let (journal, _) = Journal::open(&dir)?;
+        Ok(Self::with(dir, key, cfg, journal))
+    }
+
+    fn with(dir: PathBuf, key: PodKey, cfg: engine::Config, journal: Journal) -> Self {
+        Self {
+            key,
+            engine: Engine::new(cfg),
+            journal,
+            dir,
+            finished: false,
+            status_dirty: true,
+        }
+    }
+
+    /// The pod a previous supervisor left in `dir`, replayed into a fresh engine.
+    pub fn resume(
+        dir: PathBuf,
+        key: PodKey,
+        cfg: engine::Config,
+        clock: Clock,
+    ) -> std::io::Result<Resumed> {
+        let (journal, records) = Journal::open(&dir)?;
+        if matches!(records.last(), Some(Record::Finished { .. }) | None) {
+            return Ok(Resumed::Finished);
+        }
+        let mut pod = Self::with(dir, key, cfg, journal);
+        let mut inits = Vec::new();
+        let mut count = 0usize;
+        for r in records {
+            match r {
+                Record::Init {
+                    name,
+                    id,
+                    pid,
+                    bundle: _,
+                    start_time,
+                } => inits.push(JournalledInit {
+                    name,
+                    id,
+                    pid,
+                    start_time,
+                }),
+                Record::Input { t_ms, event } => {
+                    let t = Duration::from_millis(t_ms);
+                    // Timers that fired before this input fire again here, so the state is the same.
+                    while let Some(due) = pod.engine.poll_timeout().filter(|d| *d <= t) {
+                        pod.engine.handle_timeout(due);
+                    }
+                    pod.engine.handle_event(t, event);
+                    count += 1;
+                }
+                // Not last (checked above): a journal someone appended to; the inputs decide.
+                Record::Finished { .. } => {}
+            }
+        }
+        if pod.engine.is_finished() {
+            // It ended, but the previous supervisor died before it journalled that (or it was a
+            // single-pod supervisor's journal, which had no final record): finish it now, so it
+            // is never replayed onto the next pod.
+            let phase = pod.engine.phase();
+            pod.finish(phase, clock);
+            return Ok(Resumed::Finished);
+        }
+        log_info!(
+            "supervise: pod {}: resumed from the journal ({count} inputs, {} containers)",
+            pod.key,
+            inits.len()
+        );
+        Ok(Resumed::Live(Box::new(pod), inits))
+    }
+
+    pub fn record_init(&mut self, name: &str, id: &str, pid: i32, bundle: String, st: Option<u64>) {
+        self.journal.append(&Record::Init {
+            name: name.to_owned(),
+            id: id.to_owned(),
+            pid,
+            bundle,
+            start_time: st,
+        });
+    }
+
+    /// Journal an input, then hand it to the engine.
+    pub fn handle_event(&mut self, now: Duration, event: Event) -> Vec<Action> {
+        self.journal.append(&journal::input(now, &event));
+        self.engine.handle_event(now, event)
+    }
+
+    /// The timers due at `now`, if any.
+    pub fn handle_due(&mut self, now: Duration) -> Option<Vec<Action>> {
+        self.engine
+            .poll_timeout()
+            .filter(|due| *due <= now)
+            .map(|_| self.engine.handle_timeout(now))
+    }
+
+    /// The pod's status document: the engine's status with wall-clock times, its key, and
+    /// whether the supervisor is done with it.
+    pub fn status_doc(&self, clock: Clock) -> Value {
+        let mut doc = status_file::to_json(&self.engine.status(), clock);
+        decorate(&mut doc, &self.key, self.finished);
+        doc
+    }
+
+    pub fn write_status(&mut self, clock: Clock) {
+        self.status_dirty = false;
+        let doc = self.status_doc(clock);
+        if let Err(e) = status_file::write(&self.dir, &doc) {
+            log_error!(
+                "supervise: cannot write {}: {e}",
+                self.dir.join(STATUS_FILE).display()
+            );
+        }
+    }
+
+    /// The final record and the final status; the supervisor then forgets the pod.
+    pub fn finish(&mut self, phase: Phase, clock: Clock) {
+        self.finished = true;
+        self.journal.append(&Record::Finished { phase });
+        self.write_status(clock);
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// `pod` and `finished` on top of the engine's fields, so a status document says which pod it
+/// is about and whether it can still change.
+pub fn decorate(doc: &mut Value, key: &PodKey, finished: bool) {
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("pod".into(), Value::String(key.to_string()));
+        o.insert("finished".into(), Value::Bool(finished));
+    }
+}
