@@ -25,7 +25,7 @@ mod values;
 
 use serde::{Deserialize, Serialize};
 
-pub use build::{BundleInput, Classified, classify_bundle, plans_from_pod_spec};
+pub use build::{BundleInput, Classified, classify_bundle, plans_from_pod_spec, sandbox_marker};
 pub use error::{PlanError, PlanErrorKind};
 pub use probe::{Handler, HttpGet, ProbeAction, ProbeSpec};
 
