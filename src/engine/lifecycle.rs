@@ -242,6 +242,15 @@ impl Engine {
             self.terminate(now, i, raw, out);
             return;
         }
+        if let Some(a) = self.containers[i].agent_stop {
+            // Stopped by the runtime: it ends here; a new one of the name is a new create.
+            let c = &mut self.containers[i];
+            if c.message.is_empty() {
+                c.message = format!("stopped by the runtime with signal {}", a.signal);
+            }
+            self.terminate(now, i, raw, out);
+            return;
+        }
         let restarts = match (kind, restart) {
             // An init container that succeeded is done; under Never a failure fails the pod.
             (Kind::Init, _) if raw == 0 => {
@@ -361,7 +370,13 @@ impl Engine {
         let apps_done = apps.all(|c| c.state == ContainerState::Terminated);
         // A container known only by name may be an app still to come.
         let unknown_pending = self.containers.iter().any(|c| c.plan.is_none());
-        if apps_done && !unknown_pending {
+        // An app the runtime stopped is being replaced or deleted: the agent says which
+        // (`agent_stop.rs`), the Job is not complete because of it.
+        let stopped_by_agent = self
+            .containers
+            .iter()
+            .any(|c| c.kind() == Some(Kind::App) && c.agent_stop.is_some());
+        if apps_done && !unknown_pending && !stopped_by_agent {
             self.start_teardown(now, TeardownCause::JobComplete, None);
         }
     }

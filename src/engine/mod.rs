@@ -6,8 +6,10 @@
 //! - the start gate (init sequence, sidecars first, launch priorities): `gate.rs`
 //! - exits, restarts and backoff: `lifecycle.rs`
 //! - teardown (preStop, who gets SIGTERM when, the shared grace budget, SIGKILL): `teardown.rs`
+//! - stops that come from the runtime (`runc kill`, CRI StopContainer): `agent_stop.rs`
 //! - pod phase and status: `status.rs` and [`Engine::status`]
 
+mod agent_stop;
 mod backoff;
 mod container;
 mod gate;
@@ -45,6 +47,10 @@ pub struct Config {
     /// only once no container has registered for this long, so a serial creator has time to
     /// create the sidecars it will create after the app.
     pub settle: Duration,
+    /// A sidecar stopped by the runtime while other containers run waits this long for the rest
+    /// of the pod's stops: a kubelet or agent deleting a pod stops every container at once, and
+    /// the sidecar must then wait for the apps (`agent_stop.rs`).
+    pub agent_stop_window: Duration,
 }
 
 impl Default for Config {
@@ -55,6 +61,7 @@ impl Default for Config {
             min_stop_timeout: Duration::from_secs(2),
             force_grace: Duration::from_secs(1),
             settle: Duration::from_secs(1),
+            agent_stop_window: Duration::from_secs(1),
         }
     }
 }
@@ -127,6 +134,12 @@ pub enum Event {
     /// Pod deletion: SIGTERM to the supervisor or `podinit stop [--grace]`.
     StopRequested {
         grace: Option<Duration>,
+    },
+    /// A stop signal reached the container's init from outside podinit (the runtime's `kill`:
+    /// CRI StopContainer, a kubelet deleting the pod, an operator's `runc kill`).
+    AgentStop {
+        name: String,
+        signal: i32,
     },
 }
 
@@ -240,6 +253,7 @@ impl Engine {
             Event::ProcessExited { name, status } => self.on_exited(now, &name, status, &mut out),
             Event::Gone { name } => self.on_gone(now, &name),
             Event::StopRequested { grace } => self.on_stop_requested(now, grace),
+            Event::AgentStop { name, signal } => self.on_agent_stop(now, &name, signal, &mut out),
         }
         self.reconcile(now, &mut out);
         out
@@ -249,6 +263,7 @@ impl Engine {
         let mut out = Vec::new();
         self.now = self.now.max(now);
         self.fire_kills(now, &mut out);
+        self.fire_agent_stop_windows(now);
         self.reconcile(now, &mut out);
         out
     }
@@ -264,6 +279,11 @@ impl Engine {
             }
             if self.teardown.is_none() && c.state == ContainerState::BackOff {
                 if let Some(t) = c.restart_at {
+                    consider(t);
+                }
+            }
+            if self.teardown.is_none() {
+                if let Some(t) = self.agent_stop_due(c) {
                     consider(t);
                 }
             }
@@ -417,6 +437,7 @@ impl Engine {
         if self.teardown.is_none() {
             self.fire_restarts(now, out);
             self.open_gates(now, out);
+            self.advance_agent_stops(now, out);
             self.check_job_complete(now);
         }
         if self.teardown.is_some() {

@@ -171,7 +171,7 @@ impl Engine {
     }
 
     /// A container still held at the gate when the pod ends never starts its process.
-    fn end_never_started(&mut self, now: Time, i: usize, out: &mut Vec<Action>) {
+    pub(super) fn end_never_started(&mut self, now: Time, i: usize, out: &mut Vec<Action>) {
         let c = &mut self.containers[i];
         let code = if c.kind() == Some(Kind::Sidecar) {
             0

@@ -66,6 +66,24 @@ impl Pod {
         })
     }
 
+    /// A new incarnation: the same spec entry created again under a new id.
+    fn register_as(&mut self, name: &str, id: &str) -> Vec<String> {
+        let (plan, pod) = self.plan_of(name);
+        self.ev(Event::Registered {
+            id: id.into(),
+            plan: Box::new(plan),
+            pod,
+        })
+    }
+
+    /// The runtime's `kill` reached the container's init (CRI StopContainer).
+    fn agent_stop(&mut self, name: &str) -> Vec<String> {
+        self.ev(Event::AgentStop {
+            name: name.into(),
+            signal: 15,
+        })
+    }
+
     fn register_all(&mut self, names: &[&str]) -> Vec<String> {
         names.iter().flat_map(|n| self.register(n)).collect()
     }
@@ -985,4 +1003,155 @@ fn a_pod_that_ends_before_a_declared_container_exists_waits_for_it_until_the_bud
     );
     assert_eq!(pod.status("late").reason, "NeverCreated");
     assert_eq!(pod.status("app").reason, "NeverStarted");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stops from the runtime (agent_stop.rs)
+// ---------------------------------------------------------------------------------------------
+
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// A kubelet deletes a pod with StopContainer on every container at once: whatever order the
+/// stops arrive in, the apps get their signal first, the sidecars after every app exited, in
+/// reverse order, and the sidecars report 0.
+#[rstest]
+#[case::sidecars_first(&["s1", "s2", "app"])]
+#[case::app_first(&["app", "s1", "s2"])]
+#[case::mixed(&["s2", "app", "s1"])]
+fn a_runtime_stopping_every_container_is_a_deletion_in_teardown_order(#[case] order: &[&str]) {
+    let mut pod = running_job();
+    let signals: Vec<String> = order.iter().flat_map(|c| pod.agent_stop(c)).collect();
+    assert_eq!(
+        signals,
+        s(&["signal app 15"]),
+        "only the app, whatever the order"
+    );
+    assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal s2 15"]));
+    assert_eq!(pod.exit("s2", 143), s(&["finish s2 0", "signal s1 15"]));
+    assert_eq!(pod.exit("s1", 143), s(&["finish s1 0"]));
+    for c in ["app", "s2"] {
+        pod.gone(c);
+    }
+    assert_eq!(pod.gone("s1"), s(&["pod Succeeded"]));
+    assert_eq!(pod.status("s1").raw_exit_code, Some(143));
+    assert_eq!(pod.engine.status().reason, "Deleted");
+}
+
+#[test]
+fn a_deletion_by_the_runtime_keeps_one_budget_from_the_first_stop() {
+    let mut pod = running_job();
+    assert_eq!(pod.agent_stop("app"), s(&["signal app 15"]));
+    pod.advance(Duration::from_millis(500));
+    pod.agent_stop("s2");
+    pod.agent_stop("s1");
+    // The app ignores SIGTERM: the budget is 30 s from its stop, not from the last one; then
+    // the app is killed and the sidecars stop waiting for their turn.
+    assert_eq!(
+        pod.advance(Duration::from_millis(29_499)),
+        s(&[]),
+        "nothing before the budget ends"
+    );
+    assert_eq!(
+        pod.advance(Duration::from_millis(1)),
+        s(&["kill app", "signal s1 15", "signal s2 15"])
+    );
+}
+
+/// An in-place upgrade of a sidecar under a running app: stop, delete, create the same name.
+#[test]
+fn a_sidecar_stopped_alone_by_the_runtime_stops_after_the_window_and_is_replaced_not_restarted() {
+    let mut pod = running_job();
+    assert_eq!(
+        pod.agent_stop("s2"),
+        s(&[]),
+        "waits: the pod may be being deleted"
+    );
+    assert_eq!(
+        pod.advance(WINDOW - Duration::from_millis(1)),
+        s(&[]),
+        "within the window"
+    );
+    assert_eq!(pod.advance(Duration::from_millis(1)), s(&["signal s2 15"]));
+    assert_eq!(
+        pod.exit("s2", 143),
+        s(&["finish s2 143"]),
+        "no restart, its own code"
+    );
+    assert_eq!(pod.status("s2").reason, "Error");
+    assert_eq!(pod.gone("s2"), s(&[]), "the app is not touched");
+    assert_eq!(pod.status("app").state, ContainerState::Running);
+    assert_eq!(pod.register_as("s2", "id-s2-new"), s(&["release s2"]));
+    assert_eq!(pod.status("s2").restart_count, 1, "the next incarnation");
+    pod.run("s2");
+    assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal s2 15"]));
+}
+
+#[test]
+fn an_app_stopped_alone_by_the_runtime_runs_pre_stop_first_and_does_not_complete_the_job() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "initContainers": [{"name": "s", "restartPolicy": "Always"}],
+        "containers": [
+            {"name": "app", "lifecycle": {"preStop": {"exec": {"command": ["true"]}}}},
+            {"name": "other"}
+        ]
+    }));
+    pod.register_all(&["s", "app", "other"]);
+    pod.run("s");
+    pod.run("app");
+    pod.run("other");
+    assert_eq!(pod.agent_stop("app"), s(&["prestop app"]));
+    assert_eq!(
+        pod.handler("app", HandlerKind::PreStop, true),
+        s(&["signal app 15"])
+    );
+    assert_eq!(
+        pod.exit("app", 143),
+        s(&["finish app 143"]),
+        "never restarted"
+    );
+    assert_eq!(pod.exit("other", 0), s(&["finish other 0"]));
+    assert_eq!(
+        pod.advance(secs(60)),
+        s(&[]),
+        "no Job completion from an app the runtime stopped: the agent replaces or deletes"
+    );
+    assert_eq!(
+        pod.agent_stop("s"),
+        s(&["signal s 15"]),
+        "the last one: deletion"
+    );
+    assert_eq!(pod.exit("s", 143), s(&["finish s 0"]));
+}
+
+#[test]
+fn a_container_held_at_the_gate_stopped_by_the_runtime_ends_without_starting() {
+    let mut pod = Pod::new(job_two_sidecars());
+    pod.register_all(&["app", "s1"]);
+    pod.run("s1");
+    assert_eq!(pod.agent_stop("app"), s(&["finish app 1"]));
+    assert_eq!(pod.status("app").reason, "NeverStarted");
+}
+
+#[test]
+fn the_runtimes_sigkill_after_its_timeout_is_recorded_as_137() {
+    let mut pod = running_job();
+    pod.agent_stop("s2");
+    pod.advance(WINDOW);
+    // The runtime's timeout ends before the sidecar exits: SIGKILL kills its init.
+    assert_eq!(pod.gone("s2"), s(&[]));
+    assert_eq!(pod.status("s2").raw_exit_code, Some(137));
+    assert_eq!(pod.status("s2").state, ContainerState::Terminated);
+}
+
+#[test]
+fn a_repeated_runtime_stop_changes_nothing() {
+    let mut pod = running_job();
+    assert_eq!(pod.agent_stop("app"), s(&["signal app 15"]));
+    assert_eq!(pod.agent_stop("app"), s(&[]));
+    assert_eq!(
+        pod.agent_stop("intruder"),
+        s(&[]),
+        "unknown containers are ignored"
+    );
 }
