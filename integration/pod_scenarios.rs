@@ -746,29 +746,10 @@ fn s09_pod_deletion_apps_first_then_sidecars_in_reverse(#[case] order: CreateOrd
     if pod::skip("s09_pod_deletion_apps_first_then_sidecars_in_reverse") {
         return;
     }
-    let sidecar = |name: &str| {
-        json!({"name": name, "image": "busybox", "restartPolicy": "Always",
-               "startupProbe": waiting_probe("/dev/shm/ready")})
-    };
     // The app dies of its SIGTERM (143) after logging it, 200 ms later.
     let app = "trap 'tlog got TERM; sleep 0.2; trap - TERM; kill -TERM $$' TERM\n\
                tlog started; while :; do sleep 0.05; done";
-    let test = pod("s09-pod-deletion")
-        .spec(json!({
-            "restartPolicy": "Always",
-            "terminationGracePeriodSeconds": 30,
-            "initContainers": [sidecar("s1"), sidecar("s2")],
-            "containers": [{"name": "app", "image": "busybox"}],
-        }))
-        .add(Container::script("s1", &sidecar_body("0.2")))
-        .add(Container::script("s2", &sidecar_body("0.2")))
-        .add(Container::script("app", app));
-    let running = test.start(order);
-    assert!(
-        running.wait_for("app started", Duration::from_secs(15)),
-        "app did not start: {:?}",
-        running.timeline()
-    );
+    let running = long_running_pod("s09-pod-deletion", 30, app, order);
     // Each init, once its app ran for 100 ms without events, drops its start-up pages; the
     // stop below then proves that a settled init still stops its app and reports.
     for name in ["s1", "s2", "app"] {
@@ -803,6 +784,28 @@ fn s09_pod_deletion_apps_first_then_sidecars_in_reverse(#[case] order: CreateOrd
     assert_eq!(st(&out, "app", "exitCode"), 143, "{out}");
     assert_eq!(st(&out, "app", "rawExitCode"), 143, "{out}");
     assert_phase(&out, "Failed");
+}
+
+/// A `restartPolicy: Always` pod of native sidecars s1, s2 (`sidecar_body`) and `app`, started
+/// in `order` and running once the app logged `started`.
+fn long_running_pod(name: &str, grace: u64, app: &str, order: CreateOrder) -> RunningPod {
+    let test = pod(name)
+        .spec(json!({
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": grace,
+            "initContainers": [native_sidecar("s1"), native_sidecar("s2")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("s1", &sidecar_body("0.2")))
+        .add(Container::script("s2", &sidecar_body("0.2")))
+        .add(Container::script("app", app));
+    let running = test.start(order);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "app did not start: {:?}",
+        running.timeline()
+    );
+    running
 }
 
 /// The container's init drops its start-up pages: its resident set falls at least 400 kB below
@@ -1901,22 +1904,7 @@ fn x20_runtime_stopping_every_container_is_a_deletion_in_order(#[case] order: Cr
     }
     let app = "trap 'tlog got TERM; sleep 0.2; tlog exiting; exit 0' TERM\n\
                tlog started; while :; do sleep 0.05; done";
-    let test = pod("x20-runtime-deletes")
-        .spec(json!({
-            "restartPolicy": "Always",
-            "terminationGracePeriodSeconds": 20,
-            "initContainers": [native_sidecar("s1"), native_sidecar("s2")],
-            "containers": [{"name": "app", "image": "busybox"}],
-        }))
-        .add(Container::script("s1", &sidecar_body("0.2")))
-        .add(Container::script("s2", &sidecar_body("0.2")))
-        .add(Container::script("app", app));
-    let running = test.start(order);
-    assert!(
-        running.wait_for("app started", Duration::from_secs(15)),
-        "{:?}",
-        running.timeline()
-    );
+    let running = long_running_pod("x20-runtime-deletes", 20, app, order);
     running.mark("runtime stops every container");
     for name in ["s1", "s2", "app"] {
         let id = running.id(name).to_owned();
