@@ -86,6 +86,12 @@ impl Engine {
                 if ok {
                     self.containers[i].post_start_done = true;
                     self.after_post_start(now, i, out);
+                } else if self.teardown.is_some() {
+                    // Nothing restarts in teardown, and the container's stop waits for its turn
+                    // (a sidecar's for the apps): a stop for restart now would jump the order
+                    // (issue 15 finding 6).
+                    self.containers[i].message = "postStart hook failed".into();
+                    self.note(now, Some(name), "postStart failed during teardown");
                 } else {
                     // kubelet: FailedPostStartHook → kill, then the restart policy decides.
                     self.containers[i].message = "postStart hook failed".into();
@@ -304,6 +310,7 @@ impl Engine {
         c.state = ContainerState::Terminated;
         c.exit_code = Some(code);
         c.restart_at = None;
+        c.kill_at = None;
         c.finished_at.get_or_insert(now);
         c.reason = if raw == 0 {
             "Completed".into()

@@ -203,6 +203,10 @@ struct Teardown {
     forced: bool,
 }
 
+/// The longest grace budget a stop can ask for (the plan's own bound on seconds): a client's
+/// `stop --grace 18446744073709551615` must not overflow the clock (issue 15 finding 7).
+pub const MAX_GRACE: Duration = Duration::from_secs(crate::plan::MAX_SECONDS as u64);
+
 /// The exit code the runtime sees for a container that ends without ever starting its process
 /// (still held at the gate when the pod ended). Sidecars report 0 like any stopped sidecar.
 pub const NEVER_STARTED_EXIT_CODE: i32 = 1;
@@ -274,7 +278,12 @@ impl Engine {
         let mut next: Option<Time> = None;
         let mut consider = |t: Time| next = Some(next.map_or(t, |n| n.min(t)));
         for c in &self.containers {
-            if let Some(t) = c.kill_at.filter(|_| !c.killed) {
+            // Only a running container is killed: a kill deadline left on one the runtime
+            // removed must not wake the loop (issue 15 finding 2).
+            if let Some(t) = c
+                .kill_at
+                .filter(|_| !c.killed && c.state == ContainerState::Running)
+            {
                 consider(t);
             }
             if self.teardown.is_none() && c.state == ContainerState::BackOff {
@@ -293,7 +302,9 @@ impl Engine {
                 .containers
                 .iter()
                 .any(|c| c.state == ContainerState::Expected);
-            if awaiting_creation && !self.finished {
+            // Once the deadline passed, what it ends was done at that timeout; a container the
+            // agent still has to create is then waited for by events only (issue 15 finding 1).
+            if awaiting_creation && !self.finished && td.deadline > self.now {
                 consider(td.deadline);
             }
             if self

@@ -27,7 +27,7 @@ impl Engine {
         if self.teardown.is_some() {
             return;
         }
-        let grace = grace.unwrap_or_else(|| self.grace());
+        let grace = grace.unwrap_or_else(|| self.grace()).min(super::MAX_GRACE);
         let forced = grace <= self.cfg.force_grace;
         self.teardown = Some(Teardown {
             cause,
@@ -57,7 +57,7 @@ impl Engine {
             return;
         };
         let Some(grace) = grace else { return };
-        let deadline = now + grace;
+        let deadline = now + grace.min(super::MAX_GRACE);
         if deadline >= td.deadline {
             return; // a longer grace never extends the budget (kubelet: the shortest wins)
         }

@@ -139,8 +139,30 @@ impl Pod {
         while let Some(t) = self.engine.poll_timeout().filter(|t| *t <= end) {
             self.now = self.now.max(t);
             out.extend(render(self.engine.handle_timeout(self.now)));
+            self.assert_no_deadline_passed();
         }
         self.now = end;
+        out
+    }
+
+    /// After a timeout was handled, the next deadline is in the future: one already passed
+    /// would spin the supervisor's loop (issue 15 findings 1 and 2).
+    #[track_caller]
+    fn assert_no_deadline_passed(&self) {
+        if let Some(t) = self.engine.poll_timeout() {
+            assert!(
+                t > self.now,
+                "poll_timeout {t:?} is not after the handled time {:?}",
+                self.now
+            );
+        }
+    }
+
+    /// Handle a timeout at `now` + `by` once, as the supervisor does when its epoll times out.
+    fn timeout_at(&mut self, by: Duration) -> Vec<String> {
+        self.now += by;
+        let out = render(self.engine.handle_timeout(self.now));
+        self.assert_no_deadline_passed();
         out
     }
 
@@ -1153,5 +1175,77 @@ fn a_repeated_runtime_stop_changes_nothing() {
         pod.agent_stop("intruder"),
         s(&[]),
         "unknown containers are ignored"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regressions (issue 15)
+// ---------------------------------------------------------------------------------------------
+
+/// Finding 1: a declared container never created and the teardown deadline passed while a
+/// killed container still runs: the deadline must not be handed out again.
+#[test]
+fn a_passed_teardown_deadline_is_not_a_deadline_any_more() {
+    let mut pod = Pod::new(job_two_sidecars());
+    pod.register("s1");
+    pod.run("s1");
+    assert_eq!(pod.stop(Some(10)), s(&["signal s1 15"]));
+    assert_eq!(pod.timeout_at(secs(10)), s(&["kill s1"]));
+    // s1's init has not reported its death yet; s2 and the app were never created.
+    assert_eq!(pod.timeout_at(Duration::from_millis(1)), s(&[]));
+}
+
+/// Finding 2: the kill deadline of a container the runtime removed must not wake the loop.
+#[test]
+fn a_kill_deadline_of_a_removed_container_is_dropped() {
+    let mut pod = running_job();
+    pod.stop(Some(10));
+    assert_eq!(pod.gone("app"), s(&["signal s2 15"]));
+    // s2 is removed by the runtime before its exit is reported; s1 ignores its SIGTERM.
+    assert_eq!(pod.gone("s2"), s(&["signal s1 15"]));
+    assert_eq!(pod.timeout_at(secs(10)), s(&["kill s1"]));
+}
+
+/// Finding 6: a sidecar restarted in place whose postStart fails during teardown is not
+/// stopped before the apps exited.
+#[test]
+fn a_post_start_failure_in_teardown_does_not_stop_a_sidecar_early() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "initContainers": [{"name": "s", "restartPolicy": "Always",
+            "lifecycle": {"postStart": {"exec": {"command": ["true"]}}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    pod.handler("s", HandlerKind::PostStart, true);
+    pod.run("app");
+    assert_eq!(pod.exit("s", 1), s(&["restart s"]));
+    assert_eq!(pod.run("s"), s(&["poststart s"]));
+    assert_eq!(pod.stop(Some(30)), s(&["signal app 15"]));
+    assert_eq!(
+        pod.handler("s", HandlerKind::PostStart, false),
+        s(&[]),
+        "the app still runs: the sidecar waits"
+    );
+    assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal s 15"]));
+}
+
+/// Finding 7: a stop with an absurd grace neither overflows the clock nor extends the budget.
+#[test]
+fn an_absurd_grace_is_bounded() {
+    let mut pod = running_job();
+    let out = pod.ev(Event::StopRequested {
+        grace: Some(Duration::from_secs(u64::MAX)),
+    });
+    assert_eq!(out, s(&["signal app 15"]));
+    let again = pod.ev(Event::StopRequested {
+        grace: Some(Duration::MAX),
+    });
+    assert_eq!(again, s(&[]));
+    assert!(
+        pod.engine
+            .poll_timeout()
+            .is_some_and(|t| t <= pod.now + MAX_GRACE)
     );
 }

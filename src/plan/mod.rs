@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use build::{BundleInput, Classified, classify_bundle, plans_from_pod_spec, sandbox_marker};
 pub use error::{PlanError, PlanErrorKind};
 pub use probe::{Handler, HttpGet, ProbeAction, ProbeSpec};
+pub use values::MAX_SECONDS;
 
 /// Annotation and env names podinit understands, in one place so docs, explain and tests agree.
 pub mod keys {
