@@ -257,6 +257,40 @@ fn a_settled_init_releases_its_start_up_pages_and_still_forwards() {
     assert_eq!(wait_deadline(&mut child, T, "settled").code(), Some(9));
 }
 
+/// PID 1 of a pid namespace entered from a terminal without a new session (`unshare --pid
+/// --fork`): the foreground group has no number inside, and the app must still get the terminal,
+/// or its first read stops it with SIGTTIN while podinit waits forever (issue 14; tini works).
+#[test]
+fn the_app_gets_the_terminal_as_pid_1_of_a_namespace_without_a_session() {
+    for tool in ["script", "unshare"] {
+        assert!(
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .is_ok_and(|o| o.status.success()),
+            "{tool} (util-linux, bsdutils) is needed for this test"
+        );
+    }
+    let inner = format!(
+        "unshare --pid --fork --mount-proc {} -- sh -c 'read x; echo got=\\$x'",
+        support::PODINIT
+    );
+    // `script` gives the command a terminal; the line typed 0.5 s later must reach `read`.
+    let line = format!("(sleep 0.5; printf 'hi\\n') | script -qec \"{inner}\" /dev/null",);
+    let out = run(
+        Command::new("sh").args(["-c", &line]),
+        Duration::from_secs(10),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("got=hi"),
+        "the app never read its terminal ({:?}): {text:?} {}",
+        out.status,
+        stderr(&out)
+    );
+    assert_eq!(code(&out), 0, "{text:?}");
+}
+
 #[test]
 fn term_without_a_trap_ends_the_app_with_143() {
     let mut child = podinit()

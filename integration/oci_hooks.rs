@@ -7,9 +7,12 @@
 //! - `containerd/base-runtime-spec.hooks.json`: the same three stages, path and args;
 //! - `kata/guest-hooks/{prestart,poststart,poststop}/podinit`: executable, `sh -n` clean, and a
 //!   copy run against a fake binary execs `podinit hook STAGE` with the state on stdin;
-//! - `nvidia/podinit-nvidia-runtime`: `sh -n` clean, and a copy run against fake `podinit` /
-//!   next-runtime scripts injects the right bundle for `create`/`run` only, then always execs the
-//!   next runtime with the same arguments and exit status;
+//! - `containerd/podinit-runc` and `nvidia/podinit-nvidia-runtime` (the runtime front scripts):
+//!   executable, `sh -n` clean, and run with the real `podinit runtime` against fake next
+//!   runtimes they prepare the right bundle for `create`/`run` only (a pause bundle never), then
+//!   exec the next runtime with the same arguments, cwd and exit status; failures name the setting;
+//! - `containerd/config.toml`: valid TOML (python3 tomllib), the `podinit` runtime handler with
+//!   the front as BinaryName and the `io.podinit.*` annotation globs;
 //! - the socket and state dir every channel configures agree with each other and with the
 //!   binary's own defaults;
 //! - `podinit hook STAGE` accepts every stage name these files use (empty or garbage stdin fails
@@ -210,6 +213,8 @@ fn every_file_is_checked() {
     known.insert(root.join("README.md"));
     known.insert(containerd_fragment());
     known.insert(nvidia_wrapper());
+    known.insert(containerd_front());
+    known.insert(containerd_config());
     for s in KATA_STAGES {
         known.insert(kata_script(s));
     }
@@ -560,57 +565,84 @@ struct WrapperCase {
     args: Vec<String>,
     /// The cwd the runtime is called in.
     cwd: PathBuf,
-    /// The bundle `podinit inject` must get (resolved against its cwd), or none.
-    inject: Option<PathBuf>,
+    /// Whether the front must prepare the bundle (`create` and `run` only).
+    prepares: bool,
 }
 
-#[test]
-fn nvidia_wrapper_injects_create_and_run_bundles_then_execs_the_next_runtime() {
-    let wrapper = nvidia_wrapper();
-    sh_n(&wrapper);
-    let mode = fs::metadata(&wrapper).unwrap().permissions().mode();
-    assert!(
-        mode & 0o111 == 0o111,
-        "{}: not executable",
-        wrapper.display()
-    );
+/// The two shipped front scripts and the runtime each execs by default.
+fn front_scripts() -> [(PathBuf, &'static str); 2] {
+    [
+        (containerd_front(), "runc"),
+        (nvidia_wrapper(), "nvidia-container-runtime"),
+    ]
+}
 
-    let tmp = TempDir::new("nvidia");
+fn containerd_front() -> PathBuf {
+    oci_hooks().join("containerd/podinit-runc")
+}
+
+fn containerd_config() -> PathBuf {
+    oci_hooks().join("containerd/config.toml")
+}
+
+/// A minimal managed container's config.json; `sandbox` makes it a pod's pause container.
+fn bundle_config(sandbox: bool) -> Vec<u8> {
+    let mut c = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "process": {"args": ["sh", "-c", "exit 0"], "env": ["PATH=/bin"], "cwd": "/"},
+        "root": {"path": "rootfs"},
+        "annotations": {"io.kubernetes.cri.container-name": "app"}
+    });
+    if sandbox {
+        c["annotations"]["io.kubernetes.cri.container-type"] = "sandbox".into();
+    }
+    serde_json::to_vec_pretty(&c).unwrap()
+}
+
+/// The shipped front scripts with the real binary's `podinit runtime`, against fake next
+/// runtimes: `create`/`run` bundles are prepared as `inject` prepares them (and a pause bundle
+/// is left byte for byte), then the next runtime runs with the same arguments, cwd and exit
+/// status; every other command goes straight through.
+#[test]
+fn runtime_front_scripts_prepare_create_and_run_bundles_then_exec_the_next_runtime() {
+    let tmp = TempDir::new("front");
     let bin = tmp.0.join("bin");
     fs::create_dir_all(&bin).unwrap();
-    let fake_podinit = bin.join("podinit");
-    write_exec(&fake_podinit, FAKE_PODINIT);
-    write_exec(&bin.join("nvidia-container-runtime"), FAKE_RUNTIME);
-    write_exec(&bin.join("next-runtime"), FAKE_RUNTIME);
-    let copy = tmp.0.join("podinit-nvidia-runtime");
-    copy_with_fake_binary(&wrapper, &fake_podinit, &copy);
+    for name in ["runc", "nvidia-container-runtime", "next-runtime"] {
+        write_exec(&bin.join(name), FAKE_RUNTIME);
+    }
+    let state = tmp.0.join("state");
+    fs::create_dir_all(state.join("sock")).unwrap();
     // A bundle path with a space, as the shell must keep it one word.
     let bundle = tmp.0.join("bundle dir");
     fs::create_dir_all(&bundle).unwrap();
     let bundle = bundle.canonicalize().unwrap();
+    let config = bundle.join("config.json");
     let b = bundle.to_str().unwrap().to_owned();
     let elsewhere = tmp.0.canonicalize().unwrap();
+    let binary = Path::new(PODINIT).canonicalize().unwrap();
 
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let case = |args: Vec<String>, cwd: &Path, prepares| WrapperCase {
+        args,
+        cwd: cwd.to_path_buf(),
+        prepares,
+    };
     let cases = [
-        WrapperCase {
-            args: s(&["create", "--bundle", &b, "id1"]),
-            cwd: elsewhere.clone(),
-            inject: Some(bundle.clone()),
-        },
-        WrapperCase {
-            args: s(&["--root", "r", "create", "-b", &b, "id1"]),
-            cwd: elsewhere.clone(),
-            inject: Some(bundle.clone()),
-        },
-        WrapperCase {
-            args: s(&["create", &format!("--bundle={b}"), "id1"]),
-            cwd: elsewhere.clone(),
-            inject: Some(bundle.clone()),
-        },
+        case(s(&["create", "--bundle", &b, "id1"]), &elsewhere, true),
+        case(
+            s(&["--root", "r", "create", "-b", &b, "id1"]),
+            &elsewhere,
+            true,
+        ),
+        case(
+            s(&["create", &format!("--bundle={b}"), "id1"]),
+            &elsewhere,
+            true,
+        ),
         // containerd's shim: global options first, then create with its own options.
-        WrapperCase {
-            args: s(&[
+        case(
+            s(&[
                 "--root",
                 "/run/containerd/runc/k8s.io",
                 "--log",
@@ -624,117 +656,263 @@ fn nvidia_wrapper_injects_create_and_run_bundles_then_execs_the_next_runtime() {
                 "/x/init.pid",
                 "id1",
             ]),
-            cwd: elsewhere.clone(),
-            inject: Some(bundle.clone()),
-        },
+            &elsewhere,
+            true,
+        ),
         // runc's default bundle is the cwd.
-        WrapperCase {
-            args: s(&["run", "id1"]),
-            cwd: bundle.clone(),
-            inject: Some(bundle.clone()),
-        },
-        WrapperCase {
-            args: s(&["--root", "r", "create", "id1"]),
-            cwd: bundle.clone(),
-            inject: Some(bundle.clone()),
-        },
-        WrapperCase {
-            args: s(&["start", "id1"]),
-            cwd: bundle.clone(),
-            inject: None,
-        },
-        WrapperCase {
-            args: s(&["delete", "id1"]),
-            cwd: bundle.clone(),
-            inject: None,
-        },
-        WrapperCase {
-            args: s(&["--root", "r", "delete", "--force", "id1"]),
-            cwd: bundle.clone(),
-            inject: None,
-        },
-        WrapperCase {
-            args: s(&["kill", "id1", "TERM"]),
-            cwd: bundle.clone(),
-            inject: None,
-        },
-        WrapperCase {
-            args: s(&["state", "id1"]),
-            cwd: bundle.clone(),
-            inject: None,
-        },
+        case(s(&["run", "id1"]), &bundle, true),
+        case(s(&["--root", "r", "create", "id1"]), &bundle, true),
+        case(s(&["start", "id1"]), &bundle, false),
+        case(s(&["delete", "id1"]), &bundle, false),
+        case(
+            s(&["--root", "r", "delete", "--force", "id1"]),
+            &bundle,
+            false,
+        ),
+        case(s(&["kill", "id1", "TERM"]), &bundle, false),
+        case(s(&["state", "id1"]), &bundle, false),
+        case(s(&["--version"]), &bundle, false),
     ];
-    for (i, case) in cases.iter().enumerate() {
-        // Every other case relies on the default next runtime found on PATH.
-        let explicit_next = i % 2 == 0;
-        for runtime_exit in [0, 3] {
-            let log = tmp.0.join(format!("case{i}-{runtime_exit}.log"));
-            let mut cmd = Command::new(&copy);
-            cmd.args(&case.args)
-                .current_dir(&case.cwd)
-                .env_clear()
-                .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-                .env("FAKE_LOG", &log)
-                .env("FAKE_RUNTIME_EXIT", runtime_exit.to_string());
-            if explicit_next {
-                cmd.env("PODINIT_NEXT_RUNTIME", bin.join("next-runtime"));
-            }
-            let what = format!("wrapper {:?} in {}", case.args, case.cwd.display());
-            let code = run_with_stdin(&mut cmd, b"");
-            assert_eq!(
-                code, runtime_exit,
-                "{what}: must exit with the next runtime's status"
-            );
-            let calls = read_calls(&log);
-            let mut calls = calls.iter();
-            if let Some(want) = &case.inject {
-                let c = calls
-                    .next()
-                    .unwrap_or_else(|| panic!("{what}: nothing called"));
-                assert_eq!(c.who, "podinit", "{what}: podinit inject must run first");
-                assert_eq!(c.args.len(), 2, "{what}: podinit {:?}", c.args);
-                assert_eq!(c.args[0], "inject", "{what}");
-                let got = Path::new(&c.cwd).join(&c.args[1]);
+    let front = |script: &Path, log: &Path| {
+        let mut cmd = Command::new(script);
+        cmd.env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("FAKE_LOG", log)
+            .env("PODINIT_BINARY", PODINIT)
+            .env("PODINIT_SOCKET", state.join("podinit.sock"))
+            .env("PODINIT_STATE_DIR", &state);
+        cmd
+    };
+    for (n, (script, default_next)) in front_scripts().into_iter().enumerate() {
+        sh_n(&script);
+        let mode = fs::metadata(&script).unwrap().permissions().mode();
+        assert!(
+            mode & 0o111 == 0o111,
+            "{}: not executable",
+            script.display()
+        );
+        for (i, case) in cases.iter().enumerate() {
+            // Every other case relies on the script's default next runtime found on PATH.
+            let explicit_next = i % 2 == 0;
+            for runtime_exit in [0, 3] {
+                fs::write(&config, bundle_config(false)).unwrap();
+                let log = tmp.0.join(format!("s{n}-case{i}-{runtime_exit}.log"));
+                let mut cmd = front(&script, &log);
+                cmd.args(&case.args)
+                    .current_dir(&case.cwd)
+                    .env("FAKE_RUNTIME_EXIT", runtime_exit.to_string());
+                if explicit_next {
+                    cmd.env("PODINIT_NEXT_RUNTIME", bin.join("next-runtime"));
+                }
+                let what = format!(
+                    "{} {:?} in {}",
+                    script.display(),
+                    case.args,
+                    case.cwd.display()
+                );
+                let code = run_with_stdin(&mut cmd, b"");
                 assert_eq!(
-                    got.canonicalize().ok().as_ref(),
-                    Some(want),
-                    "{what}: injected {:?} (cwd {})",
-                    c.args[1],
-                    c.cwd
+                    code, runtime_exit,
+                    "{what}: must exit with the next runtime's status"
+                );
+                let prepared = load_json(&config);
+                if case.prepares {
+                    assert_eq!(
+                        prepared["process"]["args"],
+                        serde_json::json!([
+                            "/.podinit/podinit",
+                            "exec",
+                            "--",
+                            "sh",
+                            "-c",
+                            "exit 0"
+                        ]),
+                        "{what}: process.args"
+                    );
+                    let hook = &prepared["hooks"]["createRuntime"][0];
+                    assert_eq!(hook["path"], binary.to_str().unwrap(), "{what}: hook path");
+                    let env = env_pairs(&hook["env"], &what);
+                    assert!(
+                        env.contains(&("PODINIT_STATE_DIR".into(), state.to_str().unwrap().into())),
+                        "{what}: the hook's env {env:?} must carry the front's state dir"
+                    );
+                } else {
+                    assert_eq!(fs::read(&config).unwrap(), bundle_config(false), "{what}");
+                }
+                let calls = read_calls(&log);
+                let want = if explicit_next {
+                    "next-runtime"
+                } else {
+                    default_next
+                };
+                assert_eq!(calls.len(), 1, "{what}: calls {calls:?}");
+                assert_eq!(calls[0].who, want, "{what}: which runtime ran");
+                assert_eq!(calls[0].args, case.args, "{what}: the runtime's arguments");
+                assert_eq!(
+                    Path::new(&calls[0].cwd),
+                    case.cwd,
+                    "{what}: the runtime's cwd"
                 );
             }
-            let c = calls
-                .next()
-                .unwrap_or_else(|| panic!("{what}: the next runtime was not called"));
-            let want_runtime = if explicit_next {
-                "next-runtime"
-            } else {
-                "nvidia-container-runtime"
-            };
-            assert_eq!(c.who, want_runtime, "{what}: which runtime ran");
-            assert_eq!(c.args, case.args, "{what}: the runtime's arguments");
-            assert_eq!(Path::new(&c.cwd), case.cwd, "{what}: the runtime's cwd");
-            assert!(calls.next().is_none(), "{what}: extra calls");
         }
     }
 
-    // A failed inject must not run the container unprepared.
-    let log = tmp.0.join("inject-fails.log");
+    let (script, _) = &front_scripts()[0];
+    let create = s(&["create", "--bundle", &b, "id1"]);
+    // A pause container: left byte for byte, and the runtime runs it.
+    fs::write(&config, bundle_config(true)).unwrap();
+    let log = tmp.0.join("sandbox.log");
+    assert_eq!(run_with_stdin(front(script, &log).args(&create), b""), 0);
+    assert_eq!(
+        fs::read(&config).unwrap(),
+        bundle_config(true),
+        "pause bundle"
+    );
+    assert_eq!(read_calls(&log).len(), 1, "pause: the runtime must run");
+
+    // Failures name the setting at fault and never run the container unprepared.
+    let missing_state = tmp.0.join("no-such-state");
+    let missing_runtime = tmp.0.join("no-such-runtime");
+    let failures: [(&str, &Path, &str); 2] = [
+        ("PODINIT_STATE_DIR", &missing_state, "PODINIT_STATE_DIR="),
+        (
+            "PODINIT_NEXT_RUNTIME",
+            &missing_runtime,
+            "PODINIT_NEXT_RUNTIME=",
+        ),
+    ];
+    for (key, value, named) in failures {
+        fs::write(&config, bundle_config(false)).unwrap();
+        let log = tmp.0.join(format!("fail-{key}.log"));
+        let out = front(script, &log)
+            .args(&create)
+            .env(key, value)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{key}={}: {stderr}",
+            value.display()
+        );
+        assert!(
+            stderr.contains(named) && stderr.contains(value.to_str().unwrap()),
+            "{key}: the message must name the setting and its value: {stderr}"
+        );
+        assert!(read_calls(&log).is_empty(), "{key}: nothing may run");
+    }
+    fs::write(&config, bundle_config(false)).unwrap();
+    let before = fs::read(&config).unwrap();
+    let out = front(script, &tmp.0.join("nostate.log"))
+        .args(&create)
+        .env("PODINIT_STATE_DIR", &missing_state)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        fs::read(&config).unwrap(),
+        before,
+        "left unprepared when it fails"
+    );
+
+    // A config file (PODINIT_CONFIG) adds what the environment does not set.
+    let conf = tmp.0.join("podinit.conf");
+    fs::write(
+        &conf,
+        format!(
+            "# test\nPODINIT_NEXT_RUNTIME={}\n",
+            bin.join("next-runtime").display()
+        ),
+    )
+    .unwrap();
+    let log = tmp.0.join("conf.log");
     let code = run_with_stdin(
-        Command::new(&copy)
-            .args(["create", "--bundle", &b, "id1"])
-            .env_clear()
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .env("FAKE_LOG", &log)
-            .env("FAKE_PODINIT_EXIT", "1"),
+        front(script, &log)
+            .args(["kill", "id1", "TERM"])
+            .env("PODINIT_CONFIG", &conf),
         b"",
     );
-    assert_ne!(code, 0, "a failed inject must fail the create");
-    let calls = read_calls(&log);
+    assert_eq!(code, 0);
     assert_eq!(
-        calls.iter().map(|c| c.who.as_str()).collect::<Vec<_>>(),
-        ["podinit"],
-        "the runtime must not run after a failed inject"
+        read_calls(&log)[0].who,
+        "next-runtime",
+        "from PODINIT_CONFIG"
+    );
+    fs::write(&conf, "PODINIT_NEXT_RUNTIMES=crun\n").unwrap();
+    let out = front(script, &log)
+        .args(["kill", "id1", "TERM"])
+        .env("PODINIT_CONFIG", &conf)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("PODINIT_NEXT_RUNTIMES")
+            && stderr.contains("line 1"),
+        "a typo in the config file is an error naming it: {stderr}"
+    );
+
+    // The multi-call name `podinit-<runtime>` picks the next runtime; pointing the next runtime
+    // back at the front is refused instead of looping.
+    let multi = tmp.0.join("podinit-next-runtime");
+    std::os::unix::fs::symlink(PODINIT, &multi).unwrap();
+    let log = tmp.0.join("multi.log");
+    assert_eq!(
+        run_with_stdin(front(&multi, &log).args(["state", "id1"]), b""),
+        0
+    );
+    assert_eq!(
+        read_calls(&log)[0].who,
+        "next-runtime",
+        "podinit-next-runtime"
+    );
+    let out = front(script, &log)
+        .args(["state", "id1"])
+        .env("PODINIT_NEXT_RUNTIME", script)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("leads back"),
+        "a front as its own next runtime: {stderr}"
+    );
+}
+
+/// `config.toml` is the runtime handler the CRI test deploys: runc v2 shim, the annotation
+/// globs that let the pod spec through, and the front script as BinaryName.
+#[test]
+fn containerd_config_is_a_runtime_handler_with_the_front_and_the_annotation_globs() {
+    let path = containerd_config();
+    let out = run(
+        Command::new("python3").args([
+            "-c",
+            "import json,sys,tomllib; print(json.dumps(tomllib.load(open(sys.argv[1],'rb'))))",
+            path.to_str().unwrap(),
+        ]),
+        T,
+    );
+    assert!(
+        out.status.success(),
+        "{} is not valid TOML (python3 tomllib): {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let h = &doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["podinit"];
+    assert_eq!(
+        h["runtime_type"],
+        "io.containerd.runc.v2",
+        "{}",
+        path.display()
+    );
+    for key in ["pod_annotations", "container_annotations"] {
+        assert_eq!(h[key], serde_json::json!(["io.podinit.*"]), "{key}");
+    }
+    assert_eq!(
+        h["options"]["BinaryName"], "/usr/local/bin/podinit-runc",
+        "BinaryName: the installed oci-hooks/containerd/podinit-runc"
     );
 }
 

@@ -746,29 +746,10 @@ fn s09_pod_deletion_apps_first_then_sidecars_in_reverse(#[case] order: CreateOrd
     if pod::skip("s09_pod_deletion_apps_first_then_sidecars_in_reverse") {
         return;
     }
-    let sidecar = |name: &str| {
-        json!({"name": name, "image": "busybox", "restartPolicy": "Always",
-               "startupProbe": waiting_probe("/dev/shm/ready")})
-    };
     // The app dies of its SIGTERM (143) after logging it, 200 ms later.
     let app = "trap 'tlog got TERM; sleep 0.2; trap - TERM; kill -TERM $$' TERM\n\
                tlog started; while :; do sleep 0.05; done";
-    let test = pod("s09-pod-deletion")
-        .spec(json!({
-            "restartPolicy": "Always",
-            "terminationGracePeriodSeconds": 30,
-            "initContainers": [sidecar("s1"), sidecar("s2")],
-            "containers": [{"name": "app", "image": "busybox"}],
-        }))
-        .add(Container::script("s1", &sidecar_body("0.2")))
-        .add(Container::script("s2", &sidecar_body("0.2")))
-        .add(Container::script("app", app));
-    let running = test.start(order);
-    assert!(
-        running.wait_for("app started", Duration::from_secs(15)),
-        "app did not start: {:?}",
-        running.timeline()
-    );
+    let running = long_running_pod("s09-pod-deletion", 30, app, order);
     // Each init, once its app ran for 100 ms without events, drops its start-up pages; the
     // stop below then proves that a settled init still stops its app and reports.
     for name in ["s1", "s2", "app"] {
@@ -803,6 +784,28 @@ fn s09_pod_deletion_apps_first_then_sidecars_in_reverse(#[case] order: CreateOrd
     assert_eq!(st(&out, "app", "exitCode"), 143, "{out}");
     assert_eq!(st(&out, "app", "rawExitCode"), 143, "{out}");
     assert_phase(&out, "Failed");
+}
+
+/// A `restartPolicy: Always` pod of native sidecars s1, s2 (`sidecar_body`) and `app`, started
+/// in `order` and running once the app logged `started`.
+fn long_running_pod(name: &str, grace: u64, app: &str, order: CreateOrder) -> RunningPod {
+    let test = pod(name)
+        .spec(json!({
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": grace,
+            "initContainers": [native_sidecar("s1"), native_sidecar("s2")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("s1", &sidecar_body("0.2")))
+        .add(Container::script("s2", &sidecar_body("0.2")))
+        .add(Container::script("app", app));
+    let running = test.start(order);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "app did not start: {:?}",
+        running.timeline()
+    );
+    running
 }
 
 /// The container's init drops its start-up pages: its resident set falls at least 400 kB below
@@ -1885,5 +1888,118 @@ fn x11_sidecar_failing_liveness_restarted_alone(#[case] order: CreateOrder) {
     assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
     assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
     assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+/// Issue 9 finding 5: a kubelet deletes a pod with StopContainer on every container at once —
+/// here `runc kill TERM` on each, the sidecars first. The inits report the runtime's signal
+/// instead of passing it on, so the teardown order still holds: the app's TERM first, the
+/// sidecars after it exited, in reverse order; nothing restarts; every code is 0.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x20_runtime_stopping_every_container_is_a_deletion_in_order(#[case] order: CreateOrder) {
+    if pod::skip("x20_runtime_stopping_every_container_is_a_deletion_in_order") {
+        return;
+    }
+    let app = "trap 'tlog got TERM; sleep 0.2; tlog exiting; exit 0' TERM\n\
+               tlog started; while :; do sleep 0.05; done";
+    let running = long_running_pod("x20-runtime-deletes", 20, app, order);
+    running.mark("runtime stops every container");
+    for name in ["s1", "s2", "app"] {
+        let id = running.id(name).to_owned();
+        let k = running.runc(&["kill", &id, "TERM"]);
+        assert!(k.status.success(), "runc kill {name}: {k:?}");
+    }
+    let out = running.finish();
+    out.assert_order(&[
+        "app started",
+        "harness runtime stops every container",
+        "app got TERM",
+        "app exiting",
+        "s2 got TERM",
+        "s2 exiting",
+        "s1 got TERM",
+    ]);
+    assert_after(&out, "app got TERM", "s2 got TERM", 200.0);
+    for name in ["s1", "s2", "app"] {
+        assert_eq!(count(&out, name, "started"), 1, "{name} restarted\n{out}");
+    }
+    assert_reaped(&out, &[("s1", 0), ("s2", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "s1", 0);
+    assert_stopped_sidecar(&out, "s2", 0);
+    let reason = out.status_json.as_ref().map(|s| s["reason"].clone());
+    assert_eq!(reason, Some(json!("Deleted")), "{out}");
+    assert_phase(&out, "Succeeded");
+}
+
+/// Issue 9 finding 5: `runc kill SIDECAR TERM` while the app runs (the first half of an
+/// in-place upgrade) stops that sidecar alone, after the window in which a deletion's other
+/// stops would have come; it is not restarted, keeps its own exit code, and the app is not
+/// touched. The Job then completes as usual.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x21_runtime_stopping_one_sidecar_stops_it_alone(#[case] order: CreateOrder) {
+    if pod::skip("x21_runtime_stopping_one_sidecar_stops_it_alone") {
+        return;
+    }
+    let test = pod("x21-runtime-stops-sidecar")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 20,
+            "initContainers": [native_sidecar("s")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script(
+            "s",
+            "trap 'tlog got TERM; exit 3' TERM; tlog started; touch /dev/shm/ready\n\
+             while :; do sleep 0.05; done",
+        ))
+        .add(Container::script(
+            "app",
+            &app_body(
+                "trap 'tlog got TERM' TERM; while [ ! -e /shared/go ]; do sleep 0.05; done",
+                0,
+            ),
+        ));
+    let running = test.start(order);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "{:?}",
+        running.timeline()
+    );
+    running.mark("runc kill s TERM");
+    let id = running.id("s").to_owned();
+    let k = running.runc(&["kill", &id, "TERM"]);
+    assert!(k.status.success(), "runc kill: {k:?}");
+    assert!(
+        running.wait_for("s got TERM", Duration::from_secs(10)),
+        "{:?}",
+        running.timeline()
+    );
+    assert!(
+        wait_status(&running, Duration::from_secs(10), |st| {
+            container_state(st, "s").is_some_and(|c| c["state"] == "terminated")
+        }),
+        "the sidecar must end, not restart: {:?}",
+        running.status()
+    );
+    std::fs::write(running.shared_dir().join("go"), b"").unwrap();
+    let out = running.finish();
+    out.assert_order(&["harness runc kill s TERM", "s got TERM", "app exiting"]);
+    let waited = gap_ms(&out, "harness runc kill s TERM", "s got TERM");
+    assert!(
+        (700.0..10_000.0).contains(&waited),
+        "the sidecar's stop waits about a second for a deletion's other stops, waited {waited} ms\n{out}"
+    );
+    assert_eq!(count(&out, "s", "started"), 1, "restarted\n{out}");
+    assert_eq!(
+        count(&out, "app", "got TERM"),
+        0,
+        "the app was touched\n{out}"
+    );
+    assert_reaped(&out, &[("s", 3), ("app", 0)]);
+    assert_eq!(st(&out, "s", "exitCode"), 3, "{out}");
     assert_phase(&out, "Succeeded");
 }

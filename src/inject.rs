@@ -10,6 +10,7 @@
 //! - `process.args` wrapped as `/.podinit/podinit exec -- ARGS...`.
 //!
 //! A config.json that is not JSON, or not an OCI config, is refused and left byte for byte as it was.
+//! A pod's sandbox (pause) bundle is left byte for byte as it was too ([`Outcome::Sandbox`]).
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,8 @@ pub enum InjectError {
     NotJson(PathBuf, serde_json::Error),
     NotOci(PathBuf, &'static str),
     Write(PathBuf, std::io::Error),
+    /// The caller's check before the rewrite failed (the runtime front: no supervisor state dir).
+    Precondition(PathBuf, String),
 }
 
 impl std::fmt::Display for InjectError {
@@ -49,6 +52,7 @@ impl std::fmt::Display for InjectError {
             InjectError::Write(p, e) => {
                 write!(f, "{}: cannot write: {e}; left unchanged", p.display())
             }
+            InjectError::Precondition(p, why) => write!(f, "{}: {why}", p.display()),
         }
     }
 }
@@ -57,14 +61,36 @@ impl std::error::Error for InjectError {}
 
 const STAGES: [&str; 3] = ["createRuntime", "poststart", "poststop"];
 
-/// Returns whether the file changed.
-pub fn inject(bundle: &Path, opts: &InjectOptions) -> Result<bool, InjectError> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Changed,
+    /// Prepared already (a second run changes nothing).
+    Unchanged,
+    /// A pod's pause container, marked by this annotation: never touched.
+    Sandbox(&'static str),
+}
+
+pub fn inject(bundle: &Path, opts: &InjectOptions) -> Result<Outcome, InjectError> {
+    inject_checked(bundle, opts, || Ok(()))
+}
+
+/// [`inject`], with `check` run once the bundle is known to be a managed container, before
+/// anything is written.
+pub fn inject_checked(
+    bundle: &Path,
+    opts: &InjectOptions,
+    check: impl FnOnce() -> Result<(), String>,
+) -> Result<Outcome, InjectError> {
     let path = crate::explain::config_path(bundle);
     let bytes = std::fs::read(&path).map_err(|e| InjectError::Read(path.clone(), e))?;
     let mut config: Value =
         serde_json::from_slice(&bytes).map_err(|e| InjectError::NotJson(path.clone(), e))?;
+    if let Some(key) = crate::plan::sandbox_marker(&config) {
+        return Ok(Outcome::Sandbox(key));
+    }
+    check().map_err(|why| InjectError::Precondition(path.clone(), why))?;
     if !rewrite(&mut config, opts).map_err(|why| InjectError::NotOci(path.clone(), why))? {
-        return Ok(false);
+        return Ok(Outcome::Unchanged);
     }
     // Invariant: a Value always serializes.
     let mut out = serde_json::to_vec_pretty(&config).expect("JSON value serializes");
@@ -82,7 +108,7 @@ pub fn inject(bundle: &Path, opts: &InjectOptions) -> Result<bool, InjectError> 
         let _ = std::fs::remove_file(&tmp);
         InjectError::Write(path.clone(), e)
     })?;
-    Ok(true)
+    Ok(Outcome::Changed)
 }
 
 /// The rewrite itself, on a JSON value. Returns whether anything changed.
@@ -246,6 +272,26 @@ mod tests {
             let mut c = bad.clone();
             assert!(rewrite(&mut c, &opts()).is_err(), "{bad}");
         }
+    }
+
+    #[rstest::rstest]
+    #[case::containerd("io.kubernetes.cri.container-type")]
+    #[case::cri_o("io.kubernetes.cri-o.ContainerType")]
+    fn a_sandbox_bundle_is_left_byte_for_byte(#[case] key: &'static str) {
+        let dir = std::env::temp_dir().join(format!(
+            "podinit-inject-sandbox-{}-{}",
+            std::process::id(),
+            key.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.json");
+        let mut c = gpu_config();
+        c["annotations"] = json!({ key: "sandbox" });
+        let bytes = serde_json::to_vec(&c).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(inject(&dir, &opts()).unwrap(), Outcome::Sandbox(key));
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

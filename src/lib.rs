@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client;
 pub mod engine;
 pub mod explain;
+pub mod front;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod hook;

@@ -138,6 +138,16 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// The runtime front: an OCI runtime command line (runc's) for an agent's BinaryName /
+    /// runtime_path / --runtime. Prepares each bundle at create/run like inject (never a sandbox
+    /// container), then execs PODINIT_NEXT_RUNTIME (default runc) with the arguments unchanged.
+    /// Also reachable as a multi-call name: podinit-runc, podinit-crun, podinit-<runtime>.
+    #[command(disable_help_flag = true)]
+    Runtime {
+        /// The runtime's own command line, passed on unchanged.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
     /// Delete one pod, or every pod and end the supervisor (same as SIGTERM to it).
     Stop {
         #[command(flatten)]
@@ -187,6 +197,18 @@ extern "C" fn main(
 }
 
 fn run(mut args: Vec<OsString>) -> i32 {
+    // The runtime front is dispatched before clap: the agent's command line is runc's, and
+    // `--help`, `--version` or any flag of it belongs to the next runtime, not to us.
+    let argv0 = args.first().map(|a| a.to_string_lossy().into_owned());
+    let argv0 = argv0.as_deref().unwrap_or("podinit");
+    if podinit::front::invoked_as(argv0).is_some() {
+        podinit::log::init_from_env(0);
+        return podinit::front::main(argv0, args.split_off(1));
+    }
+    if args.get(1).is_some_and(|a| a == "runtime") {
+        podinit::log::init_from_env(0);
+        return podinit::front::main(argv0, args.split_off(2));
+    }
     let is_subcommand = <Command as Subcommand>::has_subcommand;
     if let Some(exec) = init::cli::parse(&args, is_subcommand) {
         let (opts, verbose) = exec.into_options();
@@ -290,7 +312,9 @@ fn lower(command: Command) -> podinit::cli::Command {
             work_dir,
             timeout: std::time::Duration::from_secs(timeout),
         }),
-        Command::Explain { .. } | Command::Exec { .. } => unreachable!("handled in run"),
+        Command::Explain { .. } | Command::Exec { .. } | Command::Runtime { .. } => {
+            unreachable!("handled in run")
+        }
     }
 }
 

@@ -117,6 +117,11 @@ pub enum InitMessage {
         probe: ProbeKind,
         ok: bool,
     },
+    /// A stop signal reached the init from outside podinit (the runtime's `kill`). The init did
+    /// not pass it on: the supervisor decides when the app gets it, and that nothing restarts it.
+    AgentStop {
+        signal: i32,
+    },
 }
 
 /// Supervisor → a container's init.
@@ -235,6 +240,7 @@ mod tests {
                 probe: ProbeKind::Readiness,
                 ok: true,
             },
+            InitMessage::AgentStop { signal: 15 },
         ];
         for m in msgs {
             let line = encode(&m);

@@ -11,6 +11,15 @@ pub enum PreStop {
     Done,
 }
 
+/// A stop signal the runtime sent this container (see `agent_stop.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentStop {
+    pub at: Time,
+    pub signal: i32,
+    /// Decided: the container stops by itself, not as part of a pod deletion.
+    pub alone: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Container {
     pub name: String,
@@ -48,6 +57,8 @@ pub struct Container {
     pub killed: bool,
     /// A stop outside teardown (failed probe or postStart): the exit leads to the restart policy.
     pub stopping_for_restart: bool,
+    /// The runtime stopped it: it never restarts in place (a new incarnation is a new create).
+    pub agent_stop: Option<AgentStop>,
     pub gone: bool,
 }
 
@@ -81,6 +92,7 @@ impl Container {
             kill_at: None,
             killed: false,
             stopping_for_restart: false,
+            agent_stop: None,
             gone: false,
         }
     }

@@ -63,8 +63,13 @@ impl Engine {
                 return;
             }
         }
-        // A fresh registration (or a new incarnation after the old one is gone).
+        // A fresh registration (or a new incarnation after the old one is gone). A new
+        // incarnation counts as a restart of the same spec entry, as the kubelet counts a
+        // recreated container.
+        let c = &self.containers[i];
+        let restarts = c.restart_count + u32::from(c.ran);
         let mut fresh = Container::new(&name);
+        fresh.restart_count = restarts;
         fresh.id = Some(id.clone());
         fresh.plan = Some(plan);
         fresh.state = ContainerState::Waiting;

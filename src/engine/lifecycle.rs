@@ -86,6 +86,12 @@ impl Engine {
                 if ok {
                     self.containers[i].post_start_done = true;
                     self.after_post_start(now, i, out);
+                } else if self.teardown.is_some() {
+                    // Nothing restarts in teardown, and the container's stop waits for its turn
+                    // (a sidecar's for the apps): a stop for restart now would jump the order
+                    // (issue 15 finding 6).
+                    self.containers[i].message = "postStart hook failed".into();
+                    self.note(now, Some(name), "postStart failed during teardown");
                 } else {
                     // kubelet: FailedPostStartHook → kill, then the restart policy decides.
                     self.containers[i].message = "postStart hook failed".into();
@@ -242,6 +248,15 @@ impl Engine {
             self.terminate(now, i, raw, out);
             return;
         }
+        if let Some(a) = self.containers[i].agent_stop {
+            // Stopped by the runtime: it ends here; a new one of the name is a new create.
+            let c = &mut self.containers[i];
+            if c.message.is_empty() {
+                c.message = format!("stopped by the runtime with signal {}", a.signal);
+            }
+            self.terminate(now, i, raw, out);
+            return;
+        }
         let restarts = match (kind, restart) {
             // An init container that succeeded is done; under Never a failure fails the pod.
             (Kind::Init, _) if raw == 0 => {
@@ -295,6 +310,7 @@ impl Engine {
         c.state = ContainerState::Terminated;
         c.exit_code = Some(code);
         c.restart_at = None;
+        c.kill_at = None;
         c.finished_at.get_or_insert(now);
         c.reason = if raw == 0 {
             "Completed".into()
@@ -361,7 +377,13 @@ impl Engine {
         let apps_done = apps.all(|c| c.state == ContainerState::Terminated);
         // A container known only by name may be an app still to come.
         let unknown_pending = self.containers.iter().any(|c| c.plan.is_none());
-        if apps_done && !unknown_pending {
+        // An app the runtime stopped is being replaced or deleted: the agent says which
+        // (`agent_stop.rs`), the Job is not complete because of it.
+        let stopped_by_agent = self
+            .containers
+            .iter()
+            .any(|c| c.kind() == Some(Kind::App) && c.agent_stop.is_some());
+        if apps_done && !unknown_pending && !stopped_by_agent {
             self.start_teardown(now, TeardownCause::JobComplete, None);
         }
     }

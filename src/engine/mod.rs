@@ -6,8 +6,10 @@
 //! - the start gate (init sequence, sidecars first, launch priorities): `gate.rs`
 //! - exits, restarts and backoff: `lifecycle.rs`
 //! - teardown (preStop, who gets SIGTERM when, the shared grace budget, SIGKILL): `teardown.rs`
+//! - stops that come from the runtime (`runc kill`, CRI StopContainer): `agent_stop.rs`
 //! - pod phase and status: `status.rs` and [`Engine::status`]
 
+mod agent_stop;
 mod backoff;
 mod container;
 mod gate;
@@ -47,6 +49,10 @@ pub struct Config {
     /// only once no container has registered for this long, so a serial creator has time to
     /// create the sidecars it will create after the app.
     pub settle: Duration,
+    /// A sidecar stopped by the runtime while other containers run waits this long for the rest
+    /// of the pod's stops: a kubelet or agent deleting a pod stops every container at once, and
+    /// the sidecar must then wait for the apps (`agent_stop.rs`).
+    pub agent_stop_window: Duration,
 }
 
 impl Default for Config {
@@ -57,6 +63,7 @@ impl Default for Config {
             min_stop_timeout: Duration::from_secs(2),
             force_grace: Duration::from_secs(1),
             settle: Duration::from_secs(1),
+            agent_stop_window: Duration::from_secs(1),
         }
     }
 }
@@ -129,6 +136,12 @@ pub enum Event {
     /// Pod deletion: SIGTERM to the supervisor or `podinit stop [--grace]`.
     StopRequested {
         grace: Option<Duration>,
+    },
+    /// A stop signal reached the container's init from outside podinit (the runtime's `kill`:
+    /// CRI StopContainer, a kubelet deleting the pod, an operator's `runc kill`).
+    AgentStop {
+        name: String,
+        signal: i32,
     },
 }
 
@@ -227,6 +240,10 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// The longest grace budget a stop can ask for (the plan's own bound on seconds): a client's
+/// `stop --grace 18446744073709551615` must not overflow the clock (issue 15 finding 7).
+pub const MAX_GRACE: Duration = Duration::from_secs(crate::plan::MAX_SECONDS as u64);
+
 /// The exit code the runtime sees for a container that ends without ever starting its process
 /// (still held at the gate when the pod ended). Sidecars report 0 like any stopped sidecar.
 pub const NEVER_STARTED_EXIT_CODE: i32 = 1;
@@ -277,6 +294,7 @@ impl Engine {
             Event::ProcessExited { name, status } => self.on_exited(now, &name, status, &mut out),
             Event::Gone { name } => self.on_gone(now, &name),
             Event::StopRequested { grace } => self.on_stop_requested(now, grace),
+            Event::AgentStop { name, signal } => self.on_agent_stop(now, &name, signal, &mut out),
         }
         self.reconcile(now, &mut out);
         out
@@ -286,6 +304,7 @@ impl Engine {
         let mut out = Vec::new();
         self.now = self.now.max(now);
         self.fire_kills(now, &mut out);
+        self.fire_agent_stop_windows(now);
         self.reconcile(now, &mut out);
         out
     }
@@ -296,11 +315,21 @@ impl Engine {
         let mut next: Option<Time> = None;
         let mut consider = |t: Time| next = Some(next.map_or(t, |n| n.min(t)));
         for c in &self.containers {
-            if let Some(t) = c.kill_at.filter(|_| !c.killed) {
+            // Only a running container is killed: a kill deadline left on one the runtime
+            // removed must not wake the loop (issue 15 finding 2).
+            if let Some(t) = c
+                .kill_at
+                .filter(|_| !c.killed && c.state == ContainerState::Running)
+            {
                 consider(t);
             }
             if self.teardown.is_none() && c.state == ContainerState::BackOff {
                 if let Some(t) = c.restart_at {
+                    consider(t);
+                }
+            }
+            if self.teardown.is_none() {
+                if let Some(t) = self.agent_stop_due(c) {
                     consider(t);
                 }
             }
@@ -310,7 +339,9 @@ impl Engine {
                 .containers
                 .iter()
                 .any(|c| c.state == ContainerState::Expected);
-            if awaiting_creation && !self.finished {
+            // Once the deadline passed, what it ends was done at that timeout; a container the
+            // agent still has to create is then waited for by events only (issue 15 finding 1).
+            if awaiting_creation && !self.finished && td.deadline > self.now {
                 consider(td.deadline);
             }
             if self
@@ -454,6 +485,7 @@ impl Engine {
         if self.teardown.is_none() {
             self.fire_restarts(now, out);
             self.open_gates(now, out);
+            self.advance_agent_stops(now, out);
             self.check_job_complete(now);
         }
         if self.teardown.is_some() {

@@ -27,7 +27,7 @@ impl Engine {
         if self.teardown.is_some() {
             return;
         }
-        let grace = grace.unwrap_or_else(|| self.grace());
+        let grace = grace.unwrap_or_else(|| self.grace()).min(super::MAX_GRACE);
         let forced = grace <= self.cfg.force_grace;
         self.teardown = Some(Teardown {
             cause,
@@ -57,7 +57,7 @@ impl Engine {
             return;
         };
         let Some(grace) = grace else { return };
-        let deadline = now + grace;
+        let deadline = now + grace.min(super::MAX_GRACE);
         if deadline >= td.deadline {
             return; // a longer grace never extends the budget (kubelet: the shortest wins)
         }
@@ -171,7 +171,7 @@ impl Engine {
     }
 
     /// A container still held at the gate when the pod ends never starts its process.
-    fn end_never_started(&mut self, now: Time, i: usize, out: &mut Vec<Action>) {
+    pub(super) fn end_never_started(&mut self, now: Time, i: usize, out: &mut Vec<Action>) {
         let c = &mut self.containers[i];
         let code = if c.kind() == Some(Kind::Sidecar) {
             0

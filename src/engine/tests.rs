@@ -66,6 +66,24 @@ impl Pod {
         })
     }
 
+    /// A new incarnation: the same spec entry created again under a new id.
+    fn register_as(&mut self, name: &str, id: &str) -> Vec<String> {
+        let (plan, pod) = self.plan_of(name);
+        self.ev(Event::Registered {
+            id: id.into(),
+            plan: Box::new(plan),
+            pod,
+        })
+    }
+
+    /// The runtime's `kill` reached the container's init (CRI StopContainer).
+    fn agent_stop(&mut self, name: &str) -> Vec<String> {
+        self.ev(Event::AgentStop {
+            name: name.into(),
+            signal: 15,
+        })
+    }
+
     fn register_all(&mut self, names: &[&str]) -> Vec<String> {
         names.iter().flat_map(|n| self.register(n)).collect()
     }
@@ -121,8 +139,30 @@ impl Pod {
         while let Some(t) = self.engine.poll_timeout().filter(|t| *t <= end) {
             self.now = self.now.max(t);
             out.extend(render(self.engine.handle_timeout(self.now)));
+            self.assert_no_deadline_passed();
         }
         self.now = end;
+        out
+    }
+
+    /// After a timeout was handled, the next deadline is in the future: one already passed
+    /// would spin the supervisor's loop (issue 15 findings 1 and 2).
+    #[track_caller]
+    fn assert_no_deadline_passed(&self) {
+        if let Some(t) = self.engine.poll_timeout() {
+            assert!(
+                t > self.now,
+                "poll_timeout {t:?} is not after the handled time {:?}",
+                self.now
+            );
+        }
+    }
+
+    /// Handle a timeout at `now` + `by` once, as the supervisor does when its epoll times out.
+    fn timeout_at(&mut self, by: Duration) -> Vec<String> {
+        self.now += by;
+        let out = render(self.engine.handle_timeout(self.now));
+        self.assert_no_deadline_passed();
         out
     }
 
@@ -985,4 +1025,227 @@ fn a_pod_that_ends_before_a_declared_container_exists_waits_for_it_until_the_bud
     );
     assert_eq!(pod.status("late").reason, "NeverCreated");
     assert_eq!(pod.status("app").reason, "NeverStarted");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stops from the runtime (agent_stop.rs)
+// ---------------------------------------------------------------------------------------------
+
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// A kubelet deletes a pod with StopContainer on every container at once: whatever order the
+/// stops arrive in, the apps get their signal first, the sidecars after every app exited, in
+/// reverse order, and the sidecars report 0.
+#[rstest]
+#[case::sidecars_first(&["s1", "s2", "app"])]
+#[case::app_first(&["app", "s1", "s2"])]
+#[case::mixed(&["s2", "app", "s1"])]
+fn a_runtime_stopping_every_container_is_a_deletion_in_teardown_order(#[case] order: &[&str]) {
+    let mut pod = running_job();
+    let signals: Vec<String> = order.iter().flat_map(|c| pod.agent_stop(c)).collect();
+    assert_eq!(
+        signals,
+        s(&["signal app 15"]),
+        "only the app, whatever the order"
+    );
+    assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal s2 15"]));
+    assert_eq!(pod.exit("s2", 143), s(&["finish s2 0", "signal s1 15"]));
+    assert_eq!(pod.exit("s1", 143), s(&["finish s1 0"]));
+    for c in ["app", "s2"] {
+        pod.gone(c);
+    }
+    assert_eq!(pod.gone("s1"), s(&["pod Succeeded"]));
+    assert_eq!(pod.status("s1").raw_exit_code, Some(143));
+    assert_eq!(pod.engine.status().reason, "Deleted");
+}
+
+#[test]
+fn a_deletion_by_the_runtime_keeps_one_budget_from_the_first_stop() {
+    let mut pod = running_job();
+    assert_eq!(pod.agent_stop("app"), s(&["signal app 15"]));
+    pod.advance(Duration::from_millis(500));
+    pod.agent_stop("s2");
+    pod.agent_stop("s1");
+    // The app ignores SIGTERM: the budget is 30 s from its stop, not from the last one; then
+    // the app is killed and the sidecars stop waiting for their turn.
+    assert_eq!(
+        pod.advance(Duration::from_millis(29_499)),
+        s(&[]),
+        "nothing before the budget ends"
+    );
+    assert_eq!(
+        pod.advance(Duration::from_millis(1)),
+        s(&["kill app", "signal s1 15", "signal s2 15"])
+    );
+}
+
+/// An in-place upgrade of a sidecar under a running app: stop, delete, create the same name.
+#[test]
+fn a_sidecar_stopped_alone_by_the_runtime_stops_after_the_window_and_is_replaced_not_restarted() {
+    let mut pod = running_job();
+    assert_eq!(
+        pod.agent_stop("s2"),
+        s(&[]),
+        "waits: the pod may be being deleted"
+    );
+    assert_eq!(
+        pod.advance(WINDOW - Duration::from_millis(1)),
+        s(&[]),
+        "within the window"
+    );
+    assert_eq!(pod.advance(Duration::from_millis(1)), s(&["signal s2 15"]));
+    assert_eq!(
+        pod.exit("s2", 143),
+        s(&["finish s2 143"]),
+        "no restart, its own code"
+    );
+    assert_eq!(pod.status("s2").reason, "Error");
+    assert_eq!(pod.gone("s2"), s(&[]), "the app is not touched");
+    assert_eq!(pod.status("app").state, ContainerState::Running);
+    assert_eq!(pod.register_as("s2", "id-s2-new"), s(&["release s2"]));
+    assert_eq!(pod.status("s2").restart_count, 1, "the next incarnation");
+    pod.run("s2");
+    assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal s2 15"]));
+}
+
+#[test]
+fn an_app_stopped_alone_by_the_runtime_runs_pre_stop_first_and_does_not_complete_the_job() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "initContainers": [{"name": "s", "restartPolicy": "Always"}],
+        "containers": [
+            {"name": "app", "lifecycle": {"preStop": {"exec": {"command": ["true"]}}}},
+            {"name": "other"}
+        ]
+    }));
+    pod.register_all(&["s", "app", "other"]);
+    pod.run("s");
+    pod.run("app");
+    pod.run("other");
+    assert_eq!(pod.agent_stop("app"), s(&["prestop app"]));
+    assert_eq!(
+        pod.handler("app", HandlerKind::PreStop, true),
+        s(&["signal app 15"])
+    );
+    assert_eq!(
+        pod.exit("app", 143),
+        s(&["finish app 143"]),
+        "never restarted"
+    );
+    assert_eq!(pod.exit("other", 0), s(&["finish other 0"]));
+    assert_eq!(
+        pod.advance(secs(60)),
+        s(&[]),
+        "no Job completion from an app the runtime stopped: the agent replaces or deletes"
+    );
+    assert_eq!(
+        pod.agent_stop("s"),
+        s(&["signal s 15"]),
+        "the last one: deletion"
+    );
+    assert_eq!(pod.exit("s", 143), s(&["finish s 0"]));
+}
+
+#[test]
+fn a_container_held_at_the_gate_stopped_by_the_runtime_ends_without_starting() {
+    let mut pod = Pod::new(job_two_sidecars());
+    pod.register_all(&["app", "s1"]);
+    pod.run("s1");
+    assert_eq!(pod.agent_stop("app"), s(&["finish app 1"]));
+    assert_eq!(pod.status("app").reason, "NeverStarted");
+}
+
+#[test]
+fn the_runtimes_sigkill_after_its_timeout_is_recorded_as_137() {
+    let mut pod = running_job();
+    pod.agent_stop("s2");
+    pod.advance(WINDOW);
+    // The runtime's timeout ends before the sidecar exits: SIGKILL kills its init.
+    assert_eq!(pod.gone("s2"), s(&[]));
+    assert_eq!(pod.status("s2").raw_exit_code, Some(137));
+    assert_eq!(pod.status("s2").state, ContainerState::Terminated);
+}
+
+#[test]
+fn a_repeated_runtime_stop_changes_nothing() {
+    let mut pod = running_job();
+    assert_eq!(pod.agent_stop("app"), s(&["signal app 15"]));
+    assert_eq!(pod.agent_stop("app"), s(&[]));
+    assert_eq!(
+        pod.agent_stop("intruder"),
+        s(&[]),
+        "unknown containers are ignored"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regressions (issue 15)
+// ---------------------------------------------------------------------------------------------
+
+/// Finding 1: a declared container never created and the teardown deadline passed while a
+/// killed container still runs: the deadline must not be handed out again.
+#[test]
+fn a_passed_teardown_deadline_is_not_a_deadline_any_more() {
+    let mut pod = Pod::new(job_two_sidecars());
+    pod.register("s1");
+    pod.run("s1");
+    assert_eq!(pod.stop(Some(10)), s(&["signal s1 15"]));
+    assert_eq!(pod.timeout_at(secs(10)), s(&["kill s1"]));
+    // s1's init has not reported its death yet; s2 and the app were never created.
+    assert_eq!(pod.timeout_at(Duration::from_millis(1)), s(&[]));
+}
+
+/// Finding 2: the kill deadline of a container the runtime removed must not wake the loop.
+#[test]
+fn a_kill_deadline_of_a_removed_container_is_dropped() {
+    let mut pod = running_job();
+    pod.stop(Some(10));
+    assert_eq!(pod.gone("app"), s(&["signal s2 15"]));
+    // s2 is removed by the runtime before its exit is reported; s1 ignores its SIGTERM.
+    assert_eq!(pod.gone("s2"), s(&["signal s1 15"]));
+    assert_eq!(pod.timeout_at(secs(10)), s(&["kill s1"]));
+}
+
+/// Finding 6: a sidecar restarted in place whose postStart fails during teardown is not
+/// stopped before the apps exited.
+#[test]
+fn a_post_start_failure_in_teardown_does_not_stop_a_sidecar_early() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "initContainers": [{"name": "s", "restartPolicy": "Always",
+            "lifecycle": {"postStart": {"exec": {"command": ["true"]}}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    pod.handler("s", HandlerKind::PostStart, true);
+    pod.run("app");
+    assert_eq!(pod.exit("s", 1), s(&["restart s"]));
+    assert_eq!(pod.run("s"), s(&["poststart s"]));
+    assert_eq!(pod.stop(Some(30)), s(&["signal app 15"]));
+    assert_eq!(
+        pod.handler("s", HandlerKind::PostStart, false),
+        s(&[]),
+        "the app still runs: the sidecar waits"
+    );
+    assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal s 15"]));
+}
+
+/// Finding 7: a stop with an absurd grace neither overflows the clock nor extends the budget.
+#[test]
+fn an_absurd_grace_is_bounded() {
+    let mut pod = running_job();
+    let out = pod.ev(Event::StopRequested {
+        grace: Some(Duration::from_secs(u64::MAX)),
+    });
+    assert_eq!(out, s(&["signal app 15"]));
+    let again = pod.ev(Event::StopRequested {
+        grace: Some(Duration::MAX),
+    });
+    assert_eq!(again, s(&[]));
+    assert!(
+        pod.engine
+            .poll_timeout()
+            .is_some_and(|t| t <= pod.now + MAX_GRACE)
+    );
 }

@@ -97,6 +97,9 @@ struct Managed<'a> {
     probes: BTreeMap<ProbeKind, Probe>,
     probe_pids: HashMap<libc::pid_t, ProbeKind>,
     finish: Option<i32>,
+    /// A stop signal from the runtime, reported to the supervisor instead of passed on; kept
+    /// to report it again after a reconnect, and to pass it on if the supervisor is lost.
+    agent_stop: Option<i32>,
     /// Start-up pages dropped (see `run`).
     settled: bool,
 }
@@ -187,6 +190,7 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
         probes: BTreeMap::new(),
         probe_pids: HashMap::new(),
         finish: None,
+        agent_stop: None,
         settled: false,
     };
     m.connect();
@@ -309,10 +313,16 @@ impl Managed<'_> {
                 );
                 self.start_app();
             }
-            App::Running(_) => log_warn!(
-                "{}: no supervisor; the app keeps running under a plain init",
-                self.name
-            ),
+            App::Running(pid) => {
+                log_warn!(
+                    "{}: no supervisor; the app keeps running under a plain init",
+                    self.name
+                );
+                // The runtime's stop was held for the supervisor, which is gone: pass it on.
+                if let Some(signo) = self.agent_stop {
+                    self.forward(pid, signo);
+                }
+            }
             App::Exited(ended) => self.finish = Some(self.opts.remap.apply(reap::exit_code(ended))),
         }
     }
@@ -384,6 +394,9 @@ impl Managed<'_> {
                             status: status_of(ended),
                         });
                     }
+                }
+                if let Some(signal) = self.agent_stop {
+                    self.send(&InitMessage::AgentStop { signal });
                 }
             }
             // Release opens the gate of a held app, and only that: after a reconnect the
@@ -504,6 +517,19 @@ impl Managed<'_> {
             }
         });
         for signo in forward {
+            if self.link.is_some() && self.is_stop_signal(signo) {
+                // From outside podinit's channel (the supervisor signals a connected init over
+                // the socket, never with kill): the runtime is stopping this container. Passing
+                // it on now would let the app's exit read as a crash to restart, and a sidecar
+                // stopped with its pod would go before the apps (issue 9 finding 5).
+                log_info!(
+                    "{}: stop signal {signo} from the runtime; the supervisor orders it",
+                    self.name
+                );
+                self.agent_stop.get_or_insert(signo);
+                self.send(&InitMessage::AgentStop { signal: signo });
+                continue;
+            }
             match self.app {
                 App::Running(pid) => self.forward(pid, signo),
                 // The runtime signals a container whose app never started: end it, unstarted.
@@ -525,6 +551,17 @@ impl Managed<'_> {
         if reap_now {
             self.reap();
         }
+    }
+
+    /// SIGTERM and SIGINT (what `runc kill` and a terminal send), and the container's own stop
+    /// signal (what CRI StopContainer sends when the image or the spec names one).
+    fn is_stop_signal(&self, signo: i32) -> bool {
+        signo == libc::SIGTERM
+            || signo == libc::SIGINT
+            || self
+                .plan
+                .as_ref()
+                .is_some_and(|p| p.stop_signal.number == signo)
     }
 
     fn reap(&mut self) {

@@ -172,7 +172,11 @@ impl ChildSetup {
         // SAFETY: tcgetpgrp and getpgrp take and return plain integers.
         unsafe {
             let fg = libc::tcgetpgrp(0);
-            fg > 0 && fg == libc::getpgrp()
+            // Both read 0 when the init is PID 1 of a pid namespace entered without a new
+            // session (`unshare --pid --fork` from a terminal): the foreground group and ours
+            // live in the parent namespace and have no number here. tini takes the terminal
+            // then too; not taking it leaves the app stopped by SIGTTIN at its first read.
+            fg >= 0 && fg == libc::getpgrp()
         }
     }
 }

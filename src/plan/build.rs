@@ -49,6 +49,17 @@ struct Declared<'a> {
     spec: Option<(&'a PodSpec, &'a k8s::Container, Role)>,
 }
 
+/// The annotation that marks `config` as a pod's sandbox (pause) container, if one does:
+/// containerd's `io.kubernetes.cri.container-type=sandbox` or CRI-O's
+/// `io.kubernetes.cri-o.ContainerType=sandbox`. Such a bundle is left exactly as it is by
+/// `inject`, the runtime front and every hook (issue 9 finding 3: a wrapped pause never ran).
+pub fn sandbox_marker(config: &Value) -> Option<&'static str> {
+    let annotations = config.get("annotations")?;
+    [CRI_CONTAINER_TYPE, CRIO_CONTAINER_TYPE]
+        .into_iter()
+        .find(|k| annotations.get(*k).and_then(Value::as_str) == Some("sandbox"))
+}
+
 pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError> {
     let fallback = input.fallback_name;
     let invalid = |source: &str, msg: String| {
@@ -92,15 +103,11 @@ pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError>
         }
     };
 
-    for key in [CRI_CONTAINER_TYPE, CRIO_CONTAINER_TYPE] {
-        if annotations.get(key).map(String::as_str) == Some("sandbox") {
-            return Ok(Classified::Ignored {
-                name,
-                reason: format!(
-                    "annotation {key}=sandbox: the pod's pause container is not managed"
-                ),
-            });
-        }
+    if let Some(key) = sandbox_marker(input.config) {
+        return Ok(Classified::Ignored {
+            name,
+            reason: format!("annotation {key}=sandbox: the pod's pause container is not managed"),
+        });
     }
 
     let pod_key = identify(&annotations, &name)?;

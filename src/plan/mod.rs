@@ -26,13 +26,14 @@ mod values;
 
 use serde::{Deserialize, Serialize};
 
-pub use build::{BundleInput, Classified, classify_bundle, plans_from_pod_spec};
+pub use build::{BundleInput, Classified, classify_bundle, plans_from_pod_spec, sandbox_marker};
 pub use error::{PlanError, PlanErrorKind};
 pub use pod_key::{
     DEFAULT_POD_KEY, MAX_POD_KEY_LEN, POD_KEY_ANNOTATIONS, PodIdentity, PodKey, PodKeyError,
     identify,
 };
 pub use probe::{Handler, HttpGet, ProbeAction, ProbeSpec};
+pub use values::MAX_SECONDS;
 
 /// Annotation and env names podinit understands, in one place so docs, explain and tests agree.
 pub mod keys {

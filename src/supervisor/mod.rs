@@ -605,6 +605,7 @@ impl Supervisor {
             InitMessage::Exited { status } => Event::ProcessExited { name, status },
             InitMessage::HandlerDone { handler, ok } => Event::HandlerDone { name, handler, ok },
             InitMessage::Probe { probe, ok } => Event::ProbeResult { name, probe, ok },
+            InitMessage::AgentStop { signal } => Event::AgentStop { name, signal },
         };
         self.feed(&member.pod, event);
     }

@@ -1,0 +1,200 @@
+//! Stops that come from the runtime, not from podinit: the agent's `runc kill ID TERM` (CRI
+//! StopContainer), a kubelet or virtual kubelet deleting the pod, an operator. The container's
+//! init reports the signal instead of passing it on ([`super::Event::AgentStop`]); the engine
+//! decides what it means:
+//!
+//! - a container so stopped never restarts in place: it ends with the code its process gives
+//!   (what Kubernetes reports), and a new one of the same name is a new create (an in-place
+//!   upgrade: stop, delete, create with a new spec);
+//! - once every live container of the pod has been stopped by the runtime, it is the pod's
+//!   deletion: teardown with the shared grace budget from the first stop, apps first, sidecars
+//!   after every app exited, in reverse order, preStop first (SPEC section 3), and sidecars
+//!   report 0. A kubelet deletes a pod with StopContainer on every container at once, so the
+//!   sidecars' TERM is held back until the apps are gone;
+//! - an app or init container stopped while others run stops alone at once (preStop, then the
+//!   runtime's signal), and the apps it leaves do not make a Job complete: the agent is replacing
+//!   it or deleting the pod, and will say which;
+//! - a sidecar stopped while others run waits [`super::Config::agent_stop_window`] for the rest of
+//!   a deletion's stops, then stops alone: a deletion is told apart from an in-place upgrade of
+//!   that one sidecar by whether the others follow.
+//!
+//! The agent's own SIGKILL at the end of its timeout cannot be delayed: the container's init
+//! dies at once, the runtime reports 137, and podinit records the container as ended without
+//! reporting (raw code 137).
+
+use super::container::{AgentStop, Container, PreStop};
+use super::status::ContainerState;
+use super::{Action, Engine, HandlerKind, TeardownCause, Time};
+
+impl Engine {
+    pub(super) fn on_agent_stop(
+        &mut self,
+        now: Time,
+        name: &str,
+        signal: i32,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(i) = self.registered(now, name, "stop from the runtime") else {
+            return;
+        };
+        let c = &mut self.containers[i];
+        if c.agent_stop.is_some()
+            || matches!(
+                c.state,
+                ContainerState::Terminated | ContainerState::Expected
+            )
+        {
+            return; // repeated (`kill` again), or nothing left to stop
+        }
+        c.agent_stop = Some(AgentStop {
+            at: now,
+            signal,
+            alone: false,
+        });
+        self.note(
+            now,
+            Some(name),
+            format!("stop signal {signal} from the runtime"),
+        );
+        if self.teardown.is_some() {
+            return; // the teardown order already applies to it
+        }
+        if self.every_live_container_stopped() {
+            let first = self
+                .containers
+                .iter()
+                .filter_map(|c| c.agent_stop.map(|a| a.at))
+                .min()
+                .unwrap_or(now);
+            let left = self.grace().saturating_sub(now.saturating_sub(first));
+            self.note(
+                now,
+                None,
+                "the runtime stopped every container of the pod: it is being deleted",
+            );
+            self.start_teardown(now, TeardownCause::Deleted, Some(left));
+            return;
+        }
+        match self.containers[i].state {
+            ContainerState::Waiting => self.end_never_started(now, i, out),
+            ContainerState::BackOff => {
+                let raw = self.containers[i].last_exit.map_or(0, |s| s.raw_code());
+                self.terminate(now, i, raw, out);
+            }
+            ContainerState::Running if !self.containers[i].is_sidecar() => {
+                self.stop_alone(i);
+            }
+            // A sidecar waits for the window (`fire_agent_stop_windows`).
+            _ => {}
+        }
+    }
+
+    /// Registered containers still alive all got a stop from the runtime.
+    fn every_live_container_stopped(&self) -> bool {
+        self.containers
+            .iter()
+            .filter(|c| c.id.is_some() && c.state != ContainerState::Terminated)
+            .all(|c| c.agent_stop.is_some())
+    }
+
+    fn stop_alone(&mut self, i: usize) {
+        if let Some(a) = &mut self.containers[i].agent_stop {
+            a.alone = true;
+        }
+    }
+
+    /// A sidecar's stop that is still waiting to see whether the rest of the pod follows.
+    fn pending_window(&self, c: &Container) -> Option<Time> {
+        let a = c.agent_stop?;
+        (!a.alone && c.state == ContainerState::Running).then(|| a.at + self.cfg.agent_stop_window)
+    }
+
+    /// When an agent stop needs the clock: the end of a sidecar's window, or the end of a
+    /// preStop's share of the grace.
+    pub(super) fn agent_stop_due(&self, c: &Container) -> Option<Time> {
+        if let Some(t) = self.pending_window(c) {
+            return Some(t);
+        }
+        let a = c.agent_stop?;
+        let waiting_for_pre_stop = a.alone
+            && c.state == ContainerState::Running
+            && c.signaled_at.is_none()
+            && c.pre_stop == PreStop::Running;
+        waiting_for_pre_stop.then(|| a.at + self.grace())
+    }
+
+    pub(super) fn fire_agent_stop_windows(&mut self, now: Time) {
+        if self.teardown.is_some() {
+            return;
+        }
+        let due: Vec<usize> = (0..self.containers.len())
+            .filter(|&i| {
+                self.pending_window(&self.containers[i])
+                    .is_some_and(|t| t <= now)
+            })
+            .collect();
+        for i in due {
+            self.stop_alone(i);
+            let name = self.containers[i].name.clone();
+            self.note(
+                now,
+                Some(&name),
+                "the rest of the pod was not stopped: stopping this container alone",
+            );
+        }
+    }
+
+    /// Containers stopping alone: preStop first (as the kubelet's `killContainer`), then the
+    /// runtime's signal, SIGKILL when the pod's grace from the stop is over.
+    pub(super) fn advance_agent_stops(&mut self, now: Time, out: &mut Vec<Action>) {
+        let grace = self.grace();
+        let floor = self.cfg.min_stop_timeout;
+        for i in 0..self.containers.len() {
+            let c = &mut self.containers[i];
+            let Some(a) = c.agent_stop.filter(|a| a.alone) else {
+                continue;
+            };
+            if c.state != ContainerState::Running || c.signaled_at.is_some() {
+                continue;
+            }
+            if c.probing {
+                c.probing = false;
+                out.push(Action::StopProbes {
+                    name: c.name.clone(),
+                });
+            }
+            let deadline = a.at + grace;
+            if c.pre_stop == PreStop::NotRun {
+                let has = c.plan.as_ref().is_some_and(|p| p.pre_stop.is_some());
+                if has && c.process_running {
+                    c.pre_stop = PreStop::Running;
+                    out.push(Action::RunHandler {
+                        name: c.name.clone(),
+                        handler: HandlerKind::PreStop,
+                    });
+                    continue;
+                }
+                c.pre_stop = PreStop::Done;
+            }
+            if c.pre_stop == PreStop::Done || now >= deadline {
+                let kill_at = deadline.max(now + floor);
+                c.signaled_at = Some(now);
+                c.kill_at = Some(kill_at);
+                let name = c.name.clone();
+                out.push(Action::Signal {
+                    name: name.clone(),
+                    signal: a.signal,
+                });
+                self.note(
+                    now,
+                    Some(&name),
+                    format!(
+                        "signal {} passed on, SIGKILL in {}ms",
+                        a.signal,
+                        (kill_at - now).as_millis()
+                    ),
+                );
+            }
+        }
+    }
+}
