@@ -196,3 +196,97 @@ pub fn decorate(doc: &mut Value, key: &PodKey, finished: bool) {
         o.insert("finished".into(), Value::Bool(finished));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ExitStatus;
+    use crate::plan::{PodDeclaration, k8s::parse_pod_spec, plans_from_pod_spec};
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("podinit-pod-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    /// One app under `Never`, run to its end through the journal.
+    fn run_to_end(pod: &mut Pod) {
+        let spec = parse_pod_spec(r#"{"restartPolicy":"Never","containers":[{"name":"app"}]}"#)
+            .expect("spec");
+        let containers = plans_from_pod_spec(&spec).expect("plans");
+        let t = Duration::from_millis;
+        let events = [
+            Event::Registered {
+                id: "app-1".into(),
+                plan: Box::new(containers[0].clone()),
+                pod: PodDeclaration::Spec { containers },
+            },
+            Event::ProcessStarted { name: "app".into() },
+            Event::ProcessExited {
+                name: "app".into(),
+                status: ExitStatus::Code(0),
+            },
+            Event::Gone { name: "app".into() },
+        ];
+        for (i, e) in events.into_iter().enumerate() {
+            pod.handle_event(t(i as u64 + 1), e);
+        }
+    }
+
+    /// A journal without the final record whose replay ends the pod (a single-pod supervisor's,
+    /// or one killed between the pod's end and that record) is finished now, never resumed.
+    #[test]
+    fn a_pod_that_ends_when_replayed_is_finished_not_resumed() {
+        let dir = scratch("replayed-end");
+        let key = PodKey::default_pod();
+        let clock = Clock::new(Duration::ZERO);
+        let mut pod = Pod::create(dir.clone(), key.clone(), engine::Config::default()).unwrap();
+        run_to_end(&mut pod);
+        assert!(pod.engine.is_finished());
+        drop(pod); // SIGKILLed before `finish`
+        let resumed = Pod::resume(dir.clone(), key.clone(), engine::Config::default(), clock);
+        assert!(matches!(resumed, Ok(Resumed::Finished)));
+        let (_, records) = Journal::open(&dir).unwrap();
+        assert!(matches!(
+            records.last(),
+            Some(Record::Finished {
+                phase: Phase::Succeeded
+            })
+        ));
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(dir.join(STATUS_FILE)).unwrap()).unwrap();
+        assert_eq!(
+            (doc["finished"].clone(), doc["pod"].clone()),
+            (true.into(), "default".into())
+        );
+        // And once finished, the next start leaves it alone without replaying.
+        let again = Pod::resume(dir.clone(), key, engine::Config::default(), clock);
+        assert!(matches!(again, Ok(Resumed::Finished)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_unfinished_pod_is_resumed_with_its_inits() {
+        let dir = scratch("unfinished");
+        let key = PodKey::default_pod();
+        let mut pod = Pod::create(dir.clone(), key.clone(), engine::Config::default()).unwrap();
+        pod.record_init("app", "app-1", 4242, "/b".into(), Some(7));
+        drop(pod);
+        // Only an init record and no input yet: still a live pod.
+        match Pod::resume(
+            dir.clone(),
+            key,
+            engine::Config::default(),
+            Clock::new(Duration::ZERO),
+        ) {
+            Ok(Resumed::Live(_, inits)) => {
+                assert_eq!(
+                    (inits.len(), inits[0].pid, inits[0].start_time),
+                    (1, 4242, Some(7))
+                )
+            }
+            _ => panic!("not resumed"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
