@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use rstest::rstest;
 use serde_json::{Value, json};
 
-use pod::{Container, CreateOrder, PodOutcome, PodTest, RunningPod, SupervisorExit};
+use pod::{Container, CreateOrder, PodOutcome, PodTest, RunningPod, SupervisorExit, waiting_probe};
 
 const PODINIT: &str = pod::PODINIT;
 
@@ -59,17 +59,6 @@ fn pod(name: &str) -> PodTest {
         .timeout(Duration::from_secs(25))
         .cmd_timeout(Duration::from_secs(10))
         .supervisor_timeout(Duration::from_secs(10))
-}
-
-/// An exec probe that succeeds as soon as `file` exists (it waits inside the probe, up to 20 s):
-/// the gate opens right after the container made the file, not at the next probe period.
-fn waiting_probe(file: &str) -> Value {
-    json!({
-        "exec": {"command": ["sh", "-c", format!("until test -f {file}; do sleep 0.01; done")]},
-        "timeoutSeconds": 20,
-        "periodSeconds": 1,
-        "failureThreshold": 100,
-    })
 }
 
 /// A sidecar body: logs `started`, makes `/dev/shm/ready` (per container: `/dev/shm` is the

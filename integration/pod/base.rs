@@ -75,7 +75,7 @@ pub const MOUNT_POINTS: &[&str] = &["etc/filebeat.yml"];
 /// `bin/busybox` plus a symlink per applet, the usual mount points, a world-writable `/tmp`,
 /// `/shared` (the pod's bind mount), `/etc/passwd`/`/etc/group` with root and uid 1000, and
 /// the empty `MOUNT_POINTS` files.
-fn build_rootfs(rootfs: &Path) -> std::io::Result<()> {
+pub fn build_rootfs(rootfs: &Path) -> std::io::Result<()> {
     for d in ["bin", "dev", "etc", "proc", "root", "shared", "sys", "tmp"] {
         fs::create_dir_all(rootfs.join(d))?;
     }

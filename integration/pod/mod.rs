@@ -46,7 +46,7 @@
 //! would break it). Set `PODTEST_KEEP=1` to keep each pod's directory for inspection, and
 //! `PODTEST_DUMP=1` to print every outcome (timeline, status.json, logs), passing or not.
 
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset (re-exports too)
 
 mod base;
 mod outcome;
@@ -67,8 +67,10 @@ use serde_json::{Value, json};
 
 use crate::support::{eventually, proc};
 
-pub use base::{BUSYBOX, netns_exists, runc_list};
-pub use outcome::{CleanupReport, PodOutcome, SupervisorExit, TimelineEntry, parse_timeline};
+pub use base::{BUSYBOX, build_rootfs, netns_exists, runc_list};
+pub use outcome::{
+    CleanupReport, PodOutcome, SupervisorExit, TimelineEntry, order_of, parse_timeline,
+};
 pub use proc::alive;
 
 pub const PODINIT: &str = env!("CARGO_BIN_EXE_podinit");
@@ -164,6 +166,17 @@ pub fn log_line(text: &str) -> String {
 /// `Container::script` defines it.
 pub const SH_TLOG: &str = "tlog() { ( t=$(adjtimex | grep tv_); set -- $t \"$*\"; \
      echo \"$2$(printf %06d \"$4\") $PODTEST_CONTAINER $5\" >>/shared/timeline.log ); }";
+
+/// An exec probe that succeeds as soon as `file` exists (it waits inside the probe, up to 20 s):
+/// the gate opens right after the container made the file, not at the next probe period.
+pub fn waiting_probe(file: &str) -> Value {
+    json!({
+        "exec": {"command": ["sh", "-c", format!("until test -f {file}; do sleep 0.01; done")]},
+        "timeoutSeconds": 20,
+        "periodSeconds": 1,
+        "failureThreshold": 100,
+    })
+}
 
 /// Wall-clock microseconds since the epoch, the timeline's clock.
 pub fn now_us() -> u64 {

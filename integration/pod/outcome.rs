@@ -50,6 +50,22 @@ pub fn parse_timeline(text: &str) -> (Vec<TimelineEntry>, Vec<String>) {
     (entries, bad)
 }
 
+/// Whether every event occurred in `timeline`, and the first occurrences are in this order
+/// (strictly); see `TimelineEntry::matches`.
+pub fn order_of(timeline: &[TimelineEntry], events: &[&str]) -> bool {
+    let mut last = None;
+    for ev in events {
+        let Some(i) = timeline.iter().position(|e| e.matches(ev)) else {
+            return false;
+        };
+        if last.is_some_and(|l| i <= l) {
+            return false;
+        }
+        last = Some(i);
+    }
+    true
+}
+
 /// How the supervisor ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SupervisorExit {
@@ -135,17 +151,7 @@ impl PodOutcome {
 
     /// Whether every event occurred, and the first occurrences are in this order (strictly).
     pub fn order_of(&self, events: &[&str]) -> bool {
-        let mut last = None;
-        for ev in events {
-            let Some(i) = self.timeline.iter().position(|e| e.matches(ev)) else {
-                return false;
-            };
-            if last.is_some_and(|l| i <= l) {
-                return false;
-            }
-            last = Some(i);
-        }
-        true
+        order_of(&self.timeline, events)
     }
 
     /// `order_of`, or a panic with the whole outcome.
