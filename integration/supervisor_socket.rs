@@ -36,8 +36,21 @@ impl Supervisor {
             .spawn()
             .unwrap();
         let s = Self { child, dir };
+        // Up = in its loop: both sockets listen (a socket file appears at bind(), before
+        // listen(), and connecting in between is refused) and a status request is answered
+        // (it was sent after the capabilities were dropped).
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !s.init_socket().exists() || !s.dir.join("ctl.sock").exists() {
+        let answers = || {
+            UnixStream::connect(s.init_socket()).is_ok()
+                && UnixStream::connect(s.dir.join("ctl.sock")).is_ok_and(|mut c| {
+                    let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                    let mut line = String::new();
+                    c.write_all(b"{\"v\":1,\"op\":\"status\"}\n").is_ok()
+                        && BufReader::new(c).read_line(&mut line).is_ok()
+                        && line.contains("\"ok\":true")
+                })
+        };
+        while !answers() {
             assert!(Instant::now() < deadline, "supervisor did not come up");
             std::thread::sleep(Duration::from_millis(10));
         }
