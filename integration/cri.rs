@@ -263,6 +263,23 @@ fn check_job(ch: &mut Checks, p: &mut Pod<'_>) {
                     ("app", "exitCode", json!(0)),
                 ],
             );
+            // Finding 7 of issue 9: CRI's startedAt is containerd's task start, i.e. the
+            // init's, which reads app-first when the app was created first; podinit's is the
+            // held process's exec, after the gate: the sidecar's comes first in every order.
+            let started = |n: &str| {
+                status_of(&s, n)
+                    .and_then(|c| c["startedAt"].as_str())
+                    .map(str::to_owned)
+            };
+            match (started("sidecar"), started("app")) {
+                (Some(side), Some(app)) => ch.check(side < app, || {
+                    format!(
+                        "pod {}: podinit's startedAt: sidecar {side} not before app {app}",
+                        p.name
+                    )
+                }),
+                other => ch.fail(format!("pod {}: podinit's startedAt {other:?}", p.name)),
+            }
         }
         Err(e) => ch.fail(format!("pod {}: {e}", p.name)),
     }
