@@ -294,6 +294,11 @@ impl CriEnv {
     /// Runs a pod sandbox (host network, handler `podinit`) with these annotations; `name` is
     /// unique within the test.
     pub fn run_pod(&self, name: &str, annotations: &[(&str, &str)]) -> Pod<'_> {
+        self.run_pod_on(containerd::HANDLER, name, annotations)
+    }
+
+    /// [`CriEnv::run_pod`] with runtime handler `handler` (`runc` is plain runc).
+    pub fn run_pod_on(&self, handler: &str, name: &str, annotations: &[(&str, &str)]) -> Pod<'_> {
         let n = self.pods.fetch_add(1, Ordering::SeqCst);
         let dir = self.dir.join("pods").join(name);
         let shared = dir.join("shared");
@@ -332,7 +337,7 @@ impl CriEnv {
         let t0_us = now_us();
         let sandbox_id = self
             .cri
-            .run_pod_sandbox(config.clone(), containerd::HANDLER)
+            .run_pod_sandbox(config.clone(), handler)
             .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()));
         Pod {
             env: self,
@@ -470,7 +475,8 @@ pub struct Pod<'e> {
     created: Vec<(String, String)>,
     /// Container id → the last ContainerStatus seen (reports survive RemoveContainer).
     seen: RefCell<BTreeMap<String, ContainerStatus>>,
-    t0_us: u64,
+    /// `now_us()` just before RunPodSandbox.
+    pub t0_us: u64,
 }
 
 impl Pod<'_> {

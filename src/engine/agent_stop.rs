@@ -38,13 +38,28 @@ impl Engine {
             return;
         };
         let c = &mut self.containers[i];
-        if c.agent_stop.is_some()
-            || matches!(
-                c.state,
-                ContainerState::Terminated | ContainerState::Expected
-            )
-        {
-            return; // repeated (`kill` again), or nothing left to stop
+        if matches!(
+            c.state,
+            ContainerState::Terminated | ContainerState::Expected
+        ) {
+            return; // nothing left to stop
+        }
+        if c.state == ContainerState::Running && c.signaled_at.is_some() {
+            // Podinit stopped it already. What came back may be that very stop: sent as a real
+            // signal to an init that was not connected (a restarted supervisor, an init still
+            // reconnecting) and had reconnected when it arrived, so the init held it for us.
+            // Say it again over the link; the init passes it on.
+            out.push(Action::Signal {
+                name: name.to_owned(),
+                signal,
+            });
+            if c.stopping_for_restart {
+                return; // our own stop for a restart, not the runtime's: it still restarts
+            }
+        }
+        let c = &mut self.containers[i];
+        if c.agent_stop.is_some() {
+            return; // repeated (`kill` again)
         }
         c.agent_stop = Some(AgentStop {
             at: now,

@@ -1166,11 +1166,50 @@ fn the_runtimes_sigkill_after_its_timeout_is_recorded_as_137() {
     assert_eq!(pod.status("s2").state, ContainerState::Terminated);
 }
 
+/// A restarted supervisor signals a not-yet-reconnected init with a real signal; the init,
+/// connected by the time it arrives, reports it as the runtime's. The stop is sent again over
+/// the link, or the container would wait for SIGKILL (seen in s12b under load).
 #[test]
-fn a_repeated_runtime_stop_changes_nothing() {
+fn podinits_own_stop_coming_back_as_a_runtime_stop_is_sent_again() {
+    let mut pod = running_job();
+    pod.exit("app", 0);
+    assert_eq!(pod.status("s2").state, ContainerState::Running);
+    assert_eq!(pod.agent_stop("s2"), s(&["signal s2 15"]), "said again");
+    assert_eq!(pod.exit("s2", 143), s(&["finish s2 0", "signal s1 15"]));
+    // Not yet signalled: a runtime stop of s1 now is the runtime's, not ours coming back.
+    let mut pod = running_job();
+    assert_eq!(pod.agent_stop("s1"), s(&[]));
+}
+
+/// The bounce of a stop for restart (failed liveness) says the stop again and still restarts.
+#[test]
+fn podinits_stop_for_restart_coming_back_still_restarts() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "initContainers": [{"name": "s", "restartPolicy": "Always",
+            "livenessProbe": {"exec": {"command": ["true"]}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    pod.run("app");
+    assert_eq!(
+        pod.probe("s", ProbeKind::Liveness, false),
+        s(&["unprobe s", "signal s 15"])
+    );
+    assert_eq!(pod.agent_stop("s"), s(&["signal s 15"]));
+    assert_eq!(pod.exit("s", 143), s(&["restart s"]));
+}
+
+#[test]
+fn a_repeated_runtime_stop_is_passed_on_again() {
     let mut pod = running_job();
     assert_eq!(pod.agent_stop("app"), s(&["signal app 15"]));
-    assert_eq!(pod.agent_stop("app"), s(&[]));
+    assert_eq!(
+        pod.agent_stop("app"),
+        s(&["signal app 15"]),
+        "said again: it may be ours"
+    );
     assert_eq!(
         pod.agent_stop("intruder"),
         s(&[]),
