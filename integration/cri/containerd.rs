@@ -373,19 +373,3 @@ fn remove_dead_shim_sockets() {
         }
     }
 }
-
-/// `containerd --version`'s version word (`1.6.20~ds1`), for reports.
-pub fn version() -> String {
-    let out = Command::new("containerd")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output();
-    out.ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .nth(2)
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| "?".into())
-}
