@@ -1,5 +1,7 @@
 //! `podinit run` end to end, under runc and crun (crun through its hybrid-cgroup wrapper on this
-//! host): the Job with a native sidecar in both creation orders, reverse-order teardown of three
+//! host): the Job with a native sidecar in both creation orders, the ACS document's
+//! `test-sidecar.yaml` as saved from the document (both declarations, both orders), manifest
+//! errors with their file and line, reverse-order teardown of three
 //! sidecars, a sidecar that ignores SIGTERM, and pod deletion with Ctrl-C. Assertions come from
 //! what the containers wrote to a shared emptyDir, the exit codes the runner reaped, and
 //! status.json (kept with `--keep`).
@@ -59,6 +61,42 @@ impl Run {
         String::from_utf8_lossy(&self.out.stdout).into_owned()
     }
 
+    /// The Job rule: exit 0, Succeeded, the sidecar started before the app's process (whatever
+    /// the creation order) and stopped with SIGTERM, reported 0 to podinit and to the runtime.
+    fn assert_job_succeeded_with_the_sidecar_first_and_zero(&self) {
+        assert_eq!(self.out.status.code(), Some(0), "{}", self.dump());
+        let st = self.status();
+        assert_eq!(st["phase"], "Succeeded", "{}", self.dump());
+        let sidecar = self.container("sidecar");
+        assert_eq!(
+            (
+                sidecar["exitCode"].as_i64(),
+                sidecar["rawExitCode"].as_i64()
+            ),
+            (Some(0), Some(143)),
+            "{}",
+            self.dump()
+        );
+        assert!(
+            self.stdout()
+                .contains("exit codes seen by the runtime's reaper: app=0 sidecar=0"),
+            "{}",
+            self.dump()
+        );
+        let timeline = st["timeline"].as_array().cloned().unwrap_or_default();
+        let pos = |who: &str, what: &str| {
+            timeline
+                .iter()
+                .position(|e| e["container"] == who && e["event"] == what)
+        };
+        assert!(
+            pos("sidecar", "started").is_some()
+                && pos("sidecar", "started") < pos("app", "process started"),
+            "{}",
+            self.dump()
+        );
+    }
+
     fn dump(&self) -> String {
         format!(
             "exit {:?}\n--- stdout\n{}\n--- stderr\n{}\n--- supervisor.log\n{}",
@@ -83,7 +121,7 @@ fn run(runtime: &str, pod: &str, order: &str, interrupt_after: Option<&str>) -> 
         COUNTER.fetch_add(1, Ordering::SeqCst)
     ));
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/pods")
+        .join("testdata")
         .join(pod);
     let t = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_podinit"))
@@ -131,40 +169,8 @@ fn job_with_a_native_sidecar_succeeds(#[case] runtime: &str, #[case] order: &str
     if skip(runtime) {
         return;
     }
-    let r = run(runtime, "demo-job.json", order, None);
-    assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
-    assert_eq!(r.status()["phase"], "Succeeded", "{}", r.dump());
-    let sidecar = r.container("sidecar");
-    assert_eq!(
-        (
-            sidecar["exitCode"].as_i64(),
-            sidecar["rawExitCode"].as_i64()
-        ),
-        (Some(0), Some(143)),
-        "{}",
-        r.dump()
-    );
-    assert!(
-        r.stdout()
-            .contains("exit codes seen by the runtime's reaper: app=0 sidecar=0"),
-        "{}",
-        r.dump()
-    );
-    // The sidecar was started before the app, whatever the creation order.
-    let timeline = r.status()["timeline"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let pos = |who: &str, what: &str| {
-        timeline
-            .iter()
-            .position(|e| e["container"] == who && e["event"] == what)
-    };
-    assert!(
-        pos("sidecar", "started") < pos("app", "process started"),
-        "{}",
-        r.dump()
-    );
+    let r = run(runtime, "pods/demo-job.json", order, None);
+    r.assert_job_succeeded_with_the_sidecar_first_and_zero();
     assert!(
         r.stdout().contains("logging 3"),
         "the sidecar tailed the app's log: {}",
@@ -179,7 +185,7 @@ fn sidecars_stop_in_reverse_order_after_the_app(#[case] runtime: &str) {
     if skip(runtime) {
         return;
     }
-    let r = run(runtime, "reverse-teardown.json", "reverse", None);
+    let r = run(runtime, "pods/reverse-teardown.json", "reverse", None);
     assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
     assert_eq!(
         r.shared("shared", "term"),
@@ -201,7 +207,7 @@ fn a_sidecar_ignoring_sigterm_is_killed_at_the_end_of_the_budget_and_reports_zer
     if skip(runtime) {
         return;
     }
-    let r = run(runtime, "stubborn-sidecar.json", "spec", None);
+    let r = run(runtime, "pods/stubborn-sidecar.json", "spec", None);
     assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
     let s = r.container("stubborn");
     assert_eq!(
@@ -231,7 +237,12 @@ fn ctrl_c_deletes_the_pod_apps_first_then_sidecars(#[case] runtime: &str) {
     if skip(runtime) {
         return;
     }
-    let r = run(runtime, "long-running.json", "reverse", Some("server-up"));
+    let r = run(
+        runtime,
+        "pods/long-running.json",
+        "reverse",
+        Some("server-up"),
+    );
     assert_eq!(
         r.shared("shared", "term"),
         "server\nproxy\n",
@@ -250,4 +261,83 @@ fn ctrl_c_deletes_the_pod_apps_first_then_sidecars(#[case] runtime: &str) {
         r.dump()
     );
     assert_eq!(r.container("proxy")["exitCode"], 0);
+}
+
+/// The ACS document's Job, saved from the document as is (YAML, its registry's busybox image),
+/// in both declarations: the sidecar starts first, gets SIGTERM once the app is done, reports 0.
+#[rstest]
+#[case::native_spec("acs/native/test-sidecar.yaml", "spec")]
+#[case::native_reverse("acs/native/test-sidecar.yaml", "reverse")]
+#[case::is_sidecar_spec("acs/is-sidecar/test-sidecar.yaml", "spec")]
+#[case::is_sidecar_reverse("acs/is-sidecar/test-sidecar.yaml", "reverse")]
+fn the_acs_documents_job_runs_as_saved(#[case] manifest: &str, #[case] order: &str) {
+    if skip("runc") {
+        return;
+    }
+    let r = run("runc", manifest, order, None);
+    r.assert_job_succeeded_with_the_sidecar_first_and_zero();
+    assert_eq!(r.container("sidecar")["kind"], "sidecar", "{}", r.dump());
+    assert_eq!(r.container("app")["exitCode"], 0, "{}", r.dump());
+    // `touch /var/logs.txt` worked: each container has its own writable busybox root.
+    assert!(!r.stdout().contains("No such file"), "{}", r.dump());
+}
+
+/// `podinit run` with manifest text on standard input (`-`) or in files; it must fail before
+/// running anything, naming the source, the document and the line.
+fn run_text(files: &[(&str, &str)], stdin: Option<&str>) -> (Option<i32>, String) {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!(
+        "podinit-runtext-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_podinit"));
+    cmd.arg("run").current_dir(&dir);
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+        cmd.arg(name);
+    }
+    if stdin.is_some() {
+        cmd.arg("-");
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("podinit run");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[rstest]
+#[case::yaml_syntax(&[("bad.yaml", "kind: Pod\nspec:\n  containers:\n  - name: a\n   image: busybox\n")], None, "bad.yaml: line 5, column 4:")]
+#[case::duplicate_key(&[("dup.yaml", "kind: Pod\nkind: Job\n")], None, "dup.yaml: line 2, column 1: mapping key \"kind\" already defined")]
+#[case::unknown_field(&[], Some("---\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    imagePullPolcy: Always\n"), "<stdin>, document 1, line 7: spec.containers[0].imagePullPolcy: unknown field")]
+#[case::unsupported_field(&[("a.yaml", "kind: Pod\nspec:\n  containers: [{name: a}]\n"), ("b.yaml", "# two\n---\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      hostNetwork: true\n      containers: [{name: a}]\n")], None, "b.yaml, document 1, line 8: spec.template.spec.hostNetwork: is not supported by podinit run")]
+#[case::unknown_kind(&[("svc.yaml", "kind: Job\nspec: {template: {spec: {containers: [{name: a}]}}}\n---\napiVersion: v1\nkind: Service\n")], None, "svc.yaml, document 2, line 5: kind Service is not something podinit run runs")]
+#[case::two_workloads(&[("a.yaml", "kind: Pod\nmetadata: {name: one}\nspec: {containers: [{name: a}]}\n")], Some("{\"kind\": \"Job\", \"metadata\": {\"name\": \"two\"}, \"spec\": {\"template\": {\"spec\": {\"containers\": [{\"name\": \"a\"}]}}}}"), "2 workloads (Pod one, Job two)")]
+#[case::image(&[("img.yaml", "kind: Pod\nspec:\n  containers:\n  - name: web\n    image: nginx:1.27\n")], None, "container web: image \"nginx:1.27\" is not available offline")]
+fn manifest_errors_name_the_source_document_and_line(
+    #[case] files: &[(&str, &str)],
+    #[case] stdin: Option<&str>,
+    #[case] want: &str,
+) {
+    let (code, stderr) = run_text(files, stdin);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(want), "got {stderr}\nwant {want}");
 }

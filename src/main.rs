@@ -114,11 +114,13 @@ enum Command {
         #[arg(long, value_name = "KEY")]
         pod: Option<String>,
     },
-    /// Run a pod (a Kubernetes Pod manifest as JSON; default: the embedded demo Job) with a real
+    /// Run a pod (a Kubernetes manifest, YAML or JSON; default: the embedded demo Job) with a real
     /// OCI runtime, as a sandbox agent would, and exit 0 iff it Succeeded.
     Run {
-        /// The Pod manifest (JSON, `kind: Pod`, or a bare PodSpec).
-        pod: Option<PathBuf>,
+        /// Manifest files, YAML or JSON, one or more documents each (`---`); `-` reads standard
+        /// input. One workload: a Pod, Job, CronJob, Deployment, ReplicaSet, StatefulSet,
+        /// DaemonSet (one pod from its template) or a bare PodSpec.
+        pod: Vec<PathBuf>,
         /// runc, crun, or the path of a runtime binary.
         #[arg(long, default_value = "runc")]
         runtime: String,

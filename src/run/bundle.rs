@@ -20,11 +20,15 @@ pub struct ContainerSpec {
     pub mounts: Vec<(String, PathBuf, bool)>,
     pub user: (u32, u32),
     pub init: bool,
+    /// `workingDir`, else `/` (busybox has no WORKDIR).
+    pub cwd: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct PodManifest {
     pub name: String,
+    /// `spec.hostname`, else the pod's name, as the kubelet sets it.
+    pub hostname: String,
     /// The PodSpec as JSON (what goes into `io.podinit.pod-spec`).
     pub spec: Value,
     /// initContainers first, then containers: the declaration order.
@@ -46,10 +50,15 @@ fn strings(v: Option<&Value>) -> Result<Vec<String>, String> {
     }
 }
 
-/// Parse a Pod (`kind: Pod`) or a bare PodSpec. `volumes_dir` holds the pod's emptyDirs.
+/// Parse a Pod (`kind: Pod`) or a bare PodSpec given as JSON text (tests; `podinit run` reads
+/// its inputs through `yaml` and `workload` and calls `parse_pod`).
 pub fn parse_manifest(text: &str, volumes_dir: &Path) -> Result<PodManifest, String> {
-    let v: Value = serde_json::from_str(text)
-        .map_err(|e| format!("not JSON: {e} (podinit run takes a Pod manifest as JSON)"))?;
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    parse_pod(&v, volumes_dir)
+}
+
+/// A Pod (`metadata`, `spec`) or a bare PodSpec. `volumes_dir` holds the pod's emptyDirs.
+pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
     let (name, spec) = match v.get("spec") {
         Some(spec) if v.get("containers").is_none() => {
             let name = v
@@ -173,7 +182,13 @@ pub fn parse_manifest(text: &str, volumes_dir: &Path) -> Result<PodManifest, Str
                 u32::try_from(uid).map_err(|_| ctx("runAsUser out of range".into()))?,
                 u32::try_from(gid).map_err(|_| ctx("runAsGroup out of range".into()))?,
             );
+            let cwd = match c.get("workingDir") {
+                None | Some(Value::Null) => "/".to_owned(),
+                Some(Value::String(d)) if d.starts_with('/') => d.clone(),
+                Some(_) => return Err(ctx("workingDir must be an absolute path".into())),
+            };
             containers.push(ContainerSpec {
+                cwd,
                 name,
                 image,
                 argv,
@@ -187,8 +202,14 @@ pub fn parse_manifest(text: &str, volumes_dir: &Path) -> Result<PodManifest, Str
     if containers.is_empty() {
         return Err("the pod has no containers".into());
     }
+    let hostname = spec
+        .get("hostname")
+        .and_then(Value::as_str)
+        .unwrap_or(&name)
+        .to_owned();
     Ok(PodManifest {
         name,
+        hostname,
         spec,
         containers,
     })
@@ -196,7 +217,13 @@ pub fn parse_manifest(text: &str, volumes_dir: &Path) -> Result<PodManifest, Str
 
 /// The `config.json` of one container: runc's default spec, plus the pod's netns, mounts, user,
 /// and the annotations podinit reads.
-pub fn config(pod: &PodManifest, c: &ContainerSpec, rootfs: &Path, netns: Option<&Path>) -> Value {
+/// `writable_root`: the container's own root filesystem (busybox) rather than a shared directory.
+pub fn config(
+    pod: &PodManifest,
+    c: &ContainerSpec,
+    (rootfs, writable_root): (&Path, bool),
+    netns: Option<&Path>,
+) -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc"}),
@@ -231,13 +258,13 @@ pub fn config(pod: &PodManifest, c: &ContainerSpec, rootfs: &Path, netns: Option
             "user": {"uid": c.user.0, "gid": c.user.1},
             "args": c.argv,
             "env": c.env,
-            "cwd": "/",
+            "cwd": c.cwd,
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
             "noNewPrivileges": true
         },
-        "root": {"path": rootfs.to_string_lossy(), "readonly": true},
-        "hostname": pod.name,
+        "root": {"path": rootfs.to_string_lossy(), "readonly": !writable_root},
+        "hostname": pod.hostname,
         "mounts": mounts,
         "annotations": {
             keys::CONTAINER_NAME: c.name,
@@ -253,16 +280,21 @@ pub fn config(pod: &PodManifest, c: &ContainerSpec, rootfs: &Path, netns: Option
     })
 }
 
-/// A busybox root filesystem from the host's static busybox (Debian `busybox-static`).
-pub fn busybox_rootfs(dir: &Path) -> Result<PathBuf, String> {
-    let rootfs = dir.join("rootfs-busybox");
+/// A busybox root filesystem from the host's static busybox (Debian `busybox-static`), one per
+/// container and writable, as a container's own image layer is: the ACS document's sidecar
+/// does `touch /var/logs.txt` in its root filesystem.
+pub fn busybox_rootfs(rootfs: &Path) -> Result<PathBuf, String> {
+    let rootfs = rootfs.to_path_buf();
     let busybox = ["/bin/busybox", "/usr/bin/busybox"]
         .iter()
         .map(Path::new)
         .find(|p| p.exists())
         .ok_or("image busybox needs the host's static busybox (apt-get install busybox-static)")?;
     let bin = rootfs.join("bin");
-    for d in ["bin", "proc", "dev", "sys", "tmp", "etc", "root"] {
+    // The directories of the busybox image (`docker run busybox ls /`).
+    for d in [
+        "bin", "proc", "dev", "sys", "tmp", "etc", "root", "home", "usr", "var",
+    ] {
         std::fs::create_dir_all(rootfs.join(d))
             .map_err(|e| format!("{}: {e}", rootfs.display()))?;
     }
@@ -324,7 +356,7 @@ mod tests {
             app.mounts[1],
             ("/etc/hosts".into(), PathBuf::from("/etc/hosts"), true)
         );
-        let cfg = config(&m, app, Path::new("/r"), Some(Path::new("/ns")));
+        let cfg = config(&m, app, (Path::new("/r"), false), Some(Path::new("/ns")));
         assert_eq!(cfg["annotations"]["io.podinit.container-name"], "app");
         assert_eq!(cfg["linux"]["namespaces"][4]["path"], "/ns");
     }

@@ -1,4 +1,4 @@
-//! `podinit run POD.json`: plays the sandbox agent on a developer's machine or in CI. Builds one
+//! `podinit run MANIFEST...`: plays the sandbox agent on a developer's machine or in CI. Builds one
 //! OCI bundle per container, injects them, starts a supervisor, creates and starts every
 //! container with a real OCI runtime in the chosen order (one after the other, like a serial
 //! agent), reaps the containers' inits as a subreaper, prints the timeline as the supervisor
@@ -6,7 +6,12 @@
 //! Ctrl-C is pod deletion (a second Ctrl-C forces it with a zero grace).
 
 pub mod bundle;
+pub mod fields;
+pub mod images;
+pub mod inputs;
 pub mod netns;
+pub mod workload;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -34,8 +39,8 @@ pub enum CreateOrder {
 }
 
 pub struct RunOptions {
-    /// `None`: the embedded demo pod.
-    pub pod: Option<PathBuf>,
+    /// Manifest files (YAML or JSON, `-` for standard input); none: the embedded demo pod.
+    pub pod: Vec<PathBuf>,
     /// `runc`, `crun`, or a path to a runtime binary.
     pub runtime: String,
     pub order: CreateOrder,
@@ -96,24 +101,141 @@ pub fn run(opts: RunOptions) -> i32 {
 }
 
 fn run_inner(opts: RunOptions) -> Result<i32, String> {
-    let text = match &opts.pod {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
-        None => DEMO_POD.to_owned(),
+    let docs = if opts.pod.is_empty() {
+        yaml::parse("demo-job.json", DEMO_POD).map_err(|e| e.to_string())?
+    } else {
+        inputs::read(&opts.pod)?
     };
+    let w = workload::select(&docs).map_err(|e| e.to_string())?;
+    for n in &w.notes {
+        println!("note: {n}");
+    }
     let work = match &opts.work_dir {
         Some(w) => w.clone(),
         None => std::env::temp_dir().join(format!("podinit-run-{}", std::process::id())),
     };
-    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    let volumes = work.join("volumes");
-    let pod = bundle::parse_manifest(&text, &volumes)?;
-    for c in &pod.containers {
-        if c.image != "busybox" && !Path::new(&c.image).is_dir() {
-            return Err(format!(
-                "container {}: image {:?}: podinit run supports busybox (the host's static busybox) or a rootfs directory",
-                c.name, c.image
-            ));
+    // A Job's deadline counts over all its pods; a pod's own activeDeadlineSeconds over one.
+    let started = Instant::now();
+    let job_deadline = w
+        .job
+        .as_ref()
+        .and_then(|j| j.active_deadline_seconds)
+        .map(|s| started + Duration::from_secs(s));
+    let pod_deadline = w
+        .pod
+        .pointer("/spec/activeDeadlineSeconds")
+        .and_then(serde_json::Value::as_u64)
+        .map(Duration::from_secs);
+    let attempts = w
+        .job
+        .as_ref()
+        .map_or(1, |j| j.backoff_limit.saturating_add(1));
+    let mut attempt = 1;
+    loop {
+        let now = Instant::now();
+        let mut timeout = opts.timeout;
+        if let Some(d) = pod_deadline {
+            timeout = timeout.min(d);
         }
+        if let Some(d) = job_deadline {
+            timeout = timeout.min(d.saturating_duration_since(now));
+        }
+        let code = run_pod(&opts, &w.pod, &work, timeout)?;
+        if code == 0 {
+            return Ok(0);
+        }
+        let Some(job) = &w.job else { return Ok(code) };
+        if job_deadline.is_some_and(|d| Instant::now() >= d) {
+            println!(
+                "{}: activeDeadlineSeconds reached: the Job failed (DeadlineExceeded)",
+                w.what
+            );
+            return Ok(code);
+        }
+        if attempt >= attempts {
+            println!(
+                "{}: backoffLimit {} reached: the Job failed (BackoffLimitExceeded)",
+                w.what, job.backoff_limit
+            );
+            return Ok(code);
+        }
+        // The Job controller's back-off: 10 s, doubled for every failure, at most 6 min.
+        let delay = Duration::from_secs(10u64.saturating_mul(1 << (attempt - 1).min(6)).min(360));
+        if job_deadline.is_some_and(|d| Instant::now() + delay >= d) {
+            println!(
+                "{}: activeDeadlineSeconds reached before the next retry: the Job failed (DeadlineExceeded)",
+                w.what
+            );
+            return Ok(code);
+        }
+        if opts.keep && work.exists() {
+            let kept = PathBuf::from(format!("{}-attempt-{attempt}", work.display()));
+            let _ = std::fs::remove_dir_all(&kept);
+            std::fs::rename(&work, &kept).map_err(|e| format!("{}: {e}", work.display()))?;
+            println!("kept attempt {attempt} in {}", kept.display());
+        }
+        println!(
+            "{}: pod failed; the Job creates a new one in {}s (retry {attempt} of backoffLimit {})",
+            w.what,
+            delay.as_secs(),
+            job.backoff_limit
+        );
+        if interrupted_within(delay) {
+            println!("interrupted: no more retries");
+            return Ok(code);
+        }
+        attempt += 1;
+    }
+}
+
+/// Sleep for `d`, or less if SIGINT/SIGTERM arrives (they are blocked: `run_pod` waits for them
+/// on a signalfd), so Ctrl-C during a Job's back-off ends the run.
+fn interrupted_within(d: Duration) -> bool {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    if set.thread_block().is_err() {
+        std::thread::sleep(d);
+        return false;
+    }
+    let deadline = Instant::now() + d;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let ts = libc::timespec {
+            tv_sec: left.as_secs() as libc::time_t,
+            tv_nsec: left.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: a valid signal set and timespec; no siginfo wanted.
+        if unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &ts) } > 0 {
+            return true;
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return false;
+        }
+    }
+}
+
+/// Run one pod to its end; 0 iff it Succeeded.
+fn run_pod(
+    opts: &RunOptions,
+    manifest: &serde_json::Value,
+    work: &Path,
+    timeout: Duration,
+) -> Result<i32, String> {
+    let work = work.to_path_buf();
+    let volumes = work.join("volumes");
+    // Everything about the input is checked before anything is created.
+    let pod = bundle::parse_pod(manifest, &volumes)?;
+    let mut rootfs_of = BTreeMap::new();
+    for c in &pod.containers {
+        let image = images::resolve(&c.name, &c.image).map_err(|e| e.to_string())?;
+        rootfs_of.insert(c.name.clone(), image);
+    }
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    for c in &pod.containers {
         for (_, src, _) in &c.mounts {
             if src.starts_with(&volumes) {
                 let dir = if src.extension().is_some() {
@@ -127,11 +249,6 @@ fn run_inner(opts: RunOptions) -> Result<i32, String> {
     }
     let binary =
         std::env::current_exe().map_err(|e| format!("cannot find the podinit binary: {e}"))?;
-    let busybox = if pod.containers.iter().any(|c| c.image == "busybox") {
-        Some(bundle::busybox_rootfs(&work)?)
-    } else {
-        None
-    };
     let netns = netns::NetNs::create(&work.join("netns"))?;
     let runner = Runner {
         runtime: runtime_command(&opts.runtime, &work.join("runtime-root")),
@@ -183,13 +300,23 @@ fn run_inner(opts: RunOptions) -> Result<i32, String> {
     let mut failure = None;
     for i in order {
         let c = &pod.containers[i];
-        let rootfs = if c.image == "busybox" {
-            busybox.clone().unwrap_or_default()
-        } else {
-            PathBuf::from(&c.image)
+        let rootfs = match rootfs_of.get(&c.name) {
+            Some(images::Image::Rootfs(dir)) => (dir.clone(), false),
+            _ => (
+                bundle::busybox_rootfs(&work.join("rootfs").join(&c.name))?,
+                true,
+            ),
         };
         let id = format!("{}-{}-{}", pod.name, c.name, std::process::id());
-        match runner.create_and_start(&pod, c, &id, &rootfs, &netns.path, &binary, &mask) {
+        match runner.create_and_start(
+            &pod,
+            c,
+            &id,
+            (&rootfs.0, rootfs.1),
+            &netns.path,
+            &binary,
+            &mask,
+        ) {
             Ok(pid) => {
                 pids.insert(pid, c.name.clone());
                 ids.insert(c.name.clone(), id);
@@ -204,7 +331,7 @@ fn run_inner(opts: RunOptions) -> Result<i32, String> {
     if failure.is_some() {
         let _ = supervisor.kill();
     }
-    let exit_codes = runner.wait(&mut supervisor, &mut pids, &mask, opts.timeout)?;
+    let exit_codes = runner.wait(&mut supervisor, &mut pids, &mask, timeout)?;
     for id in ids.values() {
         let _ = Command::new(&runner.runtime[0])
             .args(&runner.runtime[1..])
@@ -303,7 +430,7 @@ impl Runner {
         pod: &bundle::PodManifest,
         c: &bundle::ContainerSpec,
         id: &str,
-        rootfs: &Path,
+        rootfs: (&Path, bool),
         netns: &Path,
         binary: &Path,
         mask: &SigSet,
