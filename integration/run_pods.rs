@@ -341,3 +341,47 @@ fn manifest_errors_name_the_source_document_and_line(
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains(want), "got {stderr}\nwant {want}");
 }
+
+#[test]
+fn a_failed_job_pod_is_retried_up_to_its_backoff_limit() {
+    if skip("runc") {
+        return;
+    }
+    let r = run("runc", "jobs/backoff.yaml", "spec", None);
+    assert_eq!(r.out.status.code(), Some(1), "{}", r.dump());
+    let out = r.stdout();
+    assert_eq!(out.matches("pod flaky: Failed").count(), 2, "{}", r.dump());
+    assert!(
+        out.contains(
+            "Job flaky: pod failed; the Job creates a new one in 10s (retry 1 of backoffLimit 1)"
+        ) && out
+            .contains("Job flaky: backoffLimit 1 reached: the Job failed (BackoffLimitExceeded)"),
+        "{}",
+        r.dump()
+    );
+    assert!(r.elapsed >= Duration::from_secs(10), "{:?}", r.elapsed);
+    let _ = std::fs::remove_dir_all(format!("{}-attempt-1", r.work.display()));
+}
+
+#[test]
+fn a_jobs_active_deadline_ends_it() {
+    if skip("runc") {
+        return;
+    }
+    let r = run("runc", "jobs/deadline.yaml", "spec", None);
+    assert_eq!(r.out.status.code(), Some(1), "{}", r.dump());
+    assert!(
+        r.stdout()
+            .contains("Job slow: activeDeadlineSeconds reached: the Job failed (DeadlineExceeded)"),
+        "{}",
+        r.dump()
+    );
+    // Deleted as the kubelet deletes at a deadline: SIGTERM first, not a kill.
+    assert_eq!(r.container("app")["exitCode"], 143, "{}", r.dump());
+    assert!(
+        r.elapsed >= Duration::from_secs(3) && r.elapsed < Duration::from_secs(30),
+        "{:?}\n{}",
+        r.elapsed,
+        r.dump()
+    );
+}

@@ -31,6 +31,10 @@ use crate::{log_info, log_warn};
 /// The embedded default: the ACS document's Job with a native sidecar.
 pub const DEMO_POD: &str = include_str!("../../testdata/pods/demo-job.json");
 
+/// How long a deletion at `--timeout` (or a deadline) may take before everything is killed:
+/// beyond the default grace of 30 s and the 2 s minimum per container of a longer stop order.
+const FORCE_AFTER: Duration = Duration::from_secs(120);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreateOrder {
     Spec,
@@ -554,9 +558,17 @@ impl Runner {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() && !timed_out {
+                // A deletion, as the kubelet does at a deadline: preStop, SIGTERM, the pod's
+                // grace (SIGTERM to the supervisor is pod deletion).
                 timed_out = true;
                 log_warn!("timeout: deleting the pod");
                 let _ = crate::sys::signal::kill(sup_pid, libc::SIGTERM);
+            }
+            if timed_out && !sup_done && Instant::now() >= deadline + FORCE_AFTER {
+                log_warn!(
+                    "the pod's deletion did not end: killing the supervisor and the containers"
+                );
+                let _ = crate::sys::signal::kill(sup_pid, libc::SIGKILL);
                 for pid in pids.keys() {
                     let _ = crate::sys::signal::kill(*pid, libc::SIGKILL);
                 }
@@ -565,8 +577,11 @@ impl Runner {
             let wait_ms: u64 = if sup_done {
                 5000
             } else if timed_out {
-                // The deletion is under way; its own deadlines end it.
-                60_000
+                // The deletion is under way; its own deadlines end it, FORCE_AFTER at the latest.
+                (deadline + FORCE_AFTER)
+                    .saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .clamp(1, 60_000) as u64
             } else {
                 left.as_millis().clamp(1, 60_000) as u64
             };
