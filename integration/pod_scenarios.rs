@@ -1992,3 +1992,96 @@ fn x21_runtime_stopping_one_sidecar_stops_it_alone(#[case] order: CreateOrder) {
     assert_eq!(st(&out, "s", "exitCode"), 3, "{out}");
     assert_phase(&out, "Succeeded");
 }
+
+/// A lifecycle handler that sleeps `sleep` seconds, then logs `text` to the timeline.
+fn logging_handler(text: &str, sleep: &str) -> Value {
+    json!({"exec": {"command": ["sh", "-c", format!("sleep {sleep}; {}", pod::log_line(text))]}})
+}
+
+/// Issue 11, the kubelet's order and hooks: a liveness kill runs the container's preStop before
+/// the stop signal (kubelet `killContainer`, e2e "should call prestop when killing a pod"
+/// family), and the restarted process gets its own preStop on the next kill.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x22_liveness_kill_runs_pre_stop_first(#[case] order: CreateOrder) {
+    if pod::skip("x22_liveness_kill_runs_pre_stop_first") {
+        return;
+    }
+    // Run 1 turns sick once the app runs; run 2 is healthy.
+    let sidecar = "trap 'tlog got TERM; exit 0' TERM\n\
+         echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs); tlog \"run $n\"\n\
+         rm -f /dev/shm/sick; touch /dev/shm/ready\n\
+         if [ \"$n\" = 1 ]; then\n\
+           until grep -q ' app started$' /shared/timeline.log; do sleep 0.02; done\n\
+           rm /dev/shm/ready; touch /dev/shm/sick; tlog sick\n\
+         fi\n\
+         while :; do sleep 0.05; done";
+    let app = app_body(
+        "until grep -q ' sidecar run 2$' /shared/timeline.log; do sleep 0.02; done",
+        0,
+    );
+    let out = pod("x22-liveness-prestop")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [{"name": "sidecar", "image": "busybox", "restartPolicy": "Always",
+                                "startupProbe": waiting_probe("/dev/shm/ready"),
+                                "livenessProbe": {"exec": {"command": ["sh", "-c",
+                                                   "! test -f /dev/shm/sick"]},
+                                                  "periodSeconds": 1, "failureThreshold": 1},
+                                "lifecycle": {"preStop": logging_handler("preStop done", "0.3")}}],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", sidecar))
+        .add(Container::script("app", &app))
+        .run(order);
+    out.assert_order(&[
+        "sidecar run 1",
+        "sidecar sick",
+        "sidecar preStop done",
+        "sidecar got TERM",
+        "sidecar run 2",
+        "app exiting",
+    ]);
+    assert_after(&out, "sidecar sick", "sidecar got TERM", 300.0);
+    // The second kill (teardown) runs run 2's own preStop.
+    assert_eq!(count(&out, "sidecar", "got TERM"), 2, "{out}");
+    assert_eq!(
+        count(&out, "sidecar", "preStop done"),
+        2,
+        "one per kill\n{out}"
+    );
+    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// Issue 11: regular containers start one by one in declaration order, each after the
+/// previous one's postStart returned (kubelet `startContainer`; Istio's
+/// holdApplicationUntilProxyStarts relies on it), whatever order they are created in.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x23_apps_start_in_order_after_each_post_start(#[case] order: CreateOrder) {
+    if pod::skip("x23_apps_start_in_order_after_each_post_start") {
+        return;
+    }
+    let out = pod("x23-apps-in-order")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "containers": [
+                {"name": "proxy", "image": "busybox",
+                 "lifecycle": {"postStart": logging_handler("postStart done", "0.5")}},
+                {"name": "app", "image": "busybox"}
+            ],
+        }))
+        .add(Container::script("proxy", &app_body("sleep 1.5", 0)))
+        .add(Container::script("app", &app_body("sleep 0.1", 0)))
+        .run(order);
+    out.assert_order(&["proxy started", "proxy postStart done", "app started"]);
+    assert_after(&out, "proxy started", "app started", 500.0);
+    assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}

@@ -7,6 +7,7 @@
 //! - exits, restarts and backoff: `lifecycle.rs`
 //! - teardown (preStop, who gets SIGTERM when, the shared grace budget, SIGKILL): `teardown.rs`
 //! - stops that come from the runtime (`runc kill`, CRI StopContainer): `agent_stop.rs`
+//! - one container stopped alone (probe kills, runtime stops): preStop first, `solo_stop.rs`
 //! - pod phase and status: `status.rs` and [`Engine::status`]
 
 mod agent_stop;
@@ -16,6 +17,7 @@ mod gate;
 mod lifecycle;
 #[cfg(test)]
 mod registration_tests;
+mod solo_stop;
 mod status;
 mod teardown;
 #[cfg(test)]
@@ -334,6 +336,13 @@ impl Engine {
                 }
             }
         }
+        if self.teardown.is_none() {
+            for i in 0..self.containers.len() {
+                if let Some(t) = self.solo_stop_due(i) {
+                    consider(t);
+                }
+            }
+        }
         if let Some(td) = &self.teardown {
             let awaiting_creation = self
                 .containers
@@ -485,7 +494,7 @@ impl Engine {
         if self.teardown.is_none() {
             self.fire_restarts(now, out);
             self.open_gates(now, out);
-            self.advance_agent_stops(now, out);
+            self.advance_solo_stops(now, out);
             self.check_job_complete(now);
         }
         if self.teardown.is_some() {

@@ -181,6 +181,7 @@ impl Engine {
         c.state = ContainerState::Terminated;
         c.exit_code = Some(code);
         c.finished_at = Some(now);
+        c.start_returned = true;
         c.reason = "NeverStarted".into();
         c.message =
             "the pod ended before this container's start gate opened; its process never ran".into();

@@ -1288,3 +1288,113 @@ fn an_absurd_grace_is_bounded() {
             .is_some_and(|t| t <= pod.now + MAX_GRACE)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The kubelet's order and hooks (issue 11, deliverable 1)
+// ---------------------------------------------------------------------------------------------
+
+/// A sidecar with a preStop and a probe `probe` that fails: preStop runs before the stop
+/// signal, as on every kill the kubelet makes (`killContainer`).
+fn sidecar_with_pre_stop(probe: &str) -> Pod {
+    let mut side = json!({"name": "s", "restartPolicy": "Always",
+        "lifecycle": {"preStop": {"exec": {"command": ["flush"]}}}});
+    side[probe] = json!({"exec": {"command": ["check"]}, "terminationGracePeriodSeconds": 5});
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 30,
+        "initContainers": [side],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    pod
+}
+
+#[rstest]
+#[case::liveness("livenessProbe", ProbeKind::Liveness)]
+#[case::startup("startupProbe", ProbeKind::Startup)]
+fn a_probe_kill_runs_pre_stop_first(#[case] field: &str, #[case] kind: ProbeKind) {
+    let mut pod = sidecar_with_pre_stop(field);
+    if kind == ProbeKind::Liveness {
+        pod.run("app");
+    }
+    assert_eq!(pod.probe("s", kind, false), s(&["unprobe s", "prestop s"]));
+    assert_eq!(
+        pod.handler("s", HandlerKind::PreStop, true),
+        s(&["signal s 15"])
+    );
+    assert_eq!(pod.exit("s", 143), s(&["restart s"]));
+    // The restarted process gets its own preStop when it is killed again.
+    pod.run("s");
+    assert_eq!(pod.probe("s", kind, false), s(&["unprobe s", "prestop s"]));
+}
+
+#[test]
+fn a_pre_stop_that_hangs_gets_the_probes_grace_then_the_signal_and_two_seconds() {
+    let mut pod = sidecar_with_pre_stop("livenessProbe");
+    pod.run("app");
+    pod.probe("s", ProbeKind::Liveness, false);
+    assert_eq!(pod.advance(Duration::from_millis(4999)), s(&[]));
+    assert_eq!(pod.advance(Duration::from_millis(1)), s(&["signal s 15"]));
+    assert_eq!(
+        pod.advance(secs(2)),
+        s(&["kill s"]),
+        "at least 2 s after the signal"
+    );
+}
+
+#[test]
+fn a_failed_post_start_kill_runs_pre_stop_first() {
+    let mut pod = Pod::new(json!({
+        "initContainers": [{"name": "s", "restartPolicy": "Always", "lifecycle": {
+            "postStart": {"exec": {"command": ["setup"]}},
+            "preStop": {"exec": {"command": ["flush"]}}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    assert_eq!(pod.run("s"), s(&["poststart s"]));
+    assert_eq!(
+        pod.handler("s", HandlerKind::PostStart, false),
+        s(&["prestop s"])
+    );
+    assert_eq!(
+        pod.handler("s", HandlerKind::PreStop, true),
+        s(&["signal s 15"])
+    );
+}
+
+/// Regular containers start in declaration order, each after the previous one's postStart
+/// returned (kubelet `startContainer`), whatever order they are created in.
+#[rstest]
+#[case::declaration_order(&["a1", "a2", "a3"])]
+#[case::reverse(&["a3", "a2", "a1"])]
+fn apps_start_one_by_one_after_each_post_start(#[case] order: &[&str]) {
+    let post_start = json!({"postStart": {"exec": {"command": ["warm-up"]}}});
+    let mut pod = Pod::new(json!({
+        "containers": [
+            {"name": "a1", "lifecycle": post_start},
+            {"name": "a2", "lifecycle": post_start},
+            {"name": "a3"}
+        ]
+    }));
+    let released: Vec<String> = order.iter().flat_map(|c| pod.register(c)).collect();
+    assert_eq!(released, s(&["release a1"]), "a2 waits for a1's postStart");
+    assert_eq!(pod.run("a1"), s(&["poststart a1"]));
+    assert_eq!(
+        pod.handler("a1", HandlerKind::PostStart, true),
+        s(&["release a2"])
+    );
+    assert_eq!(pod.run("a2"), s(&["poststart a2"]));
+    // A failed postStart returns too: the next one starts, the failed one is killed.
+    assert_eq!(
+        pod.handler("a2", HandlerKind::PostStart, false),
+        s(&["release a3", "signal a2 15"])
+    );
+}
+
+#[test]
+fn apps_without_post_start_do_not_wait_for_each_other() {
+    let mut pod = Pod::new(json!({"containers": [{"name": "a1"}, {"name": "a2"}]}));
+    assert_eq!(pod.register("a2"), s(&["release a2"]));
+    assert_eq!(pod.register("a1"), s(&["release a1"]));
+}
