@@ -1538,10 +1538,7 @@ fn x05_post_start_gates_and_pre_stop_runs_first(#[case] order: CreateOrder) {
     if pod::skip("x05_post_start_gates_and_pre_stop_runs_first") {
         return;
     }
-    let handler = |text: &str, sleep: &str| {
-        json!({"exec": {"command": ["sh", "-c",
-            format!("sleep {sleep}; {}", pod::log_line(text))]}})
-    };
+    let handler = logging_handler;
     let test = pod("x05-handlers").spec(json!({
         "restartPolicy": "Always",
         "terminationGracePeriodSeconds": 10,
@@ -1821,6 +1818,17 @@ fn x10_on_failure_app_restarted_until_success(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+/// A sidecar whose run 1 turns sick (`/dev/shm/sick`, not ready) once the app runs; run 2 is
+/// healthy. Runs are counted in `/shared/sidecar-runs`; the restart is in place (same /dev/shm).
+const SICK_ONCE_SIDECAR: &str = "trap 'tlog got TERM; exit 0' TERM\n\
+     echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs); tlog \"run $n\"\n\
+     rm -f /dev/shm/sick; touch /dev/shm/ready\n\
+     if [ \"$n\" = 1 ]; then\n\
+       until grep -q ' app started$' /shared/timeline.log; do sleep 0.02; done\n\
+       rm /dev/shm/ready; touch /dev/shm/sick; tlog sick\n\
+     fi\n\
+     while :; do sleep 0.05; done";
+
 /// SPEC 3: a sidecar that fails liveness is restarted alone; the app keeps running.
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
@@ -1832,14 +1840,7 @@ fn x11_sidecar_failing_liveness_restarted_alone(#[case] order: CreateOrder) {
     // Run 1 turns sick once the app runs; run 2 is healthy. The restart is in place (same
     // /dev/shm): run 1 removes its startup marker, so the startup probe of run 2 (and only then
     // liveness) waits until run 2 cleared the sick marker.
-    let sidecar = "trap 'tlog got TERM; exit 0' TERM\n\
-         echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs); tlog \"run $n\"\n\
-         rm -f /dev/shm/sick; touch /dev/shm/ready\n\
-         if [ \"$n\" = 1 ]; then\n\
-           until grep -q ' app started$' /shared/timeline.log; do sleep 0.02; done\n\
-           rm /dev/shm/ready; touch /dev/shm/sick; tlog sick\n\
-         fi\n\
-         while :; do sleep 0.05; done";
+    let sidecar = SICK_ONCE_SIDECAR;
     let app = app_body(
         "i=0; until grep -q ' sidecar run 2$' /shared/timeline.log; do\n\
            i=$((i+1)); [ $i -gt 400 ] && { tlog gave up waiting; break; }; sleep 0.02; done\n\
@@ -2009,14 +2010,7 @@ fn x22_liveness_kill_runs_pre_stop_first(#[case] order: CreateOrder) {
         return;
     }
     // Run 1 turns sick once the app runs; run 2 is healthy.
-    let sidecar = "trap 'tlog got TERM; exit 0' TERM\n\
-         echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs); tlog \"run $n\"\n\
-         rm -f /dev/shm/sick; touch /dev/shm/ready\n\
-         if [ \"$n\" = 1 ]; then\n\
-           until grep -q ' app started$' /shared/timeline.log; do sleep 0.02; done\n\
-           rm /dev/shm/ready; touch /dev/shm/sick; tlog sick\n\
-         fi\n\
-         while :; do sleep 0.05; done";
+    let sidecar = SICK_ONCE_SIDECAR;
     let app = app_body(
         "until grep -q ' sidecar run 2$' /shared/timeline.log; do sleep 0.02; done",
         0,
