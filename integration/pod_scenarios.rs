@@ -2079,3 +2079,53 @@ fn x23_apps_start_in_order_after_each_post_start(#[case] order: CreateOrder) {
     assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
     assert_phase(&out, "Succeeded");
 }
+
+/// Issue 11, verified vendor dialects: Volcengine VCI's `VCI_CONTAINER_LAUNCH_PRIORITY` orders
+/// app containers as ECI's does (the app waits for the higher one to be Ready), and Baidu BCI's
+/// pod annotation `bci.virtual-kubelet.io/bci-ignore-exit-code-containers` makes the listed
+/// container report success: its exit 5 does not fail the Job.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x24_vci_launch_priority_and_bci_ignored_exit_code(#[case] order: CreateOrder) {
+    if pod::skip("x24_vci_launch_priority_and_bci_ignored_exit_code") {
+        return;
+    }
+    let out = pod("x24-vci-bci")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "containers": [
+                {"name": "app", "image": "busybox"},
+                {"name": "helper", "image": "busybox",
+                 "env": [{"name": "VCI_CONTAINER_LAUNCH_PRIORITY", "value": "10"}],
+                 "readinessProbe": waiting_probe("/dev/shm/ready")},
+            ],
+        }))
+        .pod_annotation(
+            "bci.virtual-kubelet.io/bci-ignore-exit-code-containers",
+            "helper",
+        )
+        .add(Container::script("app", &app_body("sleep 0.2", 0)))
+        .add(
+            Container::script(
+                "helper",
+                "tlog started; sleep 0.5; touch /dev/shm/ready; tlog ready\n\
+                 until grep -q ' app exiting$' /shared/timeline.log; do sleep 0.02; done\n\
+                 sleep 0.5; exit 5",
+            )
+            .env("VCI_CONTAINER_LAUNCH_PRIORITY", "10"),
+        )
+        .run(order);
+    out.assert_order(&[
+        "helper started",
+        "helper ready",
+        "app started",
+        "app exiting",
+    ]);
+    assert_after(&out, "helper started", "app started", 500.0);
+    assert_reaped(&out, &[("helper", 0), ("app", 0)]);
+    assert_eq!(st(&out, "helper", "exitCode"), 0, "{out}");
+    assert_eq!(st(&out, "helper", "rawExitCode"), 5, "{out}");
+    assert_phase(&out, "Succeeded");
+}

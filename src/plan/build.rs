@@ -562,6 +562,29 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         (None, None) => None,
     };
 
+    // Baidu BCI: a pod annotation listing the containers that report success, on the
+    // container's own annotations (an agent copies pod annotations there) or the Pod's.
+    let bci = ann(BCI_IGNORE_EXIT_CODE)
+        .map(|v| (v, ann_src(BCI_IGNORE_EXIT_CODE)))
+        .or_else(|| {
+            spec.and_then(|s| s.pod_annotations.get(BCI_IGNORE_EXIT_CODE))
+                .map(|v| {
+                    (
+                        v.as_str(),
+                        format!(
+                            "annotation {POD_SPEC}: metadata.annotations {BCI_IGNORE_EXIT_CODE}"
+                        ),
+                    )
+                })
+        });
+    let mut ignore_exit_code = dialect.ignore_exit_code;
+    if let Some((list, source)) = bci {
+        if list.split(',').map(str::trim).any(|n| n == name) {
+            ignore_exit_code = true;
+            notes.push(format!("exit code reported as 0 ({source} lists {name})"));
+        }
+    }
+
     Ok(ContainerPlan {
         name: name.to_owned(),
         kind,
@@ -570,7 +593,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         gate_on,
         restart,
         exit_priority: dialect.exit_priority,
-        ignore_exit_code: dialect.ignore_exit_code,
+        ignore_exit_code,
         counts_for_ready: !dialect.ignore_ready,
         startup_probe,
         readiness_probe,

@@ -70,6 +70,12 @@ pub mod keys {
     pub const ENV_ECI_EXIT: &str = "ECI_CONTAINER_EXIT_PRIORITY";
     pub const ENV_KRUISE_SIDECAR: &str = "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT";
     pub const ENV_KRUISE_PRIORITY: &str = "KRUISE_CONTAINER_PRIORITY";
+    /// Volcengine VCI: ECI's launch priority under its own name, for app containers
+    /// (https://volcengine.com/docs/6460/1323115).
+    pub const ENV_VCI_LAUNCH: &str = "VCI_CONTAINER_LAUNCH_PRIORITY";
+    /// Baidu BCI, a pod annotation: the listed containers report success
+    /// (https://cloud.baidu.com/doc/BCI/s/Mm7lmxteo).
+    pub const BCI_IGNORE_EXIT_CODE: &str = "bci.virtual-kubelet.io/bci-ignore-exit-code-containers";
     pub const ENV_IGNORE_READY: &str = "__IGNORE_READY__";
 }
 
