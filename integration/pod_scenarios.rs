@@ -2129,3 +2129,46 @@ fn x24_vci_launch_priority_and_bci_ignored_exit_code(#[case] order: CreateOrder)
     assert_eq!(st(&out, "helper", "rawExitCode"), 5, "{out}");
     assert_phase(&out, "Succeeded");
 }
+
+/// Issue 11, pod deadlines: a Job whose app outlives `activeDeadlineSeconds` is torn down with
+/// grace (the app's TERM first, then the sidecar's) and fails with `DeadlineExceeded`, though
+/// the app exits 0 on its TERM.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x25_active_deadline_fails_the_pod_with_deadline_exceeded(#[case] order: CreateOrder) {
+    if pod::skip("x25_active_deadline_fails_the_pod_with_deadline_exceeded") {
+        return;
+    }
+    let out = pod("x25-active-deadline")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": 2,
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [native_sidecar("sidecar")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", &sidecar_body("0")))
+        .add(Container::script(
+            "app",
+            "trap 'tlog got TERM; sleep 0.3; tlog exiting; exit 0' TERM\n\
+             tlog started; while :; do sleep 0.05; done",
+        ))
+        .run(order);
+    out.assert_order(&[
+        "sidecar started",
+        "app started",
+        "app got TERM",
+        "app exiting",
+        "sidecar got TERM",
+    ]);
+    let since_start = gap_ms(&out, "sidecar started", "app got TERM");
+    assert!(
+        (1000.0..8000.0).contains(&since_start),
+        "TERM {since_start} ms after the first start, the deadline is 2 s from registration\n{out}"
+    );
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    let reason = out.status_json.as_ref().map(|s| s["reason"].clone());
+    assert_eq!(reason, Some(json!("DeadlineExceeded")), "{out}");
+    assert_phase(&out, "Failed");
+}

@@ -76,6 +76,7 @@ impl Engine {
         fresh.reason = "Waiting at the start gate".into();
         self.containers[i] = fresh;
         self.last_registration = Some(now);
+        self.started.get_or_insert(now);
         // During teardown the new container never starts: `advance_teardown` ends it.
         self.note(now, Some(&name), format!("registered as {id}"));
     }

@@ -196,6 +196,8 @@ pub enum TeardownCause {
     /// A regular init container failed under `restartPolicy: Never`.
     InitFailed,
     Deleted,
+    /// The pod ran longer than its `activeDeadlineSeconds`: Failed, teardown with grace.
+    DeadlineExceeded,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -260,6 +262,9 @@ pub struct Engine {
     now: Time,
     teardown: Option<Teardown>,
     init_failed: bool,
+    /// When the pod's first container registered: `activeDeadlineSeconds` counts from here
+    /// (the kubelet counts from the pod's start time).
+    started: Option<Time>,
     finished: bool,
     timeline: VecDeque<TimelineEntry>,
     dirty: bool,
@@ -275,6 +280,7 @@ impl Engine {
             now: Time::ZERO,
             teardown: None,
             init_failed: false,
+            started: None,
             finished: false,
             timeline: VecDeque::new(),
             dirty: false,
@@ -307,6 +313,9 @@ impl Engine {
         self.now = self.now.max(now);
         self.fire_kills(now, &mut out);
         self.fire_agent_stop_windows(now);
+        if self.teardown.is_none() && self.active_deadline().is_some_and(|t| t <= now) {
+            self.start_teardown(now, TeardownCause::DeadlineExceeded, None);
+        }
         self.reconcile(now, &mut out);
         out
     }
@@ -341,6 +350,9 @@ impl Engine {
                 if let Some(t) = self.solo_stop_due(i) {
                     consider(t);
                 }
+            }
+            if let Some(t) = self.active_deadline() {
+                consider(t);
             }
         }
         if let Some(td) = &self.teardown {
@@ -407,6 +419,7 @@ impl Engine {
                     TeardownCause::JobComplete => "JobComplete",
                     TeardownCause::InitFailed => "InitContainerFailed",
                     TeardownCause::Deleted => "Deleted",
+                    TeardownCause::DeadlineExceeded => "DeadlineExceeded",
                 };
                 let budget = td.deadline.saturating_sub(td.started).as_secs();
                 (
@@ -456,6 +469,16 @@ impl Engine {
         }
     }
 
+    /// When the pod's `activeDeadlineSeconds` runs out, if it declares one.
+    fn active_deadline(&self) -> Option<Time> {
+        let secs = self
+            .containers
+            .iter()
+            .filter_map(|c| c.plan.as_ref().and_then(|p| p.active_deadline_seconds))
+            .min()?;
+        Some(self.started? + Duration::from_secs(secs))
+    }
+
     fn grace(&self) -> Duration {
         self.containers
             .iter()
@@ -473,7 +496,11 @@ impl Engine {
 
     /// Pod phase from app containers only (kubelet `getPhase`; sidecar codes never count).
     fn final_phase(&self) -> Phase {
-        if self.init_failed {
+        let deadline = self
+            .teardown
+            .as_ref()
+            .is_some_and(|t| t.cause == TeardownCause::DeadlineExceeded);
+        if self.init_failed || deadline {
             return Phase::Failed;
         }
         let apps: Vec<&Container> = self

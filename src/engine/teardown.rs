@@ -39,6 +39,7 @@ impl Engine {
             TeardownCause::JobComplete => "all app containers have exited and none will restart",
             TeardownCause::InitFailed => "an init container failed under restartPolicy Never",
             TeardownCause::Deleted => "the pod is being deleted",
+            TeardownCause::DeadlineExceeded => "the pod ran past its activeDeadlineSeconds",
         };
         self.note(
             now,

@@ -1398,3 +1398,54 @@ fn apps_without_post_start_do_not_wait_for_each_other() {
     assert_eq!(pod.register("a2"), s(&["release a2"]));
     assert_eq!(pod.register("a1"), s(&["release a1"]));
 }
+
+// ---------------------------------------------------------------------------------------------
+// activeDeadlineSeconds (issue 11, deliverable 4)
+// ---------------------------------------------------------------------------------------------
+
+/// A Job past its `activeDeadlineSeconds` (counted from the first registration) is torn down
+/// with grace in the usual order and fails with `DeadlineExceeded`, whatever its apps exit with.
+#[test]
+fn a_pod_past_its_active_deadline_fails_with_deadline_exceeded() {
+    let mut spec = job_two_sidecars();
+    spec["activeDeadlineSeconds"] = json!(5);
+    let mut pod = Pod::new(spec);
+    pod.advance(secs(1));
+    pod.register_all(&["app", "s2", "s1"]);
+    pod.run("s1");
+    pod.run("s2");
+    pod.run("app");
+    // Registered at 1 s: the deadline is at 6 s.
+    assert_eq!(pod.advance(Duration::from_millis(4999)), s(&[]));
+    assert_eq!(pod.advance(Duration::from_millis(1)), s(&["signal app 15"]));
+    assert_eq!(pod.engine.status().reason, "DeadlineExceeded");
+    assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal s2 15"]));
+    assert_eq!(pod.exit("s2", 0), s(&["finish s2 0", "signal s1 15"]));
+    pod.exit("s1", 0);
+    for c in ["app", "s2"] {
+        pod.gone(c);
+    }
+    assert_eq!(
+        pod.gone("s1"),
+        s(&["pod Failed"]),
+        "Failed though the app exited 0"
+    );
+}
+
+#[test]
+fn a_pod_that_finishes_in_time_ignores_its_deadline() {
+    let mut spec = job_two_sidecars();
+    spec["activeDeadlineSeconds"] = json!(60);
+    let mut pod = Pod::new(spec);
+    pod.register_all(&["app", "s2", "s1"]);
+    pod.run("s1");
+    pod.run("s2");
+    pod.run("app");
+    pod.exit("app", 0);
+    pod.advance(secs(120));
+    assert_eq!(
+        pod.engine.status().reason,
+        "JobComplete",
+        "the deadline changed nothing"
+    );
+}

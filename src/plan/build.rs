@@ -585,6 +585,25 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         }
     }
 
+    // The API server's rule (ValidatePodSpec): 1 to 2147483647 seconds.
+    let active_deadline_seconds = match spec.and_then(|s| s.active_deadline_seconds) {
+        None => None,
+        Some(n) if (1..=i64::from(i32::MAX)).contains(&n) => {
+            notes.push(format!(
+                "the pod fails with DeadlineExceeded {n}s after it started (pod spec activeDeadlineSeconds)"
+            ));
+            // Invariant: 1..=i32::MAX fits u64.
+            Some(n as u64)
+        }
+        Some(n) => {
+            return Err(err(
+                PlanErrorKind::OutOfRange,
+                &format!("annotation {POD_SPEC}: activeDeadlineSeconds"),
+                format!("must be between 1 and {}, got {n}", i32::MAX),
+            ));
+        }
+    };
+
     Ok(ContainerPlan {
         name: name.to_owned(),
         kind,
@@ -602,6 +621,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         pre_stop,
         stop_signal,
         grace_seconds,
+        active_deadline_seconds,
         notes,
     })
 }

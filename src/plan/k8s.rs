@@ -14,6 +14,7 @@ pub struct PodSpec {
     pub containers: Vec<Container>,
     pub restart_policy: Option<String>,
     pub termination_grace_period_seconds: Option<i64>,
+    pub active_deadline_seconds: Option<i64>,
     /// `metadata.annotations` when the annotation held a whole Pod (vendor pod annotations
     /// such as BCI's live there).
     #[serde(skip)]

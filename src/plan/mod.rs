@@ -193,6 +193,10 @@ pub struct ContainerPlan {
     pub stop_signal: StopSignal,
     /// The pod's `terminationGracePeriodSeconds`, where this container's declarations give it.
     pub grace_seconds: Option<u64>,
+    /// The pod's `activeDeadlineSeconds`: how long the pod may run, from its first container's
+    /// registration, before it is failed with `DeadlineExceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_deadline_seconds: Option<u64>,
     /// Every other decision, with the declaration it came from, for `podinit explain`.
     pub notes: Vec<String>,
 }

@@ -327,3 +327,27 @@ fn vci_launch_priority_orders_app_containers() {
         }
     );
 }
+
+#[rstest]
+#[case::one(1, true)]
+#[case::max(2147483647, true)]
+#[case::zero(0, false)]
+#[case::negative(-5, false)]
+#[case::past_int32(2147483648, false)]
+fn active_deadline_seconds_is_checked_as_the_api_server_does(#[case] n: i64, #[case] ok: bool) {
+    let config = with_spec(
+        json!({"activeDeadlineSeconds": n, "containers": [{"name": "c"}]}),
+        &[],
+    );
+    match classify(config) {
+        Ok(Classified::Container { plan, .. }) => {
+            assert!(ok, "{n} accepted");
+            assert_eq!(plan.active_deadline_seconds, Some(n as u64));
+        }
+        Ok(Classified::Ignored { .. }) => panic!("ignored"),
+        Err(e) => {
+            assert!(!ok, "{n} refused: {e}");
+            assert!(e.to_string().contains("activeDeadlineSeconds"), "{e}");
+        }
+    }
+}
