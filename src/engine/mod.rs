@@ -12,6 +12,7 @@
 
 mod agent_stop;
 mod backoff;
+mod conditions;
 mod container;
 mod gate;
 mod lifecycle;
@@ -29,6 +30,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use backoff::{Backoff, BackoffConfig};
+pub use conditions::{CONDITION_TYPES, PodCondition};
 pub use status::{ContainerState, ContainerStatus, Phase, PodStatus, TIMELINE_MAX, TimelineEntry};
 
 use crate::plan::{ContainerPlan, Kind, PodDeclaration};
@@ -267,6 +269,8 @@ pub struct Engine {
     started: Option<Time>,
     finished: bool,
     timeline: VecDeque<TimelineEntry>,
+    /// `conditions.rs`, in `CONDITION_TYPES` order once the first event was handled.
+    conditions: Vec<PodCondition>,
     dirty: bool,
 }
 
@@ -283,6 +287,7 @@ impl Engine {
             started: None,
             finished: false,
             timeline: VecDeque::new(),
+            conditions: Vec::new(),
             dirty: false,
         }
     }
@@ -433,6 +438,7 @@ impl Engine {
             reason,
             message,
             containers: self.containers.iter().map(Container::status).collect(),
+            conditions: self.conditions.clone(),
             timeline: self.timeline.clone(),
         }
     }
@@ -527,6 +533,7 @@ impl Engine {
         if self.teardown.is_some() {
             self.advance_teardown(now, out);
         }
+        self.update_conditions(now);
         if self.dirty {
             self.dirty = false;
             out.push(Action::StatusChanged);

@@ -1449,3 +1449,99 @@ fn a_pod_that_finishes_in_time_ignores_its_deadline() {
         "the deadline changed nothing"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Pod conditions (issue 11, deliverable 2)
+// ---------------------------------------------------------------------------------------------
+
+fn conditions(pod: &Pod) -> Vec<(String, &'static str)> {
+    pod.engine
+        .status()
+        .conditions
+        .iter()
+        .map(|c| (c.kind.to_owned(), c.status))
+        .collect()
+}
+
+fn condition(pod: &Pod, kind: &str) -> PodCondition {
+    pod.engine
+        .status()
+        .conditions
+        .into_iter()
+        .find(|c| c.kind == kind)
+        .expect("condition")
+}
+
+#[test]
+fn conditions_follow_a_job_as_the_kubelet_computes_them() {
+    let mut pod = Pod::new(job_two_sidecars());
+    pod.register_all(&["app", "s2", "s1"]);
+    let want = |v: [&'static str; 4]| -> Vec<(String, &'static str)> {
+        CONDITION_TYPES
+            .iter()
+            .map(|k| k.to_string())
+            .zip(v)
+            .collect()
+    };
+    assert_eq!(conditions(&pod), want(["True", "False", "False", "False"]));
+    pod.advance(secs(1));
+    pod.run("s1");
+    pod.run("s2");
+    assert_eq!(conditions(&pod), want(["True", "True", "False", "False"]));
+    assert_eq!(condition(&pod, "Initialized").last_transition_time, secs(1));
+    pod.advance(secs(1));
+    pod.run("app");
+    assert_eq!(conditions(&pod), want(["True", "True", "True", "True"]));
+    assert_eq!(condition(&pod, "Ready").last_transition_time, secs(2));
+    assert_eq!(
+        condition(&pod, "Initialized").last_transition_time,
+        secs(1),
+        "unchanged: no transition"
+    );
+    pod.advance(secs(1));
+    pod.exit("app", 0);
+    assert_eq!(conditions(&pod), want(["True", "True", "False", "False"]));
+    assert_eq!(condition(&pod, "Ready").reason, "ContainersNotReady");
+    pod.exit("s2", 0);
+    pod.exit("s1", 0);
+    for c in ["app", "s2", "s1"] {
+        pod.gone(c);
+    }
+    assert_eq!(conditions(&pod), want(["False", "True", "False", "False"]));
+    assert_eq!(condition(&pod, "Ready").reason, "PodCompleted");
+}
+
+#[test]
+fn a_sidecar_with_ignore_ready_does_not_hold_the_pods_readiness() {
+    let mut pod = Pod::new(json!({
+        "initContainers": [{"name": "s", "restartPolicy": "Always",
+            "env": [{"name": "__IGNORE_READY__", "value": "true"}],
+            "readinessProbe": {"exec": {"command": ["ready"]}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    assert_eq!(
+        pod.run("app"),
+        s(&[]),
+        "sidecar readiness never gates the app"
+    );
+    assert_eq!(condition(&pod, "ContainersReady").status, "True");
+    assert!(!pod.status("s").ready);
+}
+
+#[test]
+fn a_not_ready_sidecar_holds_the_pods_readiness() {
+    let mut pod = Pod::new(json!({
+        "initContainers": [{"name": "s", "restartPolicy": "Always",
+            "readinessProbe": {"exec": {"command": ["ready"]}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    pod.run("app");
+    assert_eq!(condition(&pod, "Initialized").status, "True");
+    assert_eq!(condition(&pod, "ContainersReady").status, "False");
+    pod.probe("s", ProbeKind::Readiness, true);
+    assert_eq!(condition(&pod, "Ready").status, "True");
+}
