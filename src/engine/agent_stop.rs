@@ -124,15 +124,11 @@ impl Engine {
         self.begin_solo_stop(i, deadline, signal);
     }
 
-    /// A sidecar's stop that is still waiting to see whether the rest of the pod follows.
-    fn pending_window(&self, c: &Container) -> Option<Time> {
+    /// The end of the window of a sidecar's stop that is still waiting to see whether the rest
+    /// of the pod follows.
+    pub(super) fn agent_stop_window_end(&self, c: &Container) -> Option<Time> {
         let a = c.agent_stop?;
         (!a.alone && c.state == ContainerState::Running).then(|| a.at + self.cfg.agent_stop_window)
-    }
-
-    /// When an agent stop needs the clock: the end of a sidecar's window.
-    pub(super) fn agent_stop_due(&self, c: &Container) -> Option<Time> {
-        self.pending_window(c)
     }
 
     pub(super) fn fire_agent_stop_windows(&mut self, now: Time) {
@@ -141,7 +137,7 @@ impl Engine {
         }
         let due: Vec<usize> = (0..self.containers.len())
             .filter(|&i| {
-                self.pending_window(&self.containers[i])
+                self.agent_stop_window_end(&self.containers[i])
                     .is_some_and(|t| t <= now)
             })
             .collect();

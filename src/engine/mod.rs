@@ -345,7 +345,7 @@ impl Engine {
                 }
             }
             if self.teardown.is_none() {
-                if let Some(t) = self.agent_stop_due(c) {
+                if let Some(t) = self.agent_stop_window_end(c) {
                     consider(t);
                 }
             }
