@@ -385,3 +385,22 @@ fn a_jobs_active_deadline_ends_it() {
         r.dump()
     );
 }
+
+/// A ConfigMap and a Secret given with the Job feed its env: the sidecar's `__IS_SIDECAR__`
+/// (through `envFrom`), so the supervisor treats it as one, and the app's token (`secretKeyRef`).
+#[test]
+fn env_comes_from_the_config_map_and_secret_documents() {
+    if skip("runc") {
+        return;
+    }
+    let r = run("runc", "sources/job-env-from-sources.yaml", "reverse", None);
+    assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
+    assert_eq!(r.shared("shared", "app"), "token=hello\n", "{}", r.dump());
+    let sidecar = r.container("sidecar");
+    assert_eq!(
+        (sidecar["kind"].as_str(), sidecar["exitCode"].as_i64()),
+        (Some("sidecar"), Some(0)),
+        "{}",
+        r.dump()
+    );
+}

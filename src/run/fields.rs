@@ -252,7 +252,7 @@ const CONTAINER: &[(&str, Use)] = &[
     ("terminationMessagePolicy", Ignored),
     ("stdin", Ignored),
     ("stdinOnce", Ignored),
-    ("envFrom", Unsupported),
+    ("envFrom", Handled),
     ("volumeDevices", Unsupported),
     ("tty", Unsupported),
 ];
@@ -265,10 +265,18 @@ const CONTAINER_SECURITY: &[(&str, Use)] = &[
     ("capabilities", Unsupported),
 ];
 
+// `valueFrom` and `envFrom` are resolved from the ConfigMap/Secret documents (`sources.rs`),
+// which names any reference it cannot resolve.
 const ENV: &[(&str, Use)] = &[
     ("name", Handled),
     ("value", Handled),
-    ("valueFrom", Unsupported),
+    ("valueFrom", Handled),
+];
+
+const ENV_FROM: &[(&str, Use)] = &[
+    ("configMapRef", Handled),
+    ("secretRef", Handled),
+    ("prefix", Handled),
 ];
 
 const VOLUME_MOUNT: &[(&str, Use)] = &[
@@ -304,6 +312,7 @@ pub fn pod_spec(d: &Document, at: &str) -> Result<(), ManifestError> {
                 &[SECURITY, CONTAINER_SECURITY],
             )?;
             each(d, &format!("{c}/env"), |e| check(d, e, ENV))?;
+            each(d, &format!("{c}/envFrom"), |e| check(d, e, ENV_FROM))?;
             each(d, &format!("{c}/volumeMounts"), |m| {
                 check(d, m, VOLUME_MOUNT)
             })
@@ -436,12 +445,16 @@ mod tests {
         let head = "kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: app\n";
         for (tail, want) in [
             (
-                "    envFrom: [{configMapRef: {name: c}}]\n",
-                "line 6: spec.containers[0].envFrom: is not supported by podinit run",
+                "    envFrom: {configMapRef: {name: c}}\n",
+                "line 6: spec.containers[0].envFrom must be a list",
             ),
             (
-                "    env:\n    - name: A\n      valueFrom: {fieldRef: {fieldPath: metadata.name}}\n",
-                "line 8: spec.containers[0].env[0].valueFrom: is not supported",
+                "    envFrom: [{configMapRef: {name: c}, prefx: A}]\n",
+                "line 6: spec.containers[0].envFrom[0].prefx: unknown field",
+            ),
+            (
+                "    volumeDevices: [{name: d, devicePath: /dev/x}]\n",
+                "line 6: spec.containers[0].volumeDevices: is not supported by podinit run",
             ),
             (
                 "    restartPolcy: Always\n",

@@ -10,6 +10,7 @@ pub mod fields;
 pub mod images;
 pub mod inputs;
 pub mod netns;
+pub mod sources;
 pub mod workload;
 pub mod yaml;
 

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use super::fields::{self, ManifestError};
+use super::sources::Sources;
 use super::yaml::Document;
 
 /// Kubernetes' default `backoffLimit`.
@@ -27,22 +28,43 @@ pub struct Workload {
     pub job: Option<JobSpec>,
     /// Things the user should know about how the workload was mapped onto one local pod.
     pub notes: Vec<String>,
+    /// The pod spec's pointer in its document, for errors found after the mapping.
+    spec_at: String,
 }
 
 const KINDS: &str =
     "Pod, Job, CronJob, Deployment, ReplicaSet, StatefulSet, DaemonSet, or a bare PodSpec";
 
-/// The one workload among the documents.
+/// The one workload among the documents, its env resolved from the ConfigMap and Secret
+/// documents among them.
 pub fn select(docs: &[Document]) -> Result<Workload, ManifestError> {
     let mut found = Vec::new();
+    let mut sources = Sources::default();
     for d in docs {
-        found.push(workload(d)?);
+        match d.value.get("kind").and_then(Value::as_str) {
+            Some(kind @ ("ConfigMap" | "Secret")) => {
+                fields::top(
+                    d,
+                    &["data", "stringData", "binaryData", "type", "immutable"],
+                )?;
+                sources.add(d, kind)?;
+            }
+            _ => found.push((d, workload(d)?)),
+        }
     }
+    if found.len() == 1 {
+        let (d, mut w) = found.remove(0);
+        if let Some(spec) = w.pod.get_mut("spec") {
+            sources.resolve_env(spec, d, &w.spec_at)?;
+        }
+        return Ok(w);
+    }
+    let found: Vec<Workload> = found.into_iter().map(|(_, w)| w).collect();
     match found.len() {
+        // (one workload returned above)
         0 => Err(ManifestError::plain(
-            "no documents: podinit run needs a ".to_owned() + KINDS,
+            "no documents to run: podinit run needs a ".to_owned() + KINDS,
         )),
-        1 => Ok(found.remove(0)),
         _ => Err(ManifestError::plain(format!(
             "{} workloads ({}): podinit run runs one pod; give it one of them",
             found.len(),
@@ -95,6 +117,7 @@ fn workload(d: &Document) -> Result<Workload, ManifestError> {
                 pod: json!({"metadata": {"name": "pod"}, "spec": d.value}),
                 job: None,
                 notes,
+                spec_at: String::new(),
             });
         }
         "Pod" => {
@@ -105,6 +128,7 @@ fn workload(d: &Document) -> Result<Workload, ManifestError> {
                 pod: json!({"metadata": obj.get("metadata").cloned().unwrap_or(json!({})), "spec": obj.get("spec").cloned().unwrap_or(json!({}))}),
                 job: None,
                 notes,
+                spec_at: "/spec".into(),
             });
         }
         "Job" => ("/spec/template", Some("/spec")),
@@ -127,13 +151,6 @@ fn workload(d: &Document) -> Result<Workload, ManifestError> {
                 }
             }
             ("/spec/template", None)
-        }
-        "ConfigMap" | "Secret" => {
-            return Err(ManifestError::at(
-                d,
-                "/kind",
-                format!("{kind} documents are not supported by podinit run yet"),
-            ));
         }
         other => {
             return Err(ManifestError::at(
@@ -176,6 +193,7 @@ fn workload(d: &Document) -> Result<Workload, ManifestError> {
         pod: json!({"metadata": metadata, "spec": t.get("spec").cloned().unwrap_or(json!({}))}),
         job,
         notes,
+        spec_at: format!("{template}/spec"),
     })
 }
 
@@ -303,8 +321,16 @@ mod tests {
             ("metadata: {}\n", "no kind"),
             ("kind: 3\n", "line 1: kind must be a string"),
             (
-                "kind: ConfigMap\ndata: {a: b}\n",
-                "ConfigMap documents are not supported",
+                "kind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n",
+                "no documents to run",
+            ),
+            (
+                "kind: ConfigMap\nmetadata: {name: c}\ndatta: {a: b}\n",
+                "line 3: datta: unknown field",
+            ),
+            (
+                "kind: Pod\nspec:\n  containers:\n  - name: a\n    envFrom: [{configMapRef: {name: c}}]\n",
+                "line 5: spec.containers[0].envFrom[0]: ConfigMap \"c\" is not among",
             ),
             ("", "no documents"),
         ] {
