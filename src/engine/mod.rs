@@ -371,6 +371,12 @@ impl Engine {
             .and_then(|i| self.containers[i].plan.clone())
     }
 
+    /// The container's init reported a process of it: that init speaks the protocol (a
+    /// driver can expect it to reconnect rather than signal it directly).
+    pub fn has_reported(&self, name: &str) -> bool {
+        self.find(name).is_some_and(|i| self.containers[i].ran)
+    }
+
     pub fn is_finished(&self) -> bool {
         self.finished
     }

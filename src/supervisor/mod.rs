@@ -13,6 +13,7 @@
 
 mod conn;
 mod control;
+mod delivery;
 mod journal;
 pub mod layout;
 pub mod listing;
@@ -66,6 +67,11 @@ struct Init {
     conn: Option<u64>,
     /// Commands for an init that has not connected yet.
     outbox: Vec<SupervisorMessage>,
+    /// It said hello to this supervisor: it is `podinit exec` and reconnects when its link is
+    /// lost (`delivery.rs`).
+    spoke: bool,
+    /// A signal waits in the outbox for the init to reconnect until then (`delivery.rs`).
+    fallback_at: Option<Duration>,
 }
 
 pub struct Supervisor {
@@ -296,6 +302,8 @@ impl Supervisor {
                 pidfd_token: token,
                 conn: None,
                 outbox: Vec::new(),
+                spoke: false,
+                fallback_at: None,
             },
         );
         if let Some(old) = old {
@@ -313,11 +321,13 @@ impl Supervisor {
         }
     }
 
-    /// The earliest deadline of any pod: one timer for the whole machine.
+    /// The earliest deadline of any pod, or of a signal waiting for its init: one timer for
+    /// the whole machine.
     fn next_deadline(&self) -> Option<Duration> {
         self.pods
             .values()
             .filter_map(|p| p.engine.poll_timeout())
+            .chain(self.next_fallback())
             .min()
     }
 
@@ -357,6 +367,7 @@ impl Supervisor {
     /// Every pod whose next deadline has come.
     fn fire_timers(&mut self) {
         let now = monotonic_now();
+        self.fire_fallbacks(now);
         let keys: Vec<PodKey> = self.pods.keys().cloned().collect();
         for key in keys {
             let actions = self.pods.get_mut(&key).and_then(|p| p.handle_due(now));
@@ -440,6 +451,7 @@ impl Supervisor {
             if let Some(fd) = init.pidfd.take() {
                 let _ = self.epoll.delete(fd.as_fd());
             }
+            init.fallback_at = None;
             self.pidfd_tokens.remove(&init.pidfd_token);
             if let Some(c) = init.conn.take() {
                 self.drop_conn(c, "its container is gone");
@@ -666,9 +678,21 @@ impl Supervisor {
         let outbox = self
             .inits
             .get_mut(&member)
-            .map(|i| std::mem::take(&mut i.outbox))
+            .map(|i| {
+                i.spoke = true;
+                i.fallback_at = None;
+                std::mem::take(&mut i.outbox)
+            })
             .unwrap_or_default();
-        if outbox.is_empty() {
+        // Only signals queued (they waited for this reconnect, `delivery.rs`): the init still
+        // needs to hear where its container stands first.
+        let only_signals = outbox.iter().all(|m| {
+            matches!(
+                m,
+                SupervisorMessage::Signal { .. } | SupervisorMessage::Kill
+            )
+        });
+        if only_signals {
             // A reconnect (or a restarted supervisor): tell the init where its container stands.
             if let Some(c) = status.containers.iter().find(|c| c.name == name) {
                 match c.state {
@@ -717,24 +741,6 @@ impl Supervisor {
                 self.send_bytes(token, &bytes);
             }
             None => init.outbox.push(msg),
-        }
-    }
-
-    /// Signal a container: through its init when it is connected (so a stopped sidecar can
-    /// report and exit 0), or straight to the init through its pidfd when it is not.
-    fn signal(&mut self, member: &Member, signal: i32) {
-        let connected = self.inits.get(member).is_some_and(|i| i.conn.is_some());
-        if connected {
-            let msg = if signal == libc::SIGKILL {
-                SupervisorMessage::Kill
-            } else {
-                SupervisorMessage::Signal { signal }
-            };
-            self.send_to(member, msg);
-        } else if let Some(fd) = self.inits.get(member).and_then(|i| i.pidfd.as_ref()) {
-            if let Err(e) = pidfd::send_signal(fd, signal) {
-                log_warn!("supervise: cannot signal {member}: {e}");
-            }
         }
     }
 
