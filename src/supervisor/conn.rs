@@ -3,9 +3,9 @@
 //! - a line longer than [`proto::MAX_LINE`] closes the connection;
 //! - replies the client does not read pile up to at most [`MAX_PENDING_OUTPUT`], then the
 //!   connection is closed;
-//! - at most [`MAX_CONNECTIONS`] connections; past that the oldest connection that has not
-//!   identified itself is dropped (an init identifies itself with its first line, so only idle
-//!   or garbage clients are ever evicted).
+//! - at most [`MAX_CONNECTIONS`] connections; past that an unidentified connection is dropped
+//!   (an init identifies itself with its first line, so only idle or garbage clients are ever
+//!   evicted; which one, and the per-peer limit, in `admission.rs`).
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -31,6 +31,8 @@ pub struct Conn {
     pub container: Option<super::pod::Member>,
     /// Accept order, for evicting the oldest unidentified connection.
     pub serial: u64,
+    /// For an init connection: who connected (`admission.rs`), for the per-peer limit.
+    pub peer: Option<u64>,
     inbuf: Vec<u8>,
     outbuf: Vec<u8>,
 }
@@ -58,13 +60,19 @@ impl std::fmt::Display for ConnError {
 }
 
 impl Conn {
-    pub fn new(stream: UnixStream, side: Side, serial: u64) -> std::io::Result<Self> {
+    pub fn new(
+        stream: UnixStream,
+        side: Side,
+        serial: u64,
+        peer: Option<u64>,
+    ) -> std::io::Result<Self> {
         stream.set_nonblocking(true)?;
         Ok(Self {
             stream,
             side,
             container: None,
             serial,
+            peer,
             inbuf: Vec::new(),
             outbuf: Vec::new(),
         })

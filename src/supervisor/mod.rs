@@ -11,6 +11,7 @@
 //! `exit_with_pod` (a one-pod sandbox) it exits with the first pod's result once that pod
 //! finished, after deleting any other pod.
 
+mod admission;
 mod conn;
 mod control;
 mod delivery;
@@ -356,7 +357,9 @@ impl Supervisor {
                     return 1;
                 }
             };
-            for ev in events.iter().take(n).copied().collect::<Vec<_>>() {
+            let mut ready: Vec<EpollEvent> = events.iter().take(n).copied().collect();
+            ready.sort_by_key(|ev| admission::priority(self, ev.data()));
+            for ev in ready {
                 self.dispatch(ev.data(), ev.events());
             }
             self.fire_timers();
@@ -463,59 +466,6 @@ impl Supervisor {
                 name: member.name.clone(),
             },
         );
-    }
-
-    fn accept(&mut self, side: Side) {
-        loop {
-            let listener = if side == Side::Control {
-                &self.control
-            } else {
-                &self.init_listener
-            };
-            let stream = match listener.accept() {
-                Ok((s, _)) => s,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    log_warn!("supervise: accept failed: {e}");
-                    return;
-                }
-            };
-            if self.conns.len() >= conn::MAX_CONNECTIONS {
-                self.evict_one();
-            }
-            let token = self.token();
-            let conn = match Conn::new(stream, side, token) {
-                Ok(c) => c,
-                Err(e) => {
-                    log_warn!("supervise: cannot set up a connection: {e}");
-                    continue;
-                }
-            };
-            if let Err(e) = self.epoll.add(
-                conn.stream.as_fd(),
-                EpollEvent::new(EpollFlags::EPOLLIN, token),
-            ) {
-                log_warn!("supervise: cannot watch a connection: {e}");
-                continue;
-            }
-            self.conns.insert(token, conn);
-        }
-    }
-
-    /// At the connection limit: drop the oldest connection that has not identified itself.
-    fn evict_one(&mut self) {
-        let victim = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.container.is_none())
-            .min_by_key(|(_, c)| c.serial)
-            .map(|(t, _)| *t);
-        if let Some(t) = victim {
-            self.drop_conn(
-                t,
-                "connection limit reached; oldest unidentified connection dropped",
-            );
-        }
     }
 
     fn drop_conn(&mut self, token: u64, why: &str) {
