@@ -404,3 +404,42 @@ impl Drop for Group {
         let _ = self.0.wait();
     }
 }
+
+/// Issue 15 finding 7: a pod spec of ~240 KB, just inside Kubernetes' 256 KiB limit on a pod's
+/// annotations together, makes a registration the control socket takes (it was refused with a
+/// 256 KiB line limit). Four containers whose probes and lifecycle handlers run long scripts:
+/// those are in the plans, and a registration carries its own plan and every container's.
+#[test]
+fn a_registration_with_the_largest_valid_pod_spec_is_taken() {
+    let env: Vec<Value> = (0..1)
+        .map(|i| json!({"name": format!("VARIABLE_{i}"), "value": "v".repeat(600)}))
+        .collect();
+    let containers: Vec<Value> = (0..4)
+        .map(|i| {
+            json!({"name": format!("c{i}"), "image": "busybox",
+            "env": env,
+            "readinessProbe": {"exec": {"command": ["sh", "-c", "r".repeat(20_000)]}},
+            "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "p".repeat(20_000)]}},
+                          "postStart": {"exec": {"command": ["sh", "-c", "s".repeat(20_000)]}}}})
+        })
+        .collect();
+    let spec = json!({"restartPolicy": "Never", "containers": containers});
+    let spec_len = spec.to_string().len();
+    assert!(
+        (200 * 1024..256 * 1024).contains(&spec_len),
+        "spec is {spec_len} bytes"
+    );
+    let sup = Supervisor::start();
+    let plan = podinit_plan("c0", &spec);
+    let req = json!({"v": 1, "op": "register", "id": "id-c0", "pid": std::process::id(),
+        "bundle": "/nonexistent", "plan": plan["plan"], "pod": plan["pod"]});
+    eprintln!(
+        "register line: {} bytes for a {spec_len}-byte spec",
+        req.to_string().len()
+    );
+    let reply = sup.try_control(req, Duration::from_secs(5));
+    assert!(
+        reply.as_ref().is_some_and(|r| r["ok"] == true),
+        "refused: {reply:?}"
+    );
+}
