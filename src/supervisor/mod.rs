@@ -551,6 +551,10 @@ impl Supervisor {
                 return;
             }
         };
+        if let Err(e) = crate::ranges::init(&msg) {
+            self.drop_conn(token, &format!("protocol error: {e}"));
+            return;
+        }
         let bound = self.conns.get(&token).and_then(|c| c.container.clone());
         let Some(member) = bound else {
             if msg == InitMessage::Hello {

@@ -92,6 +92,12 @@ impl Pod {
         let mut count = 0usize;
         for r in records {
             match r {
+                Record::Init { pid, .. } if crate::ranges::pid("pid", pid).is_err() => {
+                    log_error!(
+                        "supervise: pod {}: a journalled init with pid {pid}, skipped",
+                        pod.key
+                    );
+                }
                 Record::Init {
                     name,
                     id,
@@ -112,6 +118,10 @@ impl Pod {
                         );
                         continue;
                     };
+                    if let Err(e) = crate::ranges::event(&event) {
+                        log_error!("supervise: pod {}: journalled input skipped: {e}", pod.key);
+                        continue;
+                    }
                     // Timers that fired before this input fire again here, so the state is the same.
                     while let Some(due) = pod.engine.poll_timeout().filter(|d| *d <= t) {
                         pod.engine.handle_timeout(due);
