@@ -1538,10 +1538,7 @@ fn x05_post_start_gates_and_pre_stop_runs_first(#[case] order: CreateOrder) {
     if pod::skip("x05_post_start_gates_and_pre_stop_runs_first") {
         return;
     }
-    let handler = |text: &str, sleep: &str| {
-        json!({"exec": {"command": ["sh", "-c",
-            format!("sleep {sleep}; {}", pod::log_line(text))]}})
-    };
+    let handler = logging_handler;
     let test = pod("x05-handlers").spec(json!({
         "restartPolicy": "Always",
         "terminationGracePeriodSeconds": 10,
@@ -1821,6 +1818,17 @@ fn x10_on_failure_app_restarted_until_success(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+/// A sidecar whose run 1 turns sick (`/dev/shm/sick`, not ready) once the app runs; run 2 is
+/// healthy. Runs are counted in `/shared/sidecar-runs`; the restart is in place (same /dev/shm).
+const SICK_ONCE_SIDECAR: &str = "trap 'tlog got TERM; exit 0' TERM\n\
+     echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs); tlog \"run $n\"\n\
+     rm -f /dev/shm/sick; touch /dev/shm/ready\n\
+     if [ \"$n\" = 1 ]; then\n\
+       until grep -q ' app started$' /shared/timeline.log; do sleep 0.02; done\n\
+       rm /dev/shm/ready; touch /dev/shm/sick; tlog sick\n\
+     fi\n\
+     while :; do sleep 0.05; done";
+
 /// SPEC 3: a sidecar that fails liveness is restarted alone; the app keeps running.
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
@@ -1832,14 +1840,7 @@ fn x11_sidecar_failing_liveness_restarted_alone(#[case] order: CreateOrder) {
     // Run 1 turns sick once the app runs; run 2 is healthy. The restart is in place (same
     // /dev/shm): run 1 removes its startup marker, so the startup probe of run 2 (and only then
     // liveness) waits until run 2 cleared the sick marker.
-    let sidecar = "trap 'tlog got TERM; exit 0' TERM\n\
-         echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs); tlog \"run $n\"\n\
-         rm -f /dev/shm/sick; touch /dev/shm/ready\n\
-         if [ \"$n\" = 1 ]; then\n\
-           until grep -q ' app started$' /shared/timeline.log; do sleep 0.02; done\n\
-           rm /dev/shm/ready; touch /dev/shm/sick; tlog sick\n\
-         fi\n\
-         while :; do sleep 0.05; done";
+    let sidecar = SICK_ONCE_SIDECAR;
     let app = app_body(
         "i=0; until grep -q ' sidecar run 2$' /shared/timeline.log; do\n\
            i=$((i+1)); [ $i -gt 400 ] && { tlog gave up waiting; break; }; sleep 0.02; done\n\
@@ -1991,4 +1992,184 @@ fn x21_runtime_stopping_one_sidecar_stops_it_alone(#[case] order: CreateOrder) {
     assert_reaped(&out, &[("s", 3), ("app", 0)]);
     assert_eq!(st(&out, "s", "exitCode"), 3, "{out}");
     assert_phase(&out, "Succeeded");
+}
+
+/// A lifecycle handler that sleeps `sleep` seconds, then logs `text` to the timeline.
+fn logging_handler(text: &str, sleep: &str) -> Value {
+    json!({"exec": {"command": ["sh", "-c", format!("sleep {sleep}; {}", pod::log_line(text))]}})
+}
+
+/// Issue 11, the kubelet's order and hooks: a liveness kill runs the container's preStop before
+/// the stop signal (kubelet `killContainer`, e2e "should call prestop when killing a pod"
+/// family), and the restarted process gets its own preStop on the next kill.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x22_liveness_kill_runs_pre_stop_first(#[case] order: CreateOrder) {
+    if pod::skip("x22_liveness_kill_runs_pre_stop_first") {
+        return;
+    }
+    // Run 1 turns sick once the app runs; run 2 is healthy.
+    let sidecar = SICK_ONCE_SIDECAR;
+    let app = app_body(
+        "until grep -q ' sidecar run 2$' /shared/timeline.log; do sleep 0.02; done",
+        0,
+    );
+    let out = pod("x22-liveness-prestop")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [{"name": "sidecar", "image": "busybox", "restartPolicy": "Always",
+                                "startupProbe": waiting_probe("/dev/shm/ready"),
+                                "livenessProbe": {"exec": {"command": ["sh", "-c",
+                                                   "! test -f /dev/shm/sick"]},
+                                                  "periodSeconds": 1, "failureThreshold": 1},
+                                "lifecycle": {"preStop": logging_handler("preStop done", "0.3")}}],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", sidecar))
+        .add(Container::script("app", &app))
+        .run(order);
+    out.assert_order(&[
+        "sidecar run 1",
+        "sidecar sick",
+        "sidecar preStop done",
+        "sidecar got TERM",
+        "sidecar run 2",
+        "app exiting",
+    ]);
+    assert_after(&out, "sidecar sick", "sidecar got TERM", 300.0);
+    // The second kill (teardown) runs run 2's own preStop.
+    assert_eq!(count(&out, "sidecar", "got TERM"), 2, "{out}");
+    assert_eq!(
+        count(&out, "sidecar", "preStop done"),
+        2,
+        "one per kill\n{out}"
+    );
+    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// Issue 11: regular containers start one by one in declaration order, each after the
+/// previous one's postStart returned (kubelet `startContainer`; Istio's
+/// holdApplicationUntilProxyStarts relies on it), whatever order they are created in.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x23_apps_start_in_order_after_each_post_start(#[case] order: CreateOrder) {
+    if pod::skip("x23_apps_start_in_order_after_each_post_start") {
+        return;
+    }
+    let out = pod("x23-apps-in-order")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "containers": [
+                {"name": "proxy", "image": "busybox",
+                 "lifecycle": {"postStart": logging_handler("postStart done", "0.5")}},
+                {"name": "app", "image": "busybox"}
+            ],
+        }))
+        .add(Container::script("proxy", &app_body("sleep 1.5", 0)))
+        .add(Container::script("app", &app_body("sleep 0.1", 0)))
+        .run(order);
+    out.assert_order(&["proxy started", "proxy postStart done", "app started"]);
+    // The postStart sleeps 0.5 s from its own start, which races the proxy's first log line.
+    assert_after(&out, "proxy started", "app started", 300.0);
+    assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// Issue 11, verified vendor dialects: Volcengine VCI's `VCI_CONTAINER_LAUNCH_PRIORITY` orders
+/// app containers as ECI's does (the app waits for the higher one to be Ready), and Baidu BCI's
+/// pod annotation `bci.virtual-kubelet.io/bci-ignore-exit-code-containers` makes the listed
+/// container report success: its exit 5 does not fail the Job.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x24_vci_launch_priority_and_bci_ignored_exit_code(#[case] order: CreateOrder) {
+    if pod::skip("x24_vci_launch_priority_and_bci_ignored_exit_code") {
+        return;
+    }
+    let out = pod("x24-vci-bci")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "containers": [
+                {"name": "app", "image": "busybox"},
+                {"name": "helper", "image": "busybox",
+                 "env": [{"name": "VCI_CONTAINER_LAUNCH_PRIORITY", "value": "10"}],
+                 "readinessProbe": waiting_probe("/dev/shm/ready")},
+            ],
+        }))
+        .pod_annotation(
+            "bci.virtual-kubelet.io/bci-ignore-exit-code-containers",
+            "helper",
+        )
+        .add(Container::script("app", &app_body("sleep 0.2", 0)))
+        .add(
+            Container::script(
+                "helper",
+                "tlog started; sleep 0.5; touch /dev/shm/ready; tlog ready\n\
+                 until grep -q ' app exiting$' /shared/timeline.log; do sleep 0.02; done\n\
+                 sleep 0.5; exit 5",
+            )
+            .env("VCI_CONTAINER_LAUNCH_PRIORITY", "10"),
+        )
+        .run(order);
+    out.assert_order(&[
+        "helper started",
+        "helper ready",
+        "app started",
+        "app exiting",
+    ]);
+    assert_after(&out, "helper started", "app started", 500.0);
+    assert_reaped(&out, &[("helper", 0), ("app", 0)]);
+    assert_eq!(st(&out, "helper", "exitCode"), 0, "{out}");
+    assert_eq!(st(&out, "helper", "rawExitCode"), 5, "{out}");
+    assert_phase(&out, "Succeeded");
+}
+
+/// Issue 11, pod deadlines: a Job whose app outlives `activeDeadlineSeconds` is torn down with
+/// grace (the app's TERM first, then the sidecar's) and fails with `DeadlineExceeded`, though
+/// the app exits 0 on its TERM.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x25_active_deadline_fails_the_pod_with_deadline_exceeded(#[case] order: CreateOrder) {
+    if pod::skip("x25_active_deadline_fails_the_pod_with_deadline_exceeded") {
+        return;
+    }
+    let out = pod("x25-active-deadline")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": 2,
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [native_sidecar("sidecar")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", &sidecar_body("0")))
+        .add(Container::script(
+            "app",
+            "trap 'tlog got TERM; sleep 0.3; tlog exiting; exit 0' TERM\n\
+             tlog started; while :; do sleep 0.05; done",
+        ))
+        .run(order);
+    out.assert_order(&[
+        "sidecar started",
+        "app started",
+        "app got TERM",
+        "app exiting",
+        "sidecar got TERM",
+    ]);
+    let since_start = gap_ms(&out, "sidecar started", "app got TERM");
+    assert!(
+        (1000.0..8000.0).contains(&since_start),
+        "TERM {since_start} ms after the first start, the deadline is 2 s from registration\n{out}"
+    );
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    let reason = out.status_json.as_ref().map(|s| s["reason"].clone());
+    assert_eq!(reason, Some(json!("DeadlineExceeded")), "{out}");
+    assert_phase(&out, "Failed");
 }

@@ -139,6 +139,15 @@ pub fn status_table(doc: &serde_json::Value) -> String {
         other => other.to_string(),
     };
     let mut out = format!("pod: {} {}\n", s(&doc["phase"]), s(&doc["reason"]));
+    let conditions: Vec<String> = doc["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{}={}", s(&c["type"]), s(&c["status"])))
+        .collect();
+    if !conditions.is_empty() {
+        out += &format!("conditions: {}\n", conditions.join(" "));
+    }
     out += &format!(
         "{:<20} {:<8} {:<11} {:<8} {:<6} {:<8} {:<5} {}\n",
         "NAME", "KIND", "STATE", "STARTED", "READY", "RESTARTS", "EXIT", "REASON"

@@ -191,6 +191,7 @@ pub fn to_json(classified: &Classified) -> Value {
         "countsForReady": plan.counts_for_ready,
         "stopSignal": plan.stop_signal.name,
         "graceSeconds": plan.grace_seconds,
+        "activeDeadlineSeconds": plan.active_deadline_seconds,
         "probes": { "startup": plan.startup_probe, "readiness": plan.readiness_probe, "liveness": plan.liveness_probe },
         "lifecycle": { "postStart": plan.post_start, "preStop": plan.pre_stop },
         "exitPriority": plan.exit_priority,

@@ -22,9 +22,9 @@
 //! dies at once, the runtime reports 137, and podinit records the container as ended without
 //! reporting (raw code 137).
 
-use super::container::{AgentStop, Container, PreStop};
+use super::container::{AgentStop, Container};
 use super::status::ContainerState;
-use super::{Action, Engine, HandlerKind, TeardownCause, Time};
+use super::{Action, Engine, TeardownCause, Time};
 
 impl Engine {
     pub(super) fn on_agent_stop(
@@ -112,30 +112,23 @@ impl Engine {
             .all(|c| c.agent_stop.is_some())
     }
 
+    /// preStop, then the runtime's signal, SIGKILL when the pod's grace from the stop is over
+    /// (`solo_stop.rs`).
     fn stop_alone(&mut self, i: usize) {
-        if let Some(a) = &mut self.containers[i].agent_stop {
-            a.alone = true;
-        }
+        let grace = self.grace();
+        let Some(a) = &mut self.containers[i].agent_stop else {
+            return;
+        };
+        a.alone = true;
+        let (deadline, signal) = (a.at + grace, a.signal);
+        self.begin_solo_stop(i, deadline, signal);
     }
 
-    /// A sidecar's stop that is still waiting to see whether the rest of the pod follows.
-    fn pending_window(&self, c: &Container) -> Option<Time> {
+    /// The end of the window of a sidecar's stop that is still waiting to see whether the rest
+    /// of the pod follows.
+    pub(super) fn agent_stop_window_end(&self, c: &Container) -> Option<Time> {
         let a = c.agent_stop?;
         (!a.alone && c.state == ContainerState::Running).then(|| a.at + self.cfg.agent_stop_window)
-    }
-
-    /// When an agent stop needs the clock: the end of a sidecar's window, or the end of a
-    /// preStop's share of the grace.
-    pub(super) fn agent_stop_due(&self, c: &Container) -> Option<Time> {
-        if let Some(t) = self.pending_window(c) {
-            return Some(t);
-        }
-        let a = c.agent_stop?;
-        let waiting_for_pre_stop = a.alone
-            && c.state == ContainerState::Running
-            && c.signaled_at.is_none()
-            && c.pre_stop == PreStop::Running;
-        waiting_for_pre_stop.then(|| a.at + self.grace())
     }
 
     pub(super) fn fire_agent_stop_windows(&mut self, now: Time) {
@@ -144,7 +137,7 @@ impl Engine {
         }
         let due: Vec<usize> = (0..self.containers.len())
             .filter(|&i| {
-                self.pending_window(&self.containers[i])
+                self.agent_stop_window_end(&self.containers[i])
                     .is_some_and(|t| t <= now)
             })
             .collect();
@@ -156,60 +149,6 @@ impl Engine {
                 Some(&name),
                 "the rest of the pod was not stopped: stopping this container alone",
             );
-        }
-    }
-
-    /// Containers stopping alone: preStop first (as the kubelet's `killContainer`), then the
-    /// runtime's signal, SIGKILL when the pod's grace from the stop is over.
-    pub(super) fn advance_agent_stops(&mut self, now: Time, out: &mut Vec<Action>) {
-        let grace = self.grace();
-        let floor = self.cfg.min_stop_timeout;
-        for i in 0..self.containers.len() {
-            let c = &mut self.containers[i];
-            let Some(a) = c.agent_stop.filter(|a| a.alone) else {
-                continue;
-            };
-            if c.state != ContainerState::Running || c.signaled_at.is_some() {
-                continue;
-            }
-            if c.probing {
-                c.probing = false;
-                out.push(Action::StopProbes {
-                    name: c.name.clone(),
-                });
-            }
-            let deadline = a.at + grace;
-            if c.pre_stop == PreStop::NotRun {
-                let has = c.plan.as_ref().is_some_and(|p| p.pre_stop.is_some());
-                if has && c.process_running {
-                    c.pre_stop = PreStop::Running;
-                    out.push(Action::RunHandler {
-                        name: c.name.clone(),
-                        handler: HandlerKind::PreStop,
-                    });
-                    continue;
-                }
-                c.pre_stop = PreStop::Done;
-            }
-            if c.pre_stop == PreStop::Done || now >= deadline {
-                let kill_at = deadline.max(now + floor);
-                c.signaled_at = Some(now);
-                c.kill_at = Some(kill_at);
-                let name = c.name.clone();
-                out.push(Action::Signal {
-                    name: name.clone(),
-                    signal: a.signal,
-                });
-                self.note(
-                    now,
-                    Some(&name),
-                    format!(
-                        "signal {} passed on, SIGKILL in {}ms",
-                        a.signal,
-                        (kill_at - now).as_millis()
-                    ),
-                );
-            }
         }
     }
 }

@@ -11,6 +11,14 @@ pub enum PreStop {
     Done,
 }
 
+/// A stop of this container alone, outside teardown (`solo_stop.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoloStop {
+    /// SIGKILL no earlier than this (the grace from the stop's decision).
+    pub deadline: Time,
+    pub signal: i32,
+}
+
 /// A stop signal the runtime sent this container (see `agent_stop.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgentStop {
@@ -59,6 +67,12 @@ pub struct Container {
     pub stopping_for_restart: bool,
     /// The runtime stopped it: it never restarts in place (a new incarnation is a new create).
     pub agent_stop: Option<AgentStop>,
+    /// Being stopped alone: preStop first, then the signal (`solo_stop.rs`).
+    pub solo_stop: Option<SoloStop>,
+    /// Its first start returned: the process started and its postStart (if any) finished or
+    /// failed, or it ended. Containers declared after it in the same start slot wait for this,
+    /// as the kubelet starts regular containers one by one, each after the last one's postStart.
+    pub start_returned: bool,
     pub gone: bool,
 }
 
@@ -93,6 +107,8 @@ impl Container {
             killed: false,
             stopping_for_restart: false,
             agent_stop: None,
+            solo_stop: None,
+            start_returned: false,
             gone: false,
         }
     }

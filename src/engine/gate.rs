@@ -11,7 +11,7 @@
 use super::container::Container;
 use super::status::ContainerState;
 use super::{Action, Engine, Refusal, Registration, Time};
-use crate::plan::{ContainerPlan, PodDeclaration};
+use crate::plan::{ContainerPlan, PodDeclaration, StartSlot};
 
 impl Engine {
     pub(super) fn on_registered(
@@ -76,6 +76,7 @@ impl Engine {
         fresh.reason = "Waiting at the start gate".into();
         self.containers[i] = fresh;
         self.last_registration = Some(now);
+        self.started.get_or_insert(now);
         // During teardown the new container never starts: `advance_teardown` ends it.
         self.note(now, Some(&name), format!("registered as {id}"));
     }
@@ -118,6 +119,9 @@ impl Engine {
         if self.settle_deadline().is_some_and(|t| now < t) {
             return false;
         }
+        if matches!(mine, StartSlot::Regular { .. }) && self.earlier_post_start_pending(i, mine) {
+            return false;
+        }
         self.containers.iter().enumerate().all(|(j, other)| {
             if i == j || other.passed {
                 return true;
@@ -127,6 +131,20 @@ impl Engine {
                 None => false,
                 Some(theirs) => theirs.key() >= mine.key(),
             }
+        })
+    }
+
+    /// The kubelet starts a pod's regular containers one by one in declaration order, and a
+    /// start returns only once the container's postStart did (`startContainer`; Istio's
+    /// `holdApplicationUntilProxyStarts` relies on it). So a regular container waits while one
+    /// declared before it in the same start slot has a postStart that has not returned. Without
+    /// postStarts, equal slots still start together (ECI's "equal starts together").
+    fn earlier_post_start_pending(&self, i: usize, mine: StartSlot) -> bool {
+        self.containers[..i].iter().any(|other| {
+            other.slot().is_some_and(|s| s.key() == mine.key())
+                && other.plan.as_ref().is_some_and(|p| p.post_start.is_some())
+                && !other.start_returned
+                && other.state != ContainerState::Terminated
         })
     }
 

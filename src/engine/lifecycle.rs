@@ -37,6 +37,7 @@ impl Engine {
             });
         } else {
             c.post_start_done = true;
+            c.start_returned = true;
             self.after_post_start(now, i, out);
         }
     }
@@ -83,6 +84,7 @@ impl Engine {
                 if !self.containers[i].process_running || self.containers[i].post_start_done {
                     return;
                 }
+                self.containers[i].start_returned = true;
                 if ok {
                     self.containers[i].post_start_done = true;
                     self.after_post_start(now, i, out);
@@ -164,6 +166,7 @@ impl Engine {
     }
 
     /// Stop a container outside teardown; its exit then goes through the restart policy.
+    /// preStop first, as on every kill the kubelet makes (`solo_stop.rs`).
     fn stop_for_restart(
         &mut self,
         now: Time,
@@ -175,7 +178,7 @@ impl Engine {
             .unwrap_or_else(|| self.grace())
             .max(self.cfg.min_stop_timeout);
         let c = &mut self.containers[i];
-        if c.signaled_at.is_some() {
+        if c.signaled_at.is_some() || c.solo_stop.is_some() {
             return;
         }
         let signal = c
@@ -183,18 +186,13 @@ impl Engine {
             .as_ref()
             .map_or(libc::SIGTERM, |p| p.stop_signal.number);
         c.stopping_for_restart = true;
-        c.signaled_at = Some(now);
-        c.kill_at = Some(now + grace);
         if c.probing {
             c.probing = false;
             out.push(Action::StopProbes {
                 name: c.name.clone(),
             });
         }
-        out.push(Action::Signal {
-            name: c.name.clone(),
-            signal,
-        });
+        self.begin_solo_stop(i, now + grace, signal);
     }
 
     pub(super) fn on_exited(
@@ -229,6 +227,10 @@ impl Engine {
         c.kill_at = None;
         c.killed = false;
         c.stopping_for_restart = false;
+        c.solo_stop = None;
+        // A restarted process gets its own preStop when it is stopped.
+        c.pre_stop = super::container::PreStop::NotRun;
+        c.start_returned = true;
         if c.probing {
             c.probing = false;
             out.push(Action::StopProbes {
@@ -311,6 +313,7 @@ impl Engine {
         c.exit_code = Some(code);
         c.restart_at = None;
         c.kill_at = None;
+        c.start_returned = true;
         c.finished_at.get_or_insert(now);
         c.reason = if raw == 0 {
             "Completed".into()

@@ -7,15 +7,18 @@
 //! - exits, restarts and backoff: `lifecycle.rs`
 //! - teardown (preStop, who gets SIGTERM when, the shared grace budget, SIGKILL): `teardown.rs`
 //! - stops that come from the runtime (`runc kill`, CRI StopContainer): `agent_stop.rs`
+//! - one container stopped alone (probe kills, runtime stops): preStop first, `solo_stop.rs`
 //! - pod phase and status: `status.rs` and [`Engine::status`]
 
 mod agent_stop;
 mod backoff;
+mod conditions;
 mod container;
 mod gate;
 mod lifecycle;
 #[cfg(test)]
 mod registration_tests;
+mod solo_stop;
 mod status;
 mod teardown;
 #[cfg(test)]
@@ -27,6 +30,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use backoff::{Backoff, BackoffConfig};
+pub use conditions::{CONDITION_TYPES, PodCondition};
 pub use status::{ContainerState, ContainerStatus, Phase, PodStatus, TIMELINE_MAX, TimelineEntry};
 
 use crate::plan::{ContainerPlan, Kind, PodDeclaration};
@@ -194,6 +198,8 @@ pub enum TeardownCause {
     /// A regular init container failed under `restartPolicy: Never`.
     InitFailed,
     Deleted,
+    /// The pod ran longer than its `activeDeadlineSeconds`: Failed, teardown with grace.
+    DeadlineExceeded,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -258,8 +264,13 @@ pub struct Engine {
     now: Time,
     teardown: Option<Teardown>,
     init_failed: bool,
+    /// When the pod's first container registered: `activeDeadlineSeconds` counts from here
+    /// (the kubelet counts from the pod's start time).
+    started: Option<Time>,
     finished: bool,
     timeline: VecDeque<TimelineEntry>,
+    /// `conditions.rs`, in `CONDITION_TYPES` order once the first event was handled.
+    conditions: Vec<PodCondition>,
     dirty: bool,
 }
 
@@ -273,8 +284,10 @@ impl Engine {
             now: Time::ZERO,
             teardown: None,
             init_failed: false,
+            started: None,
             finished: false,
             timeline: VecDeque::new(),
+            conditions: Vec::new(),
             dirty: false,
         }
     }
@@ -305,6 +318,9 @@ impl Engine {
         self.now = self.now.max(now);
         self.fire_kills(now, &mut out);
         self.fire_agent_stop_windows(now);
+        if self.teardown.is_none() && self.active_deadline().is_some_and(|t| t <= now) {
+            self.start_teardown(now, TeardownCause::DeadlineExceeded, None);
+        }
         self.reconcile(now, &mut out);
         out
     }
@@ -329,9 +345,19 @@ impl Engine {
                 }
             }
             if self.teardown.is_none() {
-                if let Some(t) = self.agent_stop_due(c) {
+                if let Some(t) = self.agent_stop_window_end(c) {
                     consider(t);
                 }
+            }
+        }
+        if self.teardown.is_none() {
+            for i in 0..self.containers.len() {
+                if let Some(t) = self.solo_stop_due(i) {
+                    consider(t);
+                }
+            }
+            if let Some(t) = self.active_deadline() {
+                consider(t);
             }
         }
         if let Some(td) = &self.teardown {
@@ -404,6 +430,7 @@ impl Engine {
                     TeardownCause::JobComplete => "JobComplete",
                     TeardownCause::InitFailed => "InitContainerFailed",
                     TeardownCause::Deleted => "Deleted",
+                    TeardownCause::DeadlineExceeded => "DeadlineExceeded",
                 };
                 let budget = td.deadline.saturating_sub(td.started).as_secs();
                 (
@@ -417,6 +444,7 @@ impl Engine {
             reason,
             message,
             containers: self.containers.iter().map(Container::status).collect(),
+            conditions: self.conditions.clone(),
             timeline: self.timeline.clone(),
         }
     }
@@ -453,6 +481,16 @@ impl Engine {
         }
     }
 
+    /// When the pod's `activeDeadlineSeconds` runs out, if it declares one.
+    fn active_deadline(&self) -> Option<Time> {
+        let secs = self
+            .containers
+            .iter()
+            .filter_map(|c| c.plan.as_ref().and_then(|p| p.active_deadline_seconds))
+            .min()?;
+        Some(self.started? + Duration::from_secs(secs))
+    }
+
     fn grace(&self) -> Duration {
         self.containers
             .iter()
@@ -470,7 +508,11 @@ impl Engine {
 
     /// Pod phase from app containers only (kubelet `getPhase`; sidecar codes never count).
     fn final_phase(&self) -> Phase {
-        if self.init_failed {
+        let deadline = self
+            .teardown
+            .as_ref()
+            .is_some_and(|t| t.cause == TeardownCause::DeadlineExceeded);
+        if self.init_failed || deadline {
             return Phase::Failed;
         }
         let apps: Vec<&Container> = self
@@ -491,12 +533,13 @@ impl Engine {
         if self.teardown.is_none() {
             self.fire_restarts(now, out);
             self.open_gates(now, out);
-            self.advance_agent_stops(now, out);
+            self.advance_solo_stops(now, out);
             self.check_job_complete(now);
         }
         if self.teardown.is_some() {
             self.advance_teardown(now, out);
         }
+        self.update_conditions(now);
         if self.dirty {
             self.dirty = false;
             out.push(Action::StatusChanged);

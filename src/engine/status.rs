@@ -72,6 +72,8 @@ pub struct PodStatus {
     pub reason: String,
     pub message: String,
     pub containers: Vec<ContainerStatus>,
+    /// `conditions.rs`: the kubelet's four pod conditions with their last transition times.
+    pub conditions: Vec<super::PodCondition>,
     pub timeline: VecDeque<TimelineEntry>,
 }
 

@@ -39,6 +39,7 @@ impl Engine {
             TeardownCause::JobComplete => "all app containers have exited and none will restart",
             TeardownCause::InitFailed => "an init container failed under restartPolicy Never",
             TeardownCause::Deleted => "the pod is being deleted",
+            TeardownCause::DeadlineExceeded => "the pod ran past its activeDeadlineSeconds",
         };
         self.note(
             now,
@@ -181,6 +182,7 @@ impl Engine {
         c.state = ContainerState::Terminated;
         c.exit_code = Some(code);
         c.finished_at = Some(now);
+        c.start_returned = true;
         c.reason = "NeverStarted".into();
         c.message =
             "the pod ended before this container's start gate opened; its process never ran".into();

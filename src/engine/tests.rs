@@ -1288,3 +1288,260 @@ fn an_absurd_grace_is_bounded() {
             .is_some_and(|t| t <= pod.now + MAX_GRACE)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The kubelet's order and hooks (issue 11, deliverable 1)
+// ---------------------------------------------------------------------------------------------
+
+/// A sidecar with a preStop and a probe `probe` that fails: preStop runs before the stop
+/// signal, as on every kill the kubelet makes (`killContainer`).
+fn sidecar_with_pre_stop(probe: &str) -> Pod {
+    let mut side = json!({"name": "s", "restartPolicy": "Always",
+        "lifecycle": {"preStop": {"exec": {"command": ["flush"]}}}});
+    side[probe] = json!({"exec": {"command": ["check"]}, "terminationGracePeriodSeconds": 5});
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 30,
+        "initContainers": [side],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    pod
+}
+
+#[rstest]
+#[case::liveness("livenessProbe", ProbeKind::Liveness)]
+#[case::startup("startupProbe", ProbeKind::Startup)]
+fn a_probe_kill_runs_pre_stop_first(#[case] field: &str, #[case] kind: ProbeKind) {
+    let mut pod = sidecar_with_pre_stop(field);
+    if kind == ProbeKind::Liveness {
+        pod.run("app");
+    }
+    assert_eq!(pod.probe("s", kind, false), s(&["unprobe s", "prestop s"]));
+    assert_eq!(
+        pod.handler("s", HandlerKind::PreStop, true),
+        s(&["signal s 15"])
+    );
+    assert_eq!(pod.exit("s", 143), s(&["restart s"]));
+    // The restarted process gets its own preStop when it is killed again.
+    pod.run("s");
+    assert_eq!(pod.probe("s", kind, false), s(&["unprobe s", "prestop s"]));
+}
+
+#[test]
+fn a_pre_stop_that_hangs_gets_the_probes_grace_then_the_signal_and_two_seconds() {
+    let mut pod = sidecar_with_pre_stop("livenessProbe");
+    pod.run("app");
+    pod.probe("s", ProbeKind::Liveness, false);
+    assert_eq!(pod.advance(Duration::from_millis(4999)), s(&[]));
+    assert_eq!(pod.advance(Duration::from_millis(1)), s(&["signal s 15"]));
+    assert_eq!(
+        pod.advance(secs(2)),
+        s(&["kill s"]),
+        "at least 2 s after the signal"
+    );
+}
+
+#[test]
+fn a_failed_post_start_kill_runs_pre_stop_first() {
+    let mut pod = Pod::new(json!({
+        "initContainers": [{"name": "s", "restartPolicy": "Always", "lifecycle": {
+            "postStart": {"exec": {"command": ["setup"]}},
+            "preStop": {"exec": {"command": ["flush"]}}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    assert_eq!(pod.run("s"), s(&["poststart s"]));
+    assert_eq!(
+        pod.handler("s", HandlerKind::PostStart, false),
+        s(&["prestop s"])
+    );
+    assert_eq!(
+        pod.handler("s", HandlerKind::PreStop, true),
+        s(&["signal s 15"])
+    );
+}
+
+/// Regular containers start in declaration order, each after the previous one's postStart
+/// returned (kubelet `startContainer`), whatever order they are created in.
+#[rstest]
+#[case::declaration_order(&["a1", "a2", "a3"])]
+#[case::reverse(&["a3", "a2", "a1"])]
+fn apps_start_one_by_one_after_each_post_start(#[case] order: &[&str]) {
+    let post_start = json!({"postStart": {"exec": {"command": ["warm-up"]}}});
+    let mut pod = Pod::new(json!({
+        "containers": [
+            {"name": "a1", "lifecycle": post_start},
+            {"name": "a2", "lifecycle": post_start},
+            {"name": "a3"}
+        ]
+    }));
+    let released: Vec<String> = order.iter().flat_map(|c| pod.register(c)).collect();
+    assert_eq!(released, s(&["release a1"]), "a2 waits for a1's postStart");
+    assert_eq!(pod.run("a1"), s(&["poststart a1"]));
+    assert_eq!(
+        pod.handler("a1", HandlerKind::PostStart, true),
+        s(&["release a2"])
+    );
+    assert_eq!(pod.run("a2"), s(&["poststart a2"]));
+    // A failed postStart returns too: the next one starts, the failed one is killed.
+    assert_eq!(
+        pod.handler("a2", HandlerKind::PostStart, false),
+        s(&["release a3", "signal a2 15"])
+    );
+}
+
+#[test]
+fn apps_without_post_start_do_not_wait_for_each_other() {
+    let mut pod = Pod::new(json!({"containers": [{"name": "a1"}, {"name": "a2"}]}));
+    assert_eq!(pod.register("a2"), s(&["release a2"]));
+    assert_eq!(pod.register("a1"), s(&["release a1"]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// activeDeadlineSeconds (issue 11, deliverable 4)
+// ---------------------------------------------------------------------------------------------
+
+/// A Job past its `activeDeadlineSeconds` (counted from the first registration) is torn down
+/// with grace in the usual order and fails with `DeadlineExceeded`, whatever its apps exit with.
+#[test]
+fn a_pod_past_its_active_deadline_fails_with_deadline_exceeded() {
+    let mut spec = job_two_sidecars();
+    spec["activeDeadlineSeconds"] = json!(5);
+    let mut pod = Pod::new(spec);
+    pod.advance(secs(1));
+    pod.register_all(&["app", "s2", "s1"]);
+    pod.run("s1");
+    pod.run("s2");
+    pod.run("app");
+    // Registered at 1 s: the deadline is at 6 s.
+    assert_eq!(pod.advance(Duration::from_millis(4999)), s(&[]));
+    assert_eq!(pod.advance(Duration::from_millis(1)), s(&["signal app 15"]));
+    assert_eq!(pod.engine.status().reason, "DeadlineExceeded");
+    assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal s2 15"]));
+    assert_eq!(pod.exit("s2", 0), s(&["finish s2 0", "signal s1 15"]));
+    pod.exit("s1", 0);
+    for c in ["app", "s2"] {
+        pod.gone(c);
+    }
+    assert_eq!(
+        pod.gone("s1"),
+        s(&["pod Failed"]),
+        "Failed though the app exited 0"
+    );
+}
+
+#[test]
+fn a_pod_that_finishes_in_time_ignores_its_deadline() {
+    let mut spec = job_two_sidecars();
+    spec["activeDeadlineSeconds"] = json!(60);
+    let mut pod = Pod::new(spec);
+    pod.register_all(&["app", "s2", "s1"]);
+    pod.run("s1");
+    pod.run("s2");
+    pod.run("app");
+    pod.exit("app", 0);
+    pod.advance(secs(120));
+    assert_eq!(
+        pod.engine.status().reason,
+        "JobComplete",
+        "the deadline changed nothing"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pod conditions (issue 11, deliverable 2)
+// ---------------------------------------------------------------------------------------------
+
+fn conditions(pod: &Pod) -> Vec<(String, &'static str)> {
+    pod.engine
+        .status()
+        .conditions
+        .iter()
+        .map(|c| (c.kind.to_owned(), c.status))
+        .collect()
+}
+
+fn condition(pod: &Pod, kind: &str) -> PodCondition {
+    pod.engine
+        .status()
+        .conditions
+        .into_iter()
+        .find(|c| c.kind == kind)
+        .expect("condition")
+}
+
+#[test]
+fn conditions_follow_a_job_as_the_kubelet_computes_them() {
+    let mut pod = Pod::new(job_two_sidecars());
+    pod.register_all(&["app", "s2", "s1"]);
+    let want = |v: [&'static str; 4]| -> Vec<(String, &'static str)> {
+        CONDITION_TYPES
+            .iter()
+            .map(|k| k.to_string())
+            .zip(v)
+            .collect()
+    };
+    assert_eq!(conditions(&pod), want(["True", "False", "False", "False"]));
+    pod.advance(secs(1));
+    pod.run("s1");
+    pod.run("s2");
+    assert_eq!(conditions(&pod), want(["True", "True", "False", "False"]));
+    assert_eq!(condition(&pod, "Initialized").last_transition_time, secs(1));
+    pod.advance(secs(1));
+    pod.run("app");
+    assert_eq!(conditions(&pod), want(["True", "True", "True", "True"]));
+    assert_eq!(condition(&pod, "Ready").last_transition_time, secs(2));
+    assert_eq!(
+        condition(&pod, "Initialized").last_transition_time,
+        secs(1),
+        "unchanged: no transition"
+    );
+    pod.advance(secs(1));
+    pod.exit("app", 0);
+    assert_eq!(conditions(&pod), want(["True", "True", "False", "False"]));
+    assert_eq!(condition(&pod, "Ready").reason, "ContainersNotReady");
+    pod.exit("s2", 0);
+    pod.exit("s1", 0);
+    for c in ["app", "s2", "s1"] {
+        pod.gone(c);
+    }
+    assert_eq!(conditions(&pod), want(["False", "True", "False", "False"]));
+    assert_eq!(condition(&pod, "Ready").reason, "PodCompleted");
+}
+
+#[test]
+fn a_sidecar_with_ignore_ready_does_not_hold_the_pods_readiness() {
+    let mut pod = Pod::new(json!({
+        "initContainers": [{"name": "s", "restartPolicy": "Always",
+            "env": [{"name": "__IGNORE_READY__", "value": "true"}],
+            "readinessProbe": {"exec": {"command": ["ready"]}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    assert_eq!(
+        pod.run("app"),
+        s(&[]),
+        "sidecar readiness never gates the app"
+    );
+    assert_eq!(condition(&pod, "ContainersReady").status, "True");
+    assert!(!pod.status("s").ready);
+}
+
+#[test]
+fn a_not_ready_sidecar_holds_the_pods_readiness() {
+    let mut pod = Pod::new(json!({
+        "initContainers": [{"name": "s", "restartPolicy": "Always",
+            "readinessProbe": {"exec": {"command": ["ready"]}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    pod.run("app");
+    assert_eq!(condition(&pod, "Initialized").status, "True");
+    assert_eq!(condition(&pod, "ContainersReady").status, "False");
+    pod.probe("s", ProbeKind::Readiness, true);
+    assert_eq!(condition(&pod, "Ready").status, "True");
+}

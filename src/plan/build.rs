@@ -562,6 +562,48 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         (None, None) => None,
     };
 
+    // Baidu BCI: a pod annotation listing the containers that report success, on the
+    // container's own annotations (an agent copies pod annotations there) or the Pod's.
+    let bci = ann(BCI_IGNORE_EXIT_CODE)
+        .map(|v| (v, ann_src(BCI_IGNORE_EXIT_CODE)))
+        .or_else(|| {
+            spec.and_then(|s| s.pod_annotations.get(BCI_IGNORE_EXIT_CODE))
+                .map(|v| {
+                    (
+                        v.as_str(),
+                        format!(
+                            "annotation {POD_SPEC}: metadata.annotations {BCI_IGNORE_EXIT_CODE}"
+                        ),
+                    )
+                })
+        });
+    let mut ignore_exit_code = dialect.ignore_exit_code;
+    if let Some((list, source)) = bci {
+        if list.split(',').map(str::trim).any(|n| n == name) {
+            ignore_exit_code = true;
+            notes.push(format!("exit code reported as 0 ({source} lists {name})"));
+        }
+    }
+
+    // The API server's rule (ValidatePodSpec): 1 to 2147483647 seconds.
+    let active_deadline_seconds = match spec.and_then(|s| s.active_deadline_seconds) {
+        None => None,
+        Some(n) if (1..=i64::from(i32::MAX)).contains(&n) => {
+            notes.push(format!(
+                "the pod fails with DeadlineExceeded {n}s after it started (pod spec activeDeadlineSeconds)"
+            ));
+            // Invariant: 1..=i32::MAX fits u64.
+            Some(n as u64)
+        }
+        Some(n) => {
+            return Err(err(
+                PlanErrorKind::OutOfRange,
+                &format!("annotation {POD_SPEC}: activeDeadlineSeconds"),
+                format!("must be between 1 and {}, got {n}", i32::MAX),
+            ));
+        }
+    };
+
     Ok(ContainerPlan {
         name: name.to_owned(),
         kind,
@@ -570,7 +612,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         gate_on,
         restart,
         exit_priority: dialect.exit_priority,
-        ignore_exit_code: dialect.ignore_exit_code,
+        ignore_exit_code,
         counts_for_ready: !dialect.ignore_ready,
         startup_probe,
         readiness_probe,
@@ -579,6 +621,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         pre_stop,
         stop_signal,
         grace_seconds,
+        active_deadline_seconds,
         notes,
     })
 }

@@ -123,21 +123,22 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
         ));
     }
 
-    let eci = priority(ENV_ECI_LAUNCH)?;
-    let kruise = priority(ENV_KRUISE_PRIORITY)?;
-    d.launch_priority = match (eci, kruise) {
-        (Some((e, o)), Some((k, _))) => {
-            if e != k {
-                d.notes.push(format!(
-                    "{ENV_ECI_LAUNCH}={e} wins over {ENV_KRUISE_PRIORITY}={k}"
-                ));
+    // Launch priority, highest precedence first: ECI's, Volcengine VCI's (the same meaning
+    // under its own name), OpenKruise's.
+    let mut launch: Option<(&str, i32, &'static str)> = None;
+    for var in [ENV_ECI_LAUNCH, ENV_VCI_LAUNCH, ENV_KRUISE_PRIORITY] {
+        let Some((n, origin)) = priority(var)? else {
+            continue;
+        };
+        match launch {
+            None => launch = Some((var, n, origin)),
+            Some((winner, m, _)) if m != n => {
+                d.notes.push(format!("{winner}={m} wins over {var}={n}"));
             }
-            Some((e, format!("env {ENV_ECI_LAUNCH}={e} ({o})")))
+            Some(_) => {}
         }
-        (Some((e, o)), None) => Some((e, format!("env {ENV_ECI_LAUNCH}={e} ({o})"))),
-        (None, Some((k, o))) => Some((k, format!("env {ENV_KRUISE_PRIORITY}={k} ({o})"))),
-        (None, None) => None,
-    };
+    }
+    d.launch_priority = launch.map(|(var, n, o)| (n, format!("env {var}={n} ({o})")));
     if let Some((n, o)) = priority(ENV_ECI_EXIT)? {
         d.exit_priority = Some(n);
         d.notes
@@ -193,6 +194,54 @@ mod tests {
         )
         .unwrap();
         assert!(d.sidecar.is_none());
+    }
+
+    #[test]
+    fn vci_priority_is_a_launch_priority_below_eci_above_kruise() {
+        let p = env(&[
+            "VCI_CONTAINER_LAUNCH_PRIORITY=9",
+            "KRUISE_CONTAINER_PRIORITY=3",
+        ]);
+        let d = read(
+            &Env {
+                process: &p,
+                spec: &[],
+            },
+            "app",
+        )
+        .unwrap();
+        assert_eq!(d.launch_priority.as_ref().unwrap().0, 9);
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n.contains("VCI_CONTAINER_LAUNCH_PRIORITY=9 wins"))
+        );
+        let p = env(&[
+            "VCI_CONTAINER_LAUNCH_PRIORITY=9",
+            "ECI_CONTAINER_LAUNCH_PRIORITY=2",
+        ]);
+        let d = read(
+            &Env {
+                process: &p,
+                spec: &[],
+            },
+            "app",
+        )
+        .unwrap();
+        assert_eq!(d.launch_priority.unwrap().0, 2);
+        let p = env(&["VCI_CONTAINER_LAUNCH_PRIORITY=1001"]);
+        let e = read(
+            &Env {
+                process: &p,
+                spec: &[],
+            },
+            "app",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("VCI_CONTAINER_LAUNCH_PRIORITY"),
+            "{e}"
+        );
     }
 
     #[test]

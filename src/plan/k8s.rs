@@ -14,6 +14,11 @@ pub struct PodSpec {
     pub containers: Vec<Container>,
     pub restart_policy: Option<String>,
     pub termination_grace_period_seconds: Option<i64>,
+    pub active_deadline_seconds: Option<i64>,
+    /// `metadata.annotations` when the annotation held a whole Pod (vendor pod annotations
+    /// such as BCI's live there).
+    #[serde(skip)]
+    pub pod_annotations: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -123,11 +128,20 @@ pub enum IntOrString {
 /// agents and `podinit run` hold one or the other.
 pub fn parse_pod_spec(text: &str) -> Result<PodSpec, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
-    let spec = match value.get("spec") {
-        Some(spec) if value.get("containers").is_none() => spec.clone(),
-        _ => value,
+    let (spec, annotations) = match value.get("spec") {
+        Some(spec) if value.get("containers").is_none() => (
+            spec.clone(),
+            value.pointer("/metadata/annotations").cloned(),
+        ),
+        _ => (value, None),
     };
-    serde_json::from_value(spec).map_err(|e| format!("not a Kubernetes PodSpec: {e}"))
+    let mut parsed: PodSpec =
+        serde_json::from_value(spec).map_err(|e| format!("not a Kubernetes PodSpec: {e}"))?;
+    if let Some(a) = annotations.filter(|a| !a.is_null()) {
+        parsed.pod_annotations = serde_json::from_value(a)
+            .map_err(|e| format!("metadata.annotations is not a map of strings: {e}"))?;
+    }
+    Ok(parsed)
 }
 
 #[cfg(test)]

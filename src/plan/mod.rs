@@ -70,6 +70,12 @@ pub mod keys {
     pub const ENV_ECI_EXIT: &str = "ECI_CONTAINER_EXIT_PRIORITY";
     pub const ENV_KRUISE_SIDECAR: &str = "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT";
     pub const ENV_KRUISE_PRIORITY: &str = "KRUISE_CONTAINER_PRIORITY";
+    /// Volcengine VCI: ECI's launch priority under its own name, for app containers
+    /// (https://volcengine.com/docs/6460/1323115).
+    pub const ENV_VCI_LAUNCH: &str = "VCI_CONTAINER_LAUNCH_PRIORITY";
+    /// Baidu BCI, a pod annotation: the listed containers report success
+    /// (https://cloud.baidu.com/doc/BCI/s/Mm7lmxteo).
+    pub const BCI_IGNORE_EXIT_CODE: &str = "bci.virtual-kubelet.io/bci-ignore-exit-code-containers";
     pub const ENV_IGNORE_READY: &str = "__IGNORE_READY__";
 }
 
@@ -187,6 +193,10 @@ pub struct ContainerPlan {
     pub stop_signal: StopSignal,
     /// The pod's `terminationGracePeriodSeconds`, where this container's declarations give it.
     pub grace_seconds: Option<u64>,
+    /// The pod's `activeDeadlineSeconds`: how long the pod may run, from its first container's
+    /// registration, before it is failed with `DeadlineExceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_deadline_seconds: Option<u64>,
     /// Every other decision, with the declaration it came from, for `podinit explain`.
     pub notes: Vec<String>,
 }

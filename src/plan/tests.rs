@@ -286,3 +286,68 @@ fn bad_pod_key_names_the_annotation_and_container() {
         Classified::Ignored { .. }
     ));
 }
+
+/// Baidu BCI's pod annotation lists the containers that report success: on the container's
+/// annotations (an agent copies pod annotations there) or in a whole Pod's metadata.
+#[rstest]
+#[case::listed_on_the_container(bundle(json!({"bci.virtual-kubelet.io/bci-ignore-exit-code-containers": "log, c"}), &[]), true)]
+#[case::not_listed(bundle(json!({"bci.virtual-kubelet.io/bci-ignore-exit-code-containers": "log,cc"}), &[]), false)]
+#[case::in_the_pods_metadata(bundle(json!({"io.podinit.pod-spec": json!({
+    "kind": "Pod",
+    "metadata": {"annotations": {"bci.virtual-kubelet.io/bci-ignore-exit-code-containers": "c"}},
+    "spec": {"containers": [{"name": "c"}]}}).to_string()}), &[]), true)]
+fn bci_ignore_exit_code_containers(#[case] config: Value, #[case] ignored: bool) {
+    let p = plan(config);
+    assert_eq!(p.ignore_exit_code, ignored);
+    assert_eq!(p.notes.iter().any(|n| n.contains("bci-ignore")), ignored);
+}
+
+#[test]
+fn a_pods_metadata_annotations_must_be_strings() {
+    let config = bundle(
+        json!({"io.podinit.pod-spec": json!({"kind": "Pod",
+            "metadata": {"annotations": {"x": 1}}, "spec": {"containers": [{"name": "c"}]}}).to_string()}),
+        &[],
+    );
+    let e = classify(config).unwrap_err().to_string();
+    assert!(
+        e.contains("metadata.annotations") && e.contains("io.podinit.pod-spec"),
+        "{e}"
+    );
+}
+
+#[test]
+fn vci_launch_priority_orders_app_containers() {
+    let p = plan(bundle(json!({}), &["VCI_CONTAINER_LAUNCH_PRIORITY=10"]));
+    assert_eq!(
+        p.start,
+        StartSlot::Regular {
+            priority: 10,
+            early: false
+        }
+    );
+}
+
+#[rstest]
+#[case::one(1, true)]
+#[case::max(2147483647, true)]
+#[case::zero(0, false)]
+#[case::negative(-5, false)]
+#[case::past_int32(2147483648, false)]
+fn active_deadline_seconds_is_checked_as_the_api_server_does(#[case] n: i64, #[case] ok: bool) {
+    let config = with_spec(
+        json!({"activeDeadlineSeconds": n, "containers": [{"name": "c"}]}),
+        &[],
+    );
+    match classify(config) {
+        Ok(Classified::Container { plan, .. }) => {
+            assert!(ok, "{n} accepted");
+            assert_eq!(plan.active_deadline_seconds, Some(n as u64));
+        }
+        Ok(Classified::Ignored { .. }) => panic!("ignored"),
+        Err(e) => {
+            assert!(!ok, "{n} refused: {e}");
+            assert!(e.to_string().contains("activeDeadlineSeconds"), "{e}");
+        }
+    }
+}

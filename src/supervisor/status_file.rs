@@ -69,6 +69,13 @@ pub fn to_json(status: &PodStatus, clock: Clock) -> Value {
             }
         }
     }
+    if let Some(cs) = v.get_mut("conditions").and_then(Value::as_array_mut) {
+        for c in cs {
+            if let Some(x) = c.get_mut("lastTransitionTime") {
+                convert(x);
+            }
+        }
+    }
     if let Some(es) = v.get_mut("timeline").and_then(Value::as_array_mut) {
         for e in es {
             if let Some(x) = e.get_mut("at") {
