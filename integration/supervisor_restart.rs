@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::SpawnGuarded;
+use support::sockets::{declaration, have_python};
 
 /// Appended to, so the log of the first supervisor survives the second.
 fn log(path: &Path) -> std::fs::File {
@@ -71,19 +72,6 @@ fn control(socket: &Path, req: Value) -> Option<Value> {
     let mut reply = String::new();
     BufReader::new(s).read_line(&mut reply).ok()?;
     serde_json::from_str(&reply).ok()
-}
-
-/// The plan and pod declaration the createRuntime hook would send for container `name`.
-fn declaration(dir: &Path, name: &str, spec: &Value) -> Value {
-    let bundle = dir.join(format!("bundle-{name}"));
-    std::fs::create_dir_all(&bundle).unwrap();
-    let config = json!({"process": {"args": ["true"]}, "annotations": {
-        "io.podinit.container-name": name, "io.podinit.pod-spec": spec.to_string()}});
-    std::fs::write(bundle.join("config.json"), config.to_string()).unwrap();
-    match podinit::explain::classify_path(&bundle).unwrap() {
-        podinit::plan::Classified::Container { plan, pod, .. } => json!({"plan": plan, "pod": pod}),
-        podinit::plan::Classified::Ignored { .. } => panic!("not a sandbox"),
-    }
 }
 
 /// A fake init: waits for a line on stdin, then connects (retrying), says hello, prints every op
@@ -146,14 +134,6 @@ fn fake_init(socket: &Path, exit_code: Option<i32>, reconnect: bool) -> support:
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn_guarded()
-}
-
-fn have_python() -> bool {
-    Command::new("python3")
-        .arg("-c")
-        .arg("1")
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// The sidecar's SIGKILL falls due while no supervisor runs. The restarted one must deliver it

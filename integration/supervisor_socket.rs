@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod support;
+use support::sockets::{declaration, have_python};
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 struct Supervisor {
@@ -109,24 +112,16 @@ impl Drop for Supervisor {
     }
 }
 
-/// The plan and pod declaration the hook would send, from `podinit explain`'s classification of
-/// a bundle carrying the pod spec.
+/// The plan and pod declaration the hook would send for `name` of a pod with `spec`.
 fn podinit_plan(name: &str, spec: &Value) -> Value {
     let dir = std::env::temp_dir().join(format!(
         "podinit-plan-{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst)
     ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = json!({"process": {"args": ["true"]}, "annotations": {
-        "io.podinit.container-name": name, "io.podinit.pod-spec": spec.to_string()}});
-    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-    let plan = podinit::explain::classify_path(&dir).unwrap();
+    let d = declaration(&dir, name, spec);
     let _ = std::fs::remove_dir_all(&dir);
-    match plan {
-        podinit::plan::Classified::Container { plan, pod, .. } => json!({"plan": plan, "pod": pod}),
-        podinit::plan::Classified::Ignored { .. } => panic!("not a sandbox"),
-    }
+    d
 }
 
 /// A client process (python3) that connects to `socket` when told to, sends `lines`, and prints
@@ -168,14 +163,6 @@ fn go_and_read(mut c: Child) -> String {
     c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
     c.wait().unwrap();
     out
-}
-
-fn have_python() -> bool {
-    Command::new("python3")
-        .arg("-c")
-        .arg("1")
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 #[test]
