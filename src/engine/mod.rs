@@ -18,6 +18,8 @@ mod gate;
 mod lifecycle;
 #[cfg(test)]
 mod registration_tests;
+#[cfg(test)]
+mod sequence_fuzz;
 mod solo_stop;
 mod status;
 mod teardown;
@@ -311,6 +313,17 @@ impl Engine {
         }
         self.reconcile(now, &mut out);
         out
+    }
+
+    /// One journalled input replayed into a fresh engine: the timers that fell due before it
+    /// fire first, at their own deadlines, so the state matches the live engine's (which
+    /// handled them when they came). The loop ends because every handled timeout leaves the
+    /// next deadline ahead of it (issue 15 finding 1).
+    pub fn replay(&mut self, t: Time, event: Event) {
+        while let Some(due) = self.poll_timeout().filter(|d| *d <= t) {
+            self.handle_timeout(due);
+        }
+        self.handle_event(t, event);
     }
 
     pub fn handle_timeout(&mut self, now: Time) -> Vec<Action> {

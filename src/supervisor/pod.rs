@@ -122,11 +122,7 @@ impl Pod {
                         log_error!("supervise: pod {}: journalled input skipped: {e}", pod.key);
                         continue;
                     }
-                    // Timers that fired before this input fire again here, so the state is the same.
-                    while let Some(due) = pod.engine.poll_timeout().filter(|d| *d <= t) {
-                        pod.engine.handle_timeout(due);
-                    }
-                    pod.engine.handle_event(t, event);
+                    pod.engine.replay(t, event);
                     count += 1;
                 }
                 // Not last (checked above): a journal someone appended to; the inputs decide.
