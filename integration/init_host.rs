@@ -635,3 +635,34 @@ fn set_mode(p: &std::path::Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
+
+/// Issue 15 finding 7: under a supervisor, the app (same uid, no CAP_SYS_PTRACE) cannot reach
+/// into its init (`/proc/<init>/fd`, ptrace and `pidfd_getfd` share that permission check), so
+/// it cannot take the init's socket and speak as its container's init. Run as uid 65534 with a
+/// supervisor socket that does not answer: the init is a managed one that gives up after 1 s and
+/// starts the app.
+#[test]
+fn the_app_cannot_reach_into_its_managed_init() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: not root (setpriv to another uid)");
+        return;
+    }
+    let out = support::run(
+        Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(support::PODINIT)
+            .args(["exec", "--", "sh", "-c"])
+            .arg("if ls /proc/$PPID/fd >/dev/null 2>&1; then echo reachable; else echo denied; fi")
+            .env("PODINIT_SOCKET", "/nonexistent/podinit/init.sock")
+            .env("PODINIT_UNREACHABLE_TIMEOUT", "1")
+            .stdin(Stdio::null()),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "denied",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -5,12 +5,16 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod support;
+use support::sockets::{declaration, have_python};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -61,6 +65,18 @@ impl Supervisor {
         self.dir.join("state/sock/init.sock")
     }
 
+    /// One request and its reply, or `None` when there is no reply within `timeout`.
+    fn try_control(&self, req: Value, timeout: Duration) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut s = UnixStream::connect(self.dir.join("ctl.sock")).ok()?;
+        s.set_read_timeout(Some(timeout)).ok()?;
+        s.set_write_timeout(Some(timeout)).ok()?;
+        s.write_all(format!("{req}\n").as_bytes()).ok()?;
+        let mut reply = String::new();
+        BufReader::new(s).read_line(&mut reply).ok()?;
+        (Instant::now() <= deadline).then(|| serde_json::from_str(&reply).ok())?
+    }
+
     fn control(&self, req: Value) -> Value {
         let mut s = UnixStream::connect(self.dir.join("ctl.sock")).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -96,24 +112,16 @@ impl Drop for Supervisor {
     }
 }
 
-/// The plan and pod declaration the hook would send, from `podinit explain`'s classification of
-/// a bundle carrying the pod spec.
+/// The plan and pod declaration the hook would send for `name` of a pod with `spec`.
 fn podinit_plan(name: &str, spec: &Value) -> Value {
     let dir = std::env::temp_dir().join(format!(
         "podinit-plan-{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst)
     ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = json!({"process": {"args": ["true"]}, "annotations": {
-        "io.podinit.container-name": name, "io.podinit.pod-spec": spec.to_string()}});
-    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-    let plan = podinit::explain::classify_path(&dir).unwrap();
+    let d = declaration(&dir, name, spec);
     let _ = std::fs::remove_dir_all(&dir);
-    match plan {
-        podinit::plan::Classified::Container { plan, pod, .. } => json!({"plan": plan, "pod": pod}),
-        podinit::plan::Classified::Ignored { .. } => panic!("not a sandbox"),
-    }
+    d
 }
 
 /// A client process (python3) that connects to `socket` when told to, sends `lines`, and prints
@@ -155,14 +163,6 @@ fn go_and_read(mut c: Child) -> String {
     c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
     c.wait().unwrap();
     out
-}
-
-fn have_python() -> bool {
-    Command::new("python3")
-        .arg("-c")
-        .arg("1")
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 #[test]
@@ -305,4 +305,128 @@ fn hostile_clients_cannot_stall_the_supervisor() {
         "the control socket still answers"
     );
     drop(idle);
+}
+
+/// Issue 15 finding 5: a container flooding the containers' socket with connections (as a
+/// non-root process when the test runs as root; four processes, each connecting as fast as it
+/// can and keeping up to 200 open) must not starve the control socket or another container's
+/// init. The hook's round trip is bounded by 2 s (`hook.rs`), so the registration must be
+/// answered within that, and the registered init welcomed within it too.
+#[test]
+fn a_connection_flood_on_the_init_socket_does_not_starve_registration() {
+    if !have_python() {
+        eprintln!("SKIP: python3 not found");
+        return;
+    }
+    let sup = Supervisor::start();
+    let flood = r#"
+import os, socket, sys, time
+path = sys.argv[1]
+if os.geteuid() == 0:
+    os.setgid(65534)
+    os.setuid(65534)
+for _ in range(3):
+    if os.fork() == 0:
+        break
+held = []
+end = time.time() + 20
+while time.time() < end:
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        held.append(s)
+    except OSError:
+        pass
+    if len(held) > 200:
+        held.pop(0).close()
+"#;
+    let _flooder = Group(
+        Command::new("python3")
+            .args(["-c", flood])
+            .arg(sup.init_socket())
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Let the flood get going.
+    std::thread::sleep(Duration::from_millis(1500));
+    let a = client(
+        &sup.init_socket(),
+        &[json!({"v": 1, "op": "hello"}).to_string()],
+    );
+    let t = Instant::now();
+    let reply = sup.try_control(json!({"v": 1, "op": "status"}), Duration::from_secs(2));
+    assert!(
+        reply.is_some_and(|r| r["ok"] == true),
+        "the control socket did not answer within 2 s under the flood"
+    );
+    let spec = json!({"restartPolicy": "Never", "containers": [{"name": "a"}, {"name": "b"}]});
+    let plan = podinit_plan("a", &spec);
+    let reply = sup.try_control(
+        json!({"v": 1, "op": "register", "id": "id-a", "pid": a.id(), "bundle": "/nonexistent",
+            "plan": plan["plan"], "pod": plan["pod"]}),
+        Duration::from_secs(2),
+    );
+    assert!(
+        reply.is_some_and(|r| r["ok"] == true),
+        "the registration was not answered within 2 s under the flood"
+    );
+    let out = go_and_read(a);
+    assert!(
+        out.contains(r#""op":"welcome""#),
+        "the registered init was not welcomed under the flood ({:?}): {out}",
+        t.elapsed()
+    );
+}
+
+/// A process group killed when the test ends, however it ends.
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // SAFETY: kill takes plain integers; the child leads its own process group.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 15 finding 7: a pod spec of ~240 KB, just inside Kubernetes' 256 KiB limit on a pod's
+/// annotations together, makes a registration the control socket takes (it was refused with a
+/// 256 KiB line limit). Four containers whose probes and lifecycle handlers run long scripts:
+/// those are in the plans, and a registration carries its own plan and every container's.
+#[test]
+fn a_registration_with_the_largest_valid_pod_spec_is_taken() {
+    let env: Vec<Value> = (0..1)
+        .map(|i| json!({"name": format!("VARIABLE_{i}"), "value": "v".repeat(600)}))
+        .collect();
+    let containers: Vec<Value> = (0..4)
+        .map(|i| {
+            json!({"name": format!("c{i}"), "image": "busybox",
+            "env": env,
+            "readinessProbe": {"exec": {"command": ["sh", "-c", "r".repeat(20_000)]}},
+            "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "p".repeat(20_000)]}},
+                          "postStart": {"exec": {"command": ["sh", "-c", "s".repeat(20_000)]}}}})
+        })
+        .collect();
+    let spec = json!({"restartPolicy": "Never", "containers": containers});
+    let spec_len = spec.to_string().len();
+    assert!(
+        (200 * 1024..256 * 1024).contains(&spec_len),
+        "spec is {spec_len} bytes"
+    );
+    let sup = Supervisor::start();
+    let plan = podinit_plan("c0", &spec);
+    let req = json!({"v": 1, "op": "register", "id": "id-c0", "pid": std::process::id(),
+        "bundle": "/nonexistent", "plan": plan["plan"], "pod": plan["pod"]});
+    eprintln!(
+        "register line: {} bytes for a {spec_len}-byte spec",
+        req.to_string().len()
+    );
+    let reply = sup.try_control(req, Duration::from_secs(5));
+    assert!(
+        reply.as_ref().is_some_and(|r| r["ok"] == true),
+        "refused: {reply:?}"
+    );
 }

@@ -18,6 +18,7 @@ pub mod oci_state;
 pub mod operator;
 pub mod plan;
 pub mod proto;
+pub mod ranges;
 pub mod run;
 pub mod supervisor;
 pub mod sys;

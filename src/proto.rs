@@ -17,7 +17,20 @@ use crate::plan::{ContainerPlan, PodDeclaration, PodKey};
 pub const VERSION: u32 = 1;
 
 /// One message is one line; a longer line is a protocol error and closes the connection.
-pub const MAX_LINE: usize = 256 * 1024;
+/// The longest a message may be on either socket (the control socket's limit).
+pub const MAX_LINE: usize = MAX_CONTROL_LINE;
+
+/// Control socket (root-only: hooks and the CLI). A `register` carries the container's plan
+/// and every container's plan of the pod, built from the pod spec annotation, which
+/// Kubernetes bounds with all of a pod's annotations at 256 KiB: a ~240 KB spec made a 239 KB
+/// line, above the old 256 KiB limit once the own plan and defaults add up (issue 15 finding
+/// 7). Plans expand a minimal container (`{"name":"a"}`) with its defaults, so the bound is
+/// generous: 8 MiB, on a socket only root reaches.
+pub const MAX_CONTROL_LINE: usize = 8 << 20;
+
+/// Containers' socket (any container): an init's messages are a few hundred bytes; a
+/// container cannot make the supervisor buffer more than this per connection.
+pub const MAX_INIT_LINE: usize = 64 * 1024;
 
 /// Where a container sees the init socket's directory, and the binary (bind mounts by `inject`).
 pub const CONTAINER_DIR: &str = "/.podinit";

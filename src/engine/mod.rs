@@ -18,6 +18,8 @@ mod gate;
 mod lifecycle;
 #[cfg(test)]
 mod registration_tests;
+#[cfg(test)]
+mod sequence_fuzz;
 mod solo_stop;
 mod status;
 mod teardown;
@@ -313,6 +315,17 @@ impl Engine {
         out
     }
 
+    /// One journalled input replayed into a fresh engine: the timers that fell due before it
+    /// fire first, at their own deadlines, so the state matches the live engine's (which
+    /// handled them when they came). The loop ends because every handled timeout leaves the
+    /// next deadline ahead of it (issue 15 finding 1).
+    pub fn replay(&mut self, t: Time, event: Event) {
+        while let Some(due) = self.poll_timeout().filter(|d| *d <= t) {
+            self.handle_timeout(due);
+        }
+        self.handle_event(t, event);
+    }
+
     pub fn handle_timeout(&mut self, now: Time) -> Vec<Action> {
         let mut out = Vec::new();
         self.now = self.now.max(now);
@@ -395,6 +408,12 @@ impl Engine {
     pub fn plan(&self, name: &str) -> Option<ContainerPlan> {
         self.find(name)
             .and_then(|i| self.containers[i].plan.clone())
+    }
+
+    /// The container's init reported a process of it: that init speaks the protocol (a
+    /// driver can expect it to reconnect rather than signal it directly).
+    pub fn has_reported(&self, name: &str) -> bool {
+        self.find(name).is_some_and(|i| self.containers[i].ran)
     }
 
     pub fn is_finished(&self) -> bool {

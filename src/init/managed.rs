@@ -119,6 +119,13 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
             return super::EXIT_INIT_FAILURE;
         }
     };
+    // Before the socket exists: the app must never reach it through us (`prctl.rs`).
+    if let Err(e) = sys::prctl::set_not_dumpable() {
+        log_warn!(
+            "cannot make the init non-dumpable ({}): the app could take its socket",
+            e.desc()
+        );
+    }
     // SAFETY: getpid cannot fail and touches no memory.
     if opts.subreaper || unsafe { libc::getpid() } != 1 {
         if let Err(e) = sys::prctl::set_child_subreaper() {

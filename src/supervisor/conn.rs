@@ -1,11 +1,12 @@
 //! One client connection: non-blocking, line-delimited, with hard limits so a misbehaving client
 //! cannot stall the supervisor or other containers (documented in `docs/protocol.md`):
-//! - a line longer than [`proto::MAX_LINE`] closes the connection;
+//! - a line longer than the side's limit ([`proto::MAX_CONTROL_LINE`],
+//!   [`proto::MAX_INIT_LINE`]) closes the connection;
 //! - replies the client does not read pile up to at most [`MAX_PENDING_OUTPUT`], then the
 //!   connection is closed;
-//! - at most [`MAX_CONNECTIONS`] connections; past that the oldest connection that has not
-//!   identified itself is dropped (an init identifies itself with its first line, so only idle
-//!   or garbage clients are ever evicted).
+//! - at most [`MAX_CONNECTIONS`] connections; past that an unidentified connection is dropped
+//!   (an init identifies itself with its first line, so only idle or garbage clients are ever
+//!   evicted; which one, and the per-peer limit, in `admission.rs`).
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -15,6 +16,8 @@ use crate::proto;
 pub const MAX_PENDING_OUTPUT: usize = 1 << 20;
 pub const MAX_CONNECTIONS: usize = 256;
 const READ_CHUNK: usize = 16 * 1024;
+/// Bytes read from one connection per wakeup; the rest on the next one.
+const READ_PER_WAKEUP: usize = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -24,6 +27,15 @@ pub enum Side {
     Init,
 }
 
+impl Side {
+    pub fn max_line(self) -> usize {
+        match self {
+            Side::Control => proto::MAX_CONTROL_LINE,
+            Side::Init => proto::MAX_INIT_LINE,
+        }
+    }
+}
+
 pub struct Conn {
     pub stream: UnixStream,
     pub side: Side,
@@ -31,6 +43,8 @@ pub struct Conn {
     pub container: Option<super::pod::Member>,
     /// Accept order, for evicting the oldest unidentified connection.
     pub serial: u64,
+    /// For an init connection: who connected (`admission.rs`), for the per-peer limit.
+    pub peer: Option<u64>,
     inbuf: Vec<u8>,
     outbuf: Vec<u8>,
 }
@@ -47,7 +61,7 @@ impl std::fmt::Display for ConnError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ConnError::Closed => write!(f, "closed by the peer"),
-            ConnError::LineTooLong => write!(f, "a line longer than {} bytes", proto::MAX_LINE),
+            ConnError::LineTooLong => write!(f, "a line longer than the socket's limit"),
             ConnError::NotReading => write!(
                 f,
                 "more than {MAX_PENDING_OUTPUT} bytes of replies not read"
@@ -58,13 +72,19 @@ impl std::fmt::Display for ConnError {
 }
 
 impl Conn {
-    pub fn new(stream: UnixStream, side: Side, serial: u64) -> std::io::Result<Self> {
+    pub fn new(
+        stream: UnixStream,
+        side: Side,
+        serial: u64,
+        peer: Option<u64>,
+    ) -> std::io::Result<Self> {
         stream.set_nonblocking(true)?;
         Ok(Self {
             stream,
             side,
             container: None,
             serial,
+            peer,
             inbuf: Vec::new(),
             outbuf: Vec::new(),
         })
@@ -73,7 +93,9 @@ impl Conn {
     /// Read what is available; return the complete lines. `Err(Closed)` after the last line of a
     /// peer that hung up.
     pub fn read_lines(&mut self) -> Result<Vec<Vec<u8>>, ConnError> {
+        let max_line = self.side.max_line();
         let mut chunk = [0u8; READ_CHUNK];
+        let mut read = 0usize;
         let mut closed = false;
         loop {
             match self.stream.read(&mut chunk) {
@@ -83,11 +105,12 @@ impl Conn {
                 }
                 Ok(n) => {
                     self.inbuf.extend_from_slice(&chunk[..n]);
-                    if self.inbuf.len() > proto::MAX_LINE && !self.inbuf[..].contains(&b'\n') {
+                    if self.inbuf.len() > max_line && !self.inbuf[..].contains(&b'\n') {
                         return Err(ConnError::LineTooLong);
                     }
                     // Bound the work per wakeup so one chatty client cannot starve the others.
-                    if self.inbuf.len() > 4 * proto::MAX_LINE {
+                    read += n;
+                    if read > READ_PER_WAKEUP {
                         break;
                     }
                 }
@@ -99,14 +122,14 @@ impl Conn {
         let mut lines = Vec::new();
         while let Some(pos) = self.inbuf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.inbuf.drain(..=pos).take(pos).collect();
-            if line.len() > proto::MAX_LINE {
+            if line.len() > max_line {
                 return Err(ConnError::LineTooLong);
             }
             if !line.iter().all(u8::is_ascii_whitespace) {
                 lines.push(line);
             }
         }
-        if self.inbuf.len() > proto::MAX_LINE {
+        if self.inbuf.len() > max_line {
             return Err(ConnError::LineTooLong);
         }
         if closed && lines.is_empty() {

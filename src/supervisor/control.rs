@@ -61,6 +61,10 @@ impl Supervisor {
                 return;
             }
         };
+        if let Err(e) = crate::ranges::control(&req) {
+            self.reply(token, refused(e.to_string()));
+            return;
+        }
         let reply = match req {
             ControlRequest::Register {
                 id,

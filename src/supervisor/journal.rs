@@ -29,8 +29,17 @@ pub enum Record {
         bundle: String,
         start_time: Option<u64>,
     },
-    /// An engine input at engine time `t_ms`.
-    Input { t_ms: u64, event: Event },
+    /// An engine input at engine time `t_ns` (nanoseconds of CLOCK_MONOTONIC). Journals
+    /// written before had `t_ms` only: milliseconds let replay fire a timer after an event
+    /// that came after it within the same millisecond (issue 15 finding 7), so new records
+    /// carry the full resolution, and old ones are still read.
+    Input {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        t_ns: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        t_ms: Option<u64>,
+        event: Event,
+    },
     /// The pod finished: the last record. A restarted supervisor leaves such a pod alone, and a
     /// new registration with its key starts a fresh pod.
     Finished { phase: Phase },
@@ -73,9 +82,22 @@ impl Journal {
     }
 }
 
+/// Monotonic nanoseconds fit in a u64 for 584 years of uptime; beyond that (never) saturate.
 pub fn input(t: Duration, event: &Event) -> Record {
     Record::Input {
-        t_ms: t.as_millis() as u64,
+        t_ns: Some(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)),
+        t_ms: None,
         event: event.clone(),
+    }
+}
+
+/// The engine time of an input record: `t_ns`, else an old journal's `t_ms`; `None` for a
+/// record with neither (or a millisecond count that does not fit in a `Duration`'s u64 of
+/// seconds, which never comes from a real clock), which replay skips.
+pub fn input_time(t_ns: Option<u64>, t_ms: Option<u64>) -> Option<Duration> {
+    match (t_ns, t_ms) {
+        (Some(ns), _) => Some(Duration::from_nanos(ns)),
+        (None, Some(ms)) => Some(Duration::from_millis(ms)),
+        (None, None) => None,
     }
 }

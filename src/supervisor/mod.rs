@@ -11,8 +11,10 @@
 //! `exit_with_pod` (a one-pod sandbox) it exits with the first pod's result once that pod
 //! finished, after deleting any other pod.
 
+mod admission;
 mod conn;
 mod control;
+mod delivery;
 mod journal;
 pub mod layout;
 pub mod listing;
@@ -66,6 +68,11 @@ struct Init {
     conn: Option<u64>,
     /// Commands for an init that has not connected yet.
     outbox: Vec<SupervisorMessage>,
+    /// It said hello to this supervisor: it is `podinit exec` and reconnects when its link is
+    /// lost (`delivery.rs`).
+    spoke: bool,
+    /// A signal waits in the outbox for the init to reconnect until then (`delivery.rs`).
+    fallback_at: Option<Duration>,
 }
 
 pub struct Supervisor {
@@ -296,6 +303,8 @@ impl Supervisor {
                 pidfd_token: token,
                 conn: None,
                 outbox: Vec::new(),
+                spoke: false,
+                fallback_at: None,
             },
         );
         if let Some(old) = old {
@@ -313,11 +322,13 @@ impl Supervisor {
         }
     }
 
-    /// The earliest deadline of any pod: one timer for the whole machine.
+    /// The earliest deadline of any pod, or of a signal waiting for its init: one timer for
+    /// the whole machine.
     fn next_deadline(&self) -> Option<Duration> {
         self.pods
             .values()
             .filter_map(|p| p.engine.poll_timeout())
+            .chain(self.next_fallback())
             .min()
     }
 
@@ -346,7 +357,9 @@ impl Supervisor {
                     return 1;
                 }
             };
-            for ev in events.iter().take(n).copied().collect::<Vec<_>>() {
+            let mut ready: Vec<EpollEvent> = events.iter().take(n).copied().collect();
+            ready.sort_by_key(|ev| admission::priority(self, ev.data()));
+            for ev in ready {
                 self.dispatch(ev.data(), ev.events());
             }
             self.fire_timers();
@@ -357,6 +370,7 @@ impl Supervisor {
     /// Every pod whose next deadline has come.
     fn fire_timers(&mut self) {
         let now = monotonic_now();
+        self.fire_fallbacks(now);
         let keys: Vec<PodKey> = self.pods.keys().cloned().collect();
         for key in keys {
             let actions = self.pods.get_mut(&key).and_then(|p| p.handle_due(now));
@@ -440,6 +454,7 @@ impl Supervisor {
             if let Some(fd) = init.pidfd.take() {
                 let _ = self.epoll.delete(fd.as_fd());
             }
+            init.fallback_at = None;
             self.pidfd_tokens.remove(&init.pidfd_token);
             if let Some(c) = init.conn.take() {
                 self.drop_conn(c, "its container is gone");
@@ -451,59 +466,6 @@ impl Supervisor {
                 name: member.name.clone(),
             },
         );
-    }
-
-    fn accept(&mut self, side: Side) {
-        loop {
-            let listener = if side == Side::Control {
-                &self.control
-            } else {
-                &self.init_listener
-            };
-            let stream = match listener.accept() {
-                Ok((s, _)) => s,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    log_warn!("supervise: accept failed: {e}");
-                    return;
-                }
-            };
-            if self.conns.len() >= conn::MAX_CONNECTIONS {
-                self.evict_one();
-            }
-            let token = self.token();
-            let conn = match Conn::new(stream, side, token) {
-                Ok(c) => c,
-                Err(e) => {
-                    log_warn!("supervise: cannot set up a connection: {e}");
-                    continue;
-                }
-            };
-            if let Err(e) = self.epoll.add(
-                conn.stream.as_fd(),
-                EpollEvent::new(EpollFlags::EPOLLIN, token),
-            ) {
-                log_warn!("supervise: cannot watch a connection: {e}");
-                continue;
-            }
-            self.conns.insert(token, conn);
-        }
-    }
-
-    /// At the connection limit: drop the oldest connection that has not identified itself.
-    fn evict_one(&mut self) {
-        let victim = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.container.is_none())
-            .min_by_key(|(_, c)| c.serial)
-            .map(|(t, _)| *t);
-        if let Some(t) = victim {
-            self.drop_conn(
-                t,
-                "connection limit reached; oldest unidentified connection dropped",
-            );
-        }
     }
 
     fn drop_conn(&mut self, token: u64, why: &str) {
@@ -589,6 +551,10 @@ impl Supervisor {
                 return;
             }
         };
+        if let Err(e) = crate::ranges::init(&msg) {
+            self.drop_conn(token, &format!("protocol error: {e}"));
+            return;
+        }
         let bound = self.conns.get(&token).and_then(|c| c.container.clone());
         let Some(member) = bound else {
             if msg == InitMessage::Hello {
@@ -666,9 +632,21 @@ impl Supervisor {
         let outbox = self
             .inits
             .get_mut(&member)
-            .map(|i| std::mem::take(&mut i.outbox))
+            .map(|i| {
+                i.spoke = true;
+                i.fallback_at = None;
+                std::mem::take(&mut i.outbox)
+            })
             .unwrap_or_default();
-        if outbox.is_empty() {
+        // Only signals queued (they waited for this reconnect, `delivery.rs`): the init still
+        // needs to hear where its container stands first.
+        let only_signals = outbox.iter().all(|m| {
+            matches!(
+                m,
+                SupervisorMessage::Signal { .. } | SupervisorMessage::Kill
+            )
+        });
+        if only_signals {
             // A reconnect (or a restarted supervisor): tell the init where its container stands.
             if let Some(c) = status.containers.iter().find(|c| c.name == name) {
                 match c.state {
@@ -717,24 +695,6 @@ impl Supervisor {
                 self.send_bytes(token, &bytes);
             }
             None => init.outbox.push(msg),
-        }
-    }
-
-    /// Signal a container: through its init when it is connected (so a stopped sidecar can
-    /// report and exit 0), or straight to the init through its pidfd when it is not.
-    fn signal(&mut self, member: &Member, signal: i32) {
-        let connected = self.inits.get(member).is_some_and(|i| i.conn.is_some());
-        if connected {
-            let msg = if signal == libc::SIGKILL {
-                SupervisorMessage::Kill
-            } else {
-                SupervisorMessage::Signal { signal }
-            };
-            self.send_to(member, msg);
-        } else if let Some(fd) = self.inits.get(member).and_then(|i| i.pidfd.as_ref()) {
-            if let Err(e) = pidfd::send_signal(fd, signal) {
-                log_warn!("supervise: cannot signal {member}: {e}");
-            }
         }
     }
 

@@ -92,6 +92,12 @@ impl Pod {
         let mut count = 0usize;
         for r in records {
             match r {
+                Record::Init { pid, .. } if crate::ranges::pid("pid", pid).is_err() => {
+                    log_error!(
+                        "supervise: pod {}: a journalled init with pid {pid}, skipped",
+                        pod.key
+                    );
+                }
                 Record::Init {
                     name,
                     id,
@@ -104,13 +110,19 @@ impl Pod {
                     pid,
                     start_time,
                 }),
-                Record::Input { t_ms, event } => {
-                    let t = Duration::from_millis(t_ms);
-                    // Timers that fired before this input fire again here, so the state is the same.
-                    while let Some(due) = pod.engine.poll_timeout().filter(|d| *d <= t) {
-                        pod.engine.handle_timeout(due);
+                Record::Input { t_ns, t_ms, event } => {
+                    let Some(t) = journal::input_time(t_ns, t_ms) else {
+                        log_error!(
+                            "supervise: pod {}: a journalled input without a time, skipped",
+                            pod.key
+                        );
+                        continue;
+                    };
+                    if let Err(e) = crate::ranges::event(&event) {
+                        log_error!("supervise: pod {}: journalled input skipped: {e}", pod.key);
+                        continue;
                     }
-                    pod.engine.handle_event(t, event);
+                    pod.engine.replay(t, event);
                     count += 1;
                 }
                 // Not last (checked above): a journal someone appended to; the inputs decide.
@@ -262,6 +274,65 @@ mod tests {
         // And once finished, the next start leaves it alone without replaying.
         let again = Pod::resume(dir.clone(), key, engine::Config::default(), clock);
         assert!(matches!(again, Ok(Resumed::Finished)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Issue 15 finding 7: replay sees the inputs at the times the live engine saw them, to the
+    /// nanosecond (with milliseconds, a timer due between an input's true time and its
+    /// truncated one fired in a different order).
+    #[test]
+    fn a_replayed_pod_sees_its_inputs_at_full_resolution() {
+        let dir = scratch("resolution");
+        let key = PodKey::default_pod();
+        let mut pod = Pod::create(dir.clone(), key.clone(), engine::Config::default()).unwrap();
+        let spec = parse_pod_spec(r#"{"containers":[{"name":"app"}]}"#).expect("spec");
+        let containers = plans_from_pod_spec(&spec).expect("plans");
+        let t = Duration::from_nanos(1_000_600_123);
+        pod.handle_event(
+            t,
+            Event::Registered {
+                id: "app-1".into(),
+                plan: Box::new(containers[0].clone()),
+                pod: PodDeclaration::Spec { containers },
+            },
+        );
+        pod.handle_event(t, Event::ProcessStarted { name: "app".into() });
+        let live = pod.engine.status().timeline;
+        drop(pod);
+        let resumed = Pod::resume(
+            dir.clone(),
+            key,
+            engine::Config::default(),
+            Clock::new(Duration::ZERO),
+        );
+        let Ok(Resumed::Live(pod, _)) = resumed else {
+            panic!("not resumed")
+        };
+        assert_eq!(pod.engine.status().timeline, live);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Journals written before nanoseconds (`t_ms`) are still replayed.
+    #[test]
+    fn a_millisecond_journal_is_still_read() {
+        let dir = scratch("ms-journal");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(super::super::layout::JOURNAL_FILE),
+            concat!(
+                r#"{"record":"input","t_ms":1500,"event":{"event":"stopRequested","grace":null}}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let (_, records) = Journal::open(&dir).unwrap();
+        match &records[..] {
+            [Record::Input { t_ns, t_ms, .. }] => assert_eq!(
+                journal::input_time(*t_ns, *t_ms),
+                Some(Duration::from_millis(1500))
+            ),
+            other => panic!("{other:?}"),
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 

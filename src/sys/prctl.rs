@@ -17,3 +17,12 @@ pub fn set_pdeathsig(signo: libc::c_int) -> nix::Result<()> {
     let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, arg, 0 as libc::c_ulong, 0, 0) };
     Errno::result(rc).map(drop)
 }
+
+/// `PR_SET_DUMPABLE` 0: only a process with CAP_SYS_PTRACE may ptrace us, `pidfd_getfd` our
+/// fds or open `/proc/<us>/fd`; the container's app (same uid, no such capability under the
+/// runtimes' default set) then cannot take the init's supervisor socket and speak as its init
+/// (issue 15 finding 7). `execve` resets it, so the app and every handler and probe the init
+/// spawns are dumpable as they would be without podinit.
+pub fn set_not_dumpable() -> nix::Result<()> {
+    nix::sys::prctl::set_dumpable(false)
+}
