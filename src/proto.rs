@@ -14,6 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{ExitStatus, HandlerKind, Phase, ProbeKind};
 use crate::plan::{ContainerPlan, PodDeclaration, PodKey};
 
+/// Field names inside a message are snake_case on the wire (`pod_key`, `grace_seconds`,
+/// `exit_code`): `rename_all` renames the variants (the `op`) only. The camelCase spellings the
+/// protocol document once gave are accepted as aliases on decode; the wire keeps snake_case so
+/// inits of running containers, which may be an older binary, still understand their
+/// supervisor.
 pub const VERSION: u32 = 1;
 
 /// One message is one line; a longer line is a protocol error and closes the connection.
@@ -55,7 +60,7 @@ pub enum ControlRequest {
         pod: PodDeclaration,
         /// The pod the container belongs to (`plan::identify`); absent (a hook older than
         /// multi-pod supervisors): the default pod.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none", alias = "podKey")]
         pod_key: Option<PodKey>,
     },
     /// poststart: informational (runc runs it before the user process exists).
@@ -65,14 +70,15 @@ pub enum ControlRequest {
     /// One pod's status document (`pod_key`), or, without a key, the list of pods and the one
     /// pod's document when there is exactly one.
     Status {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none", alias = "podKey")]
         pod_key: Option<PodKey>,
     },
     /// Pod deletion; a later stop with a smaller grace shortens the deadline. Without a key:
     /// every pod, and the supervisor exits once they are all gone.
     Stop {
+        #[serde(alias = "graceSeconds")]
         grace_seconds: Option<u64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none", alias = "podKey")]
         pod_key: Option<PodKey>,
     },
 }
@@ -158,6 +164,7 @@ pub enum SupervisorMessage {
     Kill,
     /// Exit with this code; nothing in the container runs again.
     Finish {
+        #[serde(alias = "exitCode")]
         exit_code: i32,
     },
 }
@@ -287,6 +294,27 @@ mod tests {
             decode::<InitMessage>(line),
             Ok(InitMessage::Started { pid: 7 })
         );
+    }
+
+    /// The camelCase field names the protocol document once gave still work; the wire keeps
+    /// snake_case.
+    #[test]
+    fn documented_camel_case_field_names_are_accepted() {
+        let stop: ControlRequest =
+            decode(br#"{"v":1,"op":"stop","graceSeconds":3,"podKey":"p1"}"#).unwrap();
+        let ControlRequest::Stop {
+            grace_seconds,
+            pod_key,
+        } = stop
+        else {
+            panic!("not a stop: {stop:?}")
+        };
+        assert_eq!(grace_seconds, Some(3));
+        assert_eq!(pod_key.as_ref().map(PodKey::as_str), Some("p1"));
+        let finish: SupervisorMessage = decode(br#"{"v":1,"op":"finish","exitCode":7}"#).unwrap();
+        assert_eq!(finish, SupervisorMessage::Finish { exit_code: 7 });
+        let wire = encode(&SupervisorMessage::Finish { exit_code: 7 });
+        assert!(String::from_utf8_lossy(&wire).contains("\"exit_code\":7"));
     }
 
     #[test]
