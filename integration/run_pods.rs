@@ -404,3 +404,90 @@ fn env_comes_from_the_config_map_and_secret_documents() {
         r.dump()
     );
 }
+
+/// Every JSON path of `v` (array elements as `[]`), for comparing shapes.
+fn json_paths(v: &Value, at: String, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                json_paths(x, format!("{at}.{k}"), out);
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                json_paths(x, format!("{at}[]"), out);
+            }
+        }
+        _ => {
+            out.insert(at);
+        }
+    }
+}
+
+/// `podinit status --format k8s` of a finished pod (from its status file: the supervisor is
+/// gone) is a core/v1 PodStatus: it deserializes into the Kubernetes API's own type and
+/// serializes back with the same fields, so every field exists in the API with its type.
+#[test]
+fn the_status_as_a_kubernetes_pod_status() {
+    if skip("runc") {
+        return;
+    }
+    let r = run("runc", "pods/demo-job.json", "reverse", None);
+    r.assert_job_succeeded_with_the_sidecar_first_and_zero();
+    let out = Command::new(env!("CARGO_BIN_EXE_podinit"))
+        .args([
+            "status",
+            "--format",
+            "k8s",
+            "--pod",
+            "default",
+            "--state-dir",
+        ])
+        .arg(r.work.join("state"))
+        .arg("--socket")
+        .arg(r.work.join("gone.sock"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("podinit status");
+    assert!(out.status.success(), "{out:?}");
+    let ours: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let api: k8s_openapi::api::core::v1::PodStatus = serde_json::from_value(ours.clone())
+        .unwrap_or_else(|e| panic!("not a core/v1 PodStatus: {e}\n{ours:#}"));
+    let back = serde_json::to_value(&api).unwrap();
+    let (mut a, mut b) = (Default::default(), Default::default());
+    json_paths(&ours, String::new(), &mut a);
+    json_paths(&back, String::new(), &mut b);
+    assert_eq!(a, b, "fields the API does not have, or lost\n{ours:#}");
+    assert_eq!(api.phase.as_deref(), Some("Succeeded"));
+    let init = api.init_container_statuses.unwrap_or_default();
+    assert_eq!(init.len(), 1, "{ours:#}");
+    assert_eq!(init[0].name, "sidecar");
+    let t = init[0].state.as_ref().and_then(|s| s.terminated.as_ref());
+    assert_eq!(
+        t.map(|t| t.exit_code),
+        Some(0),
+        "sidecar reported 0\n{ours:#}"
+    );
+    let apps = api.container_statuses.unwrap_or_default();
+    assert_eq!(apps[0].name, "app");
+    let t = apps[0].state.as_ref().and_then(|s| s.terminated.as_ref());
+    assert_eq!(
+        t.map(|t| (t.exit_code, t.reason.as_deref())),
+        Some((0, Some("Completed")))
+    );
+    let types: Vec<String> = api
+        .conditions
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.type_)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "ContainersReady",
+            "Ready"
+        ]
+    );
+}

@@ -29,7 +29,7 @@ pub enum Command {
     },
     Status {
         target: crate::operator::Target,
-        json: bool,
+        format: crate::operator::Format,
     },
     Stop {
         target: crate::operator::Target,
@@ -126,7 +126,7 @@ pub fn run(command: Command) -> i32 {
                 }
             }
         }
-        Command::Status { target, json } => crate::operator::status(&target, json),
+        Command::Status { target, format } => crate::operator::status(&target, format),
         Command::Stop { target, grace } => crate::operator::stop(&target, grace),
     }
 }

@@ -13,6 +13,7 @@ mod fuzz_tests;
 pub mod hook;
 pub mod init;
 pub mod inject;
+pub mod k8s_status;
 pub mod log;
 pub mod oci_state;
 pub mod operator;

@@ -110,6 +110,9 @@ enum Command {
         /// Print the status document (as status.json) instead of a table.
         #[arg(long)]
         json: bool,
+        /// table (default), json (= --json), or k8s: the pod as a Kubernetes core/v1 PodStatus.
+        #[arg(long, value_name = "FORMAT", value_parser = ["table", "json", "k8s"])]
+        format: Option<String>,
         /// The pod to show (its key, as `podinit status` lists it); the only one by default.
         #[arg(long, value_name = "KEY")]
         pod: Option<String>,
@@ -285,9 +288,19 @@ fn lower(command: Command) -> podinit::cli::Command {
             state_dir: paths.state_dir,
             binary,
         },
-        Command::Status { paths, json, pod } => C::Status {
-            target: paths.target(pod),
+        Command::Status {
+            paths,
             json,
+            format,
+            pod,
+        } => C::Status {
+            target: paths.target(pod),
+            format: match format.as_deref() {
+                Some("k8s") => podinit::operator::Format::K8s,
+                Some("json") => podinit::operator::Format::Json,
+                _ if json => podinit::operator::Format::Json,
+                _ => podinit::operator::Format::Table,
+            },
         },
         Command::Stop { paths, grace, pod } => C::Stop {
             target: paths.target(pod),

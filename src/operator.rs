@@ -47,7 +47,18 @@ fn from_files(state_dir: &Path, want: Option<&PodKey>) -> Result<Answer, String>
     listing::answer(docs, want)
 }
 
-pub fn status(t: &Target, json: bool) -> i32 {
+/// How `podinit status` prints one pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    /// The status document, as status.json.
+    Json,
+    /// A Kubernetes core/v1 PodStatus (`k8s_status.rs`).
+    K8s,
+}
+
+pub fn status(t: &Target, format: Format) -> i32 {
+    let json = format != Format::Table;
     let key = match pod_key("status", t.pod.as_deref()) {
         Ok(k) => k,
         Err(code) => return code,
@@ -79,6 +90,9 @@ pub fn status(t: &Target, json: bool) -> i32 {
         }
     };
     let text = match (&answer.status, json) {
+        (Some(doc), true) if format == Format::K8s => {
+            format!("{}\n", crate::k8s_status::pod_status(doc))
+        }
         (Some(doc), true) => format!("{doc}\n"),
         (Some(doc), false) => crate::cli::status_table(doc),
         (None, true) => format!("{}\n", serde_json::json!({ "pods": answer.pods })),

@@ -165,6 +165,11 @@ impl Container {
             restart_count: self.restart_count,
             exit_code: self.exit_code,
             raw_exit_code: self.last_exit.map(ExitStatus::raw_code),
+            signal: match self.last_exit {
+                Some(ExitStatus::Signal(s)) => Some(s),
+                _ => None,
+            },
+            init_container: matches!(self.slot(), Some(StartSlot::Init { .. })),
             reason: self.reason.clone(),
             message: self.message.clone(),
             started_at: self.started_at,

@@ -46,6 +46,12 @@ pub struct ContainerStatus {
     pub exit_code: Option<i32>,
     /// What the process really ended with (128+signal for a signal death).
     pub raw_exit_code: Option<i32>,
+    /// The signal that killed the process, when a signal did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// An `initContainers` entry (regular init container or native sidecar): Kubernetes
+    /// reports it under `initContainerStatuses`.
+    pub init_container: bool,
     pub reason: String,
     pub message: String,
     #[serde(serialize_with = "ser_ms")]

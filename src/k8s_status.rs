@@ -1,0 +1,194 @@
+//! `podinit status --format k8s`: a pod's status document (status.json) as a Kubernetes core/v1
+//! `PodStatus`, which an agent can send to the API server as is. Pure: JSON in, JSON out, so it
+//! works the same on the supervisor's answer and on a status file left after the pod.
+//!
+//! Mapping (the kubelet's `convertToAPIContainerStatuses`):
+//! - `initContainers` entries (regular init containers and native sidecars) go to
+//!   `initContainerStatuses`, the rest to `containerStatuses`, in declaration order;
+//! - state: not created → `waiting` `ContainerCreating`; held at the start gate → `waiting`
+//!   `PodInitializing`; waiting for a restart → `waiting` with its reason (`CrashLoopBackOff`);
+//!   running → `running {startedAt}`; ended → `terminated {exitCode, signal, reason, message,
+//!   startedAt, finishedAt}`, the code being the one reported (0 for a sidecar stopped with its
+//!   pod), as the runtime saw it;
+//! - `lastState.terminated` for a restarted container that runs again: its previous exit;
+//! - `image` and `imageID` are required by the API and unknown to podinit: empty, for the agent
+//!   to fill in.
+
+use serde_json::{Map, Value, json};
+
+fn state_of(c: &Value) -> Value {
+    let reason = c["reason"].as_str().unwrap_or_default();
+    match c["state"].as_str().unwrap_or_default() {
+        "expected" => json!({"waiting": {"reason": "ContainerCreating"}}),
+        "waiting" => json!({"waiting": {"reason": "PodInitializing"}}),
+        "backOff" => {
+            json!({"waiting": {"reason": if reason.is_empty() { "CrashLoopBackOff" } else { reason },
+                                         "message": c["message"]}})
+        }
+        "running" => match c.get("startedAt").filter(|t| !t.is_null()) {
+            Some(t) => json!({"running": {"startedAt": t}}),
+            None => json!({"waiting": {"reason": "ContainerCreating"}}),
+        },
+        _ => {
+            let mut t = Map::new();
+            t.insert(
+                "exitCode".into(),
+                json!(c["exitCode"].as_i64().unwrap_or(0)),
+            );
+            if let Some(s) = c["signal"].as_i64() {
+                t.insert("signal".into(), json!(s));
+            }
+            t.insert("reason".into(), json!(reason));
+            if let Some(m) = c["message"].as_str().filter(|m| !m.is_empty()) {
+                t.insert("message".into(), json!(m));
+            }
+            for key in ["startedAt", "finishedAt"] {
+                if let Some(v) = c.get(key).filter(|v| !v.is_null()) {
+                    t.insert(key.into(), v.clone());
+                }
+            }
+            json!({ "terminated": t })
+        }
+    }
+}
+
+fn container_status(c: &Value) -> Value {
+    let restarts = c["restartCount"].as_u64().unwrap_or(0);
+    let mut out = json!({
+        "name": c["name"],
+        "state": state_of(c),
+        "lastState": {},
+        "ready": c["ready"].as_bool().unwrap_or(false),
+        "started": c["started"].as_bool().unwrap_or(false),
+        "restartCount": restarts,
+        "image": "",
+        "imageID": "",
+    });
+    if let Some(id) = c["id"].as_str() {
+        out["containerID"] = json!(id);
+    }
+    let running_again = c["state"] == "running" || c["state"] == "backOff";
+    if restarts > 0 && running_again && c["rawExitCode"].is_i64() {
+        let mut t = Map::new();
+        t.insert("exitCode".into(), c["rawExitCode"].clone());
+        if let Some(s) = c["signal"].as_i64() {
+            t.insert("signal".into(), json!(s));
+        }
+        let code = c["rawExitCode"].as_i64().unwrap_or(0);
+        t.insert(
+            "reason".into(),
+            json!(if code == 0 { "Completed" } else { "Error" }),
+        );
+        if let Some(v) = c.get("finishedAt").filter(|v| !v.is_null()) {
+            t.insert("finishedAt".into(), v.clone());
+        }
+        out["lastState"] = json!({ "terminated": t });
+    }
+    out
+}
+
+/// The pod's status document → a core/v1 `PodStatus`.
+pub fn pod_status(doc: &Value) -> Value {
+    let containers = doc["containers"].as_array().cloned().unwrap_or_default();
+    let (init, regular): (Vec<&Value>, Vec<&Value>) = containers
+        .iter()
+        .partition(|c| c["initContainer"].as_bool().unwrap_or(false));
+    let conditions: Vec<Value> = doc["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let mut v = json!({
+                "type": c["type"],
+                "status": c["status"],
+                "lastTransitionTime": c["lastTransitionTime"],
+            });
+            if let Some(r) = c["reason"].as_str().filter(|r| !r.is_empty()) {
+                v["reason"] = json!(r);
+            }
+            v
+        })
+        .collect();
+    let mut out = json!({
+        "phase": doc["phase"],
+        "conditions": conditions,
+        "initContainerStatuses": init.into_iter().map(container_status).collect::<Vec<_>>(),
+        "containerStatuses": regular.into_iter().map(container_status).collect::<Vec<_>>(),
+    });
+    // The API has a pod-level reason only for what ended the pod from outside its containers.
+    if doc["reason"] == "DeadlineExceeded" {
+        out["reason"] = json!("DeadlineExceeded");
+        out["message"] = json!("Pod was active on the node longer than the specified deadline");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> Value {
+        json!({
+            "phase": "Running", "reason": "",
+            "conditions": [
+                {"type": "Initialized", "status": "True", "reason": "", "lastTransitionTime": "2026-12-01T10:00:00.000Z"},
+                {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": "2026-12-01T10:00:01.000Z"}
+            ],
+            "containers": [
+                {"name": "proxy", "id": "c1", "kind": "sidecar", "initContainer": true, "state": "running",
+                 "started": true, "ready": true, "restartCount": 2, "exitCode": null, "rawExitCode": 137,
+                 "signal": 9, "reason": "Running", "message": "",
+                 "startedAt": "2026-12-01T10:00:02.000Z", "finishedAt": "2026-12-01T10:00:01.500Z"},
+                {"name": "app", "id": "c2", "kind": "app", "initContainer": false, "state": "terminated",
+                 "started": false, "ready": false, "restartCount": 0, "exitCode": 3, "rawExitCode": 3,
+                 "reason": "Error", "message": "", "startedAt": "2026-12-01T10:00:03.000Z",
+                 "finishedAt": "2026-12-01T10:00:04.000Z"},
+                {"name": "late", "id": null, "kind": "app", "initContainer": false, "state": "expected",
+                 "started": false, "ready": false, "restartCount": 0, "exitCode": null, "rawExitCode": null,
+                 "reason": "", "message": "", "startedAt": null, "finishedAt": null}
+            ],
+            "timeline": []
+        })
+    }
+
+    #[test]
+    fn init_and_regular_containers_with_their_states() {
+        let s = pod_status(&doc());
+        assert_eq!(s["phase"], "Running");
+        assert_eq!(s["initContainerStatuses"][0]["name"], "proxy");
+        assert_eq!(
+            s["initContainerStatuses"][0]["state"]["running"]["startedAt"],
+            "2026-12-01T10:00:02.000Z"
+        );
+        assert_eq!(
+            s["initContainerStatuses"][0]["lastState"]["terminated"],
+            json!({"exitCode": 137, "signal": 9, "reason": "Error", "finishedAt": "2026-12-01T10:00:01.500Z"})
+        );
+        let app = &s["containerStatuses"][0];
+        assert_eq!(app["state"]["terminated"]["exitCode"], 3);
+        assert_eq!(app["state"]["terminated"]["reason"], "Error");
+        assert_eq!(app["lastState"], json!({}));
+        assert_eq!(
+            s["containerStatuses"][1]["state"]["waiting"]["reason"],
+            "ContainerCreating"
+        );
+        assert!(
+            s["conditions"][0].get("reason").is_none(),
+            "no reason when True"
+        );
+        assert_eq!(s["conditions"][1]["reason"], "ContainersNotReady");
+        assert!(s.get("reason").is_none());
+    }
+
+    #[test]
+    fn garbage_documents_do_not_panic() {
+        for d in [
+            json!(null),
+            json!([]),
+            json!({"containers": 3}),
+            json!({"containers": [1, "x", {}]}),
+        ] {
+            let _ = pod_status(&d);
+        }
+    }
+}
