@@ -204,15 +204,17 @@ extern "C" fn main(
 fn run(mut args: Vec<OsString>) -> i32 {
     // The runtime front is dispatched before clap: the agent's command line is runc's, and
     // `--help`, `--version` or any flag of it belongs to the next runtime, not to us.
-    let argv0 = args.first().map(|a| a.to_string_lossy().into_owned());
-    let argv0 = argv0.as_deref().unwrap_or("podinit");
-    if podinit::front::invoked_as(argv0).is_some() {
+    // Both checks compare bytes: `podinit exec` (every container's PID 1) pays no allocation.
+    let multi_call = args.first().is_some_and(|a| {
+        let name = std::path::Path::new(a).file_name().unwrap_or_default();
+        let name = name.as_encoded_bytes();
+        name.len() > b"podinit-".len() && name.starts_with(b"podinit-")
+    });
+    if multi_call || args.get(1).is_some_and(|a| a == "runtime") {
+        let argv0 = args[0].to_string_lossy().into_owned();
+        let rest = args.split_off(if multi_call { 1 } else { 2 });
         podinit::log::init_from_env(0);
-        return podinit::front::main(argv0, args.split_off(1));
-    }
-    if args.get(1).is_some_and(|a| a == "runtime") {
-        podinit::log::init_from_env(0);
-        return podinit::front::main(argv0, args.split_off(2));
+        return podinit::front::main(&argv0, rest);
     }
     let is_subcommand = <Command as Subcommand>::has_subcommand;
     if let Some(exec) = init::cli::parse(&args, is_subcommand) {

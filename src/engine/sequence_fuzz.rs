@@ -12,22 +12,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
+use crate::fuzz_tests::Rng;
 use crate::plan::{BundleInput, Classified, classify_bundle};
-
-/// xorshift64*: small, fast, and the same on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const NAMES: [&str; 3] = ["s1", "s2", "app"];
 
@@ -67,9 +53,9 @@ fn random_event(
     decl: &[(ContainerPlan, PodDeclaration)],
     incarnation: u64,
 ) -> Event {
-    let i = rng.below(NAMES.len() as u64) as usize;
+    let i = rng.below64(NAMES.len() as u64) as usize;
     let name = NAMES[i].to_owned();
-    match rng.below(10) {
+    match rng.below64(10) {
         0 => Event::Registered {
             id: format!("{name}-{incarnation}"),
             plan: Box::new(decl[i].0.clone()),
@@ -78,7 +64,7 @@ fn random_event(
         1 | 2 => Event::ProcessStarted { name },
         3 => Event::ProcessExited {
             name,
-            status: match rng.below(3) {
+            status: match rng.below64(3) {
                 0 => ExitStatus::Code(0),
                 1 => ExitStatus::Code(1),
                 _ => ExitStatus::Signal(9),
@@ -87,26 +73,26 @@ fn random_event(
         4 => Event::Gone { name },
         5 => Event::HandlerDone {
             name,
-            handler: if rng.below(2) == 0 {
+            handler: if rng.below64(2) == 0 {
                 HandlerKind::PostStart
             } else {
                 HandlerKind::PreStop
             },
-            ok: rng.below(4) != 0,
+            ok: rng.below64(4) != 0,
         },
         6 => Event::ProbeResult {
             name,
-            probe: if rng.below(2) == 0 {
+            probe: if rng.below64(2) == 0 {
                 ProbeKind::Startup
             } else {
                 ProbeKind::Readiness
             },
-            ok: rng.below(4) != 0,
+            ok: rng.below64(4) != 0,
         },
         7 => Event::StopRequested {
-            grace: match rng.below(3) {
+            grace: match rng.below64(3) {
                 0 => None,
-                1 => Some(Duration::from_secs(rng.below(10))),
+                1 => Some(Duration::from_secs(rng.below64(10))),
                 _ => Some(Duration::from_secs(u64::MAX)),
             },
         },
@@ -139,15 +125,15 @@ fn run_sequence(seed: u64) {
     let mut engine = Engine::new(Config::default());
     let mut now = Time::ZERO;
     let mut inputs: Vec<(Time, Event)> = Vec::new();
-    let steps = 20 + rng.below(60) as usize;
-    let replay_at = rng.below(steps as u64) as usize;
+    let steps = 20 + rng.below64(60) as usize;
+    let replay_at = rng.below64(steps as u64) as usize;
     for step in 0..steps {
-        if rng.below(3) == 0 {
+        if rng.below64(3) == 0 {
             // Nanosecond steps too: the journal keeps them (finding 7).
-            let by = match rng.below(3) {
-                0 => Duration::from_nanos(rng.below(2_000_000)),
-                1 => Duration::from_millis(rng.below(3_000)),
-                _ => Duration::from_secs(rng.below(400)),
+            let by = match rng.below64(3) {
+                0 => Duration::from_nanos(rng.below64(2_000_000)),
+                1 => Duration::from_millis(rng.below64(3_000)),
+                _ => Duration::from_secs(rng.below64(400)),
             };
             let to = now + by;
             advance(&mut engine, &mut now, to, seed, step);

@@ -7,7 +7,7 @@
 
 use super::container::{PreStop, SoloStop};
 use super::status::ContainerState;
-use super::{Action, Engine, HandlerKind, Time};
+use super::{Action, Engine, Time};
 
 impl Engine {
     /// Start stopping container `i` alone: the signal `signal`, SIGKILL after `deadline`.
@@ -36,26 +36,12 @@ impl Engine {
             if c.state != ContainerState::Running || c.signaled_at.is_some() {
                 continue;
             }
-            if c.probing {
-                c.probing = false;
-                out.push(Action::StopProbes {
-                    name: c.name.clone(),
-                });
+            if self.begin_stop(i, true, out) {
+                let name = self.containers[i].name.clone();
+                self.note(now, Some(&name), "preStop before the stop signal");
+                continue;
             }
-            if c.pre_stop == PreStop::NotRun {
-                let has = c.plan.as_ref().is_some_and(|p| p.pre_stop.is_some());
-                if has && c.process_running {
-                    c.pre_stop = PreStop::Running;
-                    let name = c.name.clone();
-                    out.push(Action::RunHandler {
-                        name: name.clone(),
-                        handler: HandlerKind::PreStop,
-                    });
-                    self.note(now, Some(&name), "preStop before the stop signal");
-                    continue;
-                }
-                c.pre_stop = PreStop::Done;
-            }
+            let c = &mut self.containers[i];
             if c.pre_stop == PreStop::Done || now >= stop.deadline {
                 let kill_at = stop.deadline.max(now + floor);
                 c.signaled_at = Some(now);

@@ -89,27 +89,9 @@ impl Engine {
                     self.terminate(now, i, raw, out);
                 }
                 ContainerState::Running => {
-                    let c = &mut self.containers[i];
-                    if c.probing {
-                        // Probes stop at t0 (k/k#141766): a failing liveness probe must not
-                        // restart anything during teardown.
-                        c.probing = false;
-                        out.push(Action::StopProbes {
-                            name: c.name.clone(),
-                        });
-                    }
-                    if c.pre_stop == PreStop::NotRun {
-                        let has = c.plan.as_ref().is_some_and(|p| p.pre_stop.is_some());
-                        if has && !td.forced && c.process_running {
-                            c.pre_stop = PreStop::Running;
-                            out.push(Action::RunHandler {
-                                name: c.name.clone(),
-                                handler: HandlerKind::PreStop,
-                            });
-                        } else {
-                            c.pre_stop = PreStop::Done;
-                        }
-                    }
+                    // Probes stop at t0 (k/k#141766): a failing liveness probe must not
+                    // restart anything during teardown.
+                    self.begin_stop(i, !td.forced, out);
                 }
                 ContainerState::Expected | ContainerState::Terminated => {}
             }
@@ -168,6 +150,34 @@ impl Engine {
             let phase = self.final_phase();
             out.push(Action::PodFinished { phase });
             self.note(now, None, format!("pod finished: {phase:?}"));
+        }
+    }
+
+    /// The first steps of stopping a running container, in teardown or alone: its probes stop,
+    /// and its preStop starts (when it has one, `pre_stop` allows it and its process runs) or is
+    /// over. Returns whether a preStop started now.
+    pub(super) fn begin_stop(&mut self, i: usize, pre_stop: bool, out: &mut Vec<Action>) -> bool {
+        let c = &mut self.containers[i];
+        if c.probing {
+            c.probing = false;
+            out.push(Action::StopProbes {
+                name: c.name.clone(),
+            });
+        }
+        if c.pre_stop != PreStop::NotRun {
+            return false;
+        }
+        let has = c.plan.as_ref().is_some_and(|p| p.pre_stop.is_some());
+        if has && pre_stop && c.process_running {
+            c.pre_stop = PreStop::Running;
+            out.push(Action::RunHandler {
+                name: c.name.clone(),
+                handler: HandlerKind::PreStop,
+            });
+            true
+        } else {
+            c.pre_stop = PreStop::Done;
+            false
         }
     }
 

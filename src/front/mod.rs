@@ -20,7 +20,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 pub use args::{Invocation, parse as parse_args};
-pub use settings::{Settings, Source, invoked_as};
+pub use settings::{Settings, Source};
 
 use crate::inject::{self, InjectOptions, Outcome};
 use crate::{log_debug, log_error, log_info};
@@ -30,7 +30,10 @@ const REENTERED: &str = "PODINIT_FRONT_NEXT";
 
 /// Runs the front and never returns on success (the next runtime replaces this process).
 pub fn main(argv0: &str, args: Vec<OsString>) -> i32 {
-    let settings = match load_settings(argv0) {
+    // Our own binary: the config file sits next to it, and at create it is what the bundle's
+    // hooks run and its mount shows the container.
+    let exe = std::env::current_exe().and_then(|b| b.canonicalize());
+    let settings = match load_settings(argv0, exe.as_deref().ok()) {
         Ok(s) => s,
         Err(e) => {
             log_error!("runtime: {e}");
@@ -53,7 +56,14 @@ pub fn main(argv0: &str, args: Vec<OsString>) -> i32 {
     }
     let inv = parse_args(&args);
     if inv.creates() {
-        if let Err(e) = prepare(&inv, &settings) {
+        let prepared = match &exe {
+            Ok(exe) => prepare(&inv, &settings, exe),
+            Err(e) => Err(format!(
+                "container {}: cannot find the podinit binary: {e}",
+                inv.id.as_deref().unwrap_or("?")
+            )),
+        };
+        if let Err(e) = prepared {
             log_error!("runtime: {e}");
             return 1;
         }
@@ -82,12 +92,11 @@ pub fn main(argv0: &str, args: Vec<OsString>) -> i32 {
 
 /// The config file: `PODINIT_CONFIG` if set (then it must exist), else `podinit.conf` next to
 /// the podinit binary, if there is one.
-fn load_settings(argv0: &str) -> Result<Settings, String> {
+fn load_settings(argv0: &str, exe: Option<&Path>) -> Result<Settings, String> {
     let explicit = std::env::var_os(settings::CONFIG).map(PathBuf::from);
-    let path = explicit.clone().or_else(|| {
-        let exe = std::env::current_exe().ok()?;
-        Some(exe.parent()?.join(settings::CONFIG_FILE_NAME))
-    });
+    let path = explicit
+        .clone()
+        .or_else(|| Some(exe?.parent()?.join(settings::CONFIG_FILE_NAME)));
     let mut parsed = None;
     if let Some(path) = path {
         match std::fs::read_to_string(&path) {
@@ -111,18 +120,15 @@ fn load_settings(argv0: &str) -> Result<Settings, String> {
     ))
 }
 
-fn prepare(inv: &Invocation, s: &Settings) -> Result<(), String> {
+fn prepare(inv: &Invocation, s: &Settings, binary: &Path) -> Result<(), String> {
     let bundle = match &inv.bundle {
         Some(b) => PathBuf::from(b),
         None => std::env::current_dir().map_err(|e| format!("no current directory: {e}"))?,
     };
     let id = inv.id.as_deref().unwrap_or("?");
     let state_dir = PathBuf::from(&s.state_dir.value);
-    let binary = std::env::current_exe()
-        .and_then(|b| b.canonicalize())
-        .map_err(|e| format!("container {id}: cannot find the podinit binary: {e}"))?;
     let opts = InjectOptions {
-        binary,
+        binary: binary.to_path_buf(),
         socket: PathBuf::from(&s.socket.value),
         state_dir: state_dir.clone(),
         log_level: s.log.as_ref().map(|l| l.value.clone()),
