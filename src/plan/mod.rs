@@ -33,6 +33,10 @@ pub use pod_key::{
     identify,
 };
 pub use probe::{Handler, HttpGet, ProbeAction, ProbeSpec};
+/// The Kubernetes `Probe` / `LifecycleHandler` parsers on their own, for the fuzz targets
+/// (`fuzz/`); the product reaches them through the pod spec.
+#[doc(hidden)]
+pub use probe::{handler_from_k8s, probe_from_k8s};
 pub use values::MAX_SECONDS;
 
 /// Annotation and env names podinit understands, in one place so docs, explain and tests agree.
