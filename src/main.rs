@@ -142,7 +142,30 @@ enum Command {
         /// Delete the pod after this many seconds.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
+        /// Run the pod in a microVM under qemu whose PID 1 is podinit (podinit sandbox-init),
+        /// built from this machine's kernel, busybox, runtime and podinit.
+        #[arg(long)]
+        vm: bool,
+        /// With --vm: the guest kernel (default: the newest Debian cloud kernel in /boot).
+        #[arg(long, value_name = "PATH", requires = "vm")]
+        kernel: Option<PathBuf>,
+        /// With --vm: guest memory, e.g. 256M or 1G.
+        #[arg(long, value_name = "SIZE", default_value = "256M", requires = "vm",
+              value_parser = parse_memory)]
+        memory: u64,
+        /// With --vm: virtual CPUs.
+        #[arg(long, value_name = "N", default_value_t = 1, requires = "vm",
+              value_parser = clap::value_parser!(u32).range(1..=64))]
+        cpus: u32,
+        /// With --vm: auto (KVM once it has booted a guest here, else emulation), kvm or tcg.
+        #[arg(long, value_name = "ACCEL", default_value = "auto", requires = "vm",
+              value_parser = ["auto", "kvm", "tcg"])]
+        accel: String,
     },
+    /// PID 1 of a pod sandbox VM (the kernel's rdinit, with `-- sandbox-init` on the kernel
+    /// command line): mounts, reaps, runs the agent, reports the pod's result, powers off.
+    /// Configured by podinit.* words on the kernel command line; see docs/vm.md.
+    SandboxInit,
     /// The runtime front: an OCI runtime command line (runc's) for an agent's BinaryName /
     /// runtime_path / --runtime. Prepares each bundle at create/run like inject (never a sandbox
     /// container), then execs PODINIT_NEXT_RUNTIME (default runc) with the arguments unchanged.
@@ -184,6 +207,11 @@ impl Paths {
             pod,
         }
     }
+}
+
+fn parse_memory(s: &str) -> Result<u64, String> {
+    podinit::vm::qemu::parse_memory(s)
+        .ok_or_else(|| format!("{s:?} is not a memory size from 64M up (e.g. 256M, 1G)"))
 }
 
 fn parse_signal(s: &str) -> Result<i32, String> {
@@ -316,19 +344,41 @@ fn lower(command: Command) -> podinit::cli::Command {
             keep,
             work_dir,
             timeout,
-        } => C::Run(podinit::run::RunOptions {
-            pod,
-            runtime,
-            order: match create_order.as_str() {
-                "reverse" => podinit::run::CreateOrder::Reverse,
-                "random" => podinit::run::CreateOrder::Random,
-                _ => podinit::run::CreateOrder::Spec,
-            },
-            seed,
-            keep,
-            work_dir,
-            timeout: std::time::Duration::from_secs(timeout),
-        }),
+            vm,
+            kernel,
+            memory,
+            cpus,
+            accel,
+        } => {
+            let opts = podinit::run::RunOptions {
+                pod,
+                runtime,
+                order: match create_order.as_str() {
+                    "reverse" => podinit::run::CreateOrder::Reverse,
+                    "random" => podinit::run::CreateOrder::Random,
+                    _ => podinit::run::CreateOrder::Spec,
+                },
+                seed,
+                keep,
+                work_dir,
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            if vm {
+                C::RunVm(
+                    opts,
+                    podinit::vm::host::VmOptions {
+                        kernel,
+                        memory_mib: memory,
+                        cpus,
+                        accel: podinit::vm::qemu::AccelChoice::parse(&accel)
+                            .unwrap_or(podinit::vm::qemu::AccelChoice::Auto),
+                    },
+                )
+            } else {
+                C::Run(opts)
+            }
+        }
+        Command::SandboxInit => C::SandboxInit,
         Command::Explain { .. } | Command::Exec { .. } | Command::Runtime { .. } => {
             unreachable!("handled in run")
         }
