@@ -142,6 +142,10 @@ enum Command {
         /// Delete the pod after this many seconds.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
+        /// Print the pod as it runs (SidecarSets applied, env from ConfigMaps and Secrets
+        /// resolved) before running it; also with -v.
+        #[arg(long)]
+        explain: bool,
     },
     /// The runtime front: an OCI runtime command line (runc's) for an agent's BinaryName /
     /// runtime_path / --runtime. Prepares each bundle at create/run like inject (never a sandbox
@@ -251,13 +255,13 @@ fn run(mut args: Vec<OsString>) -> i32 {
         }
         other => {
             podinit::log::init_from_env(cli.verbose);
-            podinit::cli::run(lower(other))
+            podinit::cli::run(lower(other, cli.verbose))
         }
     }
 }
 
 /// The non-init commands, handed to the library's CLI drivers.
-fn lower(command: Command) -> podinit::cli::Command {
+fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
     use podinit::cli::Command as C;
     match command {
         Command::Supervise {
@@ -316,6 +320,7 @@ fn lower(command: Command) -> podinit::cli::Command {
             keep,
             work_dir,
             timeout,
+            explain,
         } => C::Run(podinit::run::RunOptions {
             pod,
             runtime,
@@ -328,6 +333,7 @@ fn lower(command: Command) -> podinit::cli::Command {
             keep,
             work_dir,
             timeout: std::time::Duration::from_secs(timeout),
+            explain: explain || verbose > 0,
         }),
         Command::Explain { .. } | Command::Exec { .. } | Command::Runtime { .. } => {
             unreachable!("handled in run")
