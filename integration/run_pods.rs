@@ -575,9 +575,10 @@ fn the_ack_sidecarset_example_shows_the_configmap_and_the_apps_output_through_st
         r.dump()
     );
     let filebeat = std::fs::read_to_string(r.work.join("logs/filebeat.log")).unwrap_or_default();
-    // The ConfigMap's filebeat.yml, from its first line to its last (`|-`: no final newline).
+    // The ConfigMap's filebeat.yml (`|-`: no final newline, so what follows shares its last
+    // line; tail's own messages on stderr may come anywhere).
     assert!(
-        filebeat.starts_with("filebeat.inputs:\n- type: log\n")
+        filebeat.contains("filebeat.inputs:\n- type: log\n")
             && filebeat.contains("        logs_path: \"/var/log/std/\"\n")
             && filebeat.contains(
                 "  password: ${ELASTICSEARCH_PASSWORD}  # Not effective. Do not modify. Use directly."
@@ -585,28 +586,24 @@ fn the_ack_sidecarset_example_shows_the_configmap_and_the_apps_output_through_st
         "{filebeat}\n{}",
         r.dump()
     );
-    let seen: Vec<(&str, &str, &str)> = filebeat.lines().filter_map(cri_fields).collect();
-    assert!(
-        seen.iter().any(|(stream, tag, content)| *stream == "stderr"
-            && *tag == "F"
-            && content.ends_with(" Server is listening on :8080")),
-        "{filebeat}\n{}",
-        r.dump()
-    );
-    // The app's stdlog file is what the sidecar read; the sidecar's own output has one too.
+    // The app's stdlog file holds its start line as containerd would write it, and the sidecar
+    // printed exactly that line, read through the stdlog volume.
     let app_log = std::fs::read_to_string(r.work.join("stdlog/echo-server/0.log")).unwrap();
     let app_lines: Vec<_> = app_log.lines().filter_map(cri_fields).collect();
-    assert_eq!(app_lines.len(), 1, "{app_log}");
     assert!(
-        filebeat.contains(app_log.trim_end()),
+        matches!(app_lines[..], [("stderr", "F", content)] if content.ends_with(" Server is listening on :8080")),
+        "{app_log}"
+    );
+    assert!(
+        filebeat.contains(&format!("{}\n", app_log.trim_end())),
         "{app_log}\n{filebeat}"
     );
     let own = std::fs::read_to_string(r.work.join("stdlog/filebeat/0.log")).unwrap();
     assert!(
         own.lines()
-            .next()
-            .and_then(cri_fields)
-            .is_some_and(|f| f == ("stdout", "F", "filebeat.inputs:")),
+            .filter_map(cri_fields)
+            .find(|(stream, _, _)| *stream == "stdout")
+            == Some(("stdout", "F", "filebeat.inputs:")),
         "{own}"
     );
     let sidecar = r.container("filebeat");
@@ -692,4 +689,48 @@ fn volume_errors_name_the_volume_the_object_and_the_key(#[case] text: &str, #[ca
     let (code, stderr) = run_text(&[("v.yaml", text)], None);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains(want), "got {stderr}\nwant {want}");
+}
+
+/// One stdlog file per incarnation: a sidecar's first run in `0.log`, its restart in `1.log`,
+/// read by the app through the stdlog volume.
+#[test]
+fn each_incarnation_of_a_container_has_its_own_stdlog_file() {
+    if skip("runc") {
+        return;
+    }
+    let r = run_files(&["stdlog/restarted-sidecar.yaml"], None);
+    assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
+    let log = |f: &str| std::fs::read_to_string(r.work.join("stdlog").join(f)).unwrap_or_default();
+    let contents = |text: String| -> Vec<(String, String, String)> {
+        text.lines()
+            .filter_map(cri_fields)
+            .map(|(s, t, c)| (s.to_owned(), t.to_owned(), c.to_owned()))
+            .collect()
+    };
+    let line = |s: &str, c: &str| (s.to_owned(), "F".to_owned(), c.to_owned());
+    assert_eq!(
+        contents(log("sidecar/0.log")),
+        [line("stdout", "first")],
+        "{}",
+        r.dump()
+    );
+    assert_eq!(
+        contents(log("sidecar/1.log")),
+        [line("stdout", "second")],
+        "{}",
+        r.dump()
+    );
+    assert_eq!(
+        contents(log("app/0.log")),
+        [line("stderr", "to-stderr")],
+        "{}",
+        r.dump()
+    );
+    assert_eq!(
+        r.shared("shared", "seen"),
+        log("sidecar/1.log"),
+        "{}",
+        r.dump()
+    );
+    assert_eq!(r.container("sidecar")["restartCount"], 1, "{}", r.dump());
 }

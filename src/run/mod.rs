@@ -65,7 +65,7 @@ pub struct RunOptions {
 struct Runner {
     work: PathBuf,
     /// Each container's restartCount from status.json, for its stdlog file.
-    restarts: output::Restarts,
+    restarts: std::sync::Arc<output::Restarts>,
     runtime: Vec<String>,
     socket: PathBuf,
     state_dir: PathBuf,
@@ -275,7 +275,7 @@ fn run_pod(
         std::env::current_exe().map_err(|e| format!("cannot find the podinit binary: {e}"))?;
     let netns = netns::NetNs::create(&work.join("netns"))?;
     let runner = Runner {
-        restarts: output::Restarts::default(),
+        restarts: output::Restarts::new(work.join("state").join("status.json")),
         runtime: runtime_command(&opts.runtime, &work.join("runtime-root")),
         socket: work.join("podinit.sock"),
         state_dir: work.join("state"),
@@ -676,13 +676,6 @@ impl Runner {
         else {
             return;
         };
-        if let Ok(mut r) = self.restarts.lock() {
-            for c in doc["containers"].as_array().into_iter().flatten() {
-                if let (Some(name), Some(n)) = (c["name"].as_str(), c["restartCount"].as_u64()) {
-                    r.insert(name.to_owned(), u32::try_from(n).unwrap_or(u32::MAX));
-                }
-            }
-        }
         let entries = doc["timeline"].as_array().cloned().unwrap_or_default();
         for e in entries.iter().skip(*printed) {
             let at = e["at"].as_str().unwrap_or("");

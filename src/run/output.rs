@@ -9,8 +9,9 @@
 //! at once.
 //!
 //! A sidecar restarts inside its container (the same pipes), so the incarnation is the
-//! container's `restartCount` in status.json as the runner last read it: lines written by a new
-//! incarnation before the runner sees its status go to the previous file.
+//! container's `restartCount` in status.json when the line arrives (re-read whenever the file
+//! was replaced): lines a new incarnation writes before the supervisor records its restart go
+//! to the previous file.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -24,8 +25,49 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// containerd's default `max_container_log_line_size`.
 const MAX_LINE: usize = 16 * 1024;
 
-/// Every container's restart count, as status.json last said.
-pub type Restarts = Arc<Mutex<BTreeMap<String, u32>>>;
+/// Every container's restart count, from the supervisor's status.json.
+pub struct Restarts {
+    status: PathBuf,
+    /// (inode, mtime seconds, mtime nanoseconds) of the status.json read, and its counts.
+    seen: Mutex<(Option<(u64, i64, i64)>, BTreeMap<String, u32>)>,
+}
+
+impl Restarts {
+    pub fn new(status: PathBuf) -> Arc<Self> {
+        Arc::new(Restarts {
+            status,
+            seen: Mutex::default(),
+        })
+    }
+
+    /// Container `name`'s restartCount now (0 before the supervisor wrote any).
+    fn count(&self, name: &str) -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(mut seen) = self.seen.lock() else {
+            return 0;
+        };
+        if let Ok(m) = std::fs::metadata(&self.status) {
+            let key = Some((m.ino(), m.mtime(), m.mtime_nsec()));
+            if seen.0 != key {
+                let doc: serde_json::Value = std::fs::read(&self.status)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or_default();
+                seen.1 = doc["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| {
+                        let n = u32::try_from(c["restartCount"].as_u64()?).ok()?;
+                        Some((c["name"].as_str()?.to_owned(), n))
+                    })
+                    .collect();
+                seen.0 = key;
+            }
+        }
+        seen.1.get(name).copied().unwrap_or(0)
+    }
+}
 
 /// The current incarnation's stdlog file of one container, shared by its two streams.
 struct StdLog {
@@ -68,7 +110,7 @@ impl Capture {
         name: &str,
         raw: &Path,
         stdlog: &Path,
-        restarts: &Restarts,
+        restarts: &Arc<Restarts>,
     ) -> Result<(OwnedFd, OwnedFd), String> {
         let raw = File::create(raw).map_err(|e| format!("{}: {e}", raw.display()))?;
         let log = Arc::new(Mutex::new(StdLog {
@@ -120,10 +162,7 @@ fn copy(
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = [0u8; 8192];
     let emit = |line: &[u8], full: bool| {
-        let n = restarts
-            .lock()
-            .map(|r| r.get(name).copied().unwrap_or(0))
-            .unwrap_or(0);
+        let n = restarts.count(name);
         let text = cri_line(&timestamp(SystemTime::now()), stream, full, line);
         if let Ok(mut l) = log.lock() {
             l.write(n, &text);
@@ -243,7 +282,7 @@ mod tests {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let restarts: Restarts = Arc::default();
+        let restarts = Restarts::new(dir.join("status.json"));
         let mut cap = Capture::default();
         let (out, err) = cap
             .container("app", &dir.join("app.log"), &dir.join("std"), &restarts)
@@ -255,6 +294,49 @@ mod tests {
         let std = std::fs::read_to_string(dir.join("std/app/0.log")).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         (raw, std)
+    }
+
+    #[test]
+    fn a_restart_in_status_json_starts_the_next_file() {
+        let dir =
+            std::env::temp_dir().join(format!("podinit-output-restart-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let restarts = Restarts::new(dir.join("status.json"));
+        let mut cap = Capture::default();
+        let (out, err) = cap
+            .container("app", &dir.join("app.log"), &dir.join("std"), &restarts)
+            .unwrap();
+        let mut out = File::from(out);
+        out.write_all(b"first\n").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(dir.join("std/app/0.log")).is_ok_and(|s| s.contains("first"))
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The supervisor replaces status.json (write, rename) when the container restarts.
+        std::fs::write(
+            dir.join("tmp"),
+            r#"{"containers": [{"name": "app", "restartCount": 1}]}"#,
+        )
+        .unwrap();
+        std::fs::rename(dir.join("tmp"), dir.join("status.json")).unwrap();
+        out.write_all(b"second\n").unwrap();
+        drop((out, err));
+        cap.finish(Duration::from_secs(10));
+        let read = |f: &str| std::fs::read_to_string(dir.join("std/app").join(f)).unwrap();
+        assert!(
+            read("0.log").ends_with(" stdout F first\n"),
+            "{}",
+            read("0.log")
+        );
+        assert!(
+            read("1.log").ends_with(" stdout F second\n"),
+            "{}",
+            read("1.log")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
