@@ -25,11 +25,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// containerd's default `max_container_log_line_size`.
 const MAX_LINE: usize = 16 * 1024;
 
+/// Which status.json was read: (inode, mtime seconds, mtime nanoseconds).
+type FileVersion = (u64, i64, i64);
+
 /// Every container's restart count, from the supervisor's status.json.
 pub struct Restarts {
     status: PathBuf,
-    /// (inode, mtime seconds, mtime nanoseconds) of the status.json read, and its counts.
-    seen: Mutex<(Option<(u64, i64, i64)>, BTreeMap<String, u32>)>,
+    /// The status.json read last, and its counts.
+    seen: Mutex<(Option<FileVersion>, BTreeMap<String, u32>)>,
 }
 
 impl Restarts {
