@@ -4,6 +4,10 @@
 //! agent), reaps the containers' inits as a subreaper, prints the timeline as the supervisor
 //! writes it (inotify on `status.json`, no polling), cleans up, and exits 0 iff the pod Succeeded.
 //! Ctrl-C is pod deletion (a second Ctrl-C forces it with a zero grace).
+//! Before that, as a cluster would: SidecarSets are applied (`sidecarset`), env and the
+//! configMap/secret/projected volumes' files come from the ConfigMap and Secret documents
+//! (`sources`, `volumes`); each container's output is copied to `logs/` and to the pod's
+//! stdlog directory in the CRI log format (`output`).
 
 pub mod bundle;
 pub mod fields;
