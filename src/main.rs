@@ -145,6 +145,10 @@ enum Command {
         /// Delete the pod after this many seconds.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
+        /// Print the pod as it runs (SidecarSets applied, env from ConfigMaps and Secrets
+        /// resolved) before running it; also with -v.
+        #[arg(long)]
+        explain: bool,
         /// Run the pod in a microVM under qemu whose PID 1 is podinit (podinit sandbox-init),
         /// built from this machine's kernel, busybox, runtime and podinit.
         #[arg(long)]
@@ -299,13 +303,13 @@ fn run(mut args: Vec<OsString>) -> i32 {
         }
         other => {
             podinit::log::init_from_env(cli.verbose);
-            podinit::cli::run(lower(other))
+            podinit::cli::run(lower(other, cli.verbose))
         }
     }
 }
 
 /// The non-init commands, handed to the library's CLI drivers.
-fn lower(command: Command) -> podinit::cli::Command {
+fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
     use podinit::cli::Command as C;
     match command {
         Command::Supervise {
@@ -364,6 +368,7 @@ fn lower(command: Command) -> podinit::cli::Command {
             keep,
             work_dir,
             timeout,
+            explain,
             vm,
             kernel,
             memory,
@@ -382,6 +387,7 @@ fn lower(command: Command) -> podinit::cli::Command {
                 keep,
                 work_dir,
                 timeout: std::time::Duration::from_secs(timeout),
+                explain: explain || verbose > 0,
             };
             if vm {
                 C::RunVm(
