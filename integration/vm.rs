@@ -16,57 +16,24 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod support;
+
+use support::skip::{Need, Root, program};
+
 static ONE_VM: Mutex<()> = Mutex::new(());
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Far beyond a boot and a pod under emulation on a loaded 2-core machine.
 const HARD_DEADLINE: Duration = Duration::from_secs(400);
 
-fn prerequisites() -> Result<(), String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err("needs root (the guest's initramfs carries the host's runc and kernel)".into());
-    }
-    let on_path = |name: &str| {
-        std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-            .unwrap_or(false)
-    };
-    for tool in ["qemu-system-x86_64", "runc"] {
-        if !on_path(tool) {
-            return Err(format!("{tool} is not on PATH"));
-        }
-    }
-    if !Path::new("/bin/busybox").exists() {
-        return Err("/bin/busybox (busybox-static) is missing".into());
-    }
-    let kernel = std::fs::read_dir("/boot")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .any(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-"))
-        })
-        .unwrap_or(false);
-    if !kernel {
-        return Err("no kernel in /boot (linux-image-cloud-amd64)".into());
-    }
-    Ok(())
-}
-
-/// `true` (and a SKIP line) when the VM tests cannot run here; with PODINIT_REQUIRE_ALL=1 (CI)
-/// a missing prerequisite fails the test instead.
-fn skip(test: &str) -> bool {
-    match prerequisites() {
-        Ok(()) => false,
-        Err(why) => {
-            assert!(
-                std::env::var("PODINIT_REQUIRE_ALL").as_deref() != Ok("1"),
-                "{test}: {why} (PODINIT_REQUIRE_ALL=1: every prerequisite must be there)"
-            );
-            eprintln!("SKIP {test}: {why}");
-            true
-        }
-    }
-}
+/// Root (the initramfs carries the host's runc and kernel), qemu, runc, busybox, a kernel.
+const NEEDS: &[Need] = &[
+    Root,
+    program("qemu-system-x86_64", "qemu-system-x86"),
+    program("runc", "runc"),
+    program("/bin/busybox", "busybox-static"),
+    Need::BootKernel,
+];
 
 struct VmRun {
     work: PathBuf,
@@ -209,9 +176,7 @@ fn boot(
 #[case::spec_order("spec")]
 #[case::app_first("reverse")]
 fn the_demo_job_succeeds_in_a_vm_with_podinit_as_pid_1(#[case] order: &str) {
-    if skip("the_demo_job_succeeds_in_a_vm_with_podinit_as_pid_1") {
-        return;
-    }
+    support::require!(NEEDS);
     let r = boot(None, &["--create-order", order], None, &[]);
     assert_eq!(r.code, Some(0), "{}", r.out);
     r.assert_pid1_was_podinit();
@@ -239,9 +204,7 @@ fn the_demo_job_succeeds_in_a_vm_with_podinit_as_pid_1(#[case] order: &str) {
 /// with 0 after the app.
 #[test]
 fn a_failing_app_fails_the_pod_and_the_sidecar_still_stops_with_zero() {
-    if skip("a_failing_app_fails_the_pod_and_the_sidecar_still_stops_with_zero") {
-        return;
-    }
+    support::require!(NEEDS);
     let r = boot(Some("vm/failing-job.yaml"), &[], None, &[]);
     assert_eq!(r.code, Some(1), "{}", r.out);
     r.assert_pid1_was_podinit();
@@ -260,9 +223,7 @@ fn a_failing_app_fails_the_pod_and_the_sidecar_still_stops_with_zero() {
 /// app stopped before the sidecar, both reported gone, the guest powered off.
 #[test]
 fn ctrl_c_deletes_the_pod_inside_the_guest_apps_first() {
-    if skip("ctrl_c_deletes_the_pod_inside_the_guest_apps_first") {
-        return;
-    }
+    support::require!(NEEDS);
     let r = boot(
         Some("pods/long-running.json"),
         &[],
@@ -305,9 +266,7 @@ fn ctrl_c_deletes_the_pod_inside_the_guest_apps_first() {
 /// and powers off (exit 1, the agent's own message on the console), it does not hang.
 #[test]
 fn a_broken_manifest_powers_the_guest_off_with_a_clear_failure() {
-    if skip("a_broken_manifest_powers_the_guest_off_with_a_clear_failure") {
-        return;
-    }
+    support::require!(NEEDS);
     let r = boot(
         Some("vm/broken-pod.yaml"),
         &[],
@@ -328,9 +287,7 @@ fn a_broken_manifest_powers_the_guest_off_with_a_clear_failure() {
 /// Checked on the host: the same manifest is refused before anything boots.
 #[test]
 fn a_broken_manifest_is_refused_before_booting() {
-    if skip("a_broken_manifest_is_refused_before_booting") {
-        return;
-    }
+    support::require!(NEEDS);
     let r = boot(Some("vm/broken-pod.yaml"), &[], None, &[]);
     assert_eq!(r.code, Some(2), "{}", r.out);
     assert!(r.out.contains("comand"), "{}", r.out);

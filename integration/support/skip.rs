@@ -17,6 +17,8 @@ pub enum Need<'a> {
     /// A program: an absolute path that must exist, or a name found on `PATH`; with the Debian
     /// package that provides it.
     Program { name: &'a str, package: &'a str },
+    /// A kernel in `/boot` for the VM tests to boot.
+    BootKernel,
 }
 
 #[allow(unused_imports)] // each test binary uses a different subset
@@ -41,6 +43,15 @@ impl Need<'_> {
             }
             Need::Program { name, package } => (!on_path(name))
                 .then(|| format!("`{name}` is not on PATH (apt-get install {package})")),
+            Need::BootKernel => {
+                let found = std::fs::read_dir("/boot").is_ok_and(|d| {
+                    d.filter_map(|e| e.ok())
+                        .any(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-"))
+                });
+                (!found).then(|| {
+                    "no kernel in /boot (apt-get install linux-image-cloud-amd64)".to_owned()
+                })
+            }
         }
     }
 }
