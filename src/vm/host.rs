@@ -291,7 +291,8 @@ struct Boot<'a> {
     qemu_err: Vec<u8>,
     control: Option<UnixStream>,
     control_buf: Vec<u8>,
-    up: Option<(Instant, u64, u64)>,
+    /// The guest's `up` event: (PID 1 start, moved to the new root, agent start), guest ms.
+    up: Option<(u64, u64, u64)>,
     result: Option<SandboxResult>,
     console_result: Option<serde_json::Value>,
     deletions: u32,
@@ -606,20 +607,22 @@ impl<'a> Boot<'a> {
             match result::parse_event(&String::from_utf8_lossy(&line)) {
                 Some(GuestEvent::Up {
                     uptime_ms,
+                    moved_ms,
                     ready_ms,
                     init,
                 }) => {
                     println!(
                         "vm: guest PID {} is {} {} (podinit {}), up at {:.2} s of guest time, \
-                         ready at {:.2} s",
+                         on the new root at {:.2} s, agent started at {:.2} s",
                         init.pid,
                         init.exe,
                         init.command,
                         init.version,
                         uptime_ms as f64 / 1000.0,
+                        moved_ms as f64 / 1000.0,
                         ready_ms as f64 / 1000.0
                     );
-                    self.up = Some((Instant::now(), uptime_ms, ready_ms));
+                    self.up = Some((uptime_ms, moved_ms, ready_ms));
                 }
                 Some(GuestEvent::Result(r)) => self.result = Some(r),
                 None => {}
@@ -661,7 +664,7 @@ impl<'a> Boot<'a> {
             ),
         };
         let timing = match (self.up, &self.result) {
-            (Some((_, up_ms, _)), Some(r)) => format!(
+            (Some((up_ms, _, _)), Some(r)) => format!(
                 "boot to PID 1 {:.2} s · PID 1 to end {:.2} s · total {:.2} s",
                 up_ms as f64 / 1000.0,
                 r.uptime_ms.saturating_sub(up_ms) as f64 / 1000.0,
@@ -686,12 +689,13 @@ impl<'a> Boot<'a> {
             self.machine.accel.name(),
             timing
         );
-        if let (Some((_, up_ms, ready_ms)), Some(r)) = (self.up, &self.result) {
+        if let (Some((up_ms, moved_ms, ready_ms)), Some(r)) = (self.up, &self.result) {
             let timings = serde_json::json!({
                 "accel": self.machine.accel.name(),
                 "memoryMib": self.machine.memory_mib,
                 "cpus": self.machine.cpus,
                 "bootToPid1Ms": up_ms,
+                "pid1MovedMs": moved_ms,
                 "pid1ReadyMs": ready_ms,
                 "pid1ToEndMs": r.uptime_ms.saturating_sub(up_ms),
                 "totalMs": total.as_millis() as u64,
