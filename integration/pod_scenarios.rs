@@ -2232,7 +2232,7 @@ fn x26_oom_killed_app_reports_oom_killed(#[case] order: CreateOrder) {
     assert_reaped(&out, &[("sidecar", 0), ("app", 137)]);
     assert_eq!(st(&out, "app", "reason"), "OOMKilled", "{out}");
     assert_eq!(st(&out, "app", "exitCode"), 137, "{out}");
-    assert_eq!(st(&out, "sidecar", "reason"), "Stopped", "{out}");
+    assert_eq!(st(&out, "sidecar", "reason"), "Completed", "{out}");
     assert!(
         status_events(&out, "app")
             .iter()
