@@ -4,7 +4,10 @@
 //! errors with their file and line, reverse-order teardown of three
 //! sidecars, a sidecar that ignores SIGTERM, and pod deletion with Ctrl-C. Assertions come from
 //! what the containers wrote to a shared emptyDir, the exit codes the runner reaped, and
-//! status.json (kept with `--keep`).
+//! status.json (kept with `--keep`). Without root, the runtime or /bin/busybox a test prints
+//! `SKIP` and passes, or fails under `PODINIT_REQUIRE_ALL=1` (`support::skip`).
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,23 +16,21 @@ use std::time::{Duration, Instant};
 
 use rstest::rstest;
 use serde_json::Value;
+use support::skip::{Root, program, skip_unless, this_test};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// Prints `SKIP` and returns true (or fails, under `PODINIT_REQUIRE_ALL=1`) without root,
+/// `runtime` (runc or crun, each its own Debian package) or the host's busybox.
 fn skip(runtime: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let found = Command::new(runtime)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !root || !found || !Path::new("/bin/busybox").exists() {
-        eprintln!("SKIP: needs root, {runtime} and /bin/busybox");
-        return true;
-    }
-    false
+    skip_unless(
+        &this_test(),
+        &[
+            Root,
+            program(runtime, runtime),
+            program("/bin/busybox", "busybox-static"),
+        ],
+    )
 }
 
 struct Run {

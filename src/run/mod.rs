@@ -660,7 +660,7 @@ impl Runner {
 }
 
 /// Spawn with the signal mask the runner had before it blocked SIGCHLD/SIGINT/SIGTERM.
-fn spawn_unblocked(cmd: &mut Command, mask: &SigSet) -> std::io::Result<Child> {
+pub(crate) fn spawn_unblocked(cmd: &mut Command, mask: &SigSet) -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt;
     let mask = *mask;
     // SAFETY: sigprocmask is async-signal-safe; the closure allocates nothing.
