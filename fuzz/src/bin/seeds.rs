@@ -37,6 +37,21 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+fn manifests(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in files(dir) {
+        if p.is_dir() && p.file_name().is_some_and(|n| n != "bundles") {
+            out.extend(manifests(&p));
+        } else if p
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        {
+            out.push(p);
+        }
+    }
+    out
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, root, out] = args.as_slice() else {
@@ -93,20 +108,16 @@ fn main() {
         }
     }
 
-    for dir in ["pods", "jobs", "sources", "acs/is-sidecar", "acs/native"] {
-        for f in files(&root.join(dir)) {
-            let Ok(bytes) = std::fs::read(&f) else {
-                continue;
-            };
-            let name = format!(
-                "{}-{}",
-                dir.replace('/', "-"),
-                f.file_name().unwrap_or_default().to_string_lossy()
-            );
-            out.put("run_manifest", &name, &bytes);
-            if f.extension().is_some_and(|e| e == "json") {
-                out.put("pod_spec", &name, &bytes);
-            }
+    // Every manifest under testdata/ but the bundles: pods, jobs, sources, acs/*, vm, ...
+    for f in manifests(&root) {
+        let Ok(bytes) = std::fs::read(&f) else {
+            continue;
+        };
+        let rel = f.strip_prefix(&root).unwrap_or(&f);
+        let name = rel.to_string_lossy().replace('/', "-");
+        out.put("run_manifest", &name, &bytes);
+        if f.extension().is_some_and(|e| e == "json") {
+            out.put("pod_spec", &name, &bytes);
         }
     }
 
@@ -115,9 +126,13 @@ fn main() {
         InitMessage::Started { pid: 7 },
         InitMessage::Exited {
             status: ExitStatus::Code(3),
+            oom_killed: false,
+            message: None,
         },
         InitMessage::Exited {
             status: ExitStatus::Signal(9),
+            oom_killed: true,
+            message: Some("Killed".into()),
         },
         InitMessage::HandlerDone {
             handler: HandlerKind::PostStart,
@@ -142,7 +157,10 @@ fn main() {
         SupervisorMessage::StopProbes,
         SupervisorMessage::Signal { signal: 15 },
         SupervisorMessage::Kill,
-        SupervisorMessage::Finish { exit_code: 0 },
+        SupervisorMessage::Finish {
+            exit_code: 0,
+            leftover_grace_ms: Some(1500),
+        },
     ];
     for (i, m) in sup.iter().enumerate() {
         out.put("supervisor_message", &format!("m{i}"), &proto::encode(m));
