@@ -15,6 +15,7 @@ mod admission;
 mod conn;
 mod control;
 mod delivery;
+mod disk;
 mod journal;
 pub mod layout;
 pub mod listing;
@@ -79,6 +80,9 @@ pub struct Supervisor {
     cfg: engine::Config,
     /// The live pods. A pod leaves this map when it finishes; its directory stays.
     pods: BTreeMap<PodKey, Pod>,
+    /// Finished pods whose last records or status wait in memory for the disk (full or
+    /// read-only), written at every loop iteration until they are on disk.
+    retiring: Vec<Pod>,
     epoll: Epoll,
     signals: SignalFd,
     control: UnixListener,
@@ -190,6 +194,7 @@ impl Supervisor {
         let mut s = Self {
             cfg: opts.engine,
             pods: BTreeMap::new(),
+            retiring: Vec::new(),
             epoll,
             signals,
             control,
@@ -380,14 +385,28 @@ impl Supervisor {
         }
     }
 
+    /// Once per loop iteration: every changed status, and whatever waits for the disk.
     fn write_dirty_statuses(&mut self) {
         let clock = self.clock;
-        for pod in self.pods.values_mut().filter(|p| p.status_dirty) {
-            pod.write_status(clock);
+        for pod in self.pods.values_mut().chain(&mut self.retiring) {
+            pod.flush_journal();
+            if pod.status_dirty {
+                pod.write_status(clock);
+            }
         }
+        self.retiring.retain(Pod::is_on_disk);
     }
 
     fn cleanup(&mut self) {
+        self.write_dirty_statuses();
+        for pod in &self.retiring {
+            log_error!(
+                "supervise: exiting while pod {} is not all on disk in {}: {}",
+                pod.key,
+                pod.dir().display(),
+                pod.journal_backlog().unwrap_or("its status.json is stale")
+            );
+        }
         let _ = std::fs::remove_file(&self.socket);
         let _ = std::fs::remove_file(&self.init_socket);
     }
@@ -741,6 +760,9 @@ impl Supervisor {
         };
         log_info!("supervise: pod {key} finished: {phase:?}");
         pod.finish(phase, self.clock);
+        if !pod.is_on_disk() {
+            self.retiring.push(pod);
+        }
         let members: Vec<Member> = self
             .inits
             .keys()
