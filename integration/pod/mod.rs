@@ -1198,15 +1198,39 @@ pub struct SharedSupervisor {
 
 impl SharedSupervisor {
     pub fn start(name: &str) -> SharedSupervisor {
+        Self::start_with(name, |_| {})
+    }
+
+    /// `start`, with `prepare(state_dir)` run on the (empty, existing) state dir before the
+    /// supervisor starts: e.g. mount a small tmpfs there.
+    pub fn start_with(name: &str, prepare: impl FnOnce(&Path)) -> SharedSupervisor {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = base::base()
             .dir
             .join(format!("s{n}-{}", sanitize(name, 16)));
         let _ = fs::remove_dir_all(&dir);
         mkdir(&dir, 0o755);
-        let mut s = SharedSupervisor { dir, child: None };
+        let s = SharedSupervisor { dir, child: None };
+        let state = s.state_dir();
+        mkdir(&state, 0o755);
+        prepare(&state);
+        let mut s = s;
         s.spawn();
         s
+    }
+
+    /// The supervisor's directory (its socket, log and state dir are in it).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `podinit supervise` on this socket and state dir as a plain command (not tracked: for a
+    /// start that is expected to fail).
+    pub fn supervise_cmd(&self) -> Command {
+        let p = self.paths();
+        let mut c = podinit_cmd(&p.socket, &p.state);
+        c.args(["supervise", "-vv"]);
+        c
     }
 
     fn paths(&self) -> SharedPaths {

@@ -126,15 +126,17 @@ impl Supervisor {
         self.reply(token, reply);
     }
 
-    /// Every pod known: the live ones from their engines, the finished ones from their files.
+    /// Every pod known: the live ones, and the finished ones whose files are behind (full or
+    /// read-only state dir), from their engines; the other finished ones from their files.
     fn status_docs(&self) -> Vec<(PodKey, Value)> {
         let mut docs: Vec<(PodKey, Value)> = self
             .pods
-            .iter()
-            .map(|(k, p)| (k.clone(), p.status_doc(self.clock)))
+            .values()
+            .chain(&self.retiring)
+            .map(|p| (p.key.clone(), p.status_doc(self.clock)))
             .collect();
         for key in self.layout.pod_keys() {
-            if !self.pods.contains_key(&key) {
+            if !docs.iter().any(|(k, _)| *k == key) {
                 match self.layout.read_status(&key) {
                     Ok(doc) => docs.push((key, doc)),
                     Err(e) => {

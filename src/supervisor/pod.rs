@@ -193,9 +193,15 @@ impl Pod {
     /// The pod's status document: the engine's status with wall-clock times, its key, and
     /// whether the supervisor is done with it.
     pub fn status_doc(&self, clock: Clock) -> Value {
+        self.doc(clock, self.status_health.failure())
+    }
+
+    /// The document with `warnings` when the journal (or, `status_failure`, status.json) cannot
+    /// be written. The file's own copy never says the file cannot be written: it just was.
+    fn doc(&self, clock: Clock, status_failure: Option<&str>) -> Value {
         let mut doc = status_file::to_json(&self.engine.status(), clock);
         decorate(&mut doc, &self.key, self.finished);
-        let warnings: Vec<&str> = [self.journal.backlog(), self.status_health.failure()]
+        let warnings: Vec<&str> = [self.journal.backlog(), status_failure]
             .into_iter()
             .flatten()
             .collect();
@@ -208,7 +214,7 @@ impl Pod {
     /// Writes status.json; when that fails it stays dirty, so every later loop iteration tries
     /// again until it works (the status itself is in memory and served over the socket).
     pub fn write_status(&mut self, clock: Clock) {
-        let doc = self.status_doc(clock);
+        let doc = self.doc(clock, None);
         let path = self.dir.join(STATUS_FILE);
         match status_file::write(&self.dir, &doc) {
             Ok(()) => {
@@ -229,7 +235,11 @@ impl Pod {
 
     /// Writes the journal's records that wait in memory, if any.
     pub fn flush_journal(&mut self) {
+        let behind = self.journal.backlog().is_some();
         self.journal.flush();
+        if behind && self.journal.backlog().is_none() {
+            self.status_dirty = true; // its warning goes
+        }
     }
 
     /// Why the journal is behind, while it is.
