@@ -271,24 +271,28 @@ fn the_app_gets_the_terminal_as_pid_1_of_a_namespace_without_a_session() {
             "{tool} (util-linux, bsdutils) is needed for this test"
         );
     }
-    let inner = format!(
-        "unshare --pid --fork --mount-proc {} -- sh -c 'read x; echo got=\\$x'",
-        support::PODINIT
-    );
-    // `script` gives the command a terminal; the line typed 0.5 s later must reach `read`.
-    let line = format!("(sleep 0.5; printf 'hi\\n') | script -qec \"{inner}\" /dev/null",);
-    let out = run(
-        Command::new("sh").args(["-c", &line]),
-        Duration::from_secs(10),
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("got=hi"),
-        "the app never read its terminal ({:?}): {text:?} {}",
-        out.status,
-        stderr(&out)
-    );
-    assert_eq!(code(&out), 0, "{text:?}");
+    // As podinit, and as the drop-in `tini CMD` (no `--`).
+    let dir = tempdir("tty");
+    let tini = dir.join("tini");
+    std::os::unix::fs::symlink(support::PODINIT, &tini).unwrap();
+    for init in [format!("{} --", support::PODINIT), path(&tini)] {
+        let inner =
+            format!("unshare --pid --fork --mount-proc {init} sh -c 'read x; echo got=\\$x'");
+        // `script` gives the command a terminal; the line typed 0.5 s later must reach `read`.
+        let line = format!("(sleep 0.5; printf 'hi\\n') | script -qec \"{inner}\" /dev/null",);
+        let out = run(
+            Command::new("sh").args(["-c", &line]),
+            Duration::from_secs(10),
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("got=hi"),
+            "{init}: the app never read its terminal ({:?}): {text:?} {}",
+            out.status,
+            stderr(&out)
+        );
+        assert_eq!(code(&out), 0, "{init}: {text:?}");
+    }
 }
 
 #[test]
@@ -578,18 +582,141 @@ fn a_sigpipe_the_init_raises_on_itself_is_not_forwarded() {
     assert_eq!(wait_deadline(&mut child, T, "sigpipe").code(), Some(143));
 }
 
+/// Usage errors of an init line exit 1, as tini's do (an image's init line is written for tini);
+/// the operator commands keep clap's 2.
 #[test]
 fn usage_errors_and_help() {
-    let out = run(podinit().args(["exec"]), T);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let out = run(podinit().args(["-e", "256", "--", "true"]), T);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    for args in [
+        &["exec"][..],
+        &["--"],
+        &["-x", "sh"],
+        &["exec", "--bogus", "sh"],
+        &["-e", "256", "--", "true"],
+        &["-v", "exec", "-e", "x", "sh"],
+    ] {
+        let out = run(podinit().args(args), T);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+    }
     let out = run(podinit().args(["-p", "NOSIG", "--", "true"]), T);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not a signal"), "{}", stderr(&out));
+    let out = run(podinit().args(["explain"]), T);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let out = run(podinit().args(["--help"]), T);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("exec"));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("exec") && help.contains("tini"), "{help}");
+}
+
+/// `podinit CMD ARGS`: a first word that is not a podinit subcommand is the command, as with
+/// tini; `--` still runs a command named like a subcommand.
+#[test]
+fn a_first_word_that_is_not_a_subcommand_is_the_command() {
+    let out = run(podinit().args(["sh", "-c", "exit 3"]), T);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let out = run(podinit().args(["-e", "3", "sh", "-c", "exit 3"]), T);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = run(podinit().args(["no-such-app-craft"]), T);
+    assert_eq!(code(&out), 127, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("\"no-such-app-craft\""),
+        "{}",
+        stderr(&out)
+    );
+    // `status` is podinit's; after `--` it is a command (none here: 127, not clap's 2)
+    let out = run(
+        podinit().args(["--", "status"]).env("PATH", "/nonexistent"),
+        T,
+    );
+    assert_eq!(code(&out), 127, "{}", stderr(&out));
+}
+
+/// Run as `tini`, `docker-init` or `init` (a symlink), podinit is tini: every argument is the
+/// init line's, podinit's subcommand names included; the command's exit code passes through,
+/// and a usage error exits 1.
+#[test]
+fn drop_in_names_run_the_command_as_tini() {
+    let dir = tempdir("drop-in");
+    for name in ["tini", "docker-init", "init"] {
+        let link = dir.join(name);
+        std::os::unix::fs::symlink(support::PODINIT, &link).unwrap();
+        let cases: &[(&[&str], i32)] = &[
+            (&["sh", "-c", "exit 7"], 7),
+            (&["--", "sh", "-c", "exit 3"], 3),
+            (&["-s", "-g", "--", "sh", "-c", "kill -TERM $$"], 143),
+            (&["-e", "143", "sh", "-c", "kill -TERM $$"], 0),
+            (&["-w", "-v", "-p", "TERM", "sh", "-c", "exit 4"], 4),
+            // a podinit subcommand's name is a command like any other (none such here)
+            (&["explain"], 127),
+            (&[], 1),
+            (&["-x", "sh"], 1),
+            (&["-e", "256", "sh"], 1),
+        ];
+        for (args, expected) in cases {
+            let out = run(
+                support::podinit_as(&link)
+                    .args(*args)
+                    .env("PATH", "/usr/bin:/bin"),
+                T,
+            );
+            assert_eq!(code(&out), *expected, "{name} {args:?}: {}", stderr(&out));
+        }
+    }
+}
+
+/// podinit leaves its start directory before the app exists, and the app starts in it (issue
+/// 14: the old order let the app see the init there in a few of 300 runs). Each run's app reads
+/// its init's cwd first thing; many runs, to catch a race.
+#[test]
+fn the_init_is_in_slash_before_the_app_runs_in_its_start_directory() {
+    let dir = tempdir("cwd");
+    let here = path(&std::fs::canonicalize(&*dir).unwrap());
+    for i in 0..200 {
+        let out = run(
+            podinit()
+                .args(["sh", "-c", "readlink /proc/$PPID/cwd; pwd -P"])
+                .current_dir(&*dir),
+            T,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("/\n{here}\n"),
+            "run {i}: {}",
+            stderr(&out)
+        );
+    }
+    // A relative command and PATH entry resolve against the start directory, as without podinit.
+    std::fs::write(dir.join("app"), "#!/bin/sh\nexit 6\n").unwrap();
+    set_mode(&dir.join("app"), 0o755);
+    let out = run(podinit().args(["./app"]).current_dir(&*dir), T);
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+    let out = run(
+        podinit().args(["app"]).env("PATH", ".").current_dir(&*dir),
+        T,
+    );
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+}
+
+/// The same under a supervisor (a managed init), which moved to `/` before the app too but
+/// started the app there: the app starts in the init's start directory.
+#[test]
+fn a_managed_init_starts_the_app_in_its_start_directory() {
+    let dir = tempdir("managed-cwd");
+    let here = path(&std::fs::canonicalize(&*dir).unwrap());
+    let out = run(
+        podinit()
+            .args(["exec", "--", "sh", "-c", "readlink /proc/$PPID/cwd; pwd -P"])
+            .env("PODINIT_SOCKET", "/nonexistent/podinit/init.sock")
+            .env("PODINIT_UNREACHABLE_TIMEOUT", "1")
+            .current_dir(&*dir),
+        T,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("/\n{here}\n"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The app alone, with the same environment `podinit()` gets.
@@ -643,11 +770,11 @@ fn set_mode(p: &std::path::Path, mode: u32) {
 /// starts the app.
 #[test]
 fn the_app_cannot_reach_into_its_managed_init() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIP: not root (setpriv to another uid)");
-        return;
-    }
+    // Root: setpriv to another uid.
+    support::require!(&[
+        support::skip::Root,
+        support::skip::program("setpriv", "util-linux")
+    ]);
     let out = support::run(
         Command::new("setpriv")
             .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])

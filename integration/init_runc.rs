@@ -6,20 +6,21 @@
 //! Each test builds its own bundle: a rootfs from the host's static busybox plus the podinit
 //! binary under test, a `config.json` from `runc spec` edited as JSON, a private `runc --root`
 //! and a unique container id, so tests run in parallel; a guard runs `runc delete -f` and removes
-//! everything, also when an assertion fails. Skips (and passes) only without runc, without
-//! /bin/busybox, or when not root.
+//! everything, also when an assertion fails. Without runc, /bin/busybox or root each test prints
+//! `SKIP` and passes, or fails under `PODINIT_REQUIRE_ALL=1` (`support::skip`).
 
 mod support;
 
 use std::fs::{self, File};
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use support::skip::{Need, Root, program};
 use support::{eventually, identity_lines, wait_deadline};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -27,30 +28,16 @@ const BUSYBOX: &str = "/bin/busybox";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-/// `Some(reason)` when the tests cannot run here.
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    match Command::new("runc").arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        _ => return Some("runc is not installed".into()),
-    }
-    if !Path::new(BUSYBOX).exists() {
-        return Some(format!(
-            "{BUSYBOX} is missing (apt-get install busybox-static)"
-        ));
-    }
-    None
-}
+/// What these tests need: root, runc and the host's static busybox for the rootfs.
+const NEEDS: &[Need] = &[
+    Root,
+    program("runc", "runc"),
+    program(BUSYBOX, "busybox-static"),
+];
 
 macro_rules! require_runc {
     () => {
-        if let Some(why) = skip_reason() {
-            eprintln!("SKIPPED: {why}; the runc tests of podinit exec did not run");
-            return;
-        }
+        support::require!(NEEDS)
     };
 }
 
@@ -228,6 +215,23 @@ fn exit_codes_as_pid_1() {
         let c = Container::new(&args, 0, 0);
         let (got, out, err) = c.run(None);
         assert_eq!(got, *expected, "{args:?}: stdout {out:?} stderr {err:?}");
+    }
+}
+
+/// The app starts in `process.cwd` while PID 1 is in `/` already (issue 14: podinit used to
+/// leave its start directory only after the app started), run as `podinit CMD` and as a
+/// symlink named `tini`; the app reads PID 1's cwd first thing.
+#[test]
+fn pid_1_is_in_slash_while_the_app_runs_in_its_cwd() {
+    require_runc!();
+    for init in ["/podinit", "/tini"] {
+        for _ in 0..3 {
+            let mut c = Container::new(&[init, "sh", "-c", "readlink /proc/1/cwd; pwd"], 0, 0);
+            symlink("podinit", c.dir.join("rootfs/tini")).unwrap();
+            c.edit(|cfg| cfg["process"]["cwd"] = json!("/tmp"));
+            let (got, out, err) = c.run(None);
+            assert_eq!((got, out.as_str()), (0, "/\n/tmp\n"), "{init}: {err}");
+        }
     }
 }
 

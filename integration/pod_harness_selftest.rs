@@ -5,8 +5,8 @@
 //! on the same port), that the timeline (busybox `adjtimex` timestamps, root and uid 1000) is
 //! parsed and ordered, that the agent's timeouts and failed creates are reported instead of
 //! hanging, and that cleanup leaves no runc container, no netns and no directory behind, also
-//! when the test panics while the pod runs. Skips (and passes) when not root or runc, ip,
-//! python3 or /bin/busybox is missing.
+//! when the test panics while the pod runs. Without root, runc, ip, python3 or /bin/busybox each
+//! test prints `SKIP` and passes, or fails under `PODINIT_REQUIRE_ALL=1` (`pod::skip`).
 
 mod pod;
 mod support;

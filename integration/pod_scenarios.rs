@@ -13,8 +13,8 @@
 //!
 //! Every pod runs `podinit supervise -vv`: a failing assertion prints the whole outcome (timeline,
 //! status.json, supervisor log, agent log); `PODTEST_DUMP=1` prints it for passing tests too.
-//! Skips (and passes) when not root or runc, ip, python3 or /bin/busybox is missing, except the
-//! hostile-input checks (s13), which need none of them.
+//! Without root, runc, ip, python3 or /bin/busybox each test prints `SKIP` and passes, or fails
+//! under `PODINIT_REQUIRE_ALL=1` (`pod::skip`); the hostile-input checks (s13) need none of them.
 //!
 //! | test | what |
 //! |---|---|

@@ -13,7 +13,8 @@
 //! under a unique name), temp dir, `CONTAINERS_CONF`, supervisor, pod and container names, so the
 //! tests run in parallel with each other and with the rest of the suite. A guard removes the
 //! containers, the pod, the image, the supervisor and the temp dir, also when an assertion fails.
-//! Skipped (and passing) only when podman or runc is missing or the tests do not run as root.
+//! Without podman, runc or root each test prints `SKIP` and passes, or fails under
+//! `PODINIT_REQUIRE_ALL=1` (`support::skip`).
 //!
 //! What this host needs, found by trying: `--runtime runc` (podman's default here is crun, which
 //! refuses hybrid-cgroup hosts) and explicit rlimits (podman's default `nofile=1048576` is above
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use support::skip::{Need, Root, program};
 use support::{PODINIT, eventually, podinit};
 
 const BUSYBOX: &str = "/bin/busybox";
@@ -46,31 +48,12 @@ const POD_TIMEOUT: Duration = Duration::from_secs(60);
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-/// `Some(reason)` when these tests cannot run here.
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    for tool in ["podman", "runc"] {
-        match Command::new(tool)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .output()
-        {
-            Ok(o) if o.status.success() => {}
-            _ => return Some(format!("{tool} is not installed")),
-        }
-    }
-    None
-}
+/// What these tests need: root, podman and runc (podman's runtime here).
+const NEEDS: &[Need] = &[Root, program("podman", "podman"), program("runc", "runc")];
 
 macro_rules! require_podman {
     () => {
-        if let Some(why) = skip_reason() {
-            eprintln!("SKIP: {why}; the podman tests of podinit did not run");
-            return;
-        }
+        support::require!(NEEDS)
     };
 }
 

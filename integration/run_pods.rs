@@ -2,9 +2,14 @@
 //! host): the Job with a native sidecar in both creation orders, the ACS document's
 //! `test-sidecar.yaml` as saved from the document (both declarations, both orders), manifest
 //! errors with their file and line, reverse-order teardown of three
-//! sidecars, a sidecar that ignores SIGTERM, and pod deletion with Ctrl-C. Assertions come from
+//! sidecars, a sidecar that ignores SIGTERM, and pod deletion with Ctrl-C; the ACK document's
+//! SidecarSet example (cross-namespace ConfigMap, stdlog) and its refusal without the
+//! ResourceBinding; ConfigMap/Secret/projected volumes and their errors. Assertions come from
 //! what the containers wrote to a shared emptyDir, the exit codes the runner reaped, and
-//! status.json (kept with `--keep`).
+//! status.json (kept with `--keep`). Without root, the runtime or /bin/busybox a test prints
+//! `SKIP` and passes, or fails under `PODINIT_REQUIRE_ALL=1` (`support::skip`).
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,23 +18,21 @@ use std::time::{Duration, Instant};
 
 use rstest::rstest;
 use serde_json::Value;
+use support::skip::{Root, program, skip_unless, this_test};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// Prints `SKIP` and returns true (or fails, under `PODINIT_REQUIRE_ALL=1`) without root,
+/// `runtime` (runc or crun, each its own Debian package) or the host's busybox.
 fn skip(runtime: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let found = Command::new(runtime)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !root || !found || !Path::new("/bin/busybox").exists() {
-        eprintln!("SKIP: needs root, {runtime} and /bin/busybox");
-        return true;
-    }
-    false
+    skip_unless(
+        &this_test(),
+        &[
+            Root,
+            program(runtime, runtime),
+            program("/bin/busybox", "busybox-static"),
+        ],
+    )
 }
 
 struct Run {
@@ -490,4 +493,245 @@ fn the_status_as_a_kubernetes_pod_status() {
             "Ready"
         ]
     );
+}
+
+/// `podinit run FILES...` with the manifests of `testdata/`, under runc, kept in a work dir;
+/// `until`: once this file of the work dir contains this text, Ctrl-C (pod deletion).
+fn run_files(files: &[&str], until: Option<(&str, &str)>) -> Run {
+    let work = std::env::temp_dir().join(format!(
+        "podinit-runvol-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let t = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_podinit"))
+        .args([
+            "run",
+            "--explain",
+            "--keep",
+            "--timeout",
+            "60",
+            "--work-dir",
+        ])
+        .arg(&work)
+        .args(files.iter().map(|f| testdata.join(f)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("podinit run");
+    if let Some((file, text)) = until {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while Instant::now() < deadline
+            && !std::fs::read_to_string(work.join(file)).is_ok_and(|s| s.contains(text))
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    }
+    let out = child.wait_with_output().expect("podinit run output");
+    Run {
+        work,
+        out,
+        elapsed: t.elapsed(),
+    }
+}
+
+/// `TIMESTAMP STREAM F|P CONTENT` with an RFC 3339 timestamp, as containerd writes a log line.
+fn cri_fields(line: &str) -> Option<(&str, &str, &str)> {
+    let mut p = line.splitn(4, ' ');
+    let (ts, stream, tag, content) = (p.next()?, p.next()?, p.next()?, p.next()?);
+    let b = ts.as_bytes();
+    let zone_ok = ts.ends_with('Z') || (b.len() > 6 && matches!(b[b.len() - 6], b'+' | b'-'));
+    (b.len() >= 20 && b[4] == b'-' && b[10] == b'T' && b[13] == b':' && zone_ok)
+        .then_some((stream, tag, content))
+}
+
+/// The ACK document's example as saved (ConfigMap in kube-system, SidecarSet, its
+/// ResourceBinding, the echo-server Deployment; busybox for http-echo): the filebeat sidecar is
+/// injected before the app, prints the cross-namespace ConfigMap through its subPath mount and
+/// follows the app's standard error through the stdlog volume, live, in the CRI log format.
+#[test]
+fn the_ack_sidecarset_example_shows_the_configmap_and_the_apps_output_through_stdlog() {
+    if skip("runc") {
+        return;
+    }
+    let r = run_files(
+        &[
+            "ack/filebeat-config.yaml",
+            "ack/sidecarset.yaml",
+            "ack/sidecarset-resourcebinding.yaml",
+            "ack/echo-server.yaml",
+        ],
+        Some(("logs/filebeat.log", "Server is listening on :8080")),
+    );
+    let out = r.stdout();
+    assert!(
+        out.contains("the pod is labelled serverless.alibabacloud.com/virtual-node: \"true\"")
+            && out.contains("SidecarSet filebeat-sidecarset applied")
+            && out.contains("\"kruise.io/sidecarset-injected-list\": \"filebeat-sidecarset\""),
+        "{}",
+        r.dump()
+    );
+    let filebeat = std::fs::read_to_string(r.work.join("logs/filebeat.log")).unwrap_or_default();
+    // The ConfigMap's filebeat.yml (`|-`: no final newline, so what follows shares its last
+    // line; tail's own messages on stderr may come anywhere).
+    assert!(
+        filebeat.contains("filebeat.inputs:\n- type: log\n")
+            && filebeat.contains("        logs_path: \"/var/log/std/\"\n")
+            && filebeat.contains(
+                "  password: ${ELASTICSEARCH_PASSWORD}  # Not effective. Do not modify. Use directly."
+            ),
+        "{filebeat}\n{}",
+        r.dump()
+    );
+    // The app's stdlog file holds its start line as containerd would write it, and the sidecar
+    // printed exactly that line, read through the stdlog volume.
+    let app_log = std::fs::read_to_string(r.work.join("stdlog/echo-server/0.log")).unwrap();
+    let app_lines: Vec<_> = app_log.lines().filter_map(cri_fields).collect();
+    assert!(
+        matches!(app_lines[..], [("stderr", "F", content)] if content.ends_with(" Server is listening on :8080")),
+        "{app_log}"
+    );
+    assert!(
+        filebeat.contains(&format!("{}\n", app_log.trim_end())),
+        "{app_log}\n{filebeat}"
+    );
+    let own = std::fs::read_to_string(r.work.join("stdlog/filebeat/0.log")).unwrap();
+    assert!(
+        own.lines()
+            .filter_map(cri_fields)
+            .find(|(stream, _, _)| *stream == "stdout")
+            == Some(("stdout", "F", "filebeat.inputs:")),
+        "{own}"
+    );
+    let sidecar = r.container("filebeat");
+    assert_eq!(
+        (sidecar["kind"].as_str(), sidecar["exitCode"].as_i64()),
+        (Some("sidecar"), Some(0)),
+        "{}",
+        r.dump()
+    );
+    let st = r.status();
+    let timeline = st["timeline"].as_array().cloned().unwrap_or_default();
+    let pos = |who: &str, what: &str| {
+        timeline
+            .iter()
+            .position(|e| e["container"] == who && e["event"] == what)
+    };
+    assert!(
+        pos("filebeat", "started") < pos("echo-server", "process started"),
+        "{}",
+        r.dump()
+    );
+    // A Deployment's pod runs until deleted: Ctrl-C, not Succeeded.
+    assert_eq!(r.out.status.code(), Some(1), "{}", r.dump());
+}
+
+/// Without the SidecarSetResourceBinding, the SidecarSet's cross-namespace ConfigMap is refused
+/// before anything runs, naming the SidecarSet, the volume, the object and the missing grant.
+#[test]
+fn the_ack_sidecarset_is_refused_without_its_resource_binding() {
+    let r = run_files(
+        &[
+            "ack/filebeat-config.yaml",
+            "ack/sidecarset.yaml",
+            "ack/echo-server.yaml",
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&r.out.stderr).into_owned();
+    assert_eq!(r.out.status.code(), Some(2), "{}", r.dump());
+    assert!(
+        stderr.contains("sidecarset.yaml, document 1, line 43: spec.volumes[0].configMap.name: SidecarSet filebeat-sidecarset cannot inject volume \"config\" into the pod (namespace default): ConfigMap kube-system/filebeat-config is in another namespace and no SidecarSetResourceBinding in namespace kube-system grants it"),
+        "{stderr}"
+    );
+    assert!(!r.work.join("bundles").exists(), "{}", r.dump());
+}
+
+/// ConfigMap, Secret, projected and optional volumes as the app sees them: items and paths,
+/// defaultMode and an item's mode (by `stat`), a subPath file mount, base64 decoded, read-only.
+#[test]
+fn config_map_and_secret_volumes_as_the_container_sees_them() {
+    if skip("runc") {
+        return;
+    }
+    let r = run_files(&["volumes/config-and-secret.yaml"], None);
+    assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
+    assert_eq!(
+        r.shared("shared", "report"),
+        "/config/conf/app.conf 600\n/config/other.conf 440\n/etc/app.conf 600\nmode=fast\n\
+         token=hello user=bob\nprojected: x=1 bob volumes\n0\nread-only\n",
+        "{}",
+        r.dump()
+    );
+}
+
+#[rstest]
+#[case::missing_key(
+    "kind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: b}\n---\nkind: Pod\nspec:\n  containers: [{name: a}]\n  volumes:\n  - name: conf\n    configMap:\n      name: cfg\n      items:\n      - {key: nokey, path: x}\n",
+    "line 13: spec.volumes[0].configMap.items[0].key: volume \"conf\": MountVolume.SetUp failed: configmap default/cfg references non-existent config key: nokey"
+)]
+#[case::missing_secret(
+    "kind: Pod\nspec:\n  containers: [{name: a}]\n  volumes:\n  - name: sec\n    secret: {secretName: creds}\n",
+    "line 6: spec.volumes[0].secret: volume \"sec\": MountVolume.SetUp failed: secret \"creds\" not found in namespace default"
+)]
+#[case::other_namespace(
+    "kind: ConfigMap\nmetadata: {name: cfg, namespace: kube-system}\ndata: {a: b}\n---\nkind: Pod\nspec:\n  containers: [{name: a}]\n  volumes:\n  - name: conf\n    configMap: {name: cfg}\n",
+    "configmap \"cfg\" not found in namespace default"
+)]
+#[case::namespaced_name_in_a_pod(
+    "kind: Pod\nspec:\n  containers: [{name: a}]\n  volumes:\n  - name: conf\n    configMap: {name: kube-system/cfg}\n",
+    "ConfigMap name \"kube-system/cfg\" is not a valid name"
+)]
+fn volume_errors_name_the_volume_the_object_and_the_key(#[case] text: &str, #[case] want: &str) {
+    let (code, stderr) = run_text(&[("v.yaml", text)], None);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(want), "got {stderr}\nwant {want}");
+}
+
+/// One stdlog file per incarnation: a sidecar's first run in `0.log`, its restart in `1.log`,
+/// read by the app through the stdlog volume.
+#[test]
+fn each_incarnation_of_a_container_has_its_own_stdlog_file() {
+    if skip("runc") {
+        return;
+    }
+    let r = run_files(&["stdlog/restarted-sidecar.yaml"], None);
+    assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
+    let log = |f: &str| std::fs::read_to_string(r.work.join("stdlog").join(f)).unwrap_or_default();
+    let contents = |text: String| -> Vec<(String, String, String)> {
+        text.lines()
+            .filter_map(cri_fields)
+            .map(|(s, t, c)| (s.to_owned(), t.to_owned(), c.to_owned()))
+            .collect()
+    };
+    let line = |s: &str, c: &str| (s.to_owned(), "F".to_owned(), c.to_owned());
+    assert_eq!(
+        contents(log("sidecar/0.log")),
+        [line("stdout", "first")],
+        "{}",
+        r.dump()
+    );
+    assert_eq!(
+        contents(log("sidecar/1.log")),
+        [line("stdout", "second")],
+        "{}",
+        r.dump()
+    );
+    assert_eq!(
+        contents(log("app/0.log")),
+        [line("stderr", "to-stderr")],
+        "{}",
+        r.dump()
+    );
+    assert_eq!(
+        r.shared("shared", "seen"),
+        log("sidecar/1.log"),
+        "{}",
+        r.dump()
+    );
+    assert_eq!(r.container("sidecar")["restartCount"], 1, "{}", r.dump());
 }

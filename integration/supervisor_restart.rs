@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::SpawnGuarded;
-use support::sockets::{declaration, have_python};
+use support::sockets::{PYTHON3, declaration};
 
 /// Appended to, so the log of the first supervisor survives the second.
 fn log(path: &Path) -> std::fs::File {
@@ -142,10 +142,7 @@ fn fake_init(socket: &Path, exit_code: Option<i32>, reconnect: bool) -> support:
 /// init through its pidfd at once: the runtime saw 137 while status said 0.
 #[test]
 fn a_kill_due_while_the_supervisor_was_down_reaches_the_init_over_its_link() {
-    if !have_python() {
-        eprintln!("SKIP: python3 not found");
-        return;
-    }
+    support::require!(&[PYTHON3]);
     let (dir, ended, rest, log) = kill_due_while_down("kill-due", true);
     assert_eq!(
         (ended.signal(), ended.code()),
@@ -174,10 +171,7 @@ fn a_kill_due_while_the_supervisor_was_down_reaches_the_init_over_its_link() {
 /// is over.
 #[test]
 fn a_kill_for_an_init_that_never_reconnects_is_sent_through_its_pidfd() {
-    if !have_python() {
-        eprintln!("SKIP: python3 not found");
-        return;
-    }
+    support::require!(&[PYTHON3]);
     let started = Instant::now();
     let (_dir, ended, rest, log) = kill_due_while_down("never-back", false);
     assert_eq!(ended.signal(), Some(9), "{rest:?}\n{log}");

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod support;
-use support::sockets::{declaration, have_python};
+use support::sockets::{PYTHON3, declaration};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -167,10 +167,7 @@ fn go_and_read(mut c: Child) -> String {
 
 #[test]
 fn a_container_acts_only_for_itself_whatever_it_says() {
-    if !have_python() {
-        eprintln!("SKIP: python3 not found");
-        return;
-    }
+    support::require!(&[PYTHON3]);
     let sup = Supervisor::start();
     let hello = json!({"v": 1, "op": "hello"}).to_string();
     // Container a's init: registered with its own pid.
@@ -226,11 +223,7 @@ fn a_container_acts_only_for_itself_whatever_it_says() {
 
 #[test]
 fn the_running_supervisor_keeps_only_cap_kill() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIP: not root");
-        return;
-    }
+    support::require!(&[support::skip::Root]);
     let sup = Supervisor::start();
     let status = std::fs::read_to_string(format!("/proc/{}/status", sup.child.id())).unwrap();
     let field = |name: &str| {
@@ -249,10 +242,7 @@ fn the_running_supervisor_keeps_only_cap_kill() {
 
 #[test]
 fn hostile_clients_cannot_stall_the_supervisor() {
-    if !have_python() {
-        eprintln!("SKIP: python3 not found");
-        return;
-    }
+    support::require!(&[PYTHON3]);
     let sup = Supervisor::start();
     // A flood of idle connections beyond the limit (256), one endless line, garbage, and a
     // client that sends many requests and never reads the replies.
@@ -314,10 +304,7 @@ fn hostile_clients_cannot_stall_the_supervisor() {
 /// answered within that, and the registered init welcomed within it too.
 #[test]
 fn a_connection_flood_on_the_init_socket_does_not_starve_registration() {
-    if !have_python() {
-        eprintln!("SKIP: python3 not found");
-        return;
-    }
+    support::require!(&[PYTHON3]);
     let sup = Supervisor::start();
     let flood = r#"
 import os, socket, sys, time

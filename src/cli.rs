@@ -36,11 +36,15 @@ pub enum Command {
         grace: Option<u64>,
     },
     Run(crate::run::RunOptions),
+    RunVm(crate::run::RunOptions, crate::vm::host::VmOptions),
+    SandboxInit,
 }
 
 pub fn run(command: Command) -> i32 {
     match command {
         Command::Run(opts) => crate::run::run(opts),
+        Command::RunVm(opts, vm) => crate::vm::host::run(&opts, &vm),
+        Command::SandboxInit => crate::vm::guest::run(),
         Command::Supervise {
             socket,
             state_dir,

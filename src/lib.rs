@@ -23,3 +23,4 @@ pub mod ranges;
 pub mod run;
 pub mod supervisor;
 pub mod sys;
+pub mod vm;

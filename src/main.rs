@@ -23,7 +23,10 @@ use podinit::{explain, init};
     name = "podinit",
     version,
     about = "Kubernetes sidecar semantics at the OCI runtime layer",
-    after_help = "podinit [EXEC OPTIONS] -- CMD [ARGS]... is short for podinit exec (tini style, as `docker --init` calls it)."
+    after_help = "podinit [EXEC OPTIONS] [--] CMD [ARGS]... is short for podinit exec, as with tini: \
+a first word that is not an option and not one of the commands above is the command to run \
+(`podinit -- CMD` runs a CMD named like a command). Run as tini, docker-init or init (a symlink \
+or copy), every argument is exec's. Usage errors of exec exit 1."
 )]
 struct Cli {
     /// More log output: -v info, -vv debug, -vvv trace (or PODINIT_LOG=error|warn|info|debug|trace).
@@ -142,7 +145,34 @@ enum Command {
         /// Delete the pod after this many seconds.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
+        /// Print the pod as it runs (SidecarSets applied, env from ConfigMaps and Secrets
+        /// resolved) before running it; also with -v.
+        #[arg(long)]
+        explain: bool,
+        /// Run the pod in a microVM under qemu whose PID 1 is podinit (podinit sandbox-init),
+        /// built from this machine's kernel, busybox, runtime and podinit.
+        #[arg(long)]
+        vm: bool,
+        /// With --vm: the guest kernel (default: the newest Debian cloud kernel in /boot).
+        #[arg(long, value_name = "PATH", requires = "vm")]
+        kernel: Option<PathBuf>,
+        /// With --vm: guest memory, e.g. 256M or 1G.
+        #[arg(long, value_name = "SIZE", default_value = "256M", requires = "vm",
+              value_parser = parse_memory)]
+        memory: u64,
+        /// With --vm: virtual CPUs.
+        #[arg(long, value_name = "N", default_value_t = 1, requires = "vm",
+              value_parser = clap::value_parser!(u32).range(1..=64))]
+        cpus: u32,
+        /// With --vm: auto (KVM once it has booted a guest here, else emulation), kvm or tcg.
+        #[arg(long, value_name = "ACCEL", default_value = "auto", requires = "vm",
+              value_parser = ["auto", "kvm", "tcg"])]
+        accel: String,
     },
+    /// PID 1 of a pod sandbox VM (the kernel's rdinit, with `-- sandbox-init` on the kernel
+    /// command line): mounts, reaps, runs the agent, reports the pod's result, powers off.
+    /// Configured by podinit.* words on the kernel command line; see docs/vm.md.
+    SandboxInit,
     /// The runtime front: an OCI runtime command line (runc's) for an agent's BinaryName /
     /// runtime_path / --runtime. Prepares each bundle at create/run like inject (never a sandbox
     /// container), then execs PODINIT_NEXT_RUNTIME (default runc) with the arguments unchanged.
@@ -186,6 +216,28 @@ impl Paths {
     }
 }
 
+fn parse_memory(s: &str) -> Result<u64, String> {
+    podinit::vm::qemu::parse_memory(s)
+        .ok_or_else(|| format!("{s:?} is not a memory size from 64M up (e.g. 256M, 1G)"))
+}
+
+/// Whether `name` is a podinit subcommand (clap's `help` included), from the clap definition so a
+/// subcommand added later is one too. Any other first word is a command to run (`podinit CMD`).
+fn is_subcommand(name: &str) -> bool {
+    name == "help" || <Command as Subcommand>::has_subcommand(name)
+}
+
+/// Prints clap's message and returns the exit code: 0 for help, 1 for a usage error of an exec
+/// line (tini's code: an image's init line is written for tini), clap's 2 for the other commands.
+fn usage_error(e: &clap::Error, exec_line: bool) -> i32 {
+    let _ = e.print();
+    match e.exit_code() {
+        0 => 0,
+        _ if exec_line => init::EXIT_INIT_FAILURE,
+        code => code,
+    }
+}
+
 fn parse_signal(s: &str) -> Result<i32, String> {
     podinit::sys::signal::parse(s)
         .ok_or_else(|| format!("{s:?} is not a signal name or number (e.g. TERM, SIGKILL, 9)"))
@@ -216,15 +268,15 @@ fn run(mut args: Vec<OsString>) -> i32 {
         podinit::log::init_from_env(0);
         return podinit::front::main(&argv0, rest);
     }
-    let is_subcommand = <Command as Subcommand>::has_subcommand;
     if let Some(exec) = init::cli::parse(&args, is_subcommand) {
         let (opts, verbose) = exec.into_options();
         return exec_init(opts, verbose);
     }
-    if init::is_bare_init_invocation(&args, is_subcommand) {
-        args.insert(1, OsString::from("exec"));
-    }
-    let cli = Cli::parse_from(args);
+    let exec_line = init::cli::route_to_exec(&mut args, is_subcommand);
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e, exec_line),
+    };
     match cli.command {
         Command::Explain { json, bundle } => {
             podinit::log::init_from_env(cli.verbose);
@@ -251,13 +303,13 @@ fn run(mut args: Vec<OsString>) -> i32 {
         }
         other => {
             podinit::log::init_from_env(cli.verbose);
-            podinit::cli::run(lower(other))
+            podinit::cli::run(lower(other, cli.verbose))
         }
     }
 }
 
 /// The non-init commands, handed to the library's CLI drivers.
-fn lower(command: Command) -> podinit::cli::Command {
+fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
     use podinit::cli::Command as C;
     match command {
         Command::Supervise {
@@ -316,19 +368,43 @@ fn lower(command: Command) -> podinit::cli::Command {
             keep,
             work_dir,
             timeout,
-        } => C::Run(podinit::run::RunOptions {
-            pod,
-            runtime,
-            order: match create_order.as_str() {
-                "reverse" => podinit::run::CreateOrder::Reverse,
-                "random" => podinit::run::CreateOrder::Random,
-                _ => podinit::run::CreateOrder::Spec,
-            },
-            seed,
-            keep,
-            work_dir,
-            timeout: std::time::Duration::from_secs(timeout),
-        }),
+            explain,
+            vm,
+            kernel,
+            memory,
+            cpus,
+            accel,
+        } => {
+            let opts = podinit::run::RunOptions {
+                pod,
+                runtime,
+                order: match create_order.as_str() {
+                    "reverse" => podinit::run::CreateOrder::Reverse,
+                    "random" => podinit::run::CreateOrder::Random,
+                    _ => podinit::run::CreateOrder::Spec,
+                },
+                seed,
+                keep,
+                work_dir,
+                timeout: std::time::Duration::from_secs(timeout),
+                explain: explain || verbose > 0,
+            };
+            if vm {
+                C::RunVm(
+                    opts,
+                    podinit::vm::host::VmOptions {
+                        kernel,
+                        memory_mib: memory,
+                        cpus,
+                        accel: podinit::vm::qemu::AccelChoice::parse(&accel)
+                            .unwrap_or(podinit::vm::qemu::AccelChoice::Auto),
+                    },
+                )
+            } else {
+                C::Run(opts)
+            }
+        }
+        Command::SandboxInit => C::SandboxInit,
         Command::Explain { .. } | Command::Exec { .. } | Command::Runtime { .. } => {
             unreachable!("handled in run")
         }
@@ -385,9 +461,7 @@ mod tests {
     /// What clap makes of an exec line (after the same `--` routing as `run`).
     fn with_clap(s: &[&str]) -> Option<init::cli::ExecArgs> {
         let mut args = argv(s);
-        if init::is_bare_init_invocation(&args, <Command as Subcommand>::has_subcommand) {
-            args.insert(1, OsString::from("exec"));
-        }
+        init::cli::route_to_exec(&mut args, is_subcommand);
         let cli = Cli::try_parse_from(args).ok()?;
         match cli.command {
             exec @ Command::Exec { .. } => Some(exec_args(exec, cli.verbose)),
@@ -396,7 +470,38 @@ mod tests {
     }
 
     fn fast(s: &[&str]) -> Option<init::cli::ExecArgs> {
-        init::cli::parse(&argv(s), <Command as Subcommand>::has_subcommand)
+        init::cli::parse(&argv(s), is_subcommand)
+    }
+
+    /// tini's convention for an init line; clap's for the operator commands.
+    #[test]
+    fn usage_errors_exit_1_on_exec_lines_and_clap_codes_elsewhere() {
+        let exec_lines: &[&[&str]] = &[
+            &["exec"],
+            &["--"],
+            &["exec", "-x", "sh"],
+            &["-e", "256", "--", "true"],
+            &["-p", "NOSIG", "sh"],
+            &["-v", "exec", "--bogus", "sh"],
+        ];
+        for s in exec_lines {
+            assert_eq!(run(argv(s)), 1, "{s:?}");
+        }
+        assert_eq!(run(argv(&[])), 2);
+        assert_eq!(run(argv(&["explain"])), 2);
+        assert_eq!(run(argv(&["status", "--format", "nope"])), 2);
+        assert_eq!(run(argv(&["help"])), 0);
+        assert_eq!(run(argv(&["exec", "--help"])), 0);
+    }
+
+    #[test]
+    fn every_subcommand_is_one_and_help_too() {
+        use clap::CommandFactory;
+        for sub in Cli::command().get_subcommands() {
+            assert!(is_subcommand(sub.get_name()), "{}", sub.get_name());
+        }
+        assert!(is_subcommand("help"));
+        assert!(!is_subcommand("sh"));
     }
 
     #[test]
@@ -439,6 +544,8 @@ mod tests {
             &["exec", "-ge5", "sh"],
             &["-s", "sh", "explain"],
             &["exec", "--", "explain"],
+            &["sh", "-c", "exit 3"],
+            &["./app", "exec", "-s"],
         ];
         for s in accepted {
             let f = fast(s);

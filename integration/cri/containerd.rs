@@ -57,31 +57,19 @@ impl Paths {
 
 /// Fails (never skips) when what the CRI tests drive is not here, naming what to install.
 pub fn require_tools() {
-    // SAFETY: geteuid cannot fail.
-    assert!(
-        unsafe { libc::geteuid() } == 0,
-        "the CRI tests run containerd and runc: run them as root"
-    );
-    for (tool, package) in [
-        ("containerd", "containerd"),
-        ("ctr", "containerd"),
-        ("containerd-shim-runc-v2", "containerd"),
-        ("runc", "runc"),
-        ("tar", "tar"),
-        ("sha256sum", "coreutils"),
-    ] {
-        let found = std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
-        assert!(
-            found,
-            "the CRI tests need `{tool}` on PATH: install the Debian package `{package}` \
-             (bash scripts/install-deps.sh installs everything the tests need)"
-        );
-    }
-    assert!(
-        Path::new(crate::pod::BUSYBOX).is_file(),
-        "the CRI tests build their images from {}: install `busybox-static`",
-        crate::pod::BUSYBOX
+    use crate::support::skip::{Root, program, require_or_fail};
+    require_or_fail(
+        "the CRI tests (containerd, runc and busybox images)",
+        &[
+            Root,
+            program("containerd", "containerd"),
+            program("ctr", "containerd"),
+            program("containerd-shim-runc-v2", "containerd"),
+            program("runc", "runc"),
+            program("tar", "tar"),
+            program("sha256sum", "coreutils"),
+            program(crate::pod::BUSYBOX, "busybox-static"),
+        ],
     );
 }
 

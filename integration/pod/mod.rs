@@ -59,12 +59,12 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use crate::support::skip::{Need, Root, program, skip_unless};
 use crate::support::{eventually, proc};
 
 pub use base::{BUSYBOX, build_rootfs, netns_exists, runc_list};
@@ -90,35 +90,15 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 // ---------------------------------------------------------------------------------------------
 // Skipping
 
-/// `Some(reason)` when pod tests cannot run here (not root; runc, ip, python3 or busybox missing).
-pub fn skip_reason() -> Option<String> {
-    static REASON: OnceLock<Option<String>> = OnceLock::new();
-    REASON
-        .get_or_init(|| {
-            // SAFETY: geteuid cannot fail.
-            if unsafe { libc::geteuid() } != 0 {
-                return Some("not root".into());
-            }
-            for (cmd, arg) in [("runc", "--version"), ("ip", "-V"), (python(), "--version")] {
-                let ok = Command::new(cmd)
-                    .arg(arg)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success());
-                if !ok {
-                    return Some(format!("`{cmd} {arg}` does not run"));
-                }
-            }
-            if !Path::new(BUSYBOX).exists() {
-                return Some(format!(
-                    "{BUSYBOX} is missing (apt-get install busybox-static)"
-                ));
-            }
-            None
-        })
-        .clone()
+/// What every pod test needs: root, runc, ip, python3 (the agent) and the host's busybox.
+pub fn needs() -> [Need<'static>; 5] {
+    [
+        Root,
+        program("runc", "runc"),
+        program("ip", "iproute2"),
+        program(python(), "python3"),
+        program(BUSYBOX, "busybox-static"),
+    ]
 }
 
 /// The interpreter for the agent: the system's python3 (stdlib only) when there is one — a
@@ -131,16 +111,9 @@ pub fn python() -> &'static str {
     }
 }
 
-/// Prints a SKIP line and returns true when pod tests cannot run here:
-/// `if pod::skip("my_test") { return; }`.
+/// `if pod::skip("my_test") { return; }`: [`skip_unless`] with the pod tests' [`needs`].
 pub fn skip(test: &str) -> bool {
-    match skip_reason() {
-        Some(why) => {
-            eprintln!("SKIP {test}: {why}; pod tests need root, runc, ip, python3 and {BUSYBOX}");
-            true
-        }
-        None => false,
-    }
+    skip_unless(test, &needs())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,10 +1,26 @@
 //! Helpers shared by the integration tests: running with a deadline ([`proc`]), reading a
-//! child's output line by line, and reading `/proc`.
+//! child's output line by line, reading `/proc`, and skipping a test whose prerequisites are
+//! missing ([`skip`], the only way a test skips).
 
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod proc;
+pub mod skip;
 pub mod sockets;
+
+/// `support::require!(NEEDS)` at the top of a test (`NEEDS`: a `&[skip::Need]`): when one is
+/// missing, prints `SKIP <test>: <why>` and returns, or fails the test under
+/// `PODINIT_REQUIRE_ALL=1` ([`skip::skip_unless`]).
+#[allow(unused_macros)] // each test binary uses a different subset
+macro_rules! require {
+    ($needs:expr) => {
+        if $crate::support::skip::skip_unless(&$crate::support::skip::this_test(), $needs) {
+            return;
+        }
+    };
+}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub(crate) use require;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
@@ -17,7 +33,12 @@ pub const PODINIT: &str = env!("CARGO_BIN_EXE_podinit");
 /// A `podinit` command with no `PODINIT_*` variable from the caller's environment, and stdin
 /// from /dev/null (so it never takes over the terminal of whoever runs the tests).
 pub fn podinit() -> Command {
-    let mut c = Command::new(PODINIT);
+    podinit_as(PODINIT)
+}
+
+/// [`podinit`] run through `program`: a symlink or copy of it (`tini`, `docker-init`, ...).
+pub fn podinit_as(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(program);
     c.stdin(Stdio::null());
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("PODINIT_") {

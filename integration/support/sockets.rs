@@ -1,10 +1,11 @@
 //! For tests that speak the supervisor's protocol themselves: what the createRuntime hook would
-//! send for a container, and whether the python3 their fake clients run in is there.
+//! send for a container, and the python3 their fake clients run in.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
+
+use super::skip::{Need, program};
 
 /// The plan and pod declaration the hook would send for container `name` of a pod with `spec`
 /// (`{"plan": …, "pod": …}`), from `podinit explain`'s classification of a bundle in `dir`.
@@ -22,10 +23,5 @@ pub fn declaration(dir: &Path, name: &str, spec: &Value) -> Value {
     }
 }
 
-pub fn have_python() -> bool {
-    Command::new("python3")
-        .arg("-c")
-        .arg("1")
-        .status()
-        .is_ok_and(|s| s.success())
-}
+/// The python3 the fake clients run in.
+pub const PYTHON3: Need = program("python3", "python3");

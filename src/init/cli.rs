@@ -4,10 +4,14 @@
 //! exec start would otherwise page in (and a good share of its heap). [`parse`] accepts exactly
 //! the well-formed exec command lines, with the same meaning clap gives them; anything else
 //! (`--help`, an unknown option, a bad value, no command) returns `None`, and the caller hands
-//! the line to clap, which prints the usual help or error. `src/main.rs` tests that both parsers
-//! agree.
+//! the line to clap ([`route_to_exec`]), which prints the usual help or error. `src/main.rs`
+//! tests that both parsers agree.
+//!
+//! An exec line is `podinit exec OPTIONS [--] CMD...`, the bare form `podinit [OPTIONS] [--] CMD...`
+//! whose first word is not a podinit subcommand, or any command line of podinit run as `tini`,
+//! `docker-init` or `init` ([`exec_start`]).
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 
 use super::InitOptions;
 use super::reap::ExitRemap;
@@ -40,15 +44,47 @@ impl ExecArgs {
     }
 }
 
-/// Parses `argv` (program name first) when it is `podinit exec OPTIONS [--] CMD...` or the bare
-/// form `podinit OPTIONS -- CMD...` ([`super::is_bare_init_invocation`] decides that, with
-/// `is_subcommand`). `None`: not an exec line, or one clap must report on.
+/// The names under which podinit is tini, whatever its arguments (`argv[0]`'s file name): an
+/// image that ships it as `/sbin/tini`, `docker-init` or `init` runs `INIT [OPTIONS] [--] CMD`.
+pub const DROP_IN_NAMES: [&[u8]; 3] = [b"tini", b"docker-init", b"init"];
+
+/// Whether `argv0` (the program name as run) is one of [`DROP_IN_NAMES`].
+pub fn is_drop_in_name(argv0: &OsStr) -> bool {
+    let name = std::path::Path::new(argv0).file_name().unwrap_or_default();
+    DROP_IN_NAMES.contains(&name.as_encoded_bytes())
+}
+
+/// Where exec's options begin in `argv` (program name first): 1 when podinit runs under a
+/// [drop-in name](DROP_IN_NAMES) (every argument is tini's, a word `exec` included) or the line
+/// is a bare init line ([`super::is_bare_init_invocation`], with `is_subcommand`); 2 after
+/// `exec`; `None` for any other subcommand.
+pub fn exec_start(argv: &[OsString], is_subcommand: impl Fn(&str) -> bool) -> Option<usize> {
+    match argv.get(1) {
+        _ if argv.first().is_some_and(|a| is_drop_in_name(a)) => Some(1),
+        Some(a) if a == "exec" => Some(2),
+        Some(_) if super::is_bare_init_invocation(argv, is_subcommand) => Some(1),
+        _ => None,
+    }
+}
+
+/// For clap, when the fast parser declined the line: inserts the `exec` that a drop-in or bare
+/// line leaves out, so clap reports on (or helps with) exec's options. Returns whether the line
+/// is an exec line, `podinit -v exec ...` included: its usage errors exit 1, as tini's do.
+pub fn route_to_exec(argv: &mut Vec<OsString>, is_subcommand: impl Fn(&str) -> bool) -> bool {
+    if exec_start(argv, is_subcommand) == Some(1) {
+        argv.insert(1, OsString::from("exec"));
+    }
+    // The only global option (`-v`) takes no value: the first word is the subcommand.
+    argv.iter()
+        .skip(1)
+        .find(|a| !a.as_encoded_bytes().starts_with(b"-"))
+        .is_some_and(|a| a == "exec")
+}
+
+/// Parses `argv` (program name first) when it is an exec line ([`exec_start`]) whose options
+/// and command are well formed. `None`: not an exec line, or one clap must report on.
 pub fn parse(argv: &[OsString], is_subcommand: impl Fn(&str) -> bool) -> Option<ExecArgs> {
-    let rest = match argv.get(1) {
-        Some(a) if a == "exec" => &argv[2..],
-        Some(_) if super::is_bare_init_invocation(argv, is_subcommand) => &argv[1..],
-        _ => return None,
-    };
+    let rest = &argv[exec_start(argv, is_subcommand)?..];
     let mut out = ExecArgs::default();
     let mut i = 0;
     while i < rest.len() {
@@ -247,9 +283,81 @@ pub(super) mod tests {
     #[case(&["exec", "--subreaper=1", "sh"])]
     #[case(&["explain", "x"])]
     #[case(&["-v", "exec", "--", "sh"])]
-    #[case(&["sh"])]
+    #[case(&["help"])]
     #[case(&[])]
     fn left_to_clap(#[case] s: &[&str]) {
         assert_eq!(parsed(s), None, "{s:?}");
+    }
+
+    /// `argv` with program name `argv0`.
+    fn named(argv0: &str, s: &[&str]) -> Vec<OsString> {
+        std::iter::once(argv0)
+            .chain(s.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    fn is_sub(s: &str) -> bool {
+        matches!(s, "exec" | "explain" | "help")
+    }
+
+    /// Under a drop-in name every argument is tini's: subcommand words are the command.
+    #[rstest]
+    #[case("tini", &["sh", "-c", "exit 3"], &["sh", "-c", "exit 3"])]
+    #[case("/sbin/tini", &["-s", "--", "sh"], &["sh"])]
+    #[case("/usr/bin/docker-init", &["--", "exec", "x"], &["exec", "x"])]
+    #[case("init", &["exec", "x"], &["exec", "x"])]
+    #[case("/init", &["-g", "explain"], &["explain"])]
+    #[case("./tini", &["help"], &["help"])]
+    fn drop_in_names_run_everything(
+        #[case] argv0: &str,
+        #[case] s: &[&str],
+        #[case] command: &[&str],
+    ) {
+        let got = parse(&named(argv0, s), is_sub).unwrap_or_else(|| panic!("{argv0} {s:?}"));
+        assert_eq!(got.command, cmd(command));
+    }
+
+    #[rstest]
+    #[case("tini", &[])]
+    #[case("tini", &["--"])]
+    #[case("tini", &["-h"])]
+    #[case("docker-init", &["-x", "sh"])]
+    #[case("init", &["-e", "256", "sh"])]
+    fn drop_in_usage_errors_are_left_to_clap(#[case] argv0: &str, #[case] s: &[&str]) {
+        assert_eq!(parse(&named(argv0, s), is_sub), None, "{argv0} {s:?}");
+    }
+
+    #[rstest]
+    #[case("podinit-tini", false)]
+    #[case("tini-static", false)]
+    #[case("podinit", false)]
+    #[case("/sbin/init", true)]
+    #[case("docker-init", true)]
+    fn drop_in_name(#[case] argv0: &str, #[case] expected: bool) {
+        assert_eq!(is_drop_in_name(OsStr::new(argv0)), expected);
+    }
+
+    /// What clap gets once the fast parser declined, and whether its usage error exits 1.
+    #[rstest]
+    #[case("podinit", &["exec"], &["exec"], true)]
+    #[case("podinit", &["-e", "256", "--", "sh"], &["exec", "-e", "256", "--", "sh"], true)]
+    #[case("podinit", &["--"], &["exec", "--"], true)]
+    #[case("podinit", &["-v", "exec", "-x", "sh"], &["-v", "exec", "-x", "sh"], true)]
+    #[case("tini", &[], &["exec"], true)]
+    #[case("tini", &["-h"], &["exec", "-h"], true)]
+    #[case("podinit", &["explain"], &["explain"], false)]
+    #[case("podinit", &["-v", "explain", "exec"], &["-v", "explain", "exec"], false)]
+    #[case("podinit", &["--help"], &["--help"], false)]
+    #[case("podinit", &[], &[], false)]
+    fn routed_to_clap(
+        #[case] argv0: &str,
+        #[case] s: &[&str],
+        #[case] routed: &[&str],
+        #[case] exec_line: bool,
+    ) {
+        let mut argv = named(argv0, s);
+        assert_eq!(route_to_exec(&mut argv, is_sub), exec_line, "{s:?}");
+        assert_eq!(argv, named(argv0, routed));
     }
 }

@@ -139,6 +139,9 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
         mask: original_mask,
         pristine: pristine::Pristine::get(),
         take_terminal: ChildSetup::init_owns_terminal(),
+        // The app, its restarts, probes and handlers start in the init's start directory; the
+        // init itself is in `/` before any of them exists (`leave_start_dir`).
+        start_dir: super::spawn::leave_start_dir(),
     };
     let path = std::env::var_os("PATH");
     let prepared = match Prepared::new(&opts.command, path.as_deref()) {
@@ -175,7 +178,10 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
         .map_or(Duration::from_secs(30), Duration::from_secs);
     let fail_if_unreachable =
         std::env::var("PODINIT_ON_UNREACHABLE").is_ok_and(|v| v.trim() == "fail");
-    let _ = nix::unistd::chdir("/");
+    if setup.start_dir.is_none() {
+        // Nothing runs yet: leaving now is as good as before.
+        let _ = nix::unistd::chdir("/");
+    }
     let name = prepared.name().to_owned();
     let mut m = Managed {
         opts,

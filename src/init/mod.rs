@@ -78,16 +78,17 @@ pub fn env_flag(value: Option<&OsStr>) -> bool {
 }
 
 /// Whether a command line without a subcommand is a tini-style init invocation that must run as
-/// `podinit exec` (`docker --init` runs `INIT -- CMD`; tini users write `INIT -s -g -- CMD`).
-/// True when `args[1..]` starts with `--`, or with options followed by `--` or by a word that is
-/// not a subcommand; false for `-h`/`--help`/`-V`/`--version` before the command, and for
-/// anything starting with a word (a subcommand, or a typo clap should report).
+/// `podinit exec` (`docker --init` runs `INIT -- CMD`; tini users write `INIT -s -g -- CMD` or
+/// `INIT CMD`). The rule: the first word that is not an option is the command to run unless it
+/// is a podinit subcommand (`is_subcommand`). So true when `args[1..]` starts with `--`, with a
+/// word that is not a subcommand, or with options followed by `--` or by such a word; false for
+/// a subcommand, and for `-h`/`--help`/`-V`/`--version` before the command.
 pub fn is_bare_init_invocation(args: &[OsString], is_subcommand: impl Fn(&str) -> bool) -> bool {
     let Some(first) = args.get(1) else {
         return false;
     };
     if !first.as_encoded_bytes().starts_with(b"-") {
-        return false;
+        return !first.to_str().is_some_and(&is_subcommand);
     }
     let mut tokens = args[1..].iter();
     while let Some(tok) = tokens.next() {
@@ -241,8 +242,8 @@ struct Started {
     gave_terminal: bool,
 }
 
-/// Everything up to a running app: signals blocked and on a signalfd, prctls, fork+exec, then
-/// the init's own hygiene (cwd `/`, inherited fds dropped).
+/// Everything up to a running app: signals blocked and on a signalfd, prctls, the init's move
+/// to `/`, fork+exec, then the rest of its hygiene (inherited fds dropped).
 fn start(opts: &InitOptions) -> Result<Started, SpawnError> {
     let sys_err = |call| move |errno| SpawnError::Sys { call, errno };
     // SAFETY: getpid and getppid cannot fail and touch no memory.
@@ -288,6 +289,9 @@ fn start(opts: &InitOptions) -> Result<Started, SpawnError> {
         mask: original_mask,
         pristine: pristine::Pristine::get(),
         take_terminal: ChildSetup::init_owns_terminal(),
+        // Hygiene of a long-lived PID 1 (catatonit#28): the init leaves its start directory
+        // before the app exists, the app goes back to it (why this order: `leave_start_dir`).
+        start_dir: spawn::leave_start_dir(),
     };
     let child = spawn::spawn(&prepared, &setup)?;
     log_debug!(
@@ -300,10 +304,12 @@ fn start(opts: &InitOptions) -> Result<Started, SpawnError> {
         }
     );
 
-    // Hygiene of a long-lived PID 1: do not pin the cwd's mount (catatonit#28), and do not keep
-    // the app's inherited fds (a pipe's reader would never see EOF, catatonit#12). fds 0-2 stay
-    // for logging.
-    let _ = nix::unistd::chdir("/");
+    // Hygiene of a long-lived PID 1: if the start directory could not be left before the
+    // spawn, leave it now; and do not keep the app's inherited fds (a pipe's reader would never
+    // see EOF, catatonit#12). fds 0-2 stay for logging.
+    if setup.start_dir.is_none() {
+        let _ = nix::unistd::chdir("/");
+    }
     if let Err(e) = sys::fd::close_from_except(3, &event_loop.fds()) {
         log_debug!("cannot close inherited fds: {}", e.desc());
     }
@@ -453,10 +459,15 @@ mod tests {
     #[case(&["-s", "sh", "-c", "explain"], true)]
     // the value of -e/-p is never taken for a subcommand
     #[case(&["-p", "exec", "--", "sh"], true)]
-    // no flag, or a subcommand: clap's business
+    // a first word that is not a subcommand is the command (`podinit CMD ARGS`, as tini)
+    #[case(&["sh"], true)]
+    #[case(&["sh", "-c", "exit 3"], true)]
+    #[case(&["./run", "exec"], true)]
+    #[case(&["execute"], true)]
+    // nothing, or a subcommand: clap's business
     #[case(&[], false)]
-    #[case(&["sh"], false)]
     #[case(&["exec", "--", "sh"], false)]
+    #[case(&["help"], false)]
     #[case(&["explain", "bundle"], false)]
     #[case(&["-v", "explain", "bundle"], false)]
     #[case(&["-v", "exec", "--", "sh"], false)]

@@ -15,20 +15,23 @@
 //!    hitting the init;
 //! 2. `tcsetpgrp(0, pid)` when the init's group owned the terminal on stdin, so the app gets
 //!    terminal input and job-control keys (the init blocks `SIGTTOU`, so this cannot stop it);
-//! 3. undoes std's start-up changes ([`super::pristine`]): `SIGPIPE` back to `SIG_DFL` unless it
+//! 3. `chdir` back to the init's start directory ([`leave_start_dir`] moved the init to `/`
+//!    before the clone);
+//! 4. undoes std's start-up changes ([`super::pristine`]): `SIGPIPE` back to `SIG_DFL` unless it
 //!    was ignored when podinit started, and closes fds 0-2 that were closed then;
-//! 4. restores the signal mask podinit started with;
-//! 5. `execv` over the `PATH` candidates (no `/bin/sh` fallback for a file without `#!`: runc
+//! 5. restores the signal mask podinit started with;
+//! 6. `execv` over the `PATH` candidates (no `/bin/sh` fallback for a file without `#!`: runc
 //!    does not do that either, and the app must behave as without podinit).
 //!
 //! Capabilities, uids/gids, environment, cwd, rlimits and every other fd are left untouched. If
 //! no `exec` succeeds, the child writes `errno` (4 bytes) into a close-on-exec pipe and exits
-//! 127 (`ENOENT`) or 126; the parent, resumed, reads EOF on success, or the errno.
+//! 127 (`ENOENT`) or 126; the parent, resumed, reads EOF on success, or the errno (negated when
+//! it was the `chdir` that failed).
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use libc::c_char;
 use nix::errno::Errno;
@@ -62,6 +65,8 @@ pub enum SpawnError {
     Exec { command: String, errno: Errno },
     /// A system call of the init itself failed.
     Sys { call: &'static str, errno: Errno },
+    /// The child could not enter the directory the init started in.
+    StartDir { dir: String, errno: Errno },
 }
 
 impl SpawnError {
@@ -72,7 +77,7 @@ impl SpawnError {
                 ..
             } => EXIT_NOT_FOUND,
             SpawnError::Exec { .. } => EXIT_CANNOT_EXECUTE,
-            SpawnError::Sys { .. } => super::EXIT_INIT_FAILURE,
+            SpawnError::Sys { .. } | SpawnError::StartDir { .. } => super::EXIT_INIT_FAILURE,
         }
     }
 }
@@ -88,6 +93,11 @@ impl fmt::Display for SpawnError {
                 Ok(())
             }
             SpawnError::Sys { call, errno } => write!(f, "{call}: {}", errno.desc()),
+            SpawnError::StartDir { dir, errno } => write!(
+                f,
+                "cannot enter {dir:?}, the directory podinit started in, for the app: {}",
+                errno.desc()
+            ),
         }
     }
 }
@@ -164,6 +174,45 @@ pub struct ChildSetup {
     pub pristine: Pristine,
     /// The init's process group owns the terminal on stdin: hand it to the app.
     pub take_terminal: bool,
+    /// Where the app starts: the init's start directory, which the init has left
+    /// ([`leave_start_dir`]); `None`: the app starts where the init is.
+    pub start_dir: Option<CString>,
+}
+
+/// Moves the init to `/` before it starts anything, and returns the directory it was in, for
+/// the child to `chdir` back to ([`ChildSetup::start_dir`]). `None` when the init was in `/`
+/// already, or when it cannot tell where it is (a deleted directory): it stays, and the caller
+/// leaves after the spawn (the app may then see the init there for an instant).
+///
+/// Why before the clone: a long-lived PID 1 must not pin its start directory's mount
+/// (catatonit#28), and the app must never see it do so (`/proc/1/cwd`). After the spawn is too
+/// late: the app already runs while the init resumes from the vfork. In between is impossible:
+/// the parent sleeps until the child's `exec` (`CLONE_VFORK`), and the child's cwd is its own
+/// copy (no `CLONE_FS`), so the parent's move cannot reach it. So the parent moves first and the
+/// child moves back before `exec`: when the app's first instruction runs the init is in `/` and
+/// the app in its directory. A path, not a descriptor of the directory: a descriptor would keep
+/// the directory held, and a managed init keeps its setup for restarts, probes and handlers.
+pub fn leave_start_dir() -> Option<CString> {
+    let dir = match nix::unistd::getcwd() {
+        Ok(dir) => dir,
+        Err(errno) => {
+            crate::log_debug!(
+                "cannot tell the start directory ({}): staying",
+                errno.desc()
+            );
+            return None;
+        }
+    };
+    if dir.as_os_str() == "/" {
+        return None;
+    }
+    // From getcwd, so without NUL bytes.
+    let dir = CString::new(dir.into_os_string().into_vec()).ok()?;
+    match nix::unistd::chdir("/") {
+        Ok(()) => Some(dir),
+        // Still in the start directory: the app inherits it as is.
+        Err(_) => None,
+    }
 }
 
 impl ChildSetup {
@@ -245,12 +294,19 @@ pub fn spawn(prepared: &Prepared, setup: &ChildSetup) -> Result<libc::pid_t, Spa
             drop(write_end);
             match read_errno(&read_end) {
                 None => Ok(pid),
-                Some(errno) => {
-                    // The child has exited (127/126): collect it so it is not left a zombie.
+                Some(raw) => {
+                    // The child has exited (127/126/1): collect it so it is not left a zombie.
                     let _ = sys::wait::wait_blocking(pid);
-                    Err(SpawnError::Exec {
-                        command: prepared.name.clone(),
-                        errno,
+                    let errno = Errno::from_raw(raw.abs());
+                    Err(match &setup.start_dir {
+                        Some(dir) if raw < 0 => SpawnError::StartDir {
+                            dir: dir.to_string_lossy().into_owned(),
+                            errno,
+                        },
+                        _ => SpawnError::Exec {
+                            command: prepared.name.clone(),
+                            errno,
+                        },
                     })
                 }
             }
@@ -258,8 +314,9 @@ pub fn spawn(prepared: &Prepared, setup: &ChildSetup) -> Result<libc::pid_t, Spa
     }
 }
 
-/// EOF (the pipe was closed by a successful `exec`) gives `None`.
-fn read_errno(fd: &OwnedFd) -> Option<Errno> {
+/// EOF (the pipe was closed by a successful `exec`) gives `None`; else the raw errno the child
+/// wrote (negative: from its `chdir`).
+fn read_errno(fd: &OwnedFd) -> Option<i32> {
     let mut buf = [0u8; 4];
     let mut got = 0;
     while got < buf.len() {
@@ -271,7 +328,7 @@ fn read_errno(fd: &OwnedFd) -> Option<Errno> {
             Err(_) => return None,
         }
     }
-    (got == buf.len()).then(|| Errno::from_raw(i32::from_ne_bytes(buf)))
+    (got == buf.len()).then(|| i32::from_ne_bytes(buf))
 }
 
 /// The child between `clone` and `exec`.
@@ -283,14 +340,21 @@ fn read_errno(fd: &OwnedFd) -> Option<Errno> {
 /// writes only its own stack (and the shared `errno`, which the parent does not read across the
 /// clone), and never returns.
 unsafe fn child_exec(prepared: &Prepared, setup: &ChildSetup, err_fd: RawFd) -> ! {
-    // SAFETY (whole body): each call is async-signal-safe (setpgid, getpid, tcsetpgrp, signal,
-    // close, sigprocmask, execv, write, _exit, errno reads) and every pointer passed points
+    // SAFETY (whole body): each call is async-signal-safe (setpgid, getpid, tcsetpgrp, chdir,
+    // signal, close, sigprocmask, execv, write, _exit, errno reads) and every pointer passed points
     // into `prepared`/`setup`, which the suspended parent keeps alive. Dispositions, mask and
     // fd table are the child's own copies (no CLONE_SIGHAND, CLONE_FILES).
     unsafe {
         libc::setpgid(0, 0);
         if setup.take_terminal {
             libc::tcsetpgrp(0, libc::getpid());
+        }
+        if let Some(dir) = &setup.start_dir {
+            if libc::chdir(dir.as_ptr()) != 0 {
+                let bytes = (-Errno::last_raw()).to_ne_bytes();
+                libc::write(err_fd, bytes.as_ptr().cast(), bytes.len());
+                libc::_exit(super::EXIT_INIT_FAILURE);
+            }
         }
         if !setup.pristine.sigpipe_ignored {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);

@@ -1,5 +1,7 @@
 //! From a Kubernetes Pod manifest to one OCI bundle per container, the way a sandbox agent
-//! would: `command`/`args`/`env`/`volumeMounts` (emptyDir, hostPath), `securityContext`
+//! would: `command`/`args`/`env`/`volumeMounts` (emptyDir, hostPath; configMap, secret,
+//! projected and downwardAPI as the directories `volumes.rs` fills, read-only; the stdlog
+//! volume as the pod's log directory), `securityContext`
 //! runAsUser/runAsGroup, a shared network namespace, and the pod spec annotation on every
 //! container. The config is written as JSON directly (the shape `runc spec` produces), which keeps
 //! `oci-spec` out of the binary every container executes.
@@ -83,16 +85,22 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
             .get("name")
             .and_then(Value::as_str)
             .ok_or("a volume has no name")?;
-        let path = if vol.get("emptyDir").is_some() {
+        let projected = ["configMap", "secret", "projected", "downwardAPI"]
+            .iter()
+            .any(|t| vol.get(*t).is_some());
+        let path = if vol.get("emptyDir").is_some() || projected {
             volumes_dir.join(vname)
         } else if let Some(p) = vol.pointer("/hostPath/path").and_then(Value::as_str) {
             PathBuf::from(p)
+        } else if super::volumes::is_stdlog(vol) {
+            stdlog_dir(volumes_dir)
         } else {
             return Err(format!(
-                "volume {vname}: only emptyDir and hostPath are supported by podinit run"
+                "volume {vname}: podinit run has emptyDir, hostPath, configMap, secret, projected, downwardAPI and the stdlog csi volume"
             ));
         };
-        volumes.insert(vname.to_owned(), path);
+        // The kubelet mounts the volumes it writes from API objects read-only.
+        volumes.insert(vname.to_owned(), (path, projected));
     }
     let pod_user = (
         spec.pointer("/securityContext/runAsUser")
@@ -153,7 +161,7 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
                     .get("mountPath")
                     .and_then(Value::as_str)
                     .ok_or_else(|| ctx(format!("volumeMount {vname} has no mountPath")))?;
-                let mut source = volumes
+                let (mut source, always_ro) = volumes
                     .get(vname)
                     .cloned()
                     .ok_or_else(|| ctx(format!("volumeMount {vname}: no such volume")))?;
@@ -165,7 +173,7 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
                     }
                     source = source.join(sub);
                 }
-                let ro = m.get("readOnly").and_then(Value::as_bool).unwrap_or(false);
+                let ro = always_ro || m.get("readOnly").and_then(Value::as_bool).unwrap_or(false);
                 mounts.push((dest.to_owned(), source, ro));
             }
             let uid = c
@@ -213,6 +221,12 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
         spec,
         containers,
     })
+}
+
+/// Where the pod's stdlog directory is (`<container>/<restartCount>.log`, CRI format): next to
+/// its volumes, whether or not a container mounts it.
+pub fn stdlog_dir(volumes_dir: &Path) -> PathBuf {
+    volumes_dir.parent().unwrap_or(volumes_dir).join("stdlog")
 }
 
 /// The `config.json` of one container: runc's default spec, plus the pod's netns, mounts, user,
@@ -362,10 +376,27 @@ mod tests {
     }
 
     #[test]
+    fn api_object_volumes_are_read_only_and_stdlog_is_the_pods_log_directory() {
+        let pod = json!({"volumes": [{"name": "c", "configMap": {"name": "c"}}, {"name": "s", "secret": {"secretName": "s"}},
+                {"name": "l", "csi": {"driver": crate::run::volumes::STDLOG_DRIVER}}],
+            "containers": [{"name": "a", "volumeMounts": [{"name": "c", "mountPath": "/c", "readOnly": false},
+                {"name": "s", "mountPath": "/t", "subPath": "token"}, {"name": "l", "mountPath": "/var/log/std"}]}]});
+        let m = parse_manifest(&pod.to_string(), Path::new("/w/volumes")).unwrap();
+        assert_eq!(
+            m.containers[0].mounts,
+            [
+                ("/c".into(), PathBuf::from("/w/volumes/c"), true),
+                ("/t".into(), PathBuf::from("/w/volumes/s/token"), true),
+                ("/var/log/std".into(), PathBuf::from("/w/stdlog"), false),
+            ]
+        );
+    }
+
+    #[test]
     fn unsupported_or_hostile_manifests_are_refused() {
         for bad in [
             json!({"containers": [{"name": "a", "volumeMounts": [{"name": "x", "mountPath": "/x"}]}]}),
-            json!({"volumes": [{"name": "c", "configMap": {"name": "c"}}], "containers": [{"name": "a"}]}),
+            json!({"volumes": [{"name": "c", "nfs": {"server": "s"}}], "containers": [{"name": "a"}]}),
             json!({"volumes": [{"name": "e", "emptyDir": {}}], "containers": [{"name": "a", "volumeMounts": [{"name": "e", "mountPath": "/e", "subPath": "../../etc"}]}]}),
             json!({"containers": []}),
             json!({"containers": "a"}),

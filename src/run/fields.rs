@@ -47,7 +47,7 @@ impl std::error::Error for ManifestError {}
 
 /// How `podinit run` treats a field.
 #[derive(Clone, Copy)]
-enum Use {
+pub enum Use {
     /// Read and applied.
     Handled,
     /// Meaningless for one local pod; left aside.
@@ -87,7 +87,7 @@ fn is_empty(v: &Value) -> bool {
 }
 
 /// Check the mapping at `pointer` (absent is fine) against `table`.
-fn check(d: &Document, pointer: &str, table: &[(&str, Use)]) -> Result<(), ManifestError> {
+pub fn check(d: &Document, pointer: &str, table: &[(&str, Use)]) -> Result<(), ManifestError> {
     check_in(d, pointer, &[table])
 }
 
@@ -293,7 +293,116 @@ const VOLUME: &[(&str, Use)] = &[
     ("name", Handled),
     ("emptyDir", Handled),
     ("hostPath", Handled),
+    ("configMap", Handled),
+    ("secret", Handled),
+    ("projected", Handled),
+    ("downwardAPI", Handled),
+    // The stdlog volume; `volumes.rs` refuses any other driver.
+    ("csi", Handled),
 ];
+
+const CONFIG_MAP_VOLUME: &[(&str, Use)] = &[
+    ("name", Handled),
+    ("items", Handled),
+    ("defaultMode", Handled),
+    ("optional", Handled),
+];
+
+const SECRET_VOLUME: &[(&str, Use)] = &[
+    ("secretName", Handled),
+    ("items", Handled),
+    ("defaultMode", Handled),
+    ("optional", Handled),
+];
+
+const KEY_TO_PATH: &[(&str, Use)] = &[("key", Handled), ("path", Handled), ("mode", Handled)];
+
+const PROJECTION: &[(&str, Use)] = &[
+    ("configMap", Handled),
+    ("secret", Handled),
+    ("downwardAPI", Handled),
+    ("serviceAccountToken", Unsupported),
+    ("clusterTrustBundle", Unsupported),
+    ("podCertificate", Unsupported),
+];
+
+const PROJECTED_OBJECT: &[(&str, Use)] =
+    &[("name", Handled), ("items", Handled), ("optional", Handled)];
+
+const DOWNWARD_ITEM: &[(&str, Use)] = &[
+    ("path", Handled),
+    ("fieldRef", Handled),
+    ("mode", Handled),
+    ("resourceFieldRef", Unsupported),
+];
+
+const CSI_VOLUME: &[(&str, Use)] = &[
+    ("driver", Handled),
+    ("readOnly", Handled),
+    ("volumeAttributes", Ignored),
+    ("fsType", Ignored),
+    ("nodePublishSecretRef", Ignored),
+];
+
+/// One volume at `v`: its type and, for the types podinit run projects, their fields.
+pub fn volume(d: &Document, v: &str) -> Result<(), ManifestError> {
+    check(d, v, VOLUME).map_err(|mut e| {
+        if e.message.ends_with(": unknown field") {
+            e.message = e.message.replace(
+                ": unknown field",
+                ": this volume type is not supported by podinit run (it has emptyDir, hostPath, \
+                 configMap, secret, projected, downwardAPI and the stdlog csi volume)",
+            );
+        }
+        e
+    })?;
+    let items = |at: &str, table| each(d, &format!("{at}/items"), |i| check(d, i, table));
+    let downward = |at: &str| -> Result<(), ManifestError> {
+        check(d, at, &[("items", Handled), ("defaultMode", Handled)])?;
+        each(d, &format!("{at}/items"), |i| {
+            check(d, i, DOWNWARD_ITEM)?;
+            check(
+                d,
+                &format!("{i}/fieldRef"),
+                &[("fieldPath", Handled), ("apiVersion", Ignored)],
+            )
+        })
+    };
+    check(d, &format!("{v}/configMap"), CONFIG_MAP_VOLUME)?;
+    items(&format!("{v}/configMap"), KEY_TO_PATH)?;
+    check(d, &format!("{v}/secret"), SECRET_VOLUME)?;
+    items(&format!("{v}/secret"), KEY_TO_PATH)?;
+    downward(&format!("{v}/downwardAPI"))?;
+    check(d, &format!("{v}/csi"), CSI_VOLUME)?;
+    check(
+        d,
+        &format!("{v}/projected"),
+        &[("sources", Handled), ("defaultMode", Handled)],
+    )?;
+    each(d, &format!("{v}/projected/sources"), |s| {
+        check(d, s, PROJECTION)?;
+        for kind in ["configMap", "secret"] {
+            check(d, &format!("{s}/{kind}"), PROJECTED_OBJECT)?;
+            items(&format!("{s}/{kind}"), KEY_TO_PATH)?;
+        }
+        downward(&format!("{s}/downwardAPI"))
+    })
+}
+
+/// One container at `c`: its fields, security context, env and mounts.
+pub fn container(d: &Document, c: &str, extra: &[(&str, Use)]) -> Result<(), ManifestError> {
+    check_in(d, c, &[CONTAINER, extra])?;
+    check_in(
+        d,
+        &format!("{c}/securityContext"),
+        &[SECURITY, CONTAINER_SECURITY],
+    )?;
+    each(d, &format!("{c}/env"), |e| check(d, e, ENV))?;
+    each(d, &format!("{c}/envFrom"), |e| check(d, e, ENV_FROM))?;
+    each(d, &format!("{c}/volumeMounts"), |m| {
+        check(d, m, VOLUME_MOUNT)
+    })
+}
 
 /// A PodSpec at `at`: its fields, its containers', their env and mounts, and its volumes.
 pub fn pod_spec(d: &Document, at: &str) -> Result<(), ManifestError> {
@@ -304,28 +413,18 @@ pub fn pod_spec(d: &Document, at: &str) -> Result<(), ManifestError> {
         &[SECURITY, POD_SECURITY],
     )?;
     for list in ["initContainers", "containers"] {
-        each(d, &format!("{at}/{list}"), |c| {
-            check(d, c, CONTAINER)?;
-            check_in(
-                d,
-                &format!("{c}/securityContext"),
-                &[SECURITY, CONTAINER_SECURITY],
-            )?;
-            each(d, &format!("{c}/env"), |e| check(d, e, ENV))?;
-            each(d, &format!("{c}/envFrom"), |e| check(d, e, ENV_FROM))?;
-            each(d, &format!("{c}/volumeMounts"), |m| {
-                check(d, m, VOLUME_MOUNT)
-            })
-        })?;
+        each(d, &format!("{at}/{list}"), |c| container(d, c, &[]))?;
     }
-    each(d, &format!("{at}/volumes"), |v| {
-        check(d, v, VOLUME).map_err(|mut e| {
-            if e.message.ends_with(": unknown field") {
-                e.message = e.message.replace(": unknown field", ": this volume type is not supported by podinit run (it has emptyDir and hostPath)");
-            }
-            e
-        })
-    })
+    each(d, &format!("{at}/volumes"), |v| volume(d, v))
+}
+
+/// Each entry of the list at `pointer` (absent is fine).
+pub fn each_of(
+    d: &Document,
+    pointer: &str,
+    f: impl Fn(&str) -> Result<(), ManifestError>,
+) -> Result<(), ManifestError> {
+    each(d, pointer, f)
 }
 
 /// A pod template (`metadata`, `spec`) at `at`.
@@ -469,8 +568,16 @@ mod tests {
                 "line 6: spec.containers[0].securityContext.privileged",
             ),
             (
-                "  volumes:\n  - name: c\n    configMap: {name: c}\n",
-                "line 8: spec.volumes[0].configMap: this volume type is not supported",
+                "  volumes:\n  - name: c\n    nfs: {server: s, path: /}\n",
+                "line 8: spec.volumes[0].nfs: this volume type is not supported",
+            ),
+            (
+                "  volumes:\n  - name: c\n    configMap: {name: c, items: [{key: a, path: b, mod: 1}]}\n",
+                "line 8: spec.volumes[0].configMap.items[0].mod: unknown field",
+            ),
+            (
+                "  volumes:\n  - name: c\n    projected:\n      sources:\n      - serviceAccountToken: {path: t}\n",
+                "line 10: spec.volumes[0].projected.sources[0].serviceAccountToken: is not supported",
             ),
             (
                 "    volumeMounts: {name: x}\n",

@@ -4,13 +4,20 @@
 //! agent), reaps the containers' inits as a subreaper, prints the timeline as the supervisor
 //! writes it (inotify on `status.json`, no polling), cleans up, and exits 0 iff the pod Succeeded.
 //! Ctrl-C is pod deletion (a second Ctrl-C forces it with a zero grace).
+//! Before that, as a cluster would: SidecarSets are applied (`sidecarset`), env and the
+//! configMap/secret/projected volumes' files come from the ConfigMap and Secret documents
+//! (`sources`, `volumes`); each container's output is copied to `logs/` and to the pod's
+//! stdlog directory in the CRI log format (`output`).
 
 pub mod bundle;
 pub mod fields;
 pub mod images;
 pub mod inputs;
 pub mod netns;
+pub mod output;
+pub mod sidecarset;
 pub mod sources;
+pub mod volumes;
 pub mod workload;
 pub mod yaml;
 
@@ -55,10 +62,14 @@ pub struct RunOptions {
     pub work_dir: Option<PathBuf>,
     /// Give up (and delete the pod) after this long.
     pub timeout: Duration,
+    /// Print the pod as it runs (SidecarSets applied, env resolved) before running it.
+    pub explain: bool,
 }
 
 struct Runner {
     work: PathBuf,
+    /// Each container's restartCount from status.json, for its stdlog file.
+    restarts: std::sync::Arc<output::Restarts>,
     runtime: Vec<String>,
     socket: PathBuf,
     state_dir: PathBuf,
@@ -115,6 +126,12 @@ fn run_inner(opts: RunOptions) -> Result<i32, String> {
     for n in &w.notes {
         println!("note: {n}");
     }
+    if opts.explain {
+        println!(
+            "the pod as it runs:\n{}",
+            serde_json::to_string_pretty(&w.pod).map_err(|e| e.to_string())?
+        );
+    }
     let work = match &opts.work_dir {
         Some(w) => w.clone(),
         None => std::env::temp_dir().join(format!("podinit-run-{}", std::process::id())),
@@ -145,7 +162,7 @@ fn run_inner(opts: RunOptions) -> Result<i32, String> {
         if let Some(d) = job_deadline {
             timeout = timeout.min(d.saturating_duration_since(now));
         }
-        let code = run_pod(&opts, &w.pod, &work, timeout)?;
+        let code = run_pod(&opts, &w, &work, timeout)?;
         if code == 0 {
             return Ok(0);
         }
@@ -226,23 +243,29 @@ fn interrupted_within(d: Duration) -> bool {
 /// Run one pod to its end; 0 iff it Succeeded.
 fn run_pod(
     opts: &RunOptions,
-    manifest: &serde_json::Value,
+    w: &workload::Workload,
     work: &Path,
     timeout: Duration,
 ) -> Result<i32, String> {
     let work = work.to_path_buf();
     let volumes = work.join("volumes");
     // Everything about the input is checked before anything is created.
-    let pod = bundle::parse_pod(manifest, &volumes)?;
+    let pod = bundle::parse_pod(&w.pod, &volumes)?;
     let mut rootfs_of = BTreeMap::new();
     for c in &pod.containers {
         let image = images::resolve(&c.name, &c.image).map_err(|e| e.to_string())?;
         rootfs_of.insert(c.name.clone(), image);
     }
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    for (name, files) in &w.volume_files {
+        volumes::write(&volumes.join(name), files)?;
+    }
+    let stdlog = bundle::stdlog_dir(&volumes);
+    std::fs::create_dir_all(&stdlog).map_err(|e| format!("{}: {e}", stdlog.display()))?;
     for c in &pod.containers {
         for (_, src, _) in &c.mounts {
-            if src.starts_with(&volumes) {
+            // An emptyDir's subPath is created on first use, as the kubelet does.
+            if src.starts_with(&volumes) && !src.exists() {
                 let dir = if src.extension().is_some() {
                     src.parent().unwrap_or(src)
                 } else {
@@ -256,6 +279,7 @@ fn run_pod(
         std::env::current_exe().map_err(|e| format!("cannot find the podinit binary: {e}"))?;
     let netns = netns::NetNs::create(&work.join("netns"))?;
     let runner = Runner {
+        restarts: output::Restarts::new(work.join("state").join("status.json")),
         runtime: runtime_command(&opts.runtime, &work.join("runtime-root")),
         socket: work.join("podinit.sock"),
         state_dir: work.join("state"),
@@ -303,6 +327,7 @@ fn run_pod(
     );
     let mut pids: BTreeMap<i32, String> = BTreeMap::new();
     let mut failure = None;
+    let mut capture = output::Capture::default();
     for i in order {
         let c = &pod.containers[i];
         let rootfs = match rootfs_of.get(&c.name) {
@@ -321,6 +346,7 @@ fn run_pod(
             &netns.path,
             &binary,
             &mask,
+            (&mut capture, &stdlog),
         ) {
             Ok(pid) => {
                 pids.insert(pid, c.name.clone());
@@ -346,6 +372,8 @@ fn run_pod(
             .stderr(Stdio::null())
             .status();
     }
+    // The containers are gone: their streams end.
+    capture.finish(Duration::from_secs(2));
     let doc: serde_json::Value = std::fs::read(runner.state_dir.join("status.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -439,6 +467,7 @@ impl Runner {
         netns: &Path,
         binary: &Path,
         mask: &SigSet,
+        (capture, stdlog): (&mut output::Capture, &Path),
     ) -> Result<i32, String> {
         let dir = self.work.join("bundles").join(&c.name);
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -459,8 +488,13 @@ impl Runner {
         )
         .map_err(|e| e.to_string())?;
         std::fs::create_dir_all(self.work.join("logs")).map_err(|e| e.to_string())?;
-        let log = File::create(self.work.join("logs").join(format!("{}.log", c.name)))
-            .map_err(|e| e.to_string())?;
+        // The container inherits runc's stdio: pipes the runner copies to the logs.
+        let (out, err) = capture.container(
+            &c.name,
+            &self.work.join("logs").join(format!("{}.log", c.name)),
+            stdlog,
+            &self.restarts,
+        )?;
         let pid_file = dir.join("pid");
         let t = Instant::now();
         let mut create = Command::new(&self.runtime[0]);
@@ -473,11 +507,13 @@ impl Runner {
             .arg(id);
         create
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log);
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err));
         let status = spawn_unblocked(&mut create, mask)
             .and_then(|mut ch| ch.wait())
             .map_err(|e| format!("{}: {e}", self.runtime[0]))?;
+        // The pipes' write ends now belong to the container alone: its exit ends the copy.
+        drop(create);
         if !status.success() {
             return Err(format!(
                 "{} create {id} failed ({status}); see {}",
@@ -660,7 +696,7 @@ impl Runner {
 }
 
 /// Spawn with the signal mask the runner had before it blocked SIGCHLD/SIGINT/SIGTERM.
-fn spawn_unblocked(cmd: &mut Command, mask: &SigSet) -> std::io::Result<Child> {
+pub(crate) fn spawn_unblocked(cmd: &mut Command, mask: &SigSet) -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt;
     let mask = *mask;
     // SAFETY: sigprocmask is async-signal-safe; the closure allocates nothing.

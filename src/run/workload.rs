@@ -5,8 +5,12 @@
 
 use serde_json::{Value, json};
 
+use std::collections::BTreeMap;
+
 use super::fields::{self, ManifestError};
-use super::sources::Sources;
+use super::sidecarset::{self, Binding, SidecarSet, VIRTUAL_NODE_LABEL};
+use super::sources::{Sources, namespace_of};
+use super::volumes::{self, File};
 use super::yaml::Document;
 
 /// Kubernetes' default `backoffLimit`.
@@ -28,6 +32,10 @@ pub struct Workload {
     pub job: Option<JobSpec>,
     /// Things the user should know about how the workload was mapped onto one local pod.
     pub notes: Vec<String>,
+    /// The files of each configMap, secret, projected and downwardAPI volume, by volume name.
+    pub volume_files: BTreeMap<String, Vec<File>>,
+    /// A SidecarSet changed the pod.
+    pub injected: bool,
     /// The pod spec's pointer in its document, for errors found after the mapping.
     spec_at: String,
 }
@@ -35,11 +43,14 @@ pub struct Workload {
 const KINDS: &str =
     "Pod, Job, CronJob, Deployment, ReplicaSet, StatefulSet, DaemonSet, or a bare PodSpec";
 
-/// The one workload among the documents, its env resolved from the ConfigMap and Secret
-/// documents among them.
+/// The one workload among the documents, with the SidecarSets among them applied (as Kruise's
+/// webhook does at the pod's creation), its env resolved and its projected volumes' files
+/// computed from the ConfigMap and Secret documents among them (as the kubelet does).
 pub fn select(docs: &[Document]) -> Result<Workload, ManifestError> {
     let mut found = Vec::new();
     let mut sources = Sources::default();
+    let mut sidecar_sets = Vec::new();
+    let mut bindings = Vec::new();
     for d in docs {
         match d.value.get("kind").and_then(Value::as_str) {
             Some(kind @ ("ConfigMap" | "Secret")) => {
@@ -49,14 +60,25 @@ pub fn select(docs: &[Document]) -> Result<Workload, ManifestError> {
                 )?;
                 sources.add(d, kind)?;
             }
+            Some("SidecarSet") => sidecar_sets.push(SidecarSet::parse(d)?),
+            Some("SidecarSetResourceBinding") => bindings.push(Binding::parse(d)?),
             _ => found.push((d, workload(d)?)),
         }
     }
     if found.len() == 1 {
         let (d, mut w) = found.remove(0);
-        if let Some(spec) = w.pod.get_mut("spec") {
-            sources.resolve_env(spec, d, &w.spec_at)?;
+        if !sidecar_sets.is_empty() {
+            label_as_on_a_virtual_node(&mut w);
         }
+        let injection = sidecarset::apply(&mut w.pod, &sidecar_sets, &bindings)?;
+        if !injection.applied.is_empty() {
+            w.notes.push(format!(
+                "SidecarSet {} applied: the pod as injected is what runs (--explain prints it)",
+                injection.applied.join(", ")
+            ));
+            w.injected = true;
+        }
+        resolve(&mut w, d, &sources, &injection)?;
         return Ok(w);
     }
     let found: Vec<Workload> = found.into_iter().map(|(_, w)| w).collect();
@@ -75,6 +97,87 @@ pub fn select(docs: &[Document]) -> Result<Workload, ManifestError> {
                 .join(", ")
         ))),
     }
+}
+
+/// The label a virtual node puts on its pods, which the ACK document's SidecarSets select.
+fn label_as_on_a_virtual_node(w: &mut Workload) {
+    let Some(meta) = w.pod.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let labels = meta.entry("labels").or_insert_with(|| json!({}));
+    if let Some(labels) = labels.as_object_mut() {
+        labels.insert(VIRTUAL_NODE_LABEL.into(), Value::String("true".into()));
+        w.notes.push(format!(
+            "the pod is labelled {VIRTUAL_NODE_LABEL}: \"true\", as a virtual node labels the pods scheduled to it"
+        ));
+    }
+}
+
+/// The kubelet's part: env from the ConfigMaps and Secrets, and the projected volumes' files,
+/// each named at its line in the document it came from (the pod's, or a SidecarSet's).
+fn resolve(
+    w: &mut Workload,
+    d: &Document,
+    sources: &Sources,
+    injection: &sidecarset::Injection,
+) -> Result<(), ManifestError> {
+    let ns = namespace_of(&w.pod).to_owned();
+    let original = d.value.pointer(&w.spec_at).cloned().unwrap_or_default();
+    let index_in = |list: &str, name: &str| {
+        original
+            .get(list)
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().position(|c| c["name"] == name))
+    };
+    let spec_at = w.spec_at.clone();
+    let Some(spec) = w.pod.get_mut("spec") else {
+        return Ok(());
+    };
+    for list in ["initContainers", "containers"] {
+        for c in spec
+            .get_mut(list)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let name = c["name"].as_str().unwrap_or("").to_owned();
+            match injection.containers.get(&name) {
+                Some(o) => sources.resolve_container_env(c, &ns, o.doc, &o.at)?,
+                None => {
+                    let i = index_in(list, &name).unwrap_or(0);
+                    sources.resolve_container_env(c, &ns, d, &format!("{spec_at}/{list}/{i}"))?;
+                }
+            }
+        }
+    }
+    let pod = volumes::PodInfo {
+        namespace: &ns,
+        metadata: &w.pod["metadata"],
+    };
+    for (i, vol) in w.pod["spec"]["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let name = vol["name"].as_str().unwrap_or("").to_owned();
+        let origin = match injection.volumes.get(&name) {
+            Some(o) => volumes::Origin {
+                doc: o.doc,
+                at: o.at.clone(),
+                namespaced_refs: true,
+            },
+            None => volumes::Origin {
+                doc: d,
+                at: format!("{spec_at}/volumes/{i}"),
+                namespaced_refs: false,
+            },
+        };
+        if let Some(files) = volumes::files(vol, &pod, sources, &origin)? {
+            w.volume_files.insert(name, files);
+        }
+    }
+    Ok(())
 }
 
 fn name_of(d: &Document) -> String {
@@ -117,6 +220,8 @@ fn workload(d: &Document) -> Result<Workload, ManifestError> {
                 pod: json!({"metadata": {"name": "pod"}, "spec": d.value}),
                 job: None,
                 notes,
+                volume_files: BTreeMap::new(),
+                injected: false,
                 spec_at: String::new(),
             });
         }
@@ -128,6 +233,8 @@ fn workload(d: &Document) -> Result<Workload, ManifestError> {
                 pod: json!({"metadata": obj.get("metadata").cloned().unwrap_or(json!({})), "spec": obj.get("spec").cloned().unwrap_or(json!({}))}),
                 job: None,
                 notes,
+                volume_files: BTreeMap::new(),
+                injected: false,
                 spec_at: "/spec".into(),
             });
         }
@@ -179,13 +286,16 @@ fn workload(d: &Document) -> Result<Workload, ManifestError> {
     };
     fields::template(d, template)?;
     let mut metadata = t.get("metadata").cloned().unwrap_or(json!({}));
-    // A controller's pod is named after it, as `NAME-xxxxx` would be.
-    if metadata.get("name").is_none() {
-        if let Some(m) = metadata.as_object_mut() {
+    if let Some(m) = metadata.as_object_mut() {
+        // A controller's pod is named after it, as `NAME-xxxxx` would be, in its namespace.
+        if !m.contains_key("name") {
             m.insert(
                 "name".into(),
                 Value::String(if name.is_empty() { "pod".into() } else { name }),
             );
+        }
+        if let Some(ns) = d.value.pointer("/metadata/namespace") {
+            m.entry("namespace").or_insert_with(|| ns.clone());
         }
     }
     Ok(Workload {
@@ -193,6 +303,8 @@ fn workload(d: &Document) -> Result<Workload, ManifestError> {
         pod: json!({"metadata": metadata, "spec": t.get("spec").cloned().unwrap_or(json!({}))}),
         job,
         notes,
+        volume_files: BTreeMap::new(),
+        injected: false,
         spec_at: format!("{template}/spec"),
     })
 }

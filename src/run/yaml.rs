@@ -203,8 +203,44 @@ fn nodes_in(v: &Value) -> usize {
     }
 }
 
+/// Attempts at `lenient_flow_ends` per file: more closing lines than any manifest has.
+const MAX_FLOW_END_FIXES: usize = 256;
+
 /// Parse a whole file: one `Document` per non-empty YAML document.
 pub fn parse(source: &str, text: &str) -> Result<Vec<Document>, YamlError> {
+    let mut text = Cow::Borrowed(text);
+    for _ in 0..MAX_FLOW_END_FIXES {
+        match parse_strict(source, &text) {
+            Err(e) if e.message == "invalid indentation" => match lenient_flow_end(&text, &e) {
+                Some(fixed) => text = Cow::Owned(fixed),
+                None => return Err(e),
+            },
+            other => return other,
+        }
+    }
+    parse_strict(source, &text)
+}
+
+/// libyaml and go-yaml (so kubectl) accept a flow collection's closing `]` or `}` on a line of
+/// its own at the indentation of the key it is the value of, as the ACK document writes
+/// `args: [ ... ]`; saphyr-parser holds it to the YAML spec (more indented than the key). A
+/// closing bracket's indentation means nothing inside a flow collection, so one more space in
+/// front of it, on the line the error names, reads the text as kubectl does, with the same lines.
+fn lenient_flow_end(text: &str, e: &YamlError) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 1);
+    let mut fixed = false;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let rest = line.trim_start_matches(' ');
+        if i + 1 == e.line && (rest.starts_with(']') || rest.starts_with('}')) {
+            out.push(' ');
+            fixed = true;
+        }
+        out.push_str(line);
+    }
+    fixed.then_some(out)
+}
+
+fn parse_strict(source: &str, text: &str) -> Result<Vec<Document>, YamlError> {
     let mut docs = Vec::new();
     let mut b = Builder {
         source,
@@ -476,6 +512,20 @@ mod tests {
             v["spec"]["x"],
             json!([1.5, -3, 31, null, null, true, 1000.0, "12:30", 1000])
         );
+    }
+
+    /// The ACK document's `args: [ ... ]` with the `]` under the key, as kubectl accepts it.
+    #[test]
+    fn a_flow_collection_closed_at_its_keys_indentation_parses_as_kubectl_reads_it() {
+        let text = "spec:\n  containers:\n  - name: f\n    args: [\n      \"/bin/sh\",\n      \"-c\", # why\n    ]\n    env: {\n      A: b\n    }\n    image: busybox\n";
+        let docs = parse("f.yaml", text).unwrap();
+        let c = &docs[0].value["spec"]["containers"][0];
+        assert_eq!(c["args"], json!(["/bin/sh", "-c"]));
+        assert_eq!(c["env"], json!({"A": "b"}));
+        assert_eq!(docs[0].line_of("/spec/containers/0/image"), 11);
+        // Real indentation errors stay errors, with their line.
+        let e = parse("g.yaml", "a:\n  b: 1\n c: 2\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
     }
 
     #[test]
