@@ -2173,3 +2173,238 @@ fn x25_active_deadline_fails_the_pod_with_deadline_exceeded(#[case] order: Creat
     assert_eq!(reason, Some(json!("DeadlineExceeded")), "{out}");
     assert_phase(&out, "Failed");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 11 items 4 and 5: exit reasons, termination messages, a clean slate
+
+/// `podinit status --format k8s` of the pod's final status document (the CLI's own mapping).
+fn k8s_status(out: &PodOutcome) -> Value {
+    let doc = out
+        .status_json
+        .as_ref()
+        .unwrap_or_else(|| panic!("no status.json\n{out}"));
+    podinit::k8s_status::pod_status(doc)
+}
+
+fn k8s_container<'a>(status: &'a Value, list: &str, name: &str) -> &'a Value {
+    status[list]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no {name} in {list}: {status:#}"))
+}
+
+/// Issue 11, OOMKilled: an app under a 32 MiB memory limit allocates 200 MiB; the kernel's OOM
+/// killer kills the allocating process and the container reports `OOMKilled` with exit code
+/// 137 (status.json, the k8s status and the timeline), the pod Failed, the sidecar still
+/// stopped after the app. The app's shell saw 137 from its pipeline: the kill happened.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x26_oom_killed_app_reports_oom_killed(#[case] order: CreateOrder) {
+    if pod::skip("x26_oom_killed_app_reports_oom_killed") {
+        return;
+    }
+    let out = pod("x26-oom-killed")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [native_sidecar("sidecar")],
+            "containers": [{"name": "app", "image": "busybox",
+                            "resources": {"limits": {"memory": "32Mi"}}}],
+        }))
+        .add(Container::script("sidecar", &sidecar_body("0")))
+        .add(
+            Container::script(
+                "app",
+                "tlog started\n\
+                 head -c 200m /dev/zero | tail; rc=$?\n\
+                 tlog \"pipeline ended $rc\"; exit $rc",
+            )
+            .memory_limit(32 << 20),
+        )
+        .run(order);
+    out.assert_order(&[
+        "sidecar started",
+        "app started",
+        "app pipeline ended 137",
+        "sidecar got TERM",
+    ]);
+    assert_reaped(&out, &[("sidecar", 0), ("app", 137)]);
+    assert_eq!(st(&out, "app", "reason"), "OOMKilled", "{out}");
+    assert_eq!(st(&out, "app", "exitCode"), 137, "{out}");
+    assert_eq!(st(&out, "sidecar", "reason"), "Completed", "{out}");
+    assert!(
+        status_events(&out, "app")
+            .iter()
+            .any(|e| e.contains("OOMKilled")),
+        "the timeline names the OOM kill\n{out}"
+    );
+    let k8s = k8s_status(&out);
+    let t = &k8s_container(&k8s, "containerStatuses", "app")["state"]["terminated"];
+    assert_eq!(t["reason"], "OOMKilled", "{k8s:#}");
+    assert_eq!(t["exitCode"], 137, "{k8s:#}");
+    assert_phase(&out, "Failed");
+}
+
+/// Issue 11, termination messages: one app writes `/dev/termination-log` (the default path,
+/// created empty by the init) and exits 0, another writes its own `terminationMessagePath` and
+/// exits 3; a third, `FallbackToLogsOnError`, fails with an empty file and reports its
+/// output's last lines. Each message is in status.json and in the k8s `terminated.message`.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x27_termination_messages_reach_the_status(#[case] order: CreateOrder) {
+    if pod::skip("x27_termination_messages_reach_the_status") {
+        return;
+    }
+    let out = pod("x27-termination-message")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "containers": [
+                {"name": "done", "image": "busybox"},
+                {"name": "failed", "image": "busybox",
+                 "terminationMessagePath": "/dev/shm/why",
+                 "terminationMessagePolicy": "File"},
+                {"name": "crashed", "image": "busybox",
+                 "terminationMessagePolicy": "FallbackToLogsOnError"},
+            ],
+        }))
+        .add(Container::script(
+            "done",
+            "test -f /dev/termination-log && tlog found the file\n\
+             printf 'all 3 files converted' > /dev/termination-log; tlog wrote; exit 0",
+        ))
+        .add(Container::script(
+            "failed",
+            "printf 'bad config: line 7\\n' > /dev/shm/why; tlog wrote; exit 3",
+        ))
+        .add(Container::script(
+            "crashed",
+            "echo 'loading'; echo 'panic: no database' >&2; tlog wrote; exit 2",
+        ))
+        .run(order);
+    assert_eq!(count(&out, "done", "found the file"), 1, "{out}");
+    assert_reaped(&out, &[("done", 0), ("failed", 3), ("crashed", 2)]);
+    assert_eq!(
+        st(&out, "done", "message"),
+        "all 3 files converted",
+        "{out}"
+    );
+    assert_eq!(
+        st(&out, "failed", "message"),
+        "bad config: line 7\n",
+        "{out}"
+    );
+    assert_eq!(st(&out, "failed", "reason"), "Error", "{out}");
+    let crashed = st(&out, "crashed", "message");
+    let crashed = crashed.as_str().unwrap_or_default();
+    assert!(
+        crashed.contains("loading\n") && crashed.ends_with("panic: no database\n"),
+        "the output's tail: {crashed:?}\n{out}"
+    );
+    let k8s = k8s_status(&out);
+    let msg = |name: &str| {
+        k8s_container(&k8s, "containerStatuses", name)["state"]["terminated"]["message"].clone()
+    };
+    assert_eq!(msg("done"), "all 3 files converted", "{k8s:#}");
+    assert_eq!(msg("failed"), "bad config: line 7\n", "{k8s:#}");
+    assert_eq!(msg("crashed"), json!(crashed), "{k8s:#}");
+    assert_phase(&out, "Failed");
+}
+
+/// Issue 11, a clean slate: a sidecar's first run leaves a background listener on port 7070
+/// (in a subshell that traps TERM) and exits 1. Before the restart in place the leftover gets
+/// SIGTERM, and the second run binds the same port.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x28_restart_in_place_starts_from_a_clean_slate(#[case] order: CreateOrder) {
+    if pod::skip("x28_restart_in_place_starts_from_a_clean_slate") {
+        return;
+    }
+    let sidecar = "echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs)\n\
+         tlog \"run $n\"\n\
+         listen() { nc -l -p 7070 >/dev/null 2>>/shared/nc.err & pid=$!; sleep 0.3;\n\
+           if kill -0 $pid 2>/dev/null; then tlog \"bound the port\"; else tlog \"bind failed\"; fi; }\n\
+         if [ \"$n\" = 1 ]; then\n\
+           ( trap 'tlog child got TERM; exit 0' TERM; listen; wait ) &\n\
+           until grep -q ' sidecar bound the port$' /shared/timeline.log; do sleep 0.02; done\n\
+           touch /dev/shm/ready\n\
+           until grep -q ' app started$' /shared/timeline.log; do sleep 0.02; done\n\
+           tlog crashing; exit 1\n\
+         fi\n\
+         listen\n\
+         trap 'tlog got TERM; exit 0' TERM\n\
+         while :; do sleep 0.05; done";
+    let app = app_body(
+        "i=0; until grep -qE ' sidecar (bind failed|bound the port)$' /shared/timeline.log \\\n\
+           && [ $(grep -cE ' sidecar (bind failed|bound the port)$' /shared/timeline.log) -ge 2 ]; do\n\
+           i=$((i+1)); [ $i -gt 400 ] && { tlog gave up waiting; break; }; sleep 0.02; done",
+        0,
+    );
+    let out = pod("x28-clean-slate")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [native_sidecar("sidecar")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", sidecar))
+        .add(Container::script("app", &app))
+        .run(order);
+    out.assert_order(&[
+        "sidecar run 1",
+        "sidecar bound the port",
+        "app started",
+        "sidecar crashing",
+        "sidecar child got TERM",
+        "sidecar run 2",
+        "app exiting",
+        "sidecar got TERM",
+    ]);
+    assert_eq!(count(&out, "sidecar", "bound the port"), 2, "{out}");
+    assert_eq!(count(&out, "sidecar", "bind failed"), 0, "{out}");
+    assert_eq!(count(&out, "app", "gave up waiting"), 0, "{out}");
+    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// Issue 11, adopted daemons at the container's end (tini#229): the app starts a daemon that
+/// traps TERM and exits; the daemon, now the init's, gets SIGTERM and time to finish instead
+/// of the kernel's SIGKILL when the init exits. A second daemon ignores TERM and is SIGKILLed
+/// when the grace (the kubelet's 2 s minimum for an app that ended by itself) is over.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x29_adopted_daemons_get_the_stop_signal_before_sigkill(#[case] order: CreateOrder) {
+    if pod::skip("x29_adopted_daemons_get_the_stop_signal_before_sigkill") {
+        return;
+    }
+    let out = pod("x29-adopted-daemons")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script(
+            "app",
+            "( trap 'tlog daemon got TERM; sleep 0.2; tlog daemon done; exit 0' TERM\n\
+               while :; do sleep 0.05; done ) &\n\
+             ( trap 'tlog stubborn got TERM' TERM\n\
+               while :; do sleep 0.05; done ) &\n\
+             sleep 0.2; tlog exiting; exit 0",
+        ))
+        .run(order);
+    out.assert_order(&["app exiting", "app daemon got TERM", "app daemon done"]);
+    assert_eq!(count(&out, "app", "stubborn got TERM"), 1, "{out}");
+    // The container ends once the stubborn daemon is SIGKILLed, its grace after the TERM.
+    let exited_us = out.timings["app"]["exited_at_us"];
+    let term_us = at(&out, "app stubborn got TERM") as f64;
+    let after_term_ms = (exited_us - term_us) / 1000.0;
+    assert!(
+        (1000.0..10_000.0).contains(&after_term_ms),
+        "the container ended {after_term_ms:.0} ms after the stubborn daemon's TERM (grace 2 s)\n{out}"
+    );
+    assert_reaped(&out, &[("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}

@@ -220,16 +220,24 @@ fn a_failing_app_fails_the_pod_and_the_sidecar_still_stops_with_zero() {
 }
 
 /// Ctrl-C to `podinit run --vm` while the pod runs: deletion inside the guest, with grace, the
-/// app stopped before the sidecar, both reported gone, the guest powered off.
-#[test]
-fn ctrl_c_deletes_the_pod_inside_the_guest_apps_first() {
+/// app stopped before the sidecar, both reported gone, the guest powered off. Delivered as
+/// `delete` on the control port, or as a real Ctrl-Alt-Del through qemu's monitor, which the
+/// guest kernel turns into SIGINT to PID 1 (PID 1 disabled CAD's reboot).
+#[rstest::rstest]
+#[case::control_port("control", "vm: deleting the pod in the guest")]
+#[case::ctrl_alt_del(
+    "ctrl-alt-del",
+    "podinit sandbox-init: SIGINT received: deleting the pod"
+)]
+fn ctrl_c_deletes_the_pod_inside_the_guest_apps_first(#[case] via: &str, #[case] seen: &str) {
     support::require!(NEEDS);
     let r = boot(
         Some("pods/long-running.json"),
         &[],
         Some("server       process started"),
-        &[],
+        &[("PODINIT_VM_DELETE", via)],
     );
+    assert!(r.out.contains(seen), "{}", r.out);
     // As on a node: a deleted pod whose containers all exit 0 ends Succeeded, reason Deleted.
     assert_eq!(r.code, Some(0), "{}", r.out);
     assert!(

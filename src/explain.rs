@@ -192,6 +192,15 @@ pub fn to_json(classified: &Classified) -> Value {
         "stopSignal": plan.stop_signal.name,
         "graceSeconds": plan.grace_seconds,
         "activeDeadlineSeconds": plan.active_deadline_seconds,
+        "terminationMessage": {
+            "path": plan.termination_message.path,
+            "policy": plan.termination_message.policy(),
+            "means": if plan.termination_message.fallback_to_logs {
+                "the file's last 4 KiB after each run; if empty after a failed run, the last 80 lines (2 KiB) of output"
+            } else {
+                "the file's last 4 KiB after each run, when the run wrote it"
+            },
+        },
         "probes": { "startup": plan.startup_probe, "readiness": plan.readiness_probe, "liveness": plan.liveness_probe },
         "lifecycle": { "postStart": plan.post_start, "preStop": plan.pre_stop },
         "exitPriority": plan.exit_priority,
@@ -233,6 +242,12 @@ pub fn to_text(classified: &Classified) -> String {
         "  restart: {}\n  exit code: {}\n",
         v["restartPolicy"].as_str().unwrap_or(""),
         s("exitCode")
+    );
+    out += &format!(
+        "  termination message: {} ({}): {}\n",
+        v["terminationMessage"]["path"].as_str().unwrap_or(""),
+        v["terminationMessage"]["policy"].as_str().unwrap_or(""),
+        v["terminationMessage"]["means"].as_str().unwrap_or("")
     );
     for (label, key) in [
         ("startupProbe", "startup"),

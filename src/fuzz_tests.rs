@@ -181,7 +181,10 @@ fn protocol_lines() {
         }),
         proto::encode(&InitMessage::Hello),
         proto::encode(&InitMessage::Started { pid: 7 }),
-        proto::encode(&SupervisorMessage::Finish { exit_code: 0 }),
+        proto::encode(&SupervisorMessage::Finish {
+            exit_code: 0,
+            leftover_grace_ms: Some(10),
+        }),
     ];
     fuzz("protocol", &seeds, |line| {
         for result in [

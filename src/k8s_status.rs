@@ -10,13 +10,30 @@
 //!   running → `running {startedAt}`; ended → `terminated {exitCode, signal, reason, message,
 //!   startedAt, finishedAt}`, the code being the one reported (0 for a sidecar stopped with its
 //!   pod), as the runtime saw it;
-//! - `lastState.terminated` for a restarted container that runs again: its previous exit;
+//! - `lastState.terminated` for a restarted container that runs again: its previous exit, with
+//!   the reason (`OOMKilled`, `Error`, `Completed`) and termination message of that run;
+//! - termination messages are cut to the pod's share as the kubelet's status manager cuts them
+//!   (`normalizeStatus`, `pkg/kubelet/status/status_manager.go`): 12 KiB
+//!   (`MaxPodTerminationMessageLogLength`) split evenly between the pod's containers, each
+//!   message keeping its first bytes;
 //! - `image` and `imageID` are required by the API and unknown to podinit: empty, for the agent
 //!   to fill in.
 
 use serde_json::{Map, Value, json};
 
-fn state_of(c: &Value) -> Value {
+/// `MaxPodTerminationMessageLogLength` (`pkg/kubelet/container/runtime.go`).
+const MAX_POD_TERMINATION_MESSAGES: usize = 12 * 1024;
+
+/// The first `max` bytes of `m`, cut at a character boundary.
+fn first_bytes(m: &str, max: usize) -> &str {
+    let mut end = m.len().min(max);
+    while !m.is_char_boundary(end) {
+        end -= 1;
+    }
+    &m[..end]
+}
+
+fn state_of(c: &Value, message_share: usize) -> Value {
     let reason = c["reason"].as_str().unwrap_or_default();
     match c["state"].as_str().unwrap_or_default() {
         "expected" => json!({"waiting": {"reason": "ContainerCreating"}}),
@@ -40,7 +57,7 @@ fn state_of(c: &Value) -> Value {
             }
             t.insert("reason".into(), json!(reason));
             if let Some(m) = c["message"].as_str().filter(|m| !m.is_empty()) {
-                t.insert("message".into(), json!(m));
+                t.insert("message".into(), json!(first_bytes(m, message_share)));
             }
             for key in ["startedAt", "finishedAt"] {
                 if let Some(v) = c.get(key).filter(|v| !v.is_null()) {
@@ -52,11 +69,11 @@ fn state_of(c: &Value) -> Value {
     }
 }
 
-fn container_status(c: &Value) -> Value {
+fn container_status(c: &Value, message_share: usize) -> Value {
     let restarts = c["restartCount"].as_u64().unwrap_or(0);
     let mut out = json!({
         "name": c["name"],
-        "state": state_of(c),
+        "state": state_of(c, message_share),
         "lastState": {},
         "ready": c["ready"].as_bool().unwrap_or(false),
         "started": c["started"].as_bool().unwrap_or(false),
@@ -75,10 +92,16 @@ fn container_status(c: &Value) -> Value {
             t.insert("signal".into(), json!(s));
         }
         let code = c["rawExitCode"].as_i64().unwrap_or(0);
-        t.insert(
-            "reason".into(),
-            json!(if code == 0 { "Completed" } else { "Error" }),
-        );
+        let reason = match c["lastReason"].as_str() {
+            Some(r) => r,
+            // A status document from before podinit kept the last run's reason.
+            None if code == 0 => "Completed",
+            None => "Error",
+        };
+        t.insert("reason".into(), json!(reason));
+        if let Some(m) = c["lastMessage"].as_str().filter(|m| !m.is_empty()) {
+            t.insert("message".into(), json!(first_bytes(m, message_share)));
+        }
         if let Some(v) = c.get("finishedAt").filter(|v| !v.is_null()) {
             t.insert("finishedAt".into(), v.clone());
         }
@@ -90,6 +113,7 @@ fn container_status(c: &Value) -> Value {
 /// The pod's status document → a core/v1 `PodStatus`.
 pub fn pod_status(doc: &Value) -> Value {
     let containers = doc["containers"].as_array().cloned().unwrap_or_default();
+    let message_share = MAX_POD_TERMINATION_MESSAGES / containers.len().max(1);
     let (init, regular): (Vec<&Value>, Vec<&Value>) = containers
         .iter()
         .partition(|c| c["initContainer"].as_bool().unwrap_or(false));
@@ -112,8 +136,8 @@ pub fn pod_status(doc: &Value) -> Value {
     let mut out = json!({
         "phase": doc["phase"],
         "conditions": conditions,
-        "initContainerStatuses": init.into_iter().map(container_status).collect::<Vec<_>>(),
-        "containerStatuses": regular.into_iter().map(container_status).collect::<Vec<_>>(),
+        "initContainerStatuses": init.into_iter().map(|c| container_status(c, message_share)).collect::<Vec<_>>(),
+        "containerStatuses": regular.into_iter().map(|c| container_status(c, message_share)).collect::<Vec<_>>(),
     });
     // The API has a pod-level reason only for what ended the pod from outside its containers.
     if doc["reason"] == "DeadlineExceeded" {
@@ -178,6 +202,38 @@ mod tests {
         );
         assert_eq!(s["conditions"][1]["reason"], "ContainersNotReady");
         assert!(s.get("reason").is_none());
+    }
+
+    #[test]
+    fn oom_kills_and_termination_messages_reach_state_and_last_state() {
+        let mut d = doc();
+        d["containers"][0]["lastReason"] = json!("OOMKilled");
+        d["containers"][0]["lastMessage"] = json!("ran out\n");
+        d["containers"][1]["reason"] = json!("OOMKilled");
+        d["containers"][1]["rawExitCode"] = json!(137);
+        d["containers"][1]["exitCode"] = json!(137);
+        d["containers"][1]["message"] = json!("allocating 200 MiB\n");
+        let s = pod_status(&d);
+        let last = &s["initContainerStatuses"][0]["lastState"]["terminated"];
+        assert_eq!(last["reason"], "OOMKilled");
+        assert_eq!(last["message"], "ran out\n");
+        let t = &s["containerStatuses"][0]["state"]["terminated"];
+        assert_eq!(t["reason"], "OOMKilled");
+        assert_eq!(t["exitCode"], 137);
+        assert_eq!(t["message"], "allocating 200 MiB\n");
+    }
+
+    /// Three containers share 12 KiB: 4 KiB each, first bytes kept (kubelet `normalizeStatus`).
+    #[test]
+    fn messages_are_cut_to_the_pods_share() {
+        let mut d = doc();
+        d["containers"][1]["message"] = json!("é".repeat(3000));
+        let s = pod_status(&d);
+        let m = s["containerStatuses"][0]["state"]["terminated"]["message"]
+            .as_str()
+            .unwrap();
+        assert_eq!(m.len(), 4096);
+        assert!(m.chars().all(|c| c == 'é'));
     }
 
     #[test]

@@ -125,8 +125,14 @@ pub enum InitMessage {
     Started {
         pid: i32,
     },
+    /// `oom_killed` and `message` (the termination message) are optional on the wire: an
+    /// older init sends neither, an older supervisor ignores both.
     Exited {
         status: ExitStatus,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        oom_killed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
     },
     HandlerDone {
         handler: HandlerKind,
@@ -162,10 +168,14 @@ pub enum SupervisorMessage {
         signal: i32,
     },
     Kill,
-    /// Exit with this code; nothing in the container runs again.
+    /// Exit with this code; nothing in the container runs again. Processes still left get the
+    /// stop signal, then SIGKILL after `leftover_grace_ms` (absent, from an older supervisor:
+    /// at once, as before).
     Finish {
         #[serde(alias = "exitCode")]
         exit_code: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        leftover_grace_ms: Option<u64>,
     },
 }
 
@@ -251,6 +261,13 @@ mod tests {
             InitMessage::Started { pid: 7 },
             InitMessage::Exited {
                 status: ExitStatus::Signal(9),
+                oom_killed: false,
+                message: None,
+            },
+            InitMessage::Exited {
+                status: ExitStatus::Signal(9),
+                oom_killed: true,
+                message: Some("out of memory\n".into()),
             },
             InitMessage::HandlerDone {
                 handler: HandlerKind::PreStop,
@@ -267,7 +284,10 @@ mod tests {
             assert_eq!(line.last(), Some(&b'\n'));
             assert_eq!(decode::<InitMessage>(&line[..line.len() - 1]).unwrap(), m);
         }
-        let s = SupervisorMessage::Finish { exit_code: 0 };
+        let s = SupervisorMessage::Finish {
+            exit_code: 0,
+            leftover_grace_ms: Some(1500),
+        };
         assert_eq!(decode::<SupervisorMessage>(&encode(&s)).unwrap(), s);
     }
 
@@ -312,9 +332,37 @@ mod tests {
         assert_eq!(grace_seconds, Some(3));
         assert_eq!(pod_key.as_ref().map(PodKey::as_str), Some("p1"));
         let finish: SupervisorMessage = decode(br#"{"v":1,"op":"finish","exitCode":7}"#).unwrap();
-        assert_eq!(finish, SupervisorMessage::Finish { exit_code: 7 });
-        let wire = encode(&SupervisorMessage::Finish { exit_code: 7 });
+        assert_eq!(
+            finish,
+            SupervisorMessage::Finish {
+                exit_code: 7,
+                leftover_grace_ms: None
+            }
+        );
+        let wire = encode(&SupervisorMessage::Finish {
+            exit_code: 7,
+            leftover_grace_ms: None,
+        });
         assert!(String::from_utf8_lossy(&wire).contains("\"exit_code\":7"));
+    }
+
+    /// An init from before OOM and termination-message reporting, and one after, both decode;
+    /// an exit without either says nothing more on the wire than it did.
+    #[test]
+    fn exit_details_are_optional_both_ways() {
+        let old: InitMessage = decode(br#"{"v":1,"op":"exited","status":{"code":3}}"#).unwrap();
+        assert_eq!(
+            old,
+            InitMessage::Exited {
+                status: ExitStatus::Code(3),
+                oom_killed: false,
+                message: None
+            }
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&encode(&old)).trim_end(),
+            r#"{"v":1,"op":"exited","status":{"code":3}}"#
+        );
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub fn control(req: &ControlRequest) -> Result<(), RangeError> {
 pub fn init(msg: &InitMessage) -> Result<(), RangeError> {
     match msg {
         InitMessage::Started { pid: p } => pid("pid", *p),
-        InitMessage::Exited { status } => exit_status(*status),
+        InitMessage::Exited { status, .. } => exit_status(*status),
         InitMessage::AgentStop { signal: s } => signal("signal", *s),
         _ => Ok(()),
     }

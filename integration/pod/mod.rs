@@ -295,6 +295,15 @@ impl Container {
         self
     }
 
+    /// `linux.resources.memory.limit` in bytes: what a kubelet puts in the bundle for
+    /// `resources.limits.memory` (runc sets the container cgroup's `memory.max` /
+    /// `memory.limit_in_bytes`).
+    pub fn memory_limit(self, bytes: u64) -> Container {
+        self.edit(move |cfg| {
+            cfg["linux"]["resources"]["memory"] = json!({ "limit": bytes });
+        })
+    }
+
     /// `edit` with the pod's host paths (e.g. a hook whose path is a `PodTest::host_file`).
     pub fn edit_in_pod(mut self, f: impl Fn(&mut Value, &PodPaths) + 'static) -> Container {
         self.edits.push(Box::new(f));

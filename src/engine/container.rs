@@ -1,7 +1,7 @@
 //! One container as the engine tracks it.
 
 use super::status::{ContainerState, ContainerStatus};
-use super::{Backoff, ExitStatus, Time};
+use super::{Backoff, ExitDetails, ExitStatus, TerminationReason, Time};
 use crate::plan::{ContainerPlan, GateOn, Kind, StartSlot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,10 @@ pub struct Container {
     pub backoff: Backoff,
     pub restart_at: Option<Time>,
     pub last_exit: Option<ExitStatus>,
+    /// What the init saw at the last exit (OOM kill, termination message).
+    pub last_details: ExitDetails,
+    /// The last run's `terminated.reason` (for `lastState` once the container runs again).
+    pub last_reason: Option<TerminationReason>,
     pub exit_code: Option<i32>,
     pub reason: String,
     pub message: String,
@@ -62,6 +66,8 @@ pub struct Container {
     pub pre_stop: PreStop,
     pub signaled_at: Option<Time>,
     pub kill_at: Option<Time>,
+    /// The SIGKILL deadline of the stop under way when the process last exited.
+    pub exit_kill_at: Option<Time>,
     pub killed: bool,
     /// A stop outside teardown (failed probe or postStart): the exit leads to the restart policy.
     pub stopping_for_restart: bool,
@@ -96,6 +102,8 @@ impl Container {
             backoff: Backoff::default(),
             restart_at: None,
             last_exit: None,
+            last_details: ExitDetails::default(),
+            last_reason: None,
             exit_code: None,
             reason: String::new(),
             message: String::new(),
@@ -104,6 +112,7 @@ impl Container {
             pre_stop: PreStop::NotRun,
             signaled_at: None,
             kill_at: None,
+            exit_kill_at: None,
             killed: false,
             stopping_for_restart: false,
             agent_stop: None,
@@ -172,6 +181,8 @@ impl Container {
             init_container: matches!(self.slot(), Some(StartSlot::Init { .. })),
             reason: self.reason.clone(),
             message: self.message.clone(),
+            last_reason: self.last_reason,
+            last_message: self.last_details.message.clone(),
             started_at: self.started_at,
             finished_at: self.finished_at,
             gone: self.gone,

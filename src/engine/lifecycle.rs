@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::status::ContainerState;
-use super::{Action, Engine, ExitStatus, HandlerKind, ProbeKind, TeardownCause, Time};
+use super::{Action, Engine, ExitDetails, ExitStatus, HandlerKind, ProbeKind, TeardownCause, Time};
 use crate::plan::{Kind, RestartPolicy};
 
 impl Engine {
@@ -21,6 +21,7 @@ impl Engine {
             return;
         }
         c.process_running = true;
+        c.exit_kill_at = None;
         c.ran = true;
         c.started_at = Some(now);
         c.reason = "Running".into();
@@ -200,6 +201,7 @@ impl Engine {
         now: Time,
         name: &str,
         status: ExitStatus,
+        mut details: ExitDetails,
         out: &mut Vec<Action>,
     ) {
         let Some(i) = self.registered(now, name, "exit") else {
@@ -215,8 +217,22 @@ impl Engine {
         }
         let in_teardown = self.teardown.is_some();
         let raw = status.raw_code();
+        // The init caps the message already; an engine fed from a journal or another init
+        // version holds to the same bound.
+        if let Some(m) = &mut details.message {
+            if m.len() > super::MAX_TERMINATION_MESSAGE {
+                *m = super::cap_message(m).to_owned();
+            }
+        }
         let c = &mut self.containers[i];
         c.last_exit = Some(status);
+        c.last_reason = Some(super::termination_reason(
+            raw,
+            c.reported_code(raw, in_teardown),
+            details.oom_killed,
+        ));
+        let oom_killed = details.oom_killed;
+        c.last_details = details;
         c.finished_at = Some(now);
         c.process_running = false;
         c.post_start_done = false;
@@ -224,6 +240,8 @@ impl Engine {
         c.started = false;
         c.ready = false;
         c.signaled_at = None;
+        // A stop under way ends here; what it left of its grace goes to the leftovers.
+        c.exit_kill_at = c.kill_at.or(c.solo_stop.map(|st| st.deadline));
         c.kill_at = None;
         c.killed = false;
         c.stopping_for_restart = false;
@@ -241,10 +259,15 @@ impl Engine {
             .plan
             .as_ref()
             .map_or((Kind::App, RestartPolicy::Never), |p| (p.kind, p.restart));
-        let how = match status {
+        let mut how = match status {
             ExitStatus::Code(code) => format!("exited with code {code}"),
             ExitStatus::Signal(sig) => format!("killed by signal {sig} ({raw})"),
         };
+        if oom_killed && raw != 0 {
+            how += ": OOMKilled (the kernel's OOM killer acted in its memory cgroup)";
+        } else if oom_killed {
+            how += " (the kernel's OOM killer killed a process of it)";
+        }
         self.note(now, Some(name), how);
         if in_teardown {
             self.terminate(now, i, raw, out);
@@ -297,11 +320,29 @@ impl Engine {
 
     /// The container is done for good: report its code and tell its init to exit.
     pub(super) fn terminate(&mut self, now: Time, i: usize, raw: i32, out: &mut Vec<Action>) {
+        let leftover_grace = self.leftover_grace(now, i);
         let code = self.record_termination(now, i, raw);
         out.push(Action::Finish {
             name: self.containers[i].name.clone(),
             exit_code: code,
+            leftover_grace,
         });
+    }
+
+    /// How long processes left in a container at its end (daemons its init adopted) get
+    /// between the stop signal and SIGKILL: the rest of the container's grace when a stop was
+    /// under way, else the kubelet's minimum stop window (an app that ended by itself leaves
+    /// its children the same short grace a stop would have).
+    pub(super) fn leftover_grace(&self, now: Time, i: usize) -> Duration {
+        let c = &self.containers[i];
+        let deadline = c
+            .kill_at
+            .or(c.exit_kill_at)
+            .or(self.teardown.as_ref().map(|t| t.deadline));
+        match deadline {
+            Some(kill_at) => kill_at.saturating_sub(now),
+            None => self.cfg.min_stop_timeout,
+        }
     }
 
     /// Record the final state of a container; returns the code reported for it.
@@ -315,15 +356,20 @@ impl Engine {
         c.kill_at = None;
         c.start_returned = true;
         c.finished_at.get_or_insert(now);
-        c.reason = if raw == 0 {
-            "Completed".into()
-        } else if code == 0 {
-            "Stopped".into()
-        } else {
-            "Error".into()
-        };
+        c.reason = super::termination_reason(raw, code, c.last_details.oom_killed)
+            .as_str()
+            .into();
         if code != raw && c.message.is_empty() {
             c.message = format!("exit code {raw} reported as {code}");
+        }
+        // The kubelet appends the app's termination message to the runtime's own
+        // (`convertToKubeContainerStatus`).
+        if let Some(m) = c.last_details.message.as_deref().filter(|m| !m.is_empty()) {
+            if c.message.is_empty() {
+                c.message = m.to_owned();
+            } else {
+                c.message = format!("{}: {m}", c.message);
+            }
         }
         self.dirty = true;
         code
@@ -341,6 +387,10 @@ impl Engine {
                 .map_or(128 + libc::SIGKILL, ExitStatus::raw_code);
             if self.containers[i].last_exit.is_none() && self.containers[i].ran {
                 self.containers[i].last_exit = Some(ExitStatus::Signal(libc::SIGKILL));
+            }
+            if self.containers[i].process_running {
+                // What the init saw at an earlier exit is not about this run.
+                self.containers[i].last_details = ExitDetails::default();
             }
             self.containers[i].message =
                 "the container ended without reporting through podinit".into();

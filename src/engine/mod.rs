@@ -14,6 +14,7 @@ mod agent_stop;
 mod backoff;
 mod conditions;
 mod container;
+mod exit_reason;
 mod gate;
 mod lifecycle;
 #[cfg(test)]
@@ -33,6 +34,9 @@ use serde::{Deserialize, Serialize};
 
 pub use backoff::{Backoff, BackoffConfig};
 pub use conditions::{CONDITION_TYPES, PodCondition};
+pub use exit_reason::{
+    MAX_TERMINATION_MESSAGE, TerminationReason, cap_message, termination_reason,
+};
 pub use status::{ContainerState, ContainerStatus, Phase, PodStatus, TIMELINE_MAX, TimelineEntry};
 
 use crate::plan::{ContainerPlan, Kind, PodDeclaration};
@@ -92,6 +96,26 @@ impl ExitStatus {
     }
 }
 
+/// What a container's init observed when its process ended, besides the status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExitDetails {
+    /// The kernel's OOM killer killed a process of the container during this run (its memory
+    /// cgroup's `oom_kill` counter rose between the start and the exit).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
+    /// The termination message: the file at `terminationMessagePath`, or the tail of the
+    /// output under `FallbackToLogsOnError`; capped as the kubelet caps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl ExitDetails {
+    pub fn is_empty(&self) -> bool {
+        !self.oom_killed && self.message.is_none()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum HandlerKind {
@@ -117,9 +141,7 @@ pub enum Event {
         pod: PodDeclaration,
     },
     /// The container's process was exec'd after its gate opened (or after a restart).
-    ProcessStarted {
-        name: String,
-    },
+    ProcessStarted { name: String },
     HandlerDone {
         name: String,
         handler: HandlerKind,
@@ -134,21 +156,18 @@ pub enum Event {
     ProcessExited {
         name: String,
         status: ExitStatus,
+        /// What the container's init saw at the exit besides the status (an older init sends
+        /// none of it).
+        #[serde(default, skip_serializing_if = "ExitDetails::is_empty")]
+        details: ExitDetails,
     },
     /// The container's init is gone (it exited, or the runtime deleted the container).
-    Gone {
-        name: String,
-    },
+    Gone { name: String },
     /// Pod deletion: SIGTERM to the supervisor or `podinit stop [--grace]`.
-    StopRequested {
-        grace: Option<Duration>,
-    },
+    StopRequested { grace: Option<Duration> },
     /// A stop signal reached the container's init from outside podinit (the runtime's `kill`:
     /// CRI StopContainer, a kubelet deleting the pod, an operator's `runc kill`).
-    AgentStop {
-        name: String,
-        signal: i32,
-    },
+    AgentStop { name: String, signal: i32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,9 +200,12 @@ pub enum Action {
         name: String,
     },
     /// The container is done: its init exits with this code and nothing in it runs again.
+    /// Processes still left in it get the stop signal and `leftover_grace` before SIGKILL.
     Finish {
         name: String,
         exit_code: i32,
+        #[serde(default)]
+        leftover_grace: Duration,
     },
     StatusChanged,
     /// Every container is gone: the supervisor exits with the pod's result.
@@ -306,7 +328,11 @@ impl Engine {
             Event::ProbeResult { name, probe, ok } => {
                 self.on_probe(now, &name, probe, ok, &mut out)
             }
-            Event::ProcessExited { name, status } => self.on_exited(now, &name, status, &mut out),
+            Event::ProcessExited {
+                name,
+                status,
+                details,
+            } => self.on_exited(now, &name, status, details, &mut out),
             Event::Gone { name } => self.on_gone(now, &name),
             Event::StopRequested { grace } => self.on_stop_requested(now, grace),
             Event::AgentStop { name, signal } => self.on_agent_stop(now, &name, signal, &mut out),

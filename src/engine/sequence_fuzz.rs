@@ -69,6 +69,10 @@ fn random_event(
                 1 => ExitStatus::Code(1),
                 _ => ExitStatus::Signal(9),
             },
+            details: ExitDetails {
+                oom_killed: rng.below64(4) == 0,
+                message: None,
+            },
         },
         4 => Event::Gone { name },
         5 => Event::HandlerDone {

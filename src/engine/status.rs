@@ -54,6 +54,13 @@ pub struct ContainerStatus {
     pub init_container: bool,
     pub reason: String,
     pub message: String,
+    /// How the last run ended (`OOMKilled`, `Error`, `Completed`, `Stopped`): the kubelet's
+    /// `lastState.terminated.reason` while the container runs again or waits to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_reason: Option<super::TerminationReason>,
+    /// The last run's termination message (`terminationMessagePath`, or the output's tail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<String>,
     #[serde(serialize_with = "ser_ms")]
     pub started_at: Option<Duration>,
     #[serde(serialize_with = "ser_ms")]

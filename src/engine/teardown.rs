@@ -200,6 +200,8 @@ impl Engine {
         out.push(Action::Finish {
             name: name.clone(),
             exit_code: code,
+            // Its process never ran: nothing of it can be left.
+            leftover_grace: Duration::ZERO,
         });
         self.note(now, Some(&name), "ended without starting");
     }

@@ -96,6 +96,7 @@ impl Pod {
         self.ev(Event::ProcessExited {
             name: name.into(),
             status: ExitStatus::Code(code),
+            details: ExitDetails::default(),
         })
     }
 
@@ -103,6 +104,7 @@ impl Pod {
         self.ev(Event::ProcessExited {
             name: name.into(),
             status: ExitStatus::Signal(sig),
+            details: ExitDetails::default(),
         })
     }
 
@@ -199,7 +201,9 @@ fn render(actions: Vec<Action>) -> Vec<String> {
             Action::StopProbes { name } => Some(format!("unprobe {name}")),
             Action::Signal { name, signal } => Some(format!("signal {name} {signal}")),
             Action::Kill { name } => Some(format!("kill {name}")),
-            Action::Finish { name, exit_code } => Some(format!("finish {name} {exit_code}")),
+            Action::Finish {
+                name, exit_code, ..
+            } => Some(format!("finish {name} {exit_code}")),
             Action::PodFinished { phase } => Some(format!("pod {phase:?}")),
             Action::StatusChanged => None,
         })
@@ -1544,4 +1548,135 @@ fn a_not_ready_sidecar_holds_the_pods_readiness() {
     assert_eq!(condition(&pod, "ContainersReady").status, "False");
     pod.probe("s", ProbeKind::Readiness, true);
     assert_eq!(condition(&pod, "Ready").status, "True");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exit reasons and termination messages (issue 11 item 4)
+// ---------------------------------------------------------------------------------------------
+
+fn one_app(restart: &str) -> Pod {
+    let mut pod = Pod::new(json!({"restartPolicy": restart, "containers": [{"name": "app"}]}));
+    pod.register("app");
+    pod.run("app");
+    pod
+}
+
+fn exit_with(pod: &mut Pod, name: &str, status: ExitStatus, oom: bool, message: Option<&str>) {
+    pod.ev(Event::ProcessExited {
+        name: name.into(),
+        status,
+        details: ExitDetails {
+            oom_killed: oom,
+            message: message.map(str::to_owned),
+        },
+    });
+}
+
+/// The kubelet's `terminated.reason` and `message` for a container that ended for good.
+#[rstest]
+#[case::oom_killed(ExitStatus::Signal(9), true, None, "OOMKilled", "")]
+#[case::sigkill_without_oom(ExitStatus::Signal(9), false, None, "Error", "")]
+#[case::oom_of_a_child_then_success(ExitStatus::Code(0), true, None, "Completed", "")]
+#[case::message_on_success(ExitStatus::Code(0), false, Some("done\n"), "Completed", "done\n")]
+#[case::message_on_error(
+    ExitStatus::Code(2),
+    false,
+    Some("bad config\n"),
+    "Error",
+    "bad config\n"
+)]
+#[case::oom_with_message(ExitStatus::Signal(9), true, Some("alloc\n"), "OOMKilled", "alloc\n")]
+#[case::empty_message_is_none(ExitStatus::Code(1), false, Some(""), "Error", "")]
+fn an_exit_reports_its_reason_and_message(
+    #[case] status: ExitStatus,
+    #[case] oom: bool,
+    #[case] message: Option<&str>,
+    #[case] reason: &str,
+    #[case] expected_message: &str,
+) {
+    let mut pod = one_app("Never");
+    exit_with(&mut pod, "app", status, oom, message);
+    let st = pod.status("app");
+    assert_eq!(st.state, ContainerState::Terminated);
+    assert_eq!(st.reason, reason);
+    assert_eq!(st.message, expected_message);
+    assert_eq!(st.exit_code, Some(status.raw_code()));
+    let noted = pod
+        .engine
+        .status()
+        .timeline
+        .iter()
+        .any(|e| e.event.contains("OOMKilled"));
+    assert_eq!(noted, reason == "OOMKilled", "timeline names the OOM kill");
+}
+
+/// A restarted container keeps its last run's reason and message for `lastState`; the next run
+/// that ends cleanly is not OOMKilled because an earlier one was.
+#[test]
+fn a_restart_keeps_the_last_runs_reason_and_message() {
+    let mut pod = one_app("Always");
+    let out = pod.ev(Event::ProcessExited {
+        name: "app".into(),
+        status: ExitStatus::Signal(9),
+        details: ExitDetails {
+            oom_killed: true,
+            message: Some("alloc\n".into()),
+        },
+    });
+    assert_eq!(out, s(&["restart app"]), "the first restart is immediate");
+    pod.run("app");
+    let st = pod.status("app");
+    assert_eq!(st.state, ContainerState::Running);
+    assert_eq!(st.reason, "Running");
+    assert_eq!(st.last_reason, Some(TerminationReason::OomKilled));
+    assert_eq!(st.last_message.as_deref(), Some("alloc\n"));
+    pod.stop(Some(5));
+    exit_with(&mut pod, "app", ExitStatus::Code(0), false, None);
+    let st = pod.status("app");
+    assert_eq!(st.reason, "Completed");
+    assert_eq!(st.last_reason, Some(TerminationReason::Completed));
+    assert_eq!(st.last_message, None);
+    assert_eq!(st.message, "");
+}
+
+/// The engine holds a message to the kubelet's 4 KiB, whoever sent it.
+#[test]
+fn a_long_message_is_capped_to_its_last_4_kib() {
+    let mut pod = one_app("Never");
+    let long = format!("{}tail", "x".repeat(10_000));
+    exit_with(&mut pod, "app", ExitStatus::Code(1), false, Some(&long));
+    let st = pod.status("app");
+    assert_eq!(st.message.len(), MAX_TERMINATION_MESSAGE);
+    assert!(st.message.ends_with("tail"));
+}
+
+/// What a container's leftover processes get at its end (`Action::Finish::leftover_grace`):
+/// the rest of the stop's grace, or the minimum stop window for an app that ended by itself.
+#[rstest]
+#[case::ended_by_itself(None, 0, secs(2))]
+#[case::stopped_with_grace_left(Some(30), 5, secs(25))]
+#[case::stopped_at_the_deadline(Some(10), 10, Duration::ZERO)]
+fn leftovers_get_the_rest_of_the_grace(
+    #[case] stop_grace: Option<u64>,
+    #[case] exits_after: u64,
+    #[case] expected: Duration,
+) {
+    let mut pod = one_app("Never");
+    if let Some(g) = stop_grace {
+        assert_eq!(pod.stop(Some(g)), s(&["signal app 15"]));
+    }
+    pod.now += secs(exits_after);
+    let actions = pod.engine.handle_event(
+        pod.now,
+        Event::ProcessExited {
+            name: "app".into(),
+            status: ExitStatus::Code(0),
+            details: ExitDetails::default(),
+        },
+    );
+    let grace = actions.iter().find_map(|a| match a {
+        Action::Finish { leftover_grace, .. } => Some(*leftover_grace),
+        _ => None,
+    });
+    assert_eq!(grace, Some(expected), "{actions:?}");
 }

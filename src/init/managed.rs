@@ -22,9 +22,12 @@ use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
 use super::checks::{self, Started};
+use super::leftovers::{self, Stage, Step};
+use super::oom;
 use super::reap::{self, Describe};
 use super::spawn::{ChildSetup, Prepared};
-use super::{EventLoop, InitOptions, TOKEN_SIGNALS, pristine, signals};
+use super::tee::{Stream, Tee};
+use super::{EventLoop, InitOptions, TOKEN_SIGNALS, pristine, signals, termination};
 use crate::engine::{ExitStatus, HandlerKind, ProbeKind};
 use crate::plan::{ContainerPlan, ProbeSpec};
 use crate::proto::{self, InitMessage, SupervisorMessage};
@@ -34,6 +37,8 @@ use crate::{log_debug, log_error, log_info, log_warn};
 
 const TOKEN_SOCKET: u64 = 1;
 const TOKEN_TIMER: u64 = 2;
+const TOKEN_STDOUT: u64 = 3;
+const TOKEN_STDERR: u64 = 4;
 const RECONNECT_EVERY: Duration = Duration::from_millis(200);
 
 /// The socket to use, if this init is managed: `PODINIT_SOCKET`, else the directory `inject`
@@ -60,6 +65,28 @@ enum Timer {
     Sleep(HandlerKind),
     Reconnect,
     GiveUp,
+    Sweep,
+}
+
+/// What waits for the processes left by the app's last run (`leftovers.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterSweep {
+    Restart,
+    Finish(i32),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sweep {
+    then: AfterSweep,
+    stage: Stage,
+    deadline: Instant,
+}
+
+/// Measured at the start of a run, compared at its end.
+#[derive(Debug, Default)]
+struct RunBaseline {
+    oom: Option<oom::Reading>,
+    message_file: Option<termination::Snapshot>,
 }
 
 struct Probe {
@@ -102,6 +129,16 @@ struct Managed<'a> {
     agent_stop: Option<i32>,
     /// Start-up pages dropped (see `run`).
     settled: bool,
+    /// The container's OOM counter, looked up at the first start (`None` inside: no memory
+    /// cgroup visible).
+    oom: Option<Option<oom::Counter>>,
+    baseline: RunBaseline,
+    /// The last exit's OOM verdict and termination message, for reports repeated after a
+    /// reconnect.
+    exit_details: (bool, Option<String>),
+    sweep: Option<Sweep>,
+    /// The app's output relay, for `FallbackToLogsOnError` only (`tee.rs`).
+    tee: Option<Tee>,
 }
 
 fn status_of(ended: Ended) -> ExitStatus {
@@ -205,6 +242,11 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
         finish: None,
         agent_stop: None,
         settled: false,
+        oom: None,
+        baseline: RunBaseline::default(),
+        exit_details: (false, None),
+        sweep: None,
+        tee: None,
     };
     m.connect();
     if m.link.is_none() {
@@ -252,6 +294,8 @@ impl Managed<'_> {
                     TOKEN_SIGNALS => self.on_signals(),
                     TOKEN_SOCKET => self.on_socket(),
                     TOKEN_TIMER => self.on_timers(),
+                    TOKEN_STDOUT => self.relay(Stream::Stdout),
+                    TOKEN_STDERR => self.relay(Stream::Stderr),
                     _ => {}
                 }
             }
@@ -403,9 +447,7 @@ impl Managed<'_> {
                         if let Some(pid) = self.last_pid {
                             self.send(&InitMessage::Started { pid });
                         }
-                        self.send(&InitMessage::Exited {
-                            status: status_of(ended),
-                        });
+                        self.send(&self.exited_message(ended));
                     }
                 }
                 if let Some(signal) = self.agent_stop {
@@ -419,11 +461,15 @@ impl Managed<'_> {
                     self.start_app();
                 }
             }
-            SupervisorMessage::Restart => {
-                if !matches!(self.app, App::Running(_)) {
-                    self.start_app();
+            // A restart in place starts from a clean slate: what the last run left goes first.
+            SupervisorMessage::Restart => match self.app {
+                App::Running(_) => {}
+                _ if self.sweep.is_some() => {}
+                App::Held => self.start_app(),
+                App::Exited(_) => {
+                    self.begin_sweep(AfterSweep::Restart, libc::SIGTERM, leftovers::RESTART_GRACE)
                 }
-            }
+            },
             // postStart and probes concern a running app (a replayed start report may ask for
             // them after the app is gone); preStop is asked at teardown, whatever runs.
             SupervisorMessage::RunHandler {
@@ -444,12 +490,31 @@ impl Managed<'_> {
                 }
             }
             SupervisorMessage::Kill => self.kill_all(),
-            SupervisorMessage::Finish { exit_code } => {
+            SupervisorMessage::Finish {
+                exit_code,
+                leftover_grace_ms,
+            } => {
+                self.stop_probes();
                 if matches!(self.app, App::Running(_)) {
                     self.kill_all();
+                    self.finish = Some(exit_code);
+                    return;
                 }
-                self.stop_probes();
-                self.finish = Some(exit_code);
+                // Adopted daemons get the stop signal and the rest of the grace (an older
+                // supervisor gives none: SIGKILL at once, as it always was).
+                let grace = Duration::from_millis(leftover_grace_ms.unwrap_or(0));
+                let signal = self
+                    .plan
+                    .as_ref()
+                    .map_or(libc::SIGTERM, |p| p.stop_signal.number);
+                match &mut self.sweep {
+                    Some(sweep) => {
+                        sweep.then = AfterSweep::Finish(exit_code);
+                        sweep.deadline = sweep.deadline.min(Instant::now() + grace);
+                        self.advance_sweep();
+                    }
+                    None => self.begin_sweep(AfterSweep::Finish(exit_code), signal, grace),
+                }
             }
         }
     }
@@ -457,7 +522,9 @@ impl Managed<'_> {
     // ----- the app ----------------------------------------------------------------------------
 
     fn start_app(&mut self) {
-        match super::spawn::spawn(&self.prepared, &self.setup) {
+        self.take_baseline();
+        let output = self.tee.as_ref().map(Tee::child_fds);
+        match super::spawn::spawn_with_output(&self.prepared, &self.setup, output) {
             Ok(pid) => {
                 log_info!(
                     "{}: started {} as pid {pid}",
@@ -491,10 +558,160 @@ impl Managed<'_> {
             self.finish = Some(self.opts.remap.apply(reap::exit_code(ended)));
             return;
         }
+        self.exit_details = self.observe_exit(ended);
         // The supervisor decides: restart, or finish with a code.
-        self.send(&InitMessage::Exited {
+        self.send(&self.exited_message(ended));
+    }
+
+    fn exited_message(&self, ended: Ended) -> InitMessage {
+        InitMessage::Exited {
             status: status_of(ended),
+            oom_killed: self.exit_details.0,
+            message: self.exit_details.1.clone(),
+        }
+    }
+
+    /// Before a run: the OOM counter and the termination-message file as they are now.
+    fn take_baseline(&mut self) {
+        let counter = self.oom.get_or_insert_with(oom::Counter::locate);
+        self.baseline.oom = counter.as_ref().and_then(oom::Counter::read);
+        self.baseline.message_file = self
+            .plan
+            .as_ref()
+            .and_then(|p| termination::prepare(std::path::Path::new(&p.termination_message.path)));
+        let fallback = self
+            .plan
+            .as_ref()
+            .is_some_and(|p| p.termination_message.fallback_to_logs);
+        if fallback && self.tee.is_none() && Tee::applies() {
+            self.tee = self.start_tee();
+        }
+        if let Some(tee) = &mut self.tee {
+            tee.tail.clear();
+        }
+    }
+
+    fn start_tee(&self) -> Option<Tee> {
+        let tee = Tee::new()
+            .and_then(|tee| {
+                self.el.add(tee.read_fd(Stream::Stdout), TOKEN_STDOUT)?;
+                self.el.add(tee.read_fd(Stream::Stderr), TOKEN_STDERR)?;
+                Ok(tee)
+            })
+            .map_err(|e| {
+                log_warn!(
+                    "{}: cannot relay the app's output for FallbackToLogsOnError ({}): \
+                     a failed run's message will be empty",
+                    self.name,
+                    e.desc()
+                )
+            })
+            .ok()?;
+        Some(tee)
+    }
+
+    fn relay(&mut self, stream: Stream) {
+        if let Some(tee) = &mut self.tee {
+            tee.drain(stream);
+        }
+    }
+
+    /// After a run: whether the OOM killer acted during it, and its termination message.
+    fn observe_exit(&mut self, ended: Ended) -> (bool, Option<String>) {
+        // The app's last words may still sit in the pipes.
+        if let Some(tee) = &mut self.tee {
+            tee.drain_all();
+        }
+        let now = self
+            .oom
+            .as_ref()
+            .and_then(Option::as_ref)
+            .and_then(oom::Counter::read);
+        let oom_killed = oom::oom_killed(self.baseline.oom, now);
+        let message = self.plan.as_ref().and_then(|p| {
+            let tm = &p.termination_message;
+            let file = termination::read_if_changed(
+                std::path::Path::new(&tm.path),
+                self.baseline.message_file,
+            );
+            let tail = self.tee.as_ref().map(|t| &t.tail);
+            termination::message(file, tm.fallback_to_logs, reap::exit_code(ended), tail)
         });
+        (oom_killed, message)
+    }
+
+    // ----- what a run leaves behind (`leftovers.rs`) ------------------------------------------
+
+    /// Signal what the last run left, then restart or exit once it is gone (at once when
+    /// nothing is left: one `waitid`).
+    fn begin_sweep(&mut self, then: AfterSweep, signal: i32, grace: Duration) {
+        self.reap();
+        if !sys::wait::has_children() {
+            self.after_sweep(then);
+            return;
+        }
+        log_info!(
+            "{}: processes left by the last run get signal {signal}, SIGKILL in {} ms",
+            self.name,
+            grace.as_millis()
+        );
+        self.signal_leftovers(signal);
+        self.sweep = Some(Sweep {
+            then,
+            stage: Stage::Signaled,
+            deadline: Instant::now() + grace,
+        });
+        self.advance_sweep();
+    }
+
+    fn advance_sweep(&mut self) {
+        let Some(sweep) = self.sweep else { return };
+        let now = Instant::now();
+        match leftovers::step(sweep.stage, sys::wait::has_children(), now, sweep.deadline) {
+            Step::Proceed => {
+                self.sweep = None;
+                self.cancel(Timer::Sweep);
+                self.after_sweep(sweep.then);
+            }
+            Step::WaitUntil(at) => self.schedule(at, Timer::Sweep),
+            Step::Kill => {
+                log_info!(
+                    "{}: processes left by the last run outlived their grace: SIGKILL",
+                    self.name
+                );
+                self.signal_leftovers(libc::SIGKILL);
+                let deadline = now + leftovers::KILL_WAIT;
+                self.sweep = Some(Sweep {
+                    stage: Stage::Killed,
+                    deadline,
+                    ..sweep
+                });
+                self.schedule(deadline, Timer::Sweep);
+            }
+        }
+    }
+
+    fn after_sweep(&mut self, then: AfterSweep) {
+        match then {
+            AfterSweep::Restart => self.start_app(),
+            AfterSweep::Finish(code) => self.finish = Some(code),
+        }
+    }
+
+    /// Every process of the container but the init: as PID 1 of its pid namespace `kill(-1)`
+    /// reaches them all; otherwise the init's children (orphans it adopted as subreaper).
+    fn signal_leftovers(&self, signo: i32) {
+        // SAFETY: getpid cannot fail and touches no memory.
+        let me = unsafe { libc::getpid() };
+        if me == 1 {
+            let _ = sys::signal::kill(-1, signo);
+            return;
+        }
+        let list =
+            std::fs::read_to_string(format!("/proc/self/task/{me}/children")).unwrap_or_default();
+        for pid in list.split_whitespace().filter_map(|p| p.parse().ok()) {
+            let _ = sys::signal::kill(pid, signo);
+        }
     }
 
     fn forward(&self, pid: libc::pid_t, signo: i32) {
@@ -597,6 +814,9 @@ impl Managed<'_> {
         }
         if let Some(e) = ended {
             self.app_ended(e);
+        }
+        if self.sweep.is_some() {
+            self.advance_sweep();
         }
     }
 
@@ -825,6 +1045,7 @@ impl Managed<'_> {
                         self.give_up();
                     }
                 }
+                Timer::Sweep => self.advance_sweep(),
             }
         }
     }

@@ -13,11 +13,15 @@
 
 pub mod checks;
 pub mod cli;
+pub mod leftovers;
 pub mod managed;
+pub mod oom;
 pub mod pristine;
 pub mod reap;
 pub mod signals;
 pub mod spawn;
+pub mod tee;
+pub mod termination;
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};

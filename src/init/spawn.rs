@@ -250,6 +250,7 @@ struct ChildArgs<'a> {
     prepared: &'a Prepared,
     setup: &'a ChildSetup,
     err_fd: RawFd,
+    output: Option<[RawFd; 2]>,
 }
 
 extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
@@ -257,11 +258,20 @@ extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
     // parent resumes, i.e. after this child called exec or _exit (CLONE_VFORK).
     let args = unsafe { &*(arg as *const ChildArgs<'_>) };
     // SAFETY: we are the freshly cloned child of a single-threaded process.
-    unsafe { child_exec(args.prepared, args.setup, args.err_fd) }
+    unsafe { child_exec(args.prepared, args.setup, args.err_fd, args.output) }
 }
 
 /// Starts the app. Returns its pid once `exec` succeeded.
 pub fn spawn(prepared: &Prepared, setup: &ChildSetup) -> Result<libc::pid_t, SpawnError> {
+    spawn_with_output(prepared, setup, None)
+}
+
+/// [`spawn`] with the app's stdout and stderr on these fds (the init's tee, `managed.rs`).
+pub fn spawn_with_output(
+    prepared: &Prepared,
+    setup: &ChildSetup,
+    output: Option<[RawFd; 2]>,
+) -> Result<libc::pid_t, SpawnError> {
     let sys_err = |call| move |errno| SpawnError::Sys { call, errno };
     let (read_end, write_end) = sys::fd::pipe_cloexec().map_err(sys_err("pipe2"))?;
     let mut stack: Vec<u8> = Vec::with_capacity(CHILD_STACK);
@@ -271,6 +281,7 @@ pub fn spawn(prepared: &Prepared, setup: &ChildSetup) -> Result<libc::pid_t, Spa
         prepared,
         setup,
         err_fd: write_end.as_raw_fd(),
+        output,
     };
     // SAFETY: podinit is single-threaded; the child runs `child_entry` on `stack` (owned here
     // and not freed before clone returns, which with CLONE_VFORK is after the child's exec or
@@ -339,9 +350,14 @@ fn read_errno(fd: &OwnedFd) -> Option<i32> {
 /// of a single-threaded process without signal handlers. Uses async-signal-safe calls only,
 /// writes only its own stack (and the shared `errno`, which the parent does not read across the
 /// clone), and never returns.
-unsafe fn child_exec(prepared: &Prepared, setup: &ChildSetup, err_fd: RawFd) -> ! {
+unsafe fn child_exec(
+    prepared: &Prepared,
+    setup: &ChildSetup,
+    err_fd: RawFd,
+    output: Option<[RawFd; 2]>,
+) -> ! {
     // SAFETY (whole body): each call is async-signal-safe (setpgid, getpid, tcsetpgrp, chdir,
-    // signal, close, sigprocmask, execv, write, _exit, errno reads) and every pointer passed points
+    // signal, close, dup2, sigprocmask, execv, write, _exit, errno reads) and every pointer passed points
     // into `prepared`/`setup`, which the suspended parent keeps alive. Dispositions, mask and
     // fd table are the child's own copies (no CLONE_SIGHAND, CLONE_FILES).
     unsafe {
@@ -363,6 +379,11 @@ unsafe fn child_exec(prepared: &Prepared, setup: &ChildSetup, err_fd: RawFd) -> 
             if setup.pristine.stdio_was_closed(fd) {
                 libc::close(fd);
             }
+        }
+        // dup2 clears close-on-exec on the copy; the originals close at exec.
+        if let Some([out, err]) = output {
+            libc::dup2(out, 1);
+            libc::dup2(err, 2);
         }
         libc::sigprocmask(libc::SIG_SETMASK, setup.mask.as_ref(), std::ptr::null_mut());
 

@@ -13,7 +13,7 @@ use super::probe::{handler_from_k8s, probe_from_k8s};
 use super::values::{check_seconds, parse_int_in, parse_signal};
 use super::{
     ContainerPlan, GateOn, Kind, PlanError, PlanErrorKind, PodDeclaration, RestartPolicy,
-    StartSlot, StopSignal,
+    StartSlot, StopSignal, TerminationMessage,
 };
 
 /// One bundle to classify.
@@ -604,6 +604,9 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         }
     };
 
+    let termination_message = termination_message(entry)
+        .map_err(|(field, m)| err(PlanErrorKind::InvalidValue, &spec_src(field), m))?;
+
     Ok(ContainerPlan {
         name: name.to_owned(),
         kind,
@@ -622,8 +625,42 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         stop_signal,
         grace_seconds,
         active_deadline_seconds,
+        termination_message,
         notes,
     })
+}
+
+/// `terminationMessagePath` and `terminationMessagePolicy` as the API server defaults and
+/// validates them: empty means the default; the policy is `File` or `FallbackToLogsOnError`;
+/// the path is absolute (a relative one is taken from the container's root, where the init
+/// reads it).
+fn termination_message(
+    entry: Option<&k8s::Container>,
+) -> Result<TerminationMessage, (&'static str, String)> {
+    let mut tm = TerminationMessage::default();
+    let Some(c) = entry else { return Ok(tm) };
+    match c.termination_message_policy.as_deref() {
+        None | Some("") | Some("File") => {}
+        Some("FallbackToLogsOnError") => tm.fallback_to_logs = true,
+        Some(other) => {
+            return Err((
+                "terminationMessagePolicy",
+                format!("supported values: \"File\", \"FallbackToLogsOnError\"; got {other:?}"),
+            ));
+        }
+    }
+    match c.termination_message_path.as_deref() {
+        None | Some("") => {}
+        Some(p) if p.contains('\0') => {
+            return Err((
+                "terminationMessagePath",
+                "must not contain a NUL byte".into(),
+            ));
+        }
+        Some(p) if p.starts_with('/') => tm.path = p.to_owned(),
+        Some(p) => tm.path = format!("/{p}"),
+    }
+    Ok(tm)
 }
 
 fn string_map(v: Option<&Value>) -> Result<BTreeMap<String, String>, String> {

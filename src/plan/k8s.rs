@@ -34,6 +34,8 @@ pub struct Container {
     pub readiness_probe: Option<Probe>,
     pub liveness_probe: Option<Probe>,
     pub lifecycle: Option<Lifecycle>,
+    pub termination_message_path: Option<String>,
+    pub termination_message_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -150,6 +150,39 @@ impl RestartPolicy {
     }
 }
 
+/// Where the app leaves its termination message, and what stands in for an empty one
+/// (`terminationMessagePath`, `terminationMessagePolicy`; the API's defaults
+/// `/dev/termination-log` and `File`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminationMessage {
+    pub path: String,
+    /// `FallbackToLogsOnError`: a failed run with an empty file reports its output's tail.
+    pub fallback_to_logs: bool,
+}
+
+pub const DEFAULT_TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
+
+impl Default for TerminationMessage {
+    fn default() -> Self {
+        Self {
+            path: DEFAULT_TERMINATION_MESSAGE_PATH.to_owned(),
+            fallback_to_logs: false,
+        }
+    }
+}
+
+impl TerminationMessage {
+    /// The API's token for the policy.
+    pub fn policy(&self) -> &'static str {
+        if self.fallback_to_logs {
+            "FallbackToLogsOnError"
+        } else {
+            "File"
+        }
+    }
+}
+
 /// A signal by number and canonical name (`SIGTERM`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopSignal {
@@ -197,6 +230,9 @@ pub struct ContainerPlan {
     /// registration, before it is failed with `DeadlineExceeded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<u64>,
+    /// Absent in a plan from an older podinit: the API's defaults.
+    #[serde(default)]
+    pub termination_message: TerminationMessage,
     /// Every other decision, with the declaration it came from, for `podinit explain`.
     pub notes: Vec<String>,
 }

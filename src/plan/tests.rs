@@ -351,3 +351,44 @@ fn active_deadline_seconds_is_checked_as_the_api_server_does(#[case] n: i64, #[c
         }
     }
 }
+
+#[rstest]
+#[case::defaults(json!({}), Some(("/dev/termination-log", false)))]
+#[case::empty_means_default(json!({"terminationMessagePath": "", "terminationMessagePolicy": ""}), Some(("/dev/termination-log", false)))]
+#[case::file(json!({"terminationMessagePath": "/tmp/msg", "terminationMessagePolicy": "File"}), Some(("/tmp/msg", false)))]
+#[case::fallback(json!({"terminationMessagePolicy": "FallbackToLogsOnError"}), Some(("/dev/termination-log", true)))]
+#[case::relative_from_the_root(json!({"terminationMessagePath": "var/msg"}), Some(("/var/msg", false)))]
+#[case::unknown_policy(json!({"terminationMessagePolicy": "Logs"}), None)]
+#[case::policy_wrong_type(json!({"terminationMessagePolicy": 3}), None)]
+fn termination_message_fields_are_read_and_checked(
+    #[case] fields: serde_json::Value,
+    #[case] expected: Option<(&str, bool)>,
+) {
+    let mut c = json!({"name": "c"});
+    c.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    let spec = json!({"containers": [c]});
+    let config = json!({"annotations": {
+        "io.podinit.pod-spec": spec.to_string(),
+        "io.podinit.container-name": "c",
+    }});
+    let got = classify_bundle(&BundleInput {
+        config: &config,
+        fallback_name: "c",
+    });
+    match (got, expected) {
+        (Ok(Classified::Container { plan, .. }), Some((path, fallback))) => {
+            assert_eq!(plan.termination_message.path, path);
+            assert_eq!(plan.termination_message.fallback_to_logs, fallback);
+        }
+        (Err(e), None) => {
+            let e = e.to_string();
+            assert!(
+                e.contains("terminationMessagePolicy") || e.contains("invalid type"),
+                "{e}"
+            );
+        }
+        (other, _) => panic!("unexpected {other:?}"),
+    }
+}

@@ -34,7 +34,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 
-use crate::engine::{self, Action, ContainerState, Event, Phase};
+use crate::engine::{self, Action, ContainerState, Event, ExitDetails, Phase};
 use crate::plan::PodKey;
 use crate::proto::{self, InitMessage, SupervisorMessage};
 use crate::sys::pidfd;
@@ -649,7 +649,18 @@ impl Supervisor {
         let event = match msg {
             InitMessage::Hello => return,
             InitMessage::Started { pid: _ } => Event::ProcessStarted { name },
-            InitMessage::Exited { status } => Event::ProcessExited { name, status },
+            InitMessage::Exited {
+                status,
+                oom_killed,
+                message,
+            } => Event::ProcessExited {
+                name,
+                status,
+                details: ExitDetails {
+                    oom_killed,
+                    message,
+                },
+            },
             InitMessage::HandlerDone { handler, ok } => Event::HandlerDone { name, handler, ok },
             InitMessage::Probe { probe, ok } => Event::ProbeResult { name, probe, ok },
             InitMessage::AgentStop { signal } => Event::AgentStop { name, signal },
@@ -739,7 +750,11 @@ impl Supervisor {
                         let code = c.exit_code.unwrap_or(engine::NEVER_STARTED_EXIT_CODE);
                         self.send_bytes(
                             token,
-                            &proto::encode(&SupervisorMessage::Finish { exit_code: code }),
+                            // Its stop ended before this connection: no grace is left.
+                            &proto::encode(&SupervisorMessage::Finish {
+                                exit_code: code,
+                                leftover_grace_ms: None,
+                            }),
                         );
                     }
                     ContainerState::Waiting
@@ -802,9 +817,17 @@ impl Supervisor {
                 }
                 Action::Signal { name, signal } => self.signal(&member(name), signal),
                 Action::Kill { name } => self.signal(&member(name), libc::SIGKILL),
-                Action::Finish { name, exit_code } => {
-                    self.send_to(&member(name), SupervisorMessage::Finish { exit_code })
-                }
+                Action::Finish {
+                    name,
+                    exit_code,
+                    leftover_grace,
+                } => self.send_to(
+                    &member(name),
+                    SupervisorMessage::Finish {
+                        exit_code,
+                        leftover_grace_ms: Some(leftover_grace.as_millis() as u64),
+                    },
+                ),
                 Action::StatusChanged => {
                     if let Some(p) = self.pods.get_mut(key) {
                         p.status_dirty = true;

@@ -307,6 +307,7 @@ mod tests {
             Event::ProcessExited {
                 name: "app".into(),
                 status: ExitStatus::Code(0),
+                details: Default::default(),
             },
             Event::Gone { name: "app".into() },
         ];

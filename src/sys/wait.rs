@@ -42,6 +42,30 @@ pub fn wait_nohang(pid: libc::pid_t) -> nix::Result<Option<(libc::pid_t, libc::c
     }
 }
 
+/// Whether the caller has any child left, ended or not, without reaping one (`waitid` with
+/// `WNOWAIT`). An error other than `ECHILD` counts as "yes": the caller then waits and asks again.
+pub fn has_children() -> bool {
+    loop {
+        // SAFETY: a zeroed siginfo_t is a valid value; waitid writes only into `info`.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; P_ALL ignores the id argument.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        match Errno::result(rc) {
+            Ok(_) => return true,
+            Err(Errno::EINTR) => continue,
+            Err(Errno::ECHILD) => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
 /// Blocking `waitpid(pid, 0)` (`pid` -1 for any child): the pid reaped and its raw status.
 pub fn wait_blocking(pid: libc::pid_t) -> nix::Result<(libc::pid_t, libc::c_int)> {
     loop {

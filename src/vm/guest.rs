@@ -213,9 +213,12 @@ pub fn run() -> ! {
     // Stage 1 runs from the initramfs: mounts, moves the root to a tmpfs, and re-executes the
     // binary's copy there, so neither PID 1 nor `/proc/1/exe` keeps the deleted initramfs file
     // (and its memory). Stage 2 does the rest.
-    let boot_ms = match std::env::var(STAGE_ENV) {
-        Ok(ms) => ms.parse().unwrap_or(0),
-        Err(_) => stage1(),
+    let (boot_ms, moved_ms) = match std::env::var(STAGE_ENV) {
+        Ok(ms) => (ms.parse().unwrap_or(0), uptime_ms()),
+        Err(_) => {
+            let boot = stage1();
+            (boot, boot)
+        }
     };
     // SAFETY: PID 1 is single-threaded; nothing reads the environment concurrently.
     unsafe { std::env::remove_var(STAGE_ENV) };
@@ -252,7 +255,7 @@ pub fn run() -> ! {
     }
     match Sandbox::new(cfg, started) {
         Ok(mut sandbox) => {
-            sandbox.announce(boot_ms);
+            sandbox.announce(boot_ms, moved_ms);
             let ending = sandbox.serve();
             let result = sandbox.result(ending);
             finish(result)
@@ -324,12 +327,13 @@ impl Sandbox {
         self.started.elapsed()
     }
 
-    fn announce(&mut self, boot_ms: u64) {
+    fn announce(&mut self, boot_ms: u64, moved_ms: u64) {
         let exe = std::fs::read_link("/proc/self/exe")
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         let up = GuestEvent::Up {
             uptime_ms: boot_ms,
+            moved_ms,
             ready_ms: uptime_ms(),
             init: InitInfo {
                 pid: nix::unistd::getpid().as_raw(),

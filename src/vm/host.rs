@@ -37,6 +37,11 @@ pub struct VmOptions {
 /// Beyond the pod's own `--timeout`: the boot and the teardown under emulation.
 const BOOT_MARGIN: Duration = Duration::from_secs(120);
 
+/// How Ctrl-C reaches the guest: `control` (default: `delete` on the control port) or
+/// `ctrl-alt-del` (the key press through qemu's monitor, as a hypervisor's own stop would: the
+/// guest kernel turns it into SIGINT to PID 1).
+pub const DELETE_ENV: &str = "PODINIT_VM_DELETE";
+
 /// Set (to 1) to hand the manifests to the guest unchecked, so the guest's own handling of a
 /// broken pod can be seen (and tested); otherwise they are checked here before any boot.
 pub const UNCHECKED_ENV: &str = "PODINIT_VM_UNCHECKED";
@@ -252,6 +257,7 @@ fn boot_pod(opts: &RunOptions, vm: &VmOptions, work: &Path) -> Result<i32, Strin
             cpus: vm.cpus,
             accel,
             control_socket: &work.join("control.sock"),
+            monitor_socket: &work.join("qmp.sock"),
             podinit_words: words.clone(),
         };
         let proof = (auto && accel == Accel::Kvm).then_some(qemu::KVM_BOOT_PROOF);
@@ -281,6 +287,8 @@ const CONSOLE: u64 = 1;
 const QEMU_ERR: u64 = 2;
 const LISTENER: u64 = 3;
 const CONTROL: u64 = 4;
+const MONITOR_LISTENER: u64 = 5;
+const MONITOR: u64 = 6;
 
 struct Boot<'a> {
     machine: &'a Machine<'a>,
@@ -291,7 +299,10 @@ struct Boot<'a> {
     qemu_err: Vec<u8>,
     control: Option<UnixStream>,
     control_buf: Vec<u8>,
-    up: Option<(Instant, u64, u64)>,
+    monitor: Option<UnixStream>,
+    with_ctrl_alt_del: bool,
+    /// The guest's `up` event: (PID 1 start, moved to the new root, agent start), guest ms.
+    up: Option<(u64, u64, u64)>,
     result: Option<SandboxResult>,
     console_result: Option<serde_json::Value>,
     deletions: u32,
@@ -332,12 +343,24 @@ impl<'a> Boot<'a> {
         hard_limit: Duration,
         proof: Option<Duration>,
     ) -> Result<BootEnd, String> {
-        let _ = std::fs::remove_file(machine.control_socket);
-        let listener = UnixListener::bind(machine.control_socket)
-            .map_err(|e| format!("{}: {e}", machine.control_socket.display()))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| format!("{}: {e}", machine.control_socket.display()))?;
+        let listen = |path: &Path| {
+            let _ = std::fs::remove_file(path);
+            let l = UnixListener::bind(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            l.set_nonblocking(true)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok::<_, String>(l)
+        };
+        let listener = listen(machine.control_socket)?;
+        let monitor = listen(machine.monitor_socket)?;
+        let with_ctrl_alt_del = match std::env::var(DELETE_ENV).as_deref() {
+            Err(_) | Ok("control") => false,
+            Ok("ctrl-alt-del") => true,
+            Ok(other) => {
+                return Err(format!(
+                    "{DELETE_ENV}={other:?}: expected control or ctrl-alt-del"
+                ));
+            }
+        };
         let mut mask = SigSet::empty();
         for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
             mask.add(s);
@@ -375,12 +398,15 @@ impl<'a> Boot<'a> {
             qemu_err: Vec::new(),
             control: None,
             control_buf: Vec::new(),
+            monitor: None,
+            with_ctrl_alt_del: false,
             up: None,
             result: None,
             console_result: None,
             deletions: 0,
         };
-        let end = boot.serve(&signals, &listener, hard_limit, proof);
+        boot.with_ctrl_alt_del = with_ctrl_alt_del;
+        let end = boot.serve(&signals, &listener, &monitor, hard_limit, proof);
         let _ = old_mask.thread_set_mask();
         let end = end?;
         if let Some(r) = &boot.result {
@@ -405,10 +431,25 @@ impl<'a> Boot<'a> {
         }
     }
 
+    /// One deletion request to the guest: Ctrl-Alt-Del through the monitor when asked for (and
+    /// connected), else `delete` on the control port.
+    fn delete(&mut self) {
+        if self.with_ctrl_alt_del {
+            if let Some(m) = &mut self.monitor {
+                if m.write_all(qemu::QMP_CTRL_ALT_DEL).is_ok() {
+                    println!("vm: Ctrl-Alt-Del pressed on the guest's keyboard");
+                    return;
+                }
+            }
+        }
+        self.send(HostCommand::Delete);
+    }
+
     fn serve(
         &mut self,
         signals: &SignalFd,
         listener: &UnixListener,
+        monitor: &UnixListener,
         hard_limit: Duration,
         proof: Option<Duration>,
     ) -> Result<BootEnd, String> {
@@ -433,6 +474,7 @@ impl<'a> Boot<'a> {
             QEMU_ERR,
         )?;
         add(listener.as_fd(), LISTENER)?;
+        add(monitor.as_fd(), MONITOR_LISTENER)?;
         let hard_deadline = self.launched + hard_limit;
         let mut forced_at: Option<Instant> = None;
         let mut events = [EpollEvent::empty(); 8];
@@ -484,7 +526,7 @@ impl<'a> Boot<'a> {
                                         ": forced"
                                     }
                                 );
-                                self.send(HostCommand::Delete);
+                                self.delete();
                             } else {
                                 println!("vm: killing the guest's agent");
                                 self.send(HostCommand::Kill);
@@ -532,6 +574,27 @@ impl<'a> Boot<'a> {
                         }
                     }
                     CONTROL => self.read_control(),
+                    MONITOR_LISTENER => {
+                        if let Ok((mut conn, _)) = monitor.accept() {
+                            let _ = conn.write_all(qemu::QMP_HELLO);
+                            let _ = conn.set_nonblocking(true);
+                            let _ = epoll.add(conn.as_fd(), interest(MONITOR));
+                            self.monitor = Some(conn);
+                        }
+                    }
+                    MONITOR => {
+                        // QMP's greeting, replies and events: nothing here needs them.
+                        let mut sink = Vec::new();
+                        let eof = match self.monitor.as_mut() {
+                            Some(m) => read_available(m, &mut sink).is_none(),
+                            None => true,
+                        };
+                        if eof {
+                            if let Some(m) = self.monitor.take() {
+                                let _ = epoll.delete(m.as_fd());
+                            }
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -606,20 +669,22 @@ impl<'a> Boot<'a> {
             match result::parse_event(&String::from_utf8_lossy(&line)) {
                 Some(GuestEvent::Up {
                     uptime_ms,
+                    moved_ms,
                     ready_ms,
                     init,
                 }) => {
                     println!(
                         "vm: guest PID {} is {} {} (podinit {}), up at {:.2} s of guest time, \
-                         ready at {:.2} s",
+                         on the new root at {:.2} s, agent started at {:.2} s",
                         init.pid,
                         init.exe,
                         init.command,
                         init.version,
                         uptime_ms as f64 / 1000.0,
+                        moved_ms as f64 / 1000.0,
                         ready_ms as f64 / 1000.0
                     );
-                    self.up = Some((Instant::now(), uptime_ms, ready_ms));
+                    self.up = Some((uptime_ms, moved_ms, ready_ms));
                 }
                 Some(GuestEvent::Result(r)) => self.result = Some(r),
                 None => {}
@@ -661,7 +726,7 @@ impl<'a> Boot<'a> {
             ),
         };
         let timing = match (self.up, &self.result) {
-            (Some((_, up_ms, _)), Some(r)) => format!(
+            (Some((up_ms, _, _)), Some(r)) => format!(
                 "boot to PID 1 {:.2} s · PID 1 to end {:.2} s · total {:.2} s",
                 up_ms as f64 / 1000.0,
                 r.uptime_ms.saturating_sub(up_ms) as f64 / 1000.0,
@@ -686,12 +751,13 @@ impl<'a> Boot<'a> {
             self.machine.accel.name(),
             timing
         );
-        if let (Some((_, up_ms, ready_ms)), Some(r)) = (self.up, &self.result) {
+        if let (Some((up_ms, moved_ms, ready_ms)), Some(r)) = (self.up, &self.result) {
             let timings = serde_json::json!({
                 "accel": self.machine.accel.name(),
                 "memoryMib": self.machine.memory_mib,
                 "cpus": self.machine.cpus,
                 "bootToPid1Ms": up_ms,
+                "pid1MovedMs": moved_ms,
                 "pid1ReadyMs": ready_ms,
                 "pid1ToEndMs": r.uptime_ms.saturating_sub(up_ms),
                 "totalMs": total.as_millis() as u64,

@@ -174,6 +174,8 @@ pub struct Machine<'a> {
     pub accel: Accel,
     /// The host's end of the guest's second serial port (qemu connects to it).
     pub control_socket: &'a Path,
+    /// The host's end of qemu's QMP monitor (qemu connects to it): Ctrl-Alt-Del for the guest.
+    pub monitor_socket: &'a Path,
     /// `podinit.*` words for the guest's PID 1.
     pub podinit_words: Vec<String>,
 }
@@ -220,7 +222,11 @@ pub fn args(m: &Machine<'_>) -> Vec<OsString> {
     push("chardev:console");
     push("-chardev");
     a.push(format!("socket,id=control,path={}", m.control_socket.display()).into());
+    a.push("-chardev".into());
+    a.push(format!("socket,id=monitor,path={}", m.monitor_socket.display()).into());
     let mut push = |s: &str| a.push(s.into());
+    push("-mon");
+    push("chardev=monitor,mode=control");
     push("-serial");
     push("chardev:control");
     push("-device");
@@ -235,6 +241,15 @@ pub fn args(m: &Machine<'_>) -> Vec<OsString> {
     a.push(kernel_cmdline(&m.podinit_words).into());
     a
 }
+
+/// QMP: leave capability negotiation (required before any command), one line.
+pub const QMP_HELLO: &[u8] = b"{\"execute\":\"qmp_capabilities\"}\n";
+
+/// QMP: press Ctrl-Alt-Del on the guest's keyboard. Its kernel (with CAD disabled by PID 1)
+/// sends PID 1 SIGINT.
+pub const QMP_CTRL_ALT_DEL: &[u8] = b"{\"execute\":\"send-key\",\"arguments\":{\"keys\":[\
+{\"type\":\"qcode\",\"data\":\"ctrl\"},{\"type\":\"qcode\",\"data\":\"alt\"},\
+{\"type\":\"qcode\",\"data\":\"delete\"}]}}\n";
 
 /// `256M`, `1G`, `512` (MiB) → MiB.
 pub fn parse_memory(s: &str) -> Option<u64> {

@@ -15,6 +15,9 @@ pub enum GuestEvent {
     Up {
         /// `/proc/uptime` when PID 1 started (the kernel's boot time, as seen from inside).
         uptime_ms: u64,
+        /// When the re-executed PID 1 started on the new root (the move off the initramfs in
+        /// between); equal to `uptime_ms` when there was nothing to move.
+        moved_ms: u64,
         /// And when the agent was about to start (PID 1's own set-up in between).
         ready_ms: u64,
         init: InitInfo,
@@ -156,6 +159,7 @@ mod tests {
     fn events_round_trip_one_per_line() {
         let up = GuestEvent::Up {
             uptime_ms: 2500,
+            moved_ms: 2550,
             ready_ms: 2600,
             init: InitInfo {
                 pid: 1,
