@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::client::{self, ClientError};
 use crate::plan::PodKey;
 use crate::proto::ControlRequest;
-use crate::supervisor::layout::Layout;
+use crate::supervisor::layout::{JOURNAL_FILE, Layout};
 use crate::supervisor::listing::{self, Answer};
 
 pub struct Target {
@@ -30,14 +30,28 @@ fn pod_key(cmd: &str, raw: Option<&str>) -> Result<Option<PodKey>, i32> {
     }
 }
 
-/// What the state dir says, for when no supervisor answers.
+/// What the state dir says, for when no supervisor answers. A status file that cannot be read
+/// is said on stderr with where it is and what to do, and is an error when it is the pod asked
+/// for; the other pods are still answered.
 fn from_files(state_dir: &Path, want: Option<&PodKey>) -> Result<Answer, String> {
     let layout = Layout::new(state_dir);
-    let docs: Vec<_> = layout
-        .pod_keys()
-        .into_iter()
-        .filter_map(|k| layout.read_status(&k).map(|d| (k, d)))
-        .collect();
+    let mut docs = Vec::new();
+    for key in layout.pod_keys() {
+        match layout.read_status(&key) {
+            Ok(doc) => docs.push((key, doc)),
+            Err(e) => {
+                let e = format!(
+                    "{e}; the pod's journal {} still holds its status: start `podinit \
+                     supervise` with this state dir to rewrite it",
+                    layout.pod_dir(&key).join(JOURNAL_FILE).display()
+                );
+                if want == Some(&key) {
+                    return Err(e);
+                }
+                eprintln!("podinit: {e}");
+            }
+        }
+    }
     if docs.is_empty() {
         return Err(format!(
             "no pod status in {} (no pods/*/status.json)",

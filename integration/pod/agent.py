@@ -17,14 +17,18 @@ Plays what a sandbox agent does with an OCI runtime, one container at a time:
   4. `RUNTIME --root R delete ID` for every container it created (poststop hooks run here);
   5. prints one JSON object on stdout:
      {"exit_codes": {name: int | "timeout" | "create failed" | "start failed"},
-      "create_order": [name, ...], "errors": [str, ...], "pids": {name: pid},
+      "create_order": [name, ...], "errors": [str, ...], "retried": [str, ...],
+      "pids": {name: pid},
       "timings": {name: {"create_ms", "start_ms", "delete_ms", "exited_at_us"}}}
 
 Usage: agent.py PLAN.json, where the plan is
   {"runtime": ["runc"], "root": R, "timeout": seconds, "cmd_timeout": seconds,
+   "create_retries": n, "retry_delay_s": seconds,
    "containers": [{"name", "id", "bundle", "pid_file", "stdout", "stderr", "delay_s"}, ...]}
 with the containers in creation order (`delay_s`, optional: sleep that long before creating
-this container). Progress goes to stderr.
+this container). `create_retries` (default 0): a failed create is retried that many times,
+`retry_delay_s` apart, after a `delete -f`, as a kubelet retries; the failures retried are in
+"retried", not "errors". Progress goes to stderr.
 """
 
 import ctypes
@@ -63,6 +67,9 @@ class Agent:
         self.root = plan["root"]
         self.timeout = float(plan.get("timeout", 60))
         self.cmd_timeout = float(plan.get("cmd_timeout", 20))
+        self.create_retries = int(plan.get("create_retries", 0))
+        self.retry_delay = float(plan.get("retry_delay_s", 0.2))
+        self.retried = []  # errors of create attempts that were retried
         self.exit_codes = {}
         self.create_order = []
         self.errors = []
@@ -118,10 +125,19 @@ class Agent:
             os.unlink(c["pid_file"])
         except FileNotFoundError:
             pass
-        with open(c["stdout"], "ab") as out, open(c["stderr"], "ab") as err:
-            ok = self.run(name, "create",
-                          ["create", "--bundle", c["bundle"], "--pid-file", c["pid_file"], c["id"]],
-                          stdout=out, stderr=err)
+        for attempt in range(self.create_retries + 1):
+            with open(c["stdout"], "ab") as out, open(c["stderr"], "ab") as err:
+                ok = self.run(name, "create",
+                              ["create", "--bundle", c["bundle"], "--pid-file", c["pid_file"],
+                               c["id"]],
+                              stdout=out, stderr=err)
+            if ok or attempt == self.create_retries:
+                break
+            # As a kubelet retries a failed CreateContainer: what runc left goes first.
+            self.retried.append(self.errors.pop())
+            self.run(name, "delete_force", ["delete", "-f", c["id"]], quiet=True)
+            log("create %s failed; retrying in %gs" % (name, self.retry_delay))
+            time.sleep(self.retry_delay)
         if not ok:
             self.exit_codes[name] = "create failed"
             return
@@ -233,6 +249,7 @@ class Agent:
             "exit_codes": self.exit_codes,
             "create_order": self.create_order,
             "errors": self.errors,
+            "retried": self.retried,
             "pids": self.pids,
             "timings": self.timings,
         }

@@ -344,6 +344,7 @@ pub struct PodTest {
     supervisor_env: Vec<(String, String)>,
     supervisor_args: Vec<String>,
     host_files: Vec<(String, Vec<u8>, u32)>,
+    create_retries: u32,
     /// Joins this supervisor instead of starting its own (`on`).
     shared: Option<SharedPaths>,
 }
@@ -362,6 +363,7 @@ impl PodTest {
             supervisor_env: Vec::new(),
             supervisor_args: Vec::new(),
             host_files: Vec::new(),
+            create_retries: 0,
             shared: None,
         }
     }
@@ -453,6 +455,14 @@ impl PodTest {
         );
         self.host_files
             .push((name.to_owned(), content.to_vec(), mode));
+        self
+    }
+
+    /// The agent retries a failed `runc create` this many times (200 ms apart, after a
+    /// `runc delete -f`), as a kubelet does; the retried failures are in
+    /// `PodOutcome::create_retried`. Default 0: a failed create is the outcome.
+    pub fn create_retries(mut self, n: u32) -> PodTest {
+        self.create_retries = n;
         self
     }
 
@@ -585,6 +595,7 @@ impl PodTest {
             "root": env.runc_root,
             "timeout": self.timeout.as_secs_f64(),
             "cmd_timeout": self.cmd_timeout.as_secs_f64(),
+            "create_retries": self.create_retries,
             "containers": order.iter().map(|name| {
                 json!({
                     "name": name,
@@ -613,8 +624,10 @@ impl PodTest {
         // The agent enforces its own timeouts; this only catches an agent that hangs itself.
         let n = order.len() as u32;
         let delays: Duration = self.containers.iter().map(|c| c.create_delay).sum();
-        let agent_deadline =
-            self.timeout + self.cmd_timeout * (3 * n + 2) + delays + Duration::from_secs(10);
+        let agent_deadline = self.timeout
+            + self.cmd_timeout * (3 * n + 2 + 2 * n * self.create_retries)
+            + delays
+            + Duration::from_secs(10);
         RunningPod {
             env,
             declared,
@@ -783,13 +796,17 @@ impl RunningPod {
     }
 
     /// SIGKILLs the supervisor (robustness tests); `restart_supervisor` starts a new one.
-    /// Without a restart, the outcome's `supervisor_exit` is how this one ended.
-    pub fn kill_supervisor(&mut self) {
-        if let Some(mut s) = self.env.supervisor.take() {
-            if let Some(st) = proc::kill_wait(&mut s) {
-                self.supervisor_exit = exit_of(st);
-            }
-        }
+    /// Without a restart, the outcome's `supervisor_exit` is how this one ended. True when the
+    /// SIGKILL ended it; false when it had ended on its own before (or there was none).
+    pub fn kill_supervisor(&mut self) -> bool {
+        let Some(mut s) = self.env.supervisor.take() else {
+            return false;
+        };
+        let Some(st) = proc::kill_wait(&mut s) else {
+            return false;
+        };
+        self.supervisor_exit = exit_of(st);
+        self.supervisor_exit == SupervisorExit::Signaled(libc::SIGKILL)
     }
 
     /// Starts a new `podinit supervise` with the same socket and state dir (its output is
@@ -958,6 +975,7 @@ impl RunningPod {
             unfinished,
             create_order: strings(&report["create_order"]),
             agent_errors: strings(&report["errors"]),
+            create_retried: strings(&report["retried"]),
             pids,
             timings,
             timeline,
@@ -1162,15 +1180,39 @@ pub struct SharedSupervisor {
 
 impl SharedSupervisor {
     pub fn start(name: &str) -> SharedSupervisor {
+        Self::start_with(name, |_| {})
+    }
+
+    /// `start`, with `prepare(state_dir)` run on the (empty, existing) state dir before the
+    /// supervisor starts: e.g. mount a small tmpfs there.
+    pub fn start_with(name: &str, prepare: impl FnOnce(&Path)) -> SharedSupervisor {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = base::base()
             .dir
             .join(format!("s{n}-{}", sanitize(name, 16)));
         let _ = fs::remove_dir_all(&dir);
         mkdir(&dir, 0o755);
-        let mut s = SharedSupervisor { dir, child: None };
+        let s = SharedSupervisor { dir, child: None };
+        let state = s.state_dir();
+        mkdir(&state, 0o755);
+        prepare(&state);
+        let mut s = s;
         s.spawn();
         s
+    }
+
+    /// The supervisor's directory (its socket, log and state dir are in it).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `podinit supervise` on this socket and state dir as a plain command (not tracked: for a
+    /// start that is expected to fail).
+    pub fn supervise_cmd(&self) -> Command {
+        let p = self.paths();
+        let mut c = podinit_cmd(&p.socket, &p.state);
+        c.args(["supervise", "-vv"]);
+        c
     }
 
     fn paths(&self) -> SharedPaths {

@@ -111,6 +111,8 @@ pub struct PodOutcome {
     pub create_order: Vec<String>,
     /// Errors the agent reported (failed/timed-out runtime commands, …).
     pub agent_errors: Vec<String>,
+    /// Failed creates the agent retried (`PodTest::create_retries`).
+    pub create_retried: Vec<String>,
     /// Container name → container init pid (from runc's pid file).
     pub pids: BTreeMap<String, u32>,
     /// Agent timings per container: `create_ms`, `start_ms`, `delete_ms`, `exited_at_us`.
@@ -224,6 +226,9 @@ impl fmt::Display for PodOutcome {
         writeln!(f, "exit codes: {:?}", self.exit_codes)?;
         if !self.unfinished.is_empty() {
             writeln!(f, "unfinished: {:?}", self.unfinished)?;
+        }
+        for e in &self.create_retried {
+            writeln!(f, "create retried after: {e}")?;
         }
         if !self.agent_errors.is_empty() {
             writeln!(f, "agent errors:")?;

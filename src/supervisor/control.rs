@@ -115,7 +115,7 @@ impl Supervisor {
                         self.feed(&key, Event::StopRequested { grace });
                         accepted()
                     }
-                    Some(key) if self.layout.read_status(&key).is_some() => {
+                    Some(key) if self.layout.pod_dir(&key).exists() => {
                         log_debug!("supervise: stop of pod {key}, which has finished already");
                         accepted()
                     }
@@ -126,22 +126,40 @@ impl Supervisor {
         self.reply(token, reply);
     }
 
-    /// Every pod known: the live ones from their engines, the finished ones from their files.
+    /// Every pod known: the live ones, and the finished ones whose files are behind (full or
+    /// read-only state dir), from their engines; the other finished ones from their files.
     fn status_docs(&self) -> Vec<(PodKey, Value)> {
         let mut docs: Vec<(PodKey, Value)> = self
             .pods
-            .iter()
-            .map(|(k, p)| (k.clone(), p.status_doc(self.clock)))
+            .values()
+            .chain(&self.retiring)
+            .map(|p| (p.key.clone(), p.status_doc(self.clock)))
             .collect();
         for key in self.layout.pod_keys() {
-            if !self.pods.contains_key(&key) {
-                if let Some(doc) = self.layout.read_status(&key) {
-                    docs.push((key, doc));
+            if !docs.iter().any(|(k, _)| *k == key) {
+                match self.layout.read_status(&key) {
+                    Ok(doc) => docs.push((key, doc)),
+                    Err(e) => {
+                        if let Some(doc) = self.rewrite_status(&key, &e) {
+                            docs.push((key, doc));
+                        }
+                    }
                 }
             }
         }
         docs.sort_by(|a, b| a.0.cmp(&b.0));
         docs
+    }
+
+    /// A finished pod's status.json that cannot be read (garbage, removed): rebuilt from its
+    /// journal, which holds every input that made it.
+    fn rewrite_status(&self, key: &PodKey, unreadable: &str) -> Option<Value> {
+        log_warn!("supervise: {unreadable}; rebuilding it from the pod's journal");
+        let dir = self.layout.pod_dir(key);
+        if let Err(e) = Pod::resume(dir, key.clone(), self.cfg.clone(), self.clock) {
+            log_warn!("supervise: pod {key}: cannot replay its journal: {e}");
+        }
+        self.layout.read_status(key).ok()
     }
 
     fn status_reply(&self, want: Option<&PodKey>) -> ControlReply {
@@ -207,8 +225,17 @@ impl Supervisor {
             )
         })?;
         let started = start_time(pid);
-        self.pod_for(&key)?
-            .record_init(&member.name, &id, pid, bundle, started);
+        let pod = self.pod_for(&key)?;
+        pod.flush_journal();
+        if let Some(why) = pod.journal_backlog().map(str::to_owned) {
+            // Admitted unjournalled, a restarted supervisor would not know this container.
+            return Err(format!(
+                "container {} ({id}) of pod {key}: its registration cannot be journalled: \
+                 {why}; then create the container again",
+                plan.name
+            ));
+        }
+        pod.record_init(&member.name, &id, pid, bundle, started);
         self.track_init(member, id.clone(), pid, Some(fd));
         self.feed(
             &key,

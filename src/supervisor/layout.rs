@@ -70,9 +70,10 @@ impl Layout {
         keys
     }
 
-    pub fn read_status(&self, key: &PodKey) -> Option<Value> {
-        let bytes = std::fs::read(self.pod_dir(key).join(STATUS_FILE)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+    /// A pod's status.json, or what is wrong with it, naming the file.
+    pub fn read_status(&self, key: &PodKey) -> Result<Value, String> {
+        let path = self.pod_dir(key).join(STATUS_FILE);
+        super::pod::read_status(&path).map_err(|e| format!("{}: unreadable: {e}", path.display()))
     }
 
     /// Point `<state-dir>/status.json` at this pod's (a relative symlink, replaced by rename so a

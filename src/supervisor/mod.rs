@@ -15,6 +15,7 @@ mod admission;
 mod conn;
 mod control;
 mod delivery;
+mod disk;
 mod journal;
 pub mod layout;
 pub mod listing;
@@ -79,6 +80,9 @@ pub struct Supervisor {
     cfg: engine::Config,
     /// The live pods. A pod leaves this map when it finishes; its directory stays.
     pods: BTreeMap<PodKey, Pod>,
+    /// Finished pods whose last records or status wait in memory for the disk (full or
+    /// read-only), written at every loop iteration until they are on disk.
+    retiring: Vec<Pod>,
     epoll: Epoll,
     signals: SignalFd,
     control: UnixListener,
@@ -133,6 +137,29 @@ fn listen(path: &Path, mode: u32) -> std::io::Result<UnixListener> {
     Ok(l)
 }
 
+/// A start-up failure in the state dir, naming the path and what to do (the journalled pods
+/// are untouched: nothing was written).
+fn at(path: &Path, e: std::io::Error) -> std::io::Error {
+    let remedy = disk::remedy(&e, path);
+    std::io::Error::new(
+        e.kind(),
+        format!(
+            "{}: {e}; {remedy}, then start the supervisor again (the pods journalled there resume)",
+            path.display()
+        ),
+    )
+}
+
+/// The containers' socket in `<state-dir>/sock/`, the directory made first.
+fn listen_for_inits(init_socket: &Path) -> std::io::Result<UnixListener> {
+    let sock_dir = init_socket.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(sock_dir).map_err(|e| at(sock_dir, e))?;
+    std::fs::set_permissions(sock_dir, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| at(sock_dir, e))?;
+    // Any container may connect; what it may do is decided by its peer pid.
+    listen(init_socket, 0o666).map_err(|e| at(sock_dir, e))
+}
+
 /// The process start time (field 22 of /proc/PID/stat): a pid plus this names one process.
 fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -142,9 +169,11 @@ fn start_time(pid: i32) -> Option<u64> {
 
 impl Supervisor {
     fn start(opts: Options) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&opts.state_dir)?;
+        let state = opts.state_dir.as_path();
+        std::fs::create_dir_all(state).map_err(|e| at(state, e))?;
         // Containers get only the sock/ directory, read-only; the rest stays the supervisor's.
-        std::fs::set_permissions(&opts.state_dir, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::set_permissions(state, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| at(state, e))?;
         if std::process::id() != 1 {
             // Orphans of the pods end up here, not on the host's init.
             if let Err(e) = crate::sys::prctl::set_child_subreaper() {
@@ -165,11 +194,8 @@ impl Supervisor {
         let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
         let control = listen(&opts.socket, 0o600)?;
         let sock_dir = opts.state_dir.join("sock");
-        std::fs::create_dir_all(&sock_dir)?;
-        std::fs::set_permissions(&sock_dir, std::fs::Permissions::from_mode(0o755))?;
         let init_socket = sock_dir.join(proto::INIT_SOCKET_NAME);
-        // Any container may connect; what it may do is decided by its peer pid.
-        let init_listener = listen(&init_socket, 0o666)?;
+        let init_listener = listen_for_inits(&init_socket)?;
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         epoll.add(
             signals.as_fd(),
@@ -184,12 +210,15 @@ impl Supervisor {
             EpollEvent::new(EpollFlags::EPOLLIN, TOKEN_INIT),
         )?;
         let layout = Layout::new(&opts.state_dir);
-        layout.migrate_single_pod_journal()?;
-        std::fs::create_dir_all(layout.pods_dir())?;
+        layout
+            .migrate_single_pod_journal()
+            .map_err(|e| at(state, e))?;
+        std::fs::create_dir_all(layout.pods_dir()).map_err(|e| at(&layout.pods_dir(), e))?;
         let now = monotonic_now();
         let mut s = Self {
             cfg: opts.engine,
             pods: BTreeMap::new(),
+            retiring: Vec::new(),
             epoll,
             signals,
             control,
@@ -364,7 +393,45 @@ impl Supervisor {
             }
             self.fire_timers();
             self.write_dirty_statuses();
+            self.keep_init_socket();
         }
+    }
+
+    /// The containers' socket was removed under the running pods (`rm -r <state>/sock`): the
+    /// connected inits go on over their links, so their statuses still arrive; listen again at
+    /// the same path for the containers created from now on. Noticed at the next wake-up (one
+    /// stat(2) per loop iteration, no timer of its own).
+    fn keep_init_socket(&mut self) {
+        if self.init_socket.exists() {
+            return;
+        }
+        let listener = match listen_for_inits(&self.init_socket) {
+            Ok(l) => l,
+            Err(e) => {
+                log_error!(
+                    "supervise: the containers' socket is gone and cannot be made again: {e}"
+                );
+                return;
+            }
+        };
+        let _ = self.epoll.delete(self.init_listener.as_fd());
+        if let Err(e) = self.epoll.add(
+            listener.as_fd(),
+            EpollEvent::new(EpollFlags::EPOLLIN, TOKEN_INIT),
+        ) {
+            log_error!(
+                "supervise: cannot watch the new {}: {e}",
+                self.init_socket.display()
+            );
+            return;
+        }
+        self.init_listener = listener;
+        log_warn!(
+            "supervise: {} was removed; listening there again. Containers created before keep \
+             their links, but one whose link drops cannot reconnect (its mount holds the removed \
+             directory) and goes on unsupervised",
+            self.init_socket.display()
+        );
     }
 
     /// Every pod whose next deadline has come.
@@ -380,14 +447,28 @@ impl Supervisor {
         }
     }
 
+    /// Once per loop iteration: every changed status, and whatever waits for the disk.
     fn write_dirty_statuses(&mut self) {
         let clock = self.clock;
-        for pod in self.pods.values_mut().filter(|p| p.status_dirty) {
-            pod.write_status(clock);
+        for pod in self.pods.values_mut().chain(&mut self.retiring) {
+            pod.flush_journal();
+            if pod.status_dirty {
+                pod.write_status(clock);
+            }
         }
+        self.retiring.retain(|p| !p.is_on_disk());
     }
 
     fn cleanup(&mut self) {
+        self.write_dirty_statuses();
+        for pod in &self.retiring {
+            log_error!(
+                "supervise: exiting while pod {} is not all on disk in {}: {}",
+                pod.key,
+                pod.dir().display(),
+                pod.journal_backlog().unwrap_or("its status.json is stale")
+            );
+        }
         let _ = std::fs::remove_file(&self.socket);
         let _ = std::fs::remove_file(&self.init_socket);
     }
@@ -764,6 +845,9 @@ impl Supervisor {
         };
         log_info!("supervise: pod {key} finished: {phase:?}");
         pod.finish(phase, self.clock);
+        if !pod.is_on_disk() {
+            self.retiring.push(pod);
+        }
         let members: Vec<Member> = self
             .inits
             .keys()

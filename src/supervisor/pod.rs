@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::disk::{self, Health};
 use super::journal::{self, Journal, Record};
 use super::layout::STATUS_FILE;
 use super::status_file::{self, Clock};
 use crate::engine::{self, Action, Engine, Event, Phase};
 use crate::plan::PodKey;
-use crate::{log_error, log_info};
+use crate::{log_error, log_info, log_warn};
 
 /// A container of a pod: inits, pidfds and connections are keyed by this, so the same container
 /// name in two pods never meets.
@@ -47,6 +48,8 @@ pub struct Pod {
     /// event made a 64-container teardown O(containers²) and delayed the next event (the
     /// teardown reaction reached 67 ms; BENCHMARKS.md, "Pod level").
     pub status_dirty: bool,
+    /// Whether status.json can be written (a full or read-only state dir).
+    status_health: Health,
 }
 
 /// What a pod directory found at start-up holds.
@@ -61,7 +64,7 @@ impl Pod {
     /// A new pod in `dir` (which must not hold an older pod: the caller archives it).
     pub fn create(dir: PathBuf, key: PodKey, cfg: engine::Config) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
-        let (journal, _) = Journal::open(&dir)?;
+        let (journal, _, _) = Journal::open(&dir)?;
         Ok(Self::with(dir, key, cfg, journal))
     }
 
@@ -73,6 +76,7 @@ impl Pod {
             dir,
             finished: false,
             status_dirty: true,
+            status_health: Health::default(),
         }
     }
 
@@ -83,10 +87,17 @@ impl Pod {
         cfg: engine::Config,
         clock: Clock,
     ) -> std::io::Result<Resumed> {
-        let (journal, records) = Journal::open(&dir)?;
-        if matches!(records.last(), Some(Record::Finished { .. }) | None) {
-            return Ok(Resumed::Finished);
-        }
+        let (journal, records, _) = Journal::open(&dir)?;
+        let status = dir.join(STATUS_FILE);
+        let finished = match records.last() {
+            None => return Ok(Resumed::Finished),
+            Some(Record::Finished { .. }) => match read_status(&status) {
+                Ok(_) => return Ok(Resumed::Finished),
+                // Rebuilt below from the journal, which holds every status it showed.
+                Err(e) => Some(e),
+            },
+            Some(_) => None,
+        };
         let mut pod = Self::with(dir, key, cfg, journal);
         let mut inits = Vec::new();
         let mut count = 0usize;
@@ -128,6 +139,16 @@ impl Pod {
                 // Not last (checked above): a journal someone appended to; the inputs decide.
                 Record::Finished { .. } => {}
             }
+        }
+        if let Some(unreadable) = finished {
+            pod.finished = true;
+            pod.write_status(clock);
+            log_warn!(
+                "supervise: pod {}: {} was unreadable ({unreadable}); rewritten from the journal",
+                pod.key,
+                status.display()
+            );
+            return Ok(Resumed::Finished);
         }
         if pod.engine.is_finished() {
             // It ended, but the previous supervisor died before it journalled that (or it was a
@@ -172,20 +193,63 @@ impl Pod {
     /// The pod's status document: the engine's status with wall-clock times, its key, and
     /// whether the supervisor is done with it.
     pub fn status_doc(&self, clock: Clock) -> Value {
+        self.doc(clock, self.status_health.failure())
+    }
+
+    /// The document with `warnings` when the journal (or, `status_failure`, status.json) cannot
+    /// be written. The file's own copy never says the file cannot be written: it just was.
+    fn doc(&self, clock: Clock, status_failure: Option<&str>) -> Value {
         let mut doc = status_file::to_json(&self.engine.status(), clock);
         decorate(&mut doc, &self.key, self.finished);
+        let warnings: Vec<&str> = [self.journal.backlog(), status_failure]
+            .into_iter()
+            .flatten()
+            .collect();
+        if let (false, Some(o)) = (warnings.is_empty(), doc.as_object_mut()) {
+            o.insert("warnings".into(), warnings.into());
+        }
         doc
     }
 
+    /// Writes status.json; when that fails it stays dirty, so every later loop iteration tries
+    /// again until it works (the status itself is in memory and served over the socket).
     pub fn write_status(&mut self, clock: Clock) {
-        self.status_dirty = false;
-        let doc = self.status_doc(clock);
-        if let Err(e) = status_file::write(&self.dir, &doc) {
-            log_error!(
-                "supervise: cannot write {}: {e}",
-                self.dir.join(STATUS_FILE).display()
-            );
+        let doc = self.doc(clock, None);
+        let path = self.dir.join(STATUS_FILE);
+        match status_file::write(&self.dir, &doc) {
+            Ok(()) => {
+                self.status_dirty = false;
+                self.status_health
+                    .worked(|| format!("{} is written again", path.display()));
+            }
+            Err(e) => {
+                self.status_dirty = true;
+                self.status_health.failed(format!(
+                    "cannot write {} ({e}); `podinit status` answers from memory meanwhile; {}",
+                    path.display(),
+                    disk::remedy(&e, &self.dir)
+                ));
+            }
         }
+    }
+
+    /// Writes the journal's records that wait in memory, if any.
+    pub fn flush_journal(&mut self) {
+        let behind = self.journal.backlog().is_some();
+        self.journal.flush();
+        if behind && self.journal.backlog().is_none() {
+            self.status_dirty = true; // its warning goes
+        }
+    }
+
+    /// Why the journal is behind, while it is.
+    pub fn journal_backlog(&self) -> Option<&str> {
+        self.journal.backlog()
+    }
+
+    /// Nothing of this pod waits in memory for the disk.
+    pub fn is_on_disk(&self) -> bool {
+        !self.status_dirty && self.journal.backlog().is_none()
     }
 
     /// The final record and the final status; the supervisor then forgets the pod.
@@ -198,6 +262,12 @@ impl Pod {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// A status file, or why it cannot be read (missing, not JSON).
+pub fn read_status(path: &Path) -> Result<Value, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))
 }
 
 /// `pod` and `finished` on top of the engine's fields, so a status document says which pod it
@@ -259,7 +329,7 @@ mod tests {
         drop(pod); // SIGKILLed before `finish`
         let resumed = Pod::resume(dir.clone(), key.clone(), engine::Config::default(), clock);
         assert!(matches!(resumed, Ok(Resumed::Finished)));
-        let (_, records) = Journal::open(&dir).unwrap();
+        let (_, records, _) = Journal::open(&dir).unwrap();
         assert!(matches!(
             records.last(),
             Some(Record::Finished {
@@ -326,7 +396,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let (_, records) = Journal::open(&dir).unwrap();
+        let (_, records, _) = Journal::open(&dir).unwrap();
         match &records[..] {
             [Record::Input { t_ns, t_ms, .. }] => assert_eq!(
                 journal::input_time(*t_ns, *t_ms),

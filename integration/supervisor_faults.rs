@@ -1,0 +1,370 @@
+//! Faults around the supervisor (issue 15 deliverable 5), each with the outcome
+//! docs/reliability.md ("Failure modes") defines: real runc Job pods on a shared
+//! `podinit supervise` whose state dir is a small tmpfs of this test's own.
+//!
+//! | test | fault | outcome checked |
+//! |---|---|---|
+//! | f01 | the state dir fills up while the app runs | the pod ends in memory, `podinit status` says so (warnings), the log names the journal and "free space"; once there is space the journal and status.json catch up; a restart replays nothing |
+//! | f02 | the state dir is remounted read-only while the app runs | the same, with "remount it read-write"; a supervisor started on the read-only dir refuses, naming it |
+//! | f03 | the journal's last record cut mid-write while no supervisor runs | the restarted one says it dropped a partial record, the pod ends with the runtime's statuses |
+//! | f04 | a finished pod's status.json replaced by garbage | `podinit status` without a supervisor names the file and what to do; a supervisor start rewrites it from the journal |
+//! | f05 | `<state>/sock` removed under a running pod | the pod ends with the runtime's statuses; the supervisor says so and listens again |
+
+mod pod;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use pod::{Container, CreateOrder, PodOutcome, PodTest, RunningPod, SharedSupervisor};
+
+/// A tmpfs of this test at `at`, unmounted (lazily: a listening socket pins it) when dropped,
+/// also when the test fails.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Tmpfs {
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mount a tmpfs on {}", at.display());
+        Tmpfs(at.to_path_buf())
+    }
+
+    fn remount(&self, opt: &str) {
+        remount(&self.0, opt);
+    }
+
+    /// Writes a file until the tmpfs is full.
+    fn fill(&self) -> PathBuf {
+        let filler = self.0.join("filler");
+        let _ = Command::new("dd")
+            .args(["if=/dev/zero", "bs=4k"])
+            .arg(format!("of={}", filler.display()))
+            .stderr(std::process::Stdio::null())
+            .status();
+        filler
+    }
+}
+
+fn remount(at: &Path, opt: &str) {
+    let ok = Command::new("mount")
+        .args(["-o", &format!("remount,{opt}")])
+        .arg(at)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mount -o remount,{opt} {}", at.display());
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn job(name: &str, work_s: &str) -> PodTest {
+    PodTest::new(name)
+        .timeout(Duration::from_secs(30))
+        .cmd_timeout(Duration::from_secs(10))
+        .supervisor_timeout(Duration::from_secs(15))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [{"name": "sidecar", "image": "busybox", "restartPolicy": "Always",
+                                "startupProbe": pod::waiting_probe("/dev/shm/ready")}],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script(
+            "sidecar",
+            "trap 'tlog got TERM; exit 0' TERM; tlog started; touch /dev/shm/ready\n\
+             while :; do sleep 0.05; done",
+        ))
+        .add(Container::script(
+            "app",
+            &format!("tlog started\nsleep {work_s}\ntlog exiting\nexit 0"),
+        ))
+}
+
+/// The only pod's status document, as the supervisor answers it.
+fn status(sup: &SharedSupervisor) -> Value {
+    let out = sup.podinit(&["status", "--json"]);
+    assert!(
+        out.status.success(),
+        "podinit status: {out:?}\n{}",
+        sup.log()
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+}
+
+/// Every container's exit as the runtime saw it is what `doc` reports; Succeeded.
+#[track_caller]
+fn assert_runtime_agrees(out: &PodOutcome, doc: &Value, log: &str) {
+    for name in ["sidecar", "app"] {
+        let reported = doc["containers"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+            .map(|c| c["exitCode"].clone());
+        assert_eq!(
+            out.exit_code(name).map(Value::from),
+            reported,
+            "{name}: runtime vs podinit\n{doc}\n{out}\n--- supervisor\n{log}"
+        );
+    }
+    assert_eq!(doc["phase"], "Succeeded", "{doc}\n{log}");
+    assert!(out.cleanup.is_clean(), "{out}");
+}
+
+fn pod_file(sup: &SharedSupervisor, name: &str) -> PathBuf {
+    sup.state_dir().join("pods/default").join(name)
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// A state dir broken (`break_it`) while the app runs and repaired after the pod ended: the pod
+/// ends in memory, says why its files are behind, and they catch up after the repair.
+fn broken_then_repaired(
+    name: &str,
+    break_it: impl FnOnce(&Tmpfs) -> Box<dyn FnOnce()>,
+    said: &str,
+) {
+    let mut tmpfs = None;
+    let mut sup = SharedSupervisor::start_with(name, |state| {
+        tmpfs = Some(Tmpfs::mount(state, "1m"));
+    });
+    let tmpfs = tmpfs.expect("mounted");
+    // The harness waits for the pod's status.json to say finished, which it cannot while
+    // broken: it is asked over the socket instead, so the harness's wait is short.
+    let running: RunningPod = job(name, "1.5")
+        .supervisor_timeout(Duration::from_millis(300))
+        .on(&sup)
+        .start(CreateOrder::Spec);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "{}",
+        sup.log()
+    );
+    let repair = break_it(&tmpfs);
+    let out = running.finish();
+    assert!(
+        support::eventually(Duration::from_secs(10), || status(&sup)["finished"] == true),
+        "the pod did not finish: {}\n{out}\n--- supervisor\n{}",
+        status(&sup),
+        sup.log()
+    );
+    let live = status(&sup);
+    let log = sup.log();
+    // Which file fails first is the file system's choice (a tmpfs appends into a page it has
+    // already): the journal, status.json, or both; each line names its file and the remedy.
+    let journal_failed = log.contains("journal.jsonl: cannot append");
+    assert!(
+        (journal_failed || log.contains("status.json (")) && log.contains(said),
+        "the log does not name the file and the remedy {said:?}\n{log}"
+    );
+    assert!(
+        live["warnings"].as_array().is_some_and(|w| !w.is_empty()),
+        "status does not say its files are behind: {live}"
+    );
+    assert_runtime_agrees(&out, &live, &log);
+
+    repair();
+    // Any wake-up writes what waits; a status request is one.
+    assert!(
+        support::eventually(Duration::from_secs(5), || {
+            let _ = status(&sup);
+            read_json(&pod_file(&sup, "status.json")).is_some_and(|d| d["finished"] == true)
+        }),
+        "status.json did not catch up\n{}",
+        sup.log()
+    );
+    let recovered = if journal_failed {
+        "appends work again"
+    } else {
+        "is written again"
+    };
+    assert!(sup.log().contains(recovered), "{}", sup.log());
+    let journal = std::fs::read_to_string(pod_file(&sup, "journal.jsonl")).unwrap();
+    assert!(
+        journal
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .contains("\"finished\""),
+        "the journal does not end with the pod's end:\n{journal}"
+    );
+    // A restarted supervisor finds the finished pod and replays nothing.
+    sup.restart();
+    let after = status(&sup);
+    assert_runtime_agrees(&out, &after, &sup.log());
+    assert!(after.get("warnings").is_none(), "{after}");
+    drop(sup);
+}
+
+#[test]
+fn f01_full_state_dir_keeps_the_pod_in_memory_until_there_is_space() {
+    if pod::skip("f01") {
+        return;
+    }
+    broken_then_repaired(
+        "f01-full",
+        |t| {
+            let filler = t.fill();
+            Box::new(move || {
+                let _ = std::fs::remove_file(filler);
+            })
+        },
+        "free space in",
+    );
+}
+
+#[test]
+fn f02_read_only_state_dir_keeps_the_pod_in_memory_until_writable() {
+    if pod::skip("f02") {
+        return;
+    }
+    broken_then_repaired(
+        "f02-ro",
+        |t| {
+            t.remount("ro");
+            let at = t.0.clone();
+            Box::new(move || remount(&at, "rw"))
+        },
+        "read-only file system: remount it read-write",
+    );
+}
+
+#[test]
+fn f02b_a_supervisor_started_on_a_read_only_state_dir_refuses_naming_it() {
+    if pod::skip("f02b") {
+        return;
+    }
+    let mut tmpfs = None;
+    let mut sup = SharedSupervisor::start_with("f02b-ro", |state| {
+        tmpfs = Some(Tmpfs::mount(state, "1m"));
+    });
+    let tmpfs = tmpfs.expect("mounted");
+    sup.kill();
+    tmpfs.remount("ro");
+    let out = support::run(&mut sup.supervise_cmd(), Duration::from_secs(10));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&sup.state_dir().display().to_string())
+            && err.contains("remount it read-write"),
+        "{err}"
+    );
+    tmpfs.remount("rw");
+    sup.restart();
+}
+
+#[test]
+fn f03_a_journal_cut_mid_record_is_replayed_up_to_the_last_complete_one() {
+    if pod::skip("f03") {
+        return;
+    }
+    let mut sup = SharedSupervisor::start("f03-cut");
+    let running = job("f03-cut", "2").on(&sup).start(CreateOrder::Spec);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "{}",
+        sup.log()
+    );
+    sup.kill();
+    let path = pod_file(&sup, "journal.jsonl");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 7]).unwrap();
+    sup.restart();
+    let out = running.finish();
+    let log = sup.log();
+    assert!(
+        log.contains("dropped a partial last record"),
+        "the restart does not say it dropped the partial record\n{log}"
+    );
+    let doc = out.status_json.clone().expect("status");
+    assert_runtime_agrees(&out, &doc, &log);
+    // The journal is whole again: every line a record.
+    let text = std::fs::read_to_string(&path).unwrap();
+    for (n, line) in text.lines().enumerate() {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "line {} is not a record: {line:?}",
+            n + 1
+        );
+    }
+}
+
+#[test]
+fn f04_a_garbage_status_file_is_named_and_rewritten_from_the_journal() {
+    if pod::skip("f04") {
+        return;
+    }
+    let mut sup = SharedSupervisor::start("f04-garbage");
+    let out = job("f04-garbage", "0.2").on(&sup).run(CreateOrder::Spec);
+    let good = out.status_json.clone().expect("status");
+    assert_runtime_agrees(&out, &good, &sup.log());
+    sup.kill();
+    let file = pod_file(&sup, "status.json");
+    std::fs::write(&file, b"\x00garbage{").unwrap();
+    let no_sup = sup.podinit(&["status"]);
+    let err = String::from_utf8_lossy(&no_sup.stderr);
+    assert_eq!(no_sup.status.code(), Some(1), "{no_sup:?}");
+    assert!(
+        err.contains(&file.display().to_string())
+            && err.contains("unreadable")
+            && err.contains("journal.jsonl")
+            && err.contains("podinit supervise"),
+        "{err}"
+    );
+    sup.restart();
+    // Answered once the restart has resumed the state dir (its sockets are bound before).
+    let _ = sup.podinit(&["status"]);
+    let rewritten = read_json(&file).unwrap_or_else(|| panic!("not rewritten\n{}", sup.log()));
+    assert_runtime_agrees(&out, &rewritten, &sup.log());
+    assert_eq!(rewritten["finished"], true);
+    assert!(
+        sup.log().contains("rewritten from the journal"),
+        "{}",
+        sup.log()
+    );
+}
+
+#[test]
+fn f05_the_socket_dir_removed_under_a_running_pod_loses_no_status() {
+    if pod::skip("f05") {
+        return;
+    }
+    let sup = SharedSupervisor::start("f05-sock");
+    let running = job("f05-sock", "1.5").on(&sup).start(CreateOrder::Spec);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "{}",
+        sup.log()
+    );
+    let sock_dir = sup.state_dir().join("sock");
+    std::fs::remove_dir_all(&sock_dir).unwrap();
+    let out = running.finish();
+    let doc = out.status_json.clone().expect("status");
+    assert_runtime_agrees(&out, &doc, &sup.log());
+    let log = sup.log();
+    assert!(
+        log.contains("init.sock was removed; listening there again"),
+        "{log}"
+    );
+    assert!(
+        std::os::unix::net::UnixStream::connect(sock_dir.join("init.sock")).is_ok(),
+        "no socket again\n{log}"
+    );
+}
