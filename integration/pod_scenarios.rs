@@ -484,7 +484,7 @@ fn s04_init_sequence_init_then_sidecar_then_app(#[case] order: CreateOrder) {
         .add(Container::script(
             "sidecar",
             "trap 'tlog got TERM; exit 0' TERM\n\
-             tlog started; sleep 1.5; touch /dev/shm/ready; tlog ready file made\n\
+             tlog started; sleep 1.5; tlog ready file made; touch /dev/shm/ready\n\
              while :; do sleep 0.05; done",
         ))
         .add(Container::script(
@@ -2111,7 +2111,8 @@ fn x24_vci_launch_priority_and_bci_ignored_exit_code(#[case] order: CreateOrder)
         .add(
             Container::script(
                 "helper",
-                "tlog started; sleep 0.5; touch /dev/shm/ready; tlog ready\n\
+                // "ready" is logged before the probe can see the file: the app may start at once.
+                "tlog started; sleep 0.5; tlog ready; touch /dev/shm/ready\n\
                  until grep -q ' app exiting$' /shared/timeline.log; do sleep 0.02; done\n\
                  sleep 0.5; exit 5",
             )
