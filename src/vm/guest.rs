@@ -426,14 +426,16 @@ impl Sandbox {
 
     fn apply(&mut self, actions: Vec<Action>) -> Option<Ending> {
         let mut ending = None;
-        for a in actions {
+        let mut queue = std::collections::VecDeque::from(actions);
+        while let Some(a) = queue.pop_front() {
             match a {
                 Action::TermAgent => self.signal_agent(libc::SIGTERM),
                 Action::KillAgent => self.signal_agent(libc::SIGKILL),
                 Action::TermAll => {
                     // SAFETY: kill(-1) signals every process PID 1 may signal but itself.
                     unsafe { libc::kill(-1, libc::SIGTERM) };
-                    self.reap();
+                    // Nothing may be left at all: that ends the sandbox now, not at the grace.
+                    queue.extend(self.reap());
                 }
                 Action::KillAll => {
                     // SAFETY: as above.
