@@ -297,13 +297,38 @@ pub fn config(
 /// A busybox root filesystem from the host's static busybox (Debian `busybox-static`), one per
 /// container and writable, as a container's own image layer is: the ACS document's sidecar
 /// does `touch /var/logs.txt` in its root filesystem.
+/// The host's static busybox (Debian `busybox-static`).
+pub fn host_busybox() -> Result<PathBuf, String> {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            "image busybox needs the host's static busybox (apt-get install busybox-static)".into()
+        })
+}
+
+/// The applets `busybox --list` names, to link to it; busybox itself is left out (linking it
+/// would replace the binary with a loop).
+pub fn busybox_applets(busybox: &Path) -> Result<Vec<String>, String> {
+    let list = std::process::Command::new(busybox)
+        .arg("--list")
+        .output()
+        .map_err(|e| format!("{} --list: {e}", busybox.display()))?;
+    Ok(String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter(|a| !a.is_empty() && *a != "busybox" && !a.contains('/'))
+        .map(String::from)
+        .collect())
+}
+
+/// `/etc/passwd` of a busybox root: root and nobody.
+pub const BUSYBOX_PASSWD: &str =
+    "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n";
+
 pub fn busybox_rootfs(rootfs: &Path) -> Result<PathBuf, String> {
     let rootfs = rootfs.to_path_buf();
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .iter()
-        .map(Path::new)
-        .find(|p| p.exists())
-        .ok_or("image busybox needs the host's static busybox (apt-get install busybox-static)")?;
+    let busybox = host_busybox()?;
     let bin = rootfs.join("bin");
     // The directories of the busybox image (`docker run busybox ls /`).
     for d in [
@@ -312,24 +337,12 @@ pub fn busybox_rootfs(rootfs: &Path) -> Result<PathBuf, String> {
         std::fs::create_dir_all(rootfs.join(d))
             .map_err(|e| format!("{}: {e}", rootfs.display()))?;
     }
-    std::fs::copy(busybox, bin.join("busybox"))
+    std::fs::copy(&busybox, bin.join("busybox"))
         .map_err(|e| format!("copying {}: {e}", busybox.display()))?;
-    let list = std::process::Command::new(bin.join("busybox"))
-        .arg("--list")
-        .output()
-        .map_err(|e| format!("busybox --list: {e}"))?;
-    for applet in String::from_utf8_lossy(&list.stdout).lines() {
-        // The list includes busybox itself: linking it would replace the binary with a loop.
-        if applet.is_empty() || applet == "busybox" || applet.contains('/') {
-            continue;
-        }
+    for applet in busybox_applets(&bin.join("busybox"))? {
         let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
     }
-    std::fs::write(
-        rootfs.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-    )
-    .map_err(|e| e.to_string())?;
+    std::fs::write(rootfs.join("etc/passwd"), BUSYBOX_PASSWD).map_err(|e| e.to_string())?;
     std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")
         .map_err(|e| e.to_string())?;
     Ok(rootfs)

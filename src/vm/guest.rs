@@ -277,11 +277,8 @@ struct Sandbox {
     status_file: PathBuf,
 }
 
-const SIGNALS: Token = Token(0);
-const CONTROL: Token = Token(1);
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Token(u64);
+const SIGNALS: u64 = 0;
+const CONTROL: u64 = 1;
 
 impl Sandbox {
     fn new(cfg: SandboxConfig, started: Instant) -> Result<Self, String> {
@@ -523,15 +520,12 @@ impl Sandbox {
         };
         if let Err(e) = epoll.add(
             self.signals.as_fd(),
-            EpollEvent::new(EpollFlags::EPOLLIN, SIGNALS.0),
+            EpollEvent::new(EpollFlags::EPOLLIN, SIGNALS),
         ) {
             fail(format!("epoll_ctl(signalfd): {e}"));
         }
         if let Some(port) = &self.control {
-            if let Err(e) = epoll.add(
-                port.as_fd(),
-                EpollEvent::new(EpollFlags::EPOLLIN, CONTROL.0),
-            ) {
+            if let Err(e) = epoll.add(port.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, CONTROL)) {
                 fail(format!("epoll_ctl(control port): {e}"));
             }
         }
@@ -560,7 +554,7 @@ impl Sandbox {
                 Err(e) => fail(format!("epoll_wait: {e}")),
             };
             for ev in &events[..n] {
-                match Token(ev.data()) {
+                match ev.data() {
                     SIGNALS => {
                         let mut buf = [MaybeUninit::uninit(); 16];
                         let infos: Vec<u32> =

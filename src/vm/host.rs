@@ -171,11 +171,7 @@ fn boot_pod(opts: &RunOptions, vm: &VmOptions, work: &Path) -> Result<i32, Strin
     })?;
     let podinit =
         std::env::current_exe().map_err(|e| format!("cannot find the podinit binary: {e}"))?;
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .ok_or("the VM's shell and busybox images need the host's static busybox (apt-get install busybox-static)")?;
+    let busybox = crate::run::bundle::host_busybox()?;
     let kernel = match &vm.kernel {
         Some(k) => k.clone(),
         None => qemu::find_kernel()?,

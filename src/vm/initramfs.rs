@@ -57,19 +57,6 @@ fn parse_ldd(text: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The busybox applets to link in the guest's `/bin`.
-fn applets(busybox: &Path) -> Result<Vec<String>, String> {
-    let out = Command::new(busybox)
-        .arg("--list")
-        .output()
-        .map_err(|e| format!("{} --list: {e}", busybox.display()))?;
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|a| !a.is_empty() && *a != "busybox" && !a.contains('/'))
-        .map(String::from)
-        .collect())
-}
-
 fn cpio_err(e: super::cpio::CpioError) -> String {
     e.to_string()
 }
@@ -100,7 +87,7 @@ pub fn build(c: &Contents) -> Result<Vec<u8>, String> {
         .map_err(cpio_err)?;
     a.file("/bin/busybox", 0o755, &read(&c.busybox)?)
         .map_err(cpio_err)?;
-    for applet in applets(&c.busybox)? {
+    for applet in crate::run::bundle::busybox_applets(&c.busybox)? {
         let link = format!("/bin/{applet}");
         if !a.contains(&link) {
             a.symlink(&link, "busybox").map_err(cpio_err)?;
@@ -119,10 +106,7 @@ pub fn build(c: &Contents) -> Result<Vec<u8>, String> {
         }
     }
     for (path, text) in [
-        (
-            "/etc/passwd",
-            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-        ),
+        ("/etc/passwd", crate::run::bundle::BUSYBOX_PASSWD),
         ("/etc/group", "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n"),
         ("/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n"),
     ] {
