@@ -9,6 +9,7 @@
 //! | f03 | the journal's last record cut mid-write while no supervisor runs | the restarted one says it dropped a partial record, the pod ends with the runtime's statuses |
 //! | f04 | a finished pod's status.json replaced by garbage | `podinit status` without a supervisor names the file and what to do; a supervisor start rewrites it from the journal |
 //! | f05 | `<state>/sock` removed under a running pod | the pod ends with the runtime's statuses; the supervisor says so and listens again |
+//! | f06 | a `--exit-with-pod` supervisor SIGKILLed after its pod ended, before it exited (the state dir such a kill leaves) | the restarted one exits at once with the pod's result; once a result was reported, a new one waits for a pod |
 
 mod pod;
 mod support;
@@ -74,6 +75,10 @@ impl Drop for Tmpfs {
 }
 
 fn job(name: &str, work_s: &str) -> PodTest {
+    job_exiting(name, work_s, 0)
+}
+
+fn job_exiting(name: &str, work_s: &str, app_exit: i32) -> PodTest {
     PodTest::new(name)
         .timeout(Duration::from_secs(30))
         .cmd_timeout(Duration::from_secs(10))
@@ -92,7 +97,7 @@ fn job(name: &str, work_s: &str) -> PodTest {
         ))
         .add(Container::script(
             "app",
-            &format!("tlog started\nsleep {work_s}\ntlog exiting\nexit 0"),
+            &format!("tlog started\nsleep {work_s}\ntlog exiting\nexit {app_exit}"),
         ))
 }
 
@@ -367,4 +372,87 @@ fn f05_the_socket_dir_removed_under_a_running_pod_loses_no_status() {
         std::os::unix::net::UnixStream::connect(sock_dir.join("init.sock")).is_ok(),
         "no socket again\n{log}"
     );
+}
+
+/// A `--exit-with-pod` supervisor (a one-pod sandbox's PID 1, or `podinit run`'s) SIGKILLed in
+/// the instant between its pod's end and its own exit leaves a state dir with a finished pod
+/// whose result nobody received; restarted, it used to wait forever for a pod that never
+/// comes. Produced here from a real pod's state dir, cut the way such a kill leaves it.
+#[test]
+fn f06_a_restarted_exit_with_pod_supervisor_exits_with_the_result_its_predecessor_owed() {
+    if pod::skip("f06") {
+        return;
+    }
+    let mut sup = SharedSupervisor::start("f06-owed");
+    let out = job_exiting("f06-owed", "0.2", 3)
+        .on(&sup)
+        .run(CreateOrder::Spec);
+    let doc = out.status_json.clone().expect("status");
+    assert_eq!(doc["phase"], "Failed", "{doc}\n{}", sup.log());
+    sup.kill();
+    let journal = pod_file(&sup, "journal.jsonl");
+    let reported = pod_file(&sup, "result-reported");
+    assert!(
+        reported.exists(),
+        "a shared supervisor's finished pod is marked reported\n{}",
+        sup.log()
+    );
+    let exit_with_pod = |what: &str| {
+        let mut cmd = sup.supervise_cmd();
+        cmd.arg("--exit-with-pod");
+        let run = support::proc::run(&mut cmd, Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let log = String::from_utf8_lossy(&run.stderr).into_owned();
+        assert_eq!(
+            run.status.code(),
+            Some(1),
+            "{what}: exits with the Failed pod's result\n{log}"
+        );
+        assert!(
+            log.contains("did not exit with its result"),
+            "{what}: {log}"
+        );
+        assert!(reported.exists(), "{what}: marked reported at the exit");
+        let status = read_json(&pod_file(&sup, "status.json")).expect("status.json");
+        assert_eq!(
+            (status["phase"].clone(), status["finished"].clone()),
+            ("Failed".into(), true.into()),
+            "{what}: {status}"
+        );
+    };
+
+    // Killed after the app's exit was journalled, before the pod's end was.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let last = text.trim_end().rfind('\n').expect("more than one record");
+    assert!(text[last..].contains("finished"), "{text}");
+    std::fs::write(&journal, &text[..=last]).unwrap();
+    std::fs::remove_file(&reported).unwrap();
+    exit_with_pod("journal without its final record");
+
+    // Killed after the final record, before the exit.
+    std::fs::remove_file(&reported).unwrap();
+    exit_with_pod("final record, not reported");
+
+    // Reported: a new sandbox on this state dir waits for its own pod, and a SIGTERM ends it.
+    let mut cmd = sup.supervise_cmd();
+    let log_path = sup.dir().join("f06-waiting.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut waiting = cmd
+        .arg("--exit-with-pod")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let still = waiting.try_wait().unwrap().is_none();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(waiting.id() as i32, libc::SIGTERM) };
+    let ended = support::proc::wait_timeout(&mut waiting, Duration::from_secs(10));
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    if ended.is_none() {
+        support::proc::kill_wait(&mut waiting);
+    }
+    assert!(still, "a reported result is not reported again\n{text}");
+    assert_eq!(ended.and_then(|s| s.code()), Some(0), "{text}");
 }

@@ -23,6 +23,8 @@ use crate::plan::PodKey;
 pub const MAX_FINISHED_PODS: usize = 64;
 pub const STATUS_FILE: &str = "status.json";
 pub const JOURNAL_FILE: &str = "journal.jsonl";
+/// Present once a finished pod's result was passed on (`Pod::result_reported`).
+pub const REPORTED_FILE: &str = "result-reported";
 
 #[derive(Debug, Clone)]
 pub struct Layout {

@@ -96,8 +96,8 @@ pub struct Supervisor {
     socket: PathBuf,
     init_socket: PathBuf,
     exit_with_pod: bool,
-    /// The result of the first pod that finished (what `exit_with_pod` exits with).
-    first_result: Option<i32>,
+    /// The first pod that finished and its result (what `exit_with_pod` exits with).
+    first_result: Option<(PodKey, i32)>,
     /// Every pod is being deleted: no new registration, exit once none is left.
     shutting_down: bool,
     exit_code: Option<i32>,
@@ -261,12 +261,22 @@ impl Supervisor {
     /// Carry on with the unfinished pods a previous supervisor left in the state dir; finished
     /// ones stay on disk for `podinit status` and are never replayed.
     fn resume_pods(&mut self) {
+        // Finished pods whose result no supervisor passed on: a `--exit-with-pod` predecessor
+        // was killed between the pod's end and its own exit (pod.rs, `result_reported`).
+        let mut unreported = Vec::new();
         for key in self.layout.pod_keys() {
             let dir = self.layout.pod_dir(&key);
             let (mut pod, inits) =
                 match Pod::resume(dir.clone(), key.clone(), self.cfg.clone(), self.clock) {
                     Ok(Resumed::Live(pod, inits)) => (pod, inits),
-                    Ok(Resumed::Finished) => continue,
+                    Ok(Resumed::Finished {
+                        phase: Some(phase),
+                        reported: false,
+                    }) => {
+                        unreported.push((key, phase));
+                        continue;
+                    }
+                    Ok(Resumed::Finished { .. }) => continue,
                     Err(e) => {
                         log_error!("supervise: cannot resume the pod in {}: {e}", dir.display());
                         continue;
@@ -305,6 +315,27 @@ impl Supervisor {
         self.layout
             .prune(MAX_FINISHED_PODS, &|k| self.pods.contains_key(k));
         self.write_dirty_statuses();
+        self.report_unreported(unreported);
+    }
+
+    /// A finished pod whose result was never passed on is the result a `--exit-with-pod`
+    /// supervisor owes: it exits with it (deleting any other pod first), as its predecessor
+    /// would have. Without `--exit-with-pod`, status.json is the report: mark it so.
+    fn report_unreported(&mut self, unreported: Vec<(PodKey, Phase)>) {
+        if !self.exit_with_pod {
+            for (key, _) in &unreported {
+                Pod::result_reported(&self.layout.pod_dir(key));
+            }
+            return;
+        }
+        let Some((key, phase)) = unreported.into_iter().next() else {
+            return;
+        };
+        log_warn!(
+            "supervise: pod {key} finished ({phase:?}) but the previous supervisor did not exit with its result; exiting with it"
+        );
+        self.first_result = Some((key, proto::phase_exit_code(phase)));
+        self.shut_down(None);
     }
 
     fn token(&mut self) -> u64 {
@@ -366,6 +397,10 @@ impl Supervisor {
         loop {
             if let Some(code) = self.exit_code {
                 self.cleanup();
+                if let Some((key, _)) = &self.first_result {
+                    // The last step: from here a restart must not report the pod again.
+                    Pod::result_reported(&self.layout.pod_dir(key));
+                }
                 return code;
             }
             let timeout = match self.next_deadline() {
@@ -521,7 +556,7 @@ impl Supervisor {
     fn exit_when_done(&mut self) {
         if self.shutting_down && self.pods.is_empty() && self.exit_code.is_none() {
             let code = if self.exit_with_pod {
-                self.first_result.unwrap_or(0)
+                self.first_result.as_ref().map_or(0, |(_, code)| *code)
             } else {
                 0
             };
@@ -861,8 +896,13 @@ impl Supervisor {
         }
         self.layout
             .prune(MAX_FINISHED_PODS, &|k| self.pods.contains_key(k));
+        // Reported now, unless it is the result a `--exit-with-pod` supervisor exits with: that
+        // one is marked as the last step before the exit (`run`).
+        if !(self.exit_with_pod && self.first_result.is_none()) {
+            Pod::result_reported(&self.layout.pod_dir(key));
+        }
         if self.first_result.is_none() {
-            self.first_result = Some(proto::phase_exit_code(phase));
+            self.first_result = Some((key.clone(), proto::phase_exit_code(phase)));
             if self.exit_with_pod {
                 if !self.pods.is_empty() {
                     log_warn!(

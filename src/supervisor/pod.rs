@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::disk::{self, Health};
 use super::journal::{self, Journal, Record};
-use super::layout::STATUS_FILE;
+use super::layout::{REPORTED_FILE, STATUS_FILE};
 use super::status_file::{self, Clock};
 use crate::engine::{self, Action, Engine, Event, Phase};
 use crate::plan::PodKey;
@@ -57,7 +57,12 @@ pub enum Resumed {
     /// An unfinished pod, replayed: the supervisor carries on with it.
     Live(Box<Pod>, Vec<JournalledInit>),
     /// The pod finished before (its journal says so, or replaying it ends it): left alone.
-    Finished,
+    /// `phase` is `None` for an empty journal (a directory nothing was recorded in).
+    Finished {
+        phase: Option<Phase>,
+        /// Whether a supervisor passed the result on ([`Pod::result_reported`]).
+        reported: bool,
+    },
 }
 
 impl Pod {
@@ -89,12 +94,23 @@ impl Pod {
     ) -> std::io::Result<Resumed> {
         let (journal, records, _) = Journal::open(&dir)?;
         let status = dir.join(STATUS_FILE);
+        let reported = dir.join(REPORTED_FILE).exists();
         let finished = match records.last() {
-            None => return Ok(Resumed::Finished),
-            Some(Record::Finished { .. }) => match read_status(&status) {
-                Ok(_) => return Ok(Resumed::Finished),
+            None => {
+                return Ok(Resumed::Finished {
+                    phase: None,
+                    reported,
+                });
+            }
+            Some(Record::Finished { phase }) => match read_status(&status) {
+                Ok(_) => {
+                    return Ok(Resumed::Finished {
+                        phase: Some(*phase),
+                        reported,
+                    });
+                }
                 // Rebuilt below from the journal, which holds every status it showed.
-                Err(e) => Some(e),
+                Err(e) => Some((e, *phase)),
             },
             Some(_) => None,
         };
@@ -140,7 +156,7 @@ impl Pod {
                 Record::Finished { .. } => {}
             }
         }
-        if let Some(unreadable) = finished {
+        if let Some((unreadable, phase)) = finished {
             pod.finished = true;
             pod.write_status(clock);
             log_warn!(
@@ -148,7 +164,10 @@ impl Pod {
                 pod.key,
                 status.display()
             );
-            return Ok(Resumed::Finished);
+            return Ok(Resumed::Finished {
+                phase: Some(phase),
+                reported,
+            });
         }
         if pod.engine.is_finished() {
             // It ended, but the previous supervisor died before it journalled that (or it was a
@@ -156,7 +175,10 @@ impl Pod {
             // is never replayed onto the next pod.
             let phase = pod.engine.phase();
             pod.finish(phase, clock);
-            return Ok(Resumed::Finished);
+            return Ok(Resumed::Finished {
+                phase: Some(phase),
+                reported,
+            });
         }
         log_info!(
             "supervise: pod {}: resumed from the journal ({count} inputs, {} containers)",
@@ -262,6 +284,20 @@ impl Pod {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Marks the pod's result as passed on — by a shared supervisor when the pod finishes (its
+    /// status.json is the report), by a `--exit-with-pod` supervisor as the last thing before
+    /// it exits with that result. A restarted `--exit-with-pod` supervisor that finds a
+    /// finished pod without the mark knows its predecessor died between the pod's end and its
+    /// own exit, and exits with that result instead of waiting for a pod that never comes.
+    pub fn result_reported(dir: &Path) {
+        if let Err(e) = std::fs::write(dir.join(REPORTED_FILE), b"") {
+            log_warn!(
+                "supervise: cannot mark the result of the pod in {} as reported: {e}",
+                dir.display()
+            );
+        }
+    }
 }
 
 /// A status file, or why it cannot be read (missing, not JSON).
@@ -328,7 +364,13 @@ mod tests {
         assert!(pod.engine.is_finished());
         drop(pod); // SIGKILLed before `finish`
         let resumed = Pod::resume(dir.clone(), key.clone(), engine::Config::default(), clock);
-        assert!(matches!(resumed, Ok(Resumed::Finished)));
+        assert!(matches!(
+            resumed,
+            Ok(Resumed::Finished {
+                phase: Some(Phase::Succeeded),
+                reported: false
+            })
+        ));
         let (_, records, _) = Journal::open(&dir).unwrap();
         assert!(matches!(
             records.last(),
@@ -344,7 +386,24 @@ mod tests {
         );
         // And once finished, the next start leaves it alone without replaying.
         let again = Pod::resume(dir.clone(), key, engine::Config::default(), clock);
-        assert!(matches!(again, Ok(Resumed::Finished)));
+        assert!(matches!(
+            again,
+            Ok(Resumed::Finished {
+                phase: Some(Phase::Succeeded),
+                reported: false
+            })
+        ));
+        Pod::result_reported(&dir);
+        let reported = Pod::resume(
+            dir.clone(),
+            PodKey::default_pod(),
+            engine::Config::default(),
+            clock,
+        );
+        assert!(matches!(
+            reported,
+            Ok(Resumed::Finished { reported: true, .. })
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
