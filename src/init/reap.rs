@@ -146,6 +146,7 @@ mod tests {
         fn spawn_exiting(code: i32) -> libc::pid_t {
             // SAFETY: the child only calls `_exit`, which is async-signal-safe.
             match unsafe { libc::fork() } {
+                // SAFETY: the forked child only exits.
                 0 => unsafe { libc::_exit(code) },
                 pid => pid,
             }
@@ -159,6 +160,7 @@ mod tests {
                     // SAFETY: WNOWAIT waits for the death without consuming the zombie; `info`
                     // is a valid, writable siginfo_t.
                     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+                    // SAFETY: as above, `info` is valid and writable for the call.
                     let rc = unsafe {
                         libc::waitid(
                             libc::P_PID,
@@ -168,6 +170,7 @@ mod tests {
                         )
                     };
                     if main < 0 || other < 0 || rc != 0 {
+                        // SAFETY: the forked test child exits without unwinding.
                         unsafe { libc::_exit(2) };
                     }
                 }

@@ -356,7 +356,7 @@ unsafe fn child_exec(
     err_fd: RawFd,
     output: Option<[RawFd; 2]>,
 ) -> ! {
-    // SAFETY (whole body): each call is async-signal-safe (setpgid, getpid, tcsetpgrp, chdir,
+    // SAFETY: (the whole body) each call is async-signal-safe (setpgid, getpid, tcsetpgrp, chdir,
     // signal, close, dup2, sigprocmask, execv, write, _exit, errno reads) and every pointer passed points
     // into `prepared`/`setup`, which the suspended parent keeps alive. Dispositions, mask and
     // fd table are the child's own copies (no CLONE_SIGHAND, CLONE_FILES).
