@@ -33,6 +33,7 @@
 //! | s13a/b/c | hostile input: hook with garbage stdin, inject on a bad config.json, explain naming a bad annotation |
 //! | s14 | pod deleted while a sidecar fails its startup probe: the held app ends NeverStarted |
 //! | x01-x11 | more of SPEC 3/6: app SIGKILLed (process / whole container), a second stop shortening the grace, non-zero sidecar exit in teardown, failed init container, postStart/preStop, startup-probe and liveness restarts, a late declared app, ECI exit priority and ignore-exit-code, OnFailure |
+//! | x30-x32 | from the e2e catalogue (docs/e2e-catalogue.md): a sidecar exiting 0 on its own is restarted; an app's preStop outliving the grace is cut, then every container stops with the 2 s minimum; a failing preStop in teardown does not hold the stop |
 
 mod pod;
 mod support;
@@ -668,19 +669,9 @@ fn s08_crashed_sidecar_restarted_alone(#[case] order: CreateOrder) {
         return;
     }
     // Run 1 crashes (exit 1) once the app runs; run 2 stays up. The app waits for run 2.
-    let sidecar = "echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs)\n\
-         tlog \"run $n\"\n\
-         if [ \"$n\" = 1 ]; then\n\
-           touch /dev/shm/ready\n\
-           until grep -q ' app started$' /shared/timeline.log; do sleep 0.02; done\n\
-           tlog crashing; exit 1\n\
-         fi\n\
-         trap 'tlog got TERM; exit 0' TERM\n\
-         tlog up again; while :; do sleep 0.05; done";
+    let sidecar = sidecar_ending_its_first_run("tlog crashing; exit 1");
     let app = app_body(
-        "i=0; until grep -q ' sidecar up again$' /shared/timeline.log; do\n\
-           i=$((i+1)); [ $i -gt 400 ] && { tlog gave up waiting; break; }; sleep 0.02; done\n\
-         tlog saw the sidecar again",
+        &format!("{WAIT_FOR_SIDECAR_AGAIN}\ntlog saw the sidecar again"),
         0,
     );
     let out = pod("s08-sidecar-crash")
@@ -692,7 +683,7 @@ fn s08_crashed_sidecar_restarted_alone(#[case] order: CreateOrder) {
                                 "startupProbe": waiting_probe("/dev/shm/ready")}],
             "containers": [{"name": "app", "image": "busybox"}],
         }))
-        .add(Container::script("sidecar", sidecar))
+        .add(Container::script("sidecar", &sidecar))
         .add(Container::script("app", &app))
         .run(order);
 
@@ -724,6 +715,26 @@ fn s08_crashed_sidecar_restarted_alone(#[case] order: CreateOrder) {
     assert_stopped_sidecar(&out, "sidecar", 0);
     assert_phase(&out, "Succeeded");
 }
+
+/// A sidecar whose first run ends with `end` (shell) once the app runs (`run 1`, then `run 2`
+/// logs `up again` and stays up until SIGTERM); each run logs `run N`.
+fn sidecar_ending_its_first_run(end: &str) -> String {
+    format!(
+        "echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs)\n\
+         tlog \"run $n\"\n\
+         if [ \"$n\" = 1 ]; then\n\
+           touch /dev/shm/ready\n\
+           until grep -q ' app started$' /shared/timeline.log; do sleep 0.02; done\n\
+           {end}\n\
+         fi\n\
+         trap 'tlog got TERM; exit 0' TERM\n\
+         tlog up again; while :; do sleep 0.05; done"
+    )
+}
+
+/// App work: wait (up to 8 s) until the sidecar's second run is up.
+const WAIT_FOR_SIDECAR_AGAIN: &str = "i=0; until grep -q ' sidecar up again$' /shared/timeline.log; do\n\
+       i=$((i+1)); [ $i -gt 400 ] && { tlog gave up waiting; break; }; sleep 0.02; done";
 
 // ---------------------------------------------------------------------------------------------
 // 9. Pod deletion: `podinit stop --grace 10`
@@ -2407,5 +2418,188 @@ fn x29_adopted_daemons_get_the_stop_signal_before_sigkill(#[case] order: CreateO
         "the container ended {after_term_ms:.0} ms after the stubborn daemon's TERM (grace 2 s)\n{out}"
     );
     assert_reaped(&out, &[("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ported from the Kubernetes node e2e catalogue (docs/e2e-catalogue.md), entries "not yet" before
+
+/// e2e L57/L78 ("should restart a restartable init container after the regular container
+/// started"): a native sidecar that exits 0 on its own — not a crash — is restarted all the
+/// same (kubelet: a restartable init container is restarted whatever its exit code and the
+/// pod's restartPolicy), alone; the app is untouched and the Job still succeeds.
+#[rstest]
+#[case::never_spec("Never", CreateOrder::Spec)]
+#[case::never_reverse("Never", CreateOrder::Reverse)]
+#[case::on_failure_spec("OnFailure", CreateOrder::Spec)]
+#[case::on_failure_reverse("OnFailure", CreateOrder::Reverse)]
+fn x30_sidecar_exiting_zero_on_its_own_is_restarted(
+    #[case] policy: &str,
+    #[case] order: CreateOrder,
+) {
+    if pod::skip("x30_sidecar_exiting_zero_on_its_own_is_restarted") {
+        return;
+    }
+    let sidecar = sidecar_ending_its_first_run("tlog done by itself; exit 0");
+    let app = app_body(WAIT_FOR_SIDECAR_AGAIN, 0);
+    let out = pod("x30-sidecar-exit-zero")
+        .spec(json!({
+            "restartPolicy": policy,
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [native_sidecar("sidecar")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", &sidecar))
+        .add(Container::script("app", &app))
+        .run(order);
+    out.assert_order(&[
+        "sidecar run 1",
+        "app started",
+        "sidecar done by itself",
+        "sidecar run 2",
+        "sidecar up again",
+        "app exiting",
+        "sidecar got TERM",
+    ]);
+    assert_eq!(count(&out, "app", "gave up waiting"), 0, "{out}");
+    assert_eq!(
+        count(&out, "app", "started"),
+        1,
+        "the app was touched\n{out}"
+    );
+    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "app", "restartCount"), 0, "{out}");
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+/// e2e L24/L132 ("should respect termination grace period seconds with long-running preStop
+/// hook", "should mark pod as failed if any of the prestop hook in regular container has
+/// exceeded its termination grace period seconds"): pod deleted with a 4 s grace while the
+/// app's preStop would take 20 s and the app and sidecar s2 ignore SIGTERM. The preStop gets
+/// the whole grace and is cut there. Then the ordering gives way to the budget, as in the
+/// kubelet (`killContainer`: `waitForTurn` returns when the grace is over, then every container
+/// gets StopContainer with the 2 s minimum): the app and both sidecars get their stop signal
+/// together, and the two that ignore it are SIGKILLed 2 s later (137; the pod Failed), s1
+/// stops at once. The kubelet reports s2 as 137/Error; podinit as 0 with `rawExitCode` 137
+/// (SPEC 3: a sidecar stopped by the pod succeeds).
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x31_pre_stop_outliving_the_grace_is_cut_then_everyone_stops_with_the_minimum(
+    #[case] order: CreateOrder,
+) {
+    if pod::skip("x31_pre_stop_outliving_the_grace_is_cut_then_everyone_stops_with_the_minimum") {
+        return;
+    }
+    let stubborn = "trap 'tlog got TERM' TERM\n\
+                    tlog started; touch /dev/shm/ready\n\
+                    while :; do sleep 0.05; done";
+    let test = pod("x31-prestop-outlives-grace")
+        .timeout(Duration::from_secs(40))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 4,
+            "initContainers": [native_sidecar("s1"), native_sidecar("s2")],
+            "containers": [{"name": "app", "image": "busybox",
+                            "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c",
+                                format!("{}; sleep 20; {}",
+                                        pod::log_line("preStop started"),
+                                        pod::log_line("preStop finished"))]}}}}],
+        }))
+        .add(Container::script("s1", &sidecar_body("0")))
+        .add(Container::script("s2", stubborn))
+        .add(Container::script("app", stubborn));
+    let running = test.start(order);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "app did not start: {:?}",
+        running.timeline()
+    );
+    running.mark("delete requested");
+    let out_stop = running.podinit(&["stop"]);
+    assert!(out_stop.status.success(), "podinit stop: {out_stop:?}");
+    let out = running.finish();
+    out.assert_order(&[
+        "harness delete requested",
+        "app preStop started",
+        "app got TERM",
+    ]);
+    out.assert_order(&["app preStop started", "s2 got TERM"]);
+    out.assert_order(&["app preStop started", "s1 got TERM", "s1 exiting"]);
+    assert_eq!(count(&out, "app", "preStop finished"), 0, "{out}");
+    // Nobody's stop signal before the grace is over (the preStop had all of it), everyone's
+    // right after.
+    for who in ["app", "s2", "s1"] {
+        let ms = gap_ms(&out, "app preStop started", &format!("{who} got TERM"));
+        assert!(
+            (3500.0..8000.0).contains(&ms),
+            "{who}'s stop signal came {ms:.0} ms after the preStop began (grace 4 s)\n{out}"
+        );
+    }
+    // Then the 2 s minimum before SIGKILL for the two that ignore it.
+    for who in ["app", "s2"] {
+        let exited_us = out.timings[who]["exited_at_us"];
+        let term_us = at(&out, &format!("{who} got TERM")) as f64;
+        let ms = (exited_us - term_us) / 1000.0;
+        assert!(
+            (1800.0..6000.0).contains(&ms),
+            "{who} ended {ms:.0} ms after its TERM (SIGKILL after the 2 s minimum)\n{out}"
+        );
+    }
+    // s2's init exits 0 for the runtime too (its app's SIGKILL is in `rawExitCode`), as in s06.
+    assert_reaped(&out, &[("s1", 0), ("s2", 0), ("app", 137)]);
+    assert_eq!(st(&out, "app", "exitCode"), 137, "{out}");
+    assert_stopped_sidecar(&out, "s2", 137);
+    assert_stopped_sidecar(&out, "s1", 0);
+    assert_phase(&out, "Failed");
+}
+
+/// e2e L129's family (a restartable init container's stop going wrong in teardown must not
+/// change the pod's outcome): a sidecar whose preStop fails (exit 1) still gets its stop
+/// signal right after, and the Job succeeds. The kubelet records FailedPreStopHook and kills
+/// the container all the same (`killContainer` → `executePreStopHook` ignores the result).
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x32_failing_pre_stop_in_teardown_does_not_stop_the_stop(#[case] order: CreateOrder) {
+    if pod::skip("x32_failing_pre_stop_in_teardown_does_not_stop_the_stop") {
+        return;
+    }
+    let mut sidecar = native_sidecar("sidecar");
+    sidecar["lifecycle"] = json!({"preStop": {"exec": {"command": ["sh", "-c",
+        format!("{}; exit 1", pod::log_line("preStop failing"))]}}});
+    let t = Instant::now();
+    let out = pod("x32-prestop-fails")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 20,
+            "initContainers": [sidecar],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", &sidecar_body("0")))
+        .add(Container::script("app", &app_body("sleep 0.2", 0)))
+        .run(order);
+    out.assert_order(&[
+        "sidecar started",
+        "app started",
+        "app exiting",
+        "sidecar preStop failing",
+        "sidecar got TERM",
+        "sidecar exiting",
+    ]);
+    let after_ms = gap_ms(&out, "sidecar preStop failing", "sidecar got TERM");
+    assert!(
+        after_ms < 3000.0,
+        "the stop signal came {after_ms:.0} ms after the failed preStop\n{out}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "the pod waited out its grace ({:?})\n{out}",
+        t.elapsed()
+    );
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
     assert_phase(&out, "Succeeded");
 }
