@@ -34,6 +34,7 @@
 //! | s14 | pod deleted while a sidecar fails its startup probe: the held app ends NeverStarted |
 //! | x01-x11 | more of SPEC 3/6: app SIGKILLed (process / whole container), a second stop shortening the grace, non-zero sidecar exit in teardown, failed init container, postStart/preStop, startup-probe and liveness restarts, a late declared app, ECI exit priority and ignore-exit-code, OnFailure |
 //! | x30-x32 | from the e2e catalogue (docs/e2e-catalogue.md): a sidecar exiting 0 on its own is restarted; an app's preStop outliving the grace is cut, then every container stops with the 2 s minimum; a failing preStop in teardown does not hold the stop |
+//! | x33 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
 
 mod pod;
 mod support;
@@ -2602,4 +2603,102 @@ fn x32_failing_pre_stop_in_teardown_does_not_stop_the_stop(#[case] order: Create
     assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
     assert_stopped_sidecar(&out, "sidecar", 0);
     assert_phase(&out, "Succeeded");
+}
+
+/// e2e L27 ("should execute readiness probe while in preStop, but not liveness") and P22/P23
+/// (the same for a native sidecar): a pod deleted while a native sidecar's and the app's
+/// preStops (3 s) run. From the stop on, neither's liveness probe runs any more, their
+/// readiness probes go on and, failing once the preStop began draining, turn each unready —
+/// status.json says `ready: false` and the pod not Ready while both still run — before their
+/// stop signals.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x33_readiness_goes_on_during_pre_stop_liveness_does_not(#[case] order: CreateOrder) {
+    if pod::skip("x33_readiness_goes_on_during_pre_stop_liveness_does_not") {
+        return;
+    }
+    let probe = |kind: &str, check: &str| {
+        json!({"exec": {"command": ["sh", "-c", format!("{}; {check}", pod::log_line(kind))]},
+               "periodSeconds": 1, "failureThreshold": 1})
+    };
+    let probed = |name: &str| {
+        json!({"name": name, "image": "busybox",
+            "readinessProbe": probe("readiness probed", "test ! -f /dev/shm/draining"),
+            "livenessProbe": probe("liveness probed", "true"),
+            "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c",
+                format!("touch /dev/shm/draining; {}; sleep 3; {}",
+                        pod::log_line("preStop draining"),
+                        pod::log_line("preStop done"))]}}}})
+    };
+    let mut proxy = probed("proxy");
+    proxy["restartPolicy"] = json!("Always");
+    let body = "trap 'tlog got TERM; exit 0' TERM\ntlog started; while :; do sleep 0.05; done";
+    let test = pod("x33-readiness-in-prestop")
+        .timeout(Duration::from_secs(40))
+        .spec(json!({
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 15,
+            "initContainers": [proxy],
+            "containers": [probed("app")],
+        }))
+        .add(Container::script("proxy", body))
+        .add(Container::script("app", body));
+    let running = test.start(order);
+    let both = |want: bool, state: Option<&'static str>| {
+        move |s: &Value| {
+            ["proxy", "app"].iter().all(|n| {
+                container_state(s, n)
+                    .is_some_and(|c| c["ready"] == want && state.is_none_or(|st| c["state"] == st))
+            })
+        }
+    };
+    assert!(
+        wait_status(&running, Duration::from_secs(15), both(true, None)),
+        "the containers never became ready: {:?}",
+        running.status()
+    );
+    running.mark("delete requested");
+    let out_stop = running.podinit(&["stop"]);
+    assert!(out_stop.status.success(), "podinit stop: {out_stop:?}");
+    // Unready while both still run their preStop (status.json, as an agent reads it).
+    let unready_in_pre_stop = wait_status(&running, Duration::from_secs(3), |s| {
+        both(false, Some("running"))(s)
+            && s["conditions"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+                .is_some_and(|c| c["status"] == "False")
+    });
+    let out = running.finish();
+    assert!(
+        unready_in_pre_stop,
+        "never unready during the preStops\n{out}"
+    );
+    for name in ["proxy", "app"] {
+        out.assert_order(&[
+            "harness delete requested",
+            &format!("{name} preStop draining"),
+            &format!("{name} preStop done"),
+            &format!("{name} got TERM"),
+        ]);
+        let draining = at(&out, &format!("{name} preStop draining"));
+        let term = at(&out, &format!("{name} got TERM"));
+        let during = |kind: &str| {
+            out.timeline
+                .iter()
+                .filter(|e| e.container == name && e.text == kind)
+                .filter(|e| e.at_us > draining + 200_000 && e.at_us < term)
+                .count()
+        };
+        assert!(
+            during("readiness probed") >= 2,
+            "{name}: readiness was not probed during the 3 s preStop\n{out}"
+        );
+        assert_eq!(
+            during("liveness probed"),
+            0,
+            "{name}: liveness ran during the preStop\n{out}"
+        );
+    }
+    assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
 }

@@ -163,7 +163,12 @@ pub enum SupervisorMessage {
         handler: HandlerKind,
     },
     StartProbes,
-    StopProbes,
+    /// `keep_readiness`: stop startup and liveness only (a container being stopped stays probed
+    /// for readiness). Absent, from an older supervisor, or ignored by an older init: all stop.
+    StopProbes {
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        keep_readiness: bool,
+    },
     Signal {
         signal: i32,
     },

@@ -124,8 +124,15 @@ impl Engine {
         let Some(i) = self.registered(now, name, "probe result") else {
             return;
         };
-        if !self.containers[i].process_running || self.teardown.is_some() {
-            return; // a late result from a process that is gone or being stopped
+        let c = &self.containers[i];
+        if !c.process_running {
+            return; // a late result from a process that is gone
+        }
+        // A container being stopped (teardown, or a kill for a restart) is still probed for
+        // readiness, as by the kubelet; a late startup or liveness result changes nothing.
+        let stopping = self.teardown.is_some() || c.signaled_at.is_some() || c.solo_stop.is_some();
+        if stopping && probe != ProbeKind::Readiness {
+            return;
         }
         let plan = self.containers[i].plan.clone();
         let Some(plan) = plan else { return };
@@ -191,6 +198,7 @@ impl Engine {
             c.probing = false;
             out.push(Action::StopProbes {
                 name: c.name.clone(),
+                keep_readiness: true,
             });
         }
         self.begin_solo_stop(i, now + grace, signal);
@@ -253,6 +261,7 @@ impl Engine {
             c.probing = false;
             out.push(Action::StopProbes {
                 name: name.to_owned(),
+                keep_readiness: false,
             });
         }
         let (kind, restart) = c

@@ -188,8 +188,14 @@ pub enum Action {
     StartProbes {
         name: String,
     },
+    /// Stop the container's probes; with `keep_readiness` only startup and liveness: a
+    /// container being stopped keeps its readiness probe until its process is gone, so it goes
+    /// unready while its preStop and its stop signal run (kubelet prober `worker.doProbe`: while
+    /// the pod terminates, liveness and startup are skipped, readiness goes on; e2e "should
+    /// execute readiness probe while in preStop, but not liveness").
     StopProbes {
         name: String,
+        keep_readiness: bool,
     },
     Signal {
         name: String,

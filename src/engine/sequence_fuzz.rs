@@ -159,7 +159,7 @@ fn run_sequence(seed: u64) {
                 | Action::Restart { name }
                 | Action::RunHandler { name, .. }
                 | Action::StartProbes { name }
-                | Action::StopProbes { name }
+                | Action::StopProbes { name, .. }
                 | Action::Signal { name, .. }
                 | Action::Kill { name }
                 | Action::Finish { name, .. } => Some(name),

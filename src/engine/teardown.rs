@@ -153,8 +153,8 @@ impl Engine {
         }
     }
 
-    /// The first steps of stopping a running container, in teardown or alone: its probes stop,
-    /// and its preStop starts (when it has one, `pre_stop` allows it and its process runs) or is
+    /// The first steps of stopping a running container, in teardown or alone: its startup and
+    /// liveness probes stop (readiness goes on until the process is gone), and its preStop starts (when it has one, `pre_stop` allows it and its process runs) or is
     /// over. Returns whether a preStop started now.
     pub(super) fn begin_stop(&mut self, i: usize, pre_stop: bool, out: &mut Vec<Action>) -> bool {
         let c = &mut self.containers[i];
@@ -162,6 +162,7 @@ impl Engine {
             c.probing = false;
             out.push(Action::StopProbes {
                 name: c.name.clone(),
+                keep_readiness: true,
             });
         }
         if c.pre_stop != PreStop::NotRun {

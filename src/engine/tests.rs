@@ -198,7 +198,14 @@ fn render(actions: Vec<Action>) -> Vec<String> {
                 handler: HandlerKind::PreStop,
             } => Some(format!("prestop {name}")),
             Action::StartProbes { name } => Some(format!("probes {name}")),
-            Action::StopProbes { name } => Some(format!("unprobe {name}")),
+            Action::StopProbes {
+                name,
+                keep_readiness: false,
+            } => Some(format!("unprobe {name}")),
+            Action::StopProbes {
+                name,
+                keep_readiness: true,
+            } => Some(format!("unprobe {name} but readiness")),
             Action::Signal { name, signal } => Some(format!("signal {name} {signal}")),
             Action::Kill { name } => Some(format!("kill {name}")),
             Action::Finish {
@@ -406,7 +413,7 @@ fn a_sidecar_failing_its_startup_probe_restarts_and_never_fails_a_never_pod() {
     pod.run("proxy");
     assert_eq!(
         pod.probe("proxy", ProbeKind::Startup, false),
-        s(&["unprobe proxy", "signal proxy 15"])
+        s(&["unprobe proxy but readiness", "signal proxy 15"])
     );
     assert_eq!(
         pod.advance(secs(3)),
@@ -614,7 +621,7 @@ fn a_failing_liveness_probe_restarts_the_sidecar_after_its_grace() {
     pod.run("app");
     assert_eq!(
         pod.probe("s", ProbeKind::Liveness, false),
-        s(&["unprobe s", "signal s 15"])
+        s(&["unprobe s but readiness", "signal s 15"])
     );
     assert_eq!(pod.advance(secs(6)), s(&[]));
     assert_eq!(pod.advance(secs(1)), s(&["kill s"]));
@@ -1199,7 +1206,7 @@ fn podinits_stop_for_restart_coming_back_still_restarts() {
     pod.run("app");
     assert_eq!(
         pod.probe("s", ProbeKind::Liveness, false),
-        s(&["unprobe s", "signal s 15"])
+        s(&["unprobe s but readiness", "signal s 15"])
     );
     assert_eq!(pod.agent_stop("s"), s(&["signal s 15"]));
     assert_eq!(pod.exit("s", 143), s(&["restart s"]));
@@ -1322,7 +1329,10 @@ fn a_probe_kill_runs_pre_stop_first(#[case] field: &str, #[case] kind: ProbeKind
     if kind == ProbeKind::Liveness {
         pod.run("app");
     }
-    assert_eq!(pod.probe("s", kind, false), s(&["unprobe s", "prestop s"]));
+    assert_eq!(
+        pod.probe("s", kind, false),
+        s(&["unprobe s but readiness", "prestop s"])
+    );
     assert_eq!(
         pod.handler("s", HandlerKind::PreStop, true),
         s(&["signal s 15"])
@@ -1330,7 +1340,10 @@ fn a_probe_kill_runs_pre_stop_first(#[case] field: &str, #[case] kind: ProbeKind
     assert_eq!(pod.exit("s", 143), s(&["restart s"]));
     // The restarted process gets its own preStop when it is killed again.
     pod.run("s");
-    assert_eq!(pod.probe("s", kind, false), s(&["unprobe s", "prestop s"]));
+    assert_eq!(
+        pod.probe("s", kind, false),
+        s(&["unprobe s but readiness", "prestop s"])
+    );
 }
 
 #[test]
@@ -1679,4 +1692,74 @@ fn leftovers_get_the_rest_of_the_grace(
         _ => None,
     });
     assert_eq!(grace, Some(expected), "{actions:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probes while a container stops (kubelet prober `worker.doProbe`; e2e L27, P22, P23)
+// ---------------------------------------------------------------------------------------------
+
+/// An app with a readiness and a liveness probe and a preStop, started and ready.
+fn probed_app() -> Pod {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Always",
+        "terminationGracePeriodSeconds": 30,
+        "containers": [{"name": "app",
+            "readinessProbe": {"exec": {"command": ["ready"]}},
+            "livenessProbe": {"exec": {"command": ["alive"]}},
+            "lifecycle": {"preStop": {"exec": {"command": ["drain"]}}}}]
+    }));
+    pod.register("app");
+    assert_eq!(pod.run("app"), s(&["probes app"]));
+    pod.probe("app", ProbeKind::Readiness, true);
+    assert!(pod.status("app").ready);
+    assert_eq!(condition(&pod, "Ready").status, "True");
+    pod
+}
+
+/// However a stop begins, startup and liveness stop and readiness goes on: a container whose
+/// readiness probe fails during its preStop turns unready, and the pod with it, before it exits.
+#[rstest]
+#[case::pod_deleted("deleted")]
+#[case::liveness_kill("liveness")]
+fn a_stopping_container_is_still_probed_for_readiness(#[case] how: &str) {
+    let mut pod = probed_app();
+    let began = match how {
+        "deleted" => pod.stop(None),
+        _ => pod.probe("app", ProbeKind::Liveness, false),
+    };
+    assert_eq!(began, s(&["unprobe app but readiness", "prestop app"]));
+    assert_eq!(
+        pod.probe("app", ProbeKind::Readiness, false),
+        s(&[]),
+        "a readiness result changes no action"
+    );
+    assert!(!pod.status("app").ready, "unready while its preStop runs");
+    assert_eq!(condition(&pod, "Ready").status, "False");
+    assert_eq!(condition(&pod, "ContainersReady").status, "False");
+}
+
+#[test]
+fn a_liveness_failure_while_the_pod_is_deleted_changes_nothing() {
+    let mut pod = probed_app();
+    pod.stop(None);
+    assert_eq!(pod.probe("app", ProbeKind::Liveness, false), s(&[]));
+    assert_eq!(
+        pod.handler("app", HandlerKind::PreStop, true),
+        s(&["signal app 15"]),
+        "the deletion goes on, not a restart"
+    );
+    assert_eq!(pod.status("app").restart_count, 0);
+}
+
+#[test]
+fn once_the_process_is_gone_every_probe_stops_and_results_are_late() {
+    let mut pod = probed_app();
+    pod.stop(None);
+    pod.handler("app", HandlerKind::PreStop, true);
+    pod.killed_by("app", 15);
+    assert_eq!(pod.probe("app", ProbeKind::Readiness, true), s(&[]));
+    assert!(
+        !pod.status("app").ready,
+        "a late result from a gone process"
+    );
 }

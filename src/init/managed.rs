@@ -483,7 +483,13 @@ impl Managed<'_> {
             SupervisorMessage::RunHandler { handler } => self.run_handler(handler),
             SupervisorMessage::StartProbes if !matches!(self.app, App::Running(_)) => {}
             SupervisorMessage::StartProbes => self.start_probes(),
-            SupervisorMessage::StopProbes => self.stop_probes(),
+            SupervisorMessage::StopProbes { keep_readiness } => {
+                if keep_readiness {
+                    self.stop_probes_but_readiness();
+                } else {
+                    self.stop_probes();
+                }
+            }
             SupervisorMessage::Signal { signal } => {
                 if let App::Running(pid) = self.app {
                     self.forward(pid, signal);
@@ -902,6 +908,22 @@ impl Managed<'_> {
             .retain(|(_, t), _| !matches!(t, Timer::Probe(_) | Timer::ProbeTimeout(_)));
     }
 
+    /// The container is being stopped: startup and liveness end, readiness goes on until the
+    /// app is gone (kubelet prober: a terminating container turns unready).
+    fn stop_probes_but_readiness(&mut self) {
+        let stopped = |k: &ProbeKind| matches!(k, ProbeKind::Startup | ProbeKind::Liveness);
+        self.probe_pids.retain(|pid, kind| {
+            if stopped(kind) {
+                let _ = sys::signal::kill(*pid, libc::SIGKILL);
+            }
+            !stopped(kind)
+        });
+        self.probes.retain(|k, _| !stopped(k));
+        self.timers.retain(
+            |(_, t), _| !matches!(t, Timer::Probe(k) | Timer::ProbeTimeout(k) if stopped(k)),
+        );
+    }
+
     fn run_probe(&mut self, kind: ProbeKind) {
         let Some(p) = self.probes.get(&kind) else {
             return;
@@ -970,8 +992,11 @@ impl Managed<'_> {
                     self.schedule(now + Duration::from_secs(delay), Timer::Probe(k));
                 }
             }
-            // Startup/liveness failure: the supervisor restarts the container; stop probing.
-            (ProbeKind::Startup | ProbeKind::Liveness, Some(false)) => self.stop_probes(),
+            // Startup/liveness failure: the supervisor stops the container for a restart; the
+            // failed kind stops here, readiness goes on while it is stopped.
+            (ProbeKind::Startup | ProbeKind::Liveness, Some(false)) => {
+                self.stop_probes_but_readiness()
+            }
             _ => self.schedule(Instant::now() + period, Timer::Probe(kind)),
         }
     }

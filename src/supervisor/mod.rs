@@ -847,9 +847,13 @@ impl Supervisor {
                 Action::StartProbes { name } => {
                     self.send_to(&member(name), SupervisorMessage::StartProbes)
                 }
-                Action::StopProbes { name } => {
-                    self.send_to(&member(name), SupervisorMessage::StopProbes)
-                }
+                Action::StopProbes {
+                    name,
+                    keep_readiness,
+                } => self.send_to(
+                    &member(name),
+                    SupervisorMessage::StopProbes { keep_readiness },
+                ),
                 Action::Signal { name, signal } => self.signal(&member(name), signal),
                 Action::Kill { name } => self.signal(&member(name), libc::SIGKILL),
                 Action::Finish {

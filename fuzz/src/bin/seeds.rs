@@ -154,7 +154,12 @@ fn main() {
             handler: HandlerKind::PreStop,
         },
         SupervisorMessage::StartProbes,
-        SupervisorMessage::StopProbes,
+        SupervisorMessage::StopProbes {
+            keep_readiness: false,
+        },
+        SupervisorMessage::StopProbes {
+            keep_readiness: true,
+        },
         SupervisorMessage::Signal { signal: 15 },
         SupervisorMessage::Kill,
         SupervisorMessage::Finish {
