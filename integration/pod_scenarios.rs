@@ -33,8 +33,8 @@
 //! | s13a/b/c | hostile input: hook with garbage stdin, inject on a bad config.json, explain naming a bad annotation |
 //! | s14 | pod deleted while a sidecar fails its startup probe: the held app ends NeverStarted |
 //! | x01-x11 | more of SPEC 3/6: app SIGKILLed (process / whole container), a second stop shortening the grace, non-zero sidecar exit in teardown, failed init container, postStart/preStop, startup-probe and liveness restarts, a late declared app, ECI exit priority and ignore-exit-code, OnFailure |
-//! | x30-x32 | from the e2e catalogue (docs/e2e-catalogue.md): a sidecar exiting 0 on its own is restarted; an app's preStop outliving the grace is cut, then every container stops with the 2 s minimum; a failing preStop in teardown does not hold the stop |
-//! | x33 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
+//! | x40-x42 | from the e2e catalogue (docs/e2e-catalogue.md): a sidecar exiting 0 on its own is restarted; an app's preStop outliving the grace is cut, then every container stops with the 2 s minimum; a failing preStop in teardown does not hold the stop |
+//! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
 
 mod pod;
 mod support;
@@ -2434,16 +2434,16 @@ fn x29_adopted_daemons_get_the_stop_signal_before_sigkill(#[case] order: CreateO
 #[case::never_reverse("Never", CreateOrder::Reverse)]
 #[case::on_failure_spec("OnFailure", CreateOrder::Spec)]
 #[case::on_failure_reverse("OnFailure", CreateOrder::Reverse)]
-fn x30_sidecar_exiting_zero_on_its_own_is_restarted(
+fn x40_sidecar_exiting_zero_on_its_own_is_restarted(
     #[case] policy: &str,
     #[case] order: CreateOrder,
 ) {
-    if pod::skip("x30_sidecar_exiting_zero_on_its_own_is_restarted") {
+    if pod::skip("x40_sidecar_exiting_zero_on_its_own_is_restarted") {
         return;
     }
     let sidecar = sidecar_ending_its_first_run("tlog done by itself; exit 0");
     let app = app_body(WAIT_FOR_SIDECAR_AGAIN, 0);
-    let out = pod("x30-sidecar-exit-zero")
+    let out = pod("x40-sidecar-exit-zero")
         .spec(json!({
             "restartPolicy": policy,
             "terminationGracePeriodSeconds": 10,
@@ -2488,16 +2488,16 @@ fn x30_sidecar_exiting_zero_on_its_own_is_restarted(
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
 #[case::reverse(CreateOrder::Reverse)]
-fn x31_pre_stop_outliving_the_grace_is_cut_then_everyone_stops_with_the_minimum(
+fn x41_pre_stop_outliving_the_grace_is_cut_then_everyone_stops_with_the_minimum(
     #[case] order: CreateOrder,
 ) {
-    if pod::skip("x31_pre_stop_outliving_the_grace_is_cut_then_everyone_stops_with_the_minimum") {
+    if pod::skip("x41_pre_stop_outliving_the_grace_is_cut_then_everyone_stops_with_the_minimum") {
         return;
     }
     let stubborn = "trap 'tlog got TERM' TERM\n\
                     tlog started; touch /dev/shm/ready\n\
                     while :; do sleep 0.05; done";
-    let test = pod("x31-prestop-outlives-grace")
+    let test = pod("x41-prestop-outlives-grace")
         .timeout(Duration::from_secs(40))
         .spec(json!({
             "restartPolicy": "Never",
@@ -2564,15 +2564,15 @@ fn x31_pre_stop_outliving_the_grace_is_cut_then_everyone_stops_with_the_minimum(
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
 #[case::reverse(CreateOrder::Reverse)]
-fn x32_failing_pre_stop_in_teardown_does_not_stop_the_stop(#[case] order: CreateOrder) {
-    if pod::skip("x32_failing_pre_stop_in_teardown_does_not_stop_the_stop") {
+fn x42_failing_pre_stop_in_teardown_does_not_stop_the_stop(#[case] order: CreateOrder) {
+    if pod::skip("x42_failing_pre_stop_in_teardown_does_not_stop_the_stop") {
         return;
     }
     let mut sidecar = native_sidecar("sidecar");
     sidecar["lifecycle"] = json!({"preStop": {"exec": {"command": ["sh", "-c",
         format!("{}; exit 1", pod::log_line("preStop failing"))]}}});
     let t = Instant::now();
-    let out = pod("x32-prestop-fails")
+    let out = pod("x42-prestop-fails")
         .spec(json!({
             "restartPolicy": "Never",
             "terminationGracePeriodSeconds": 20,
@@ -2614,8 +2614,8 @@ fn x32_failing_pre_stop_in_teardown_does_not_stop_the_stop(#[case] order: Create
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
 #[case::reverse(CreateOrder::Reverse)]
-fn x33_readiness_goes_on_during_pre_stop_liveness_does_not(#[case] order: CreateOrder) {
-    if pod::skip("x33_readiness_goes_on_during_pre_stop_liveness_does_not") {
+fn x43_readiness_goes_on_during_pre_stop_liveness_does_not(#[case] order: CreateOrder) {
+    if pod::skip("x43_readiness_goes_on_during_pre_stop_liveness_does_not") {
         return;
     }
     let probe = |kind: &str, check: &str| {
@@ -2634,7 +2634,7 @@ fn x33_readiness_goes_on_during_pre_stop_liveness_does_not(#[case] order: Create
     let mut proxy = probed("proxy");
     proxy["restartPolicy"] = json!("Always");
     let body = "trap 'tlog got TERM; exit 0' TERM\ntlog started; while :; do sleep 0.05; done";
-    let test = pod("x33-readiness-in-prestop")
+    let test = pod("x43-readiness-in-prestop")
         .timeout(Duration::from_secs(40))
         .spec(json!({
             "restartPolicy": "Always",
