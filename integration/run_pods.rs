@@ -467,9 +467,9 @@ fn the_status_as_a_kubernetes_pod_status() {
     assert_eq!(init[0].name, "sidecar");
     let t = init[0].state.as_ref().and_then(|s| s.terminated.as_ref());
     assert_eq!(
-        t.map(|t| t.exit_code),
-        Some(0),
-        "sidecar reported 0\n{ours:#}"
+        t.map(|t| (t.exit_code, t.reason.as_deref(), t.signal)),
+        Some((0, Some("Completed"), None)),
+        "sidecar reported 0, with a kubelet reason and no signal beside the 0\n{ours:#}"
     );
     let apps = api.container_statuses.unwrap_or_default();
     assert_eq!(apps[0].name, "app");

@@ -10,6 +10,13 @@
 //!   running → `running {startedAt}`; ended → `terminated {exitCode, signal, reason, message,
 //!   startedAt, finishedAt}`, the code being the one reported (0 for a sidecar stopped with its
 //!   pod), as the runtime saw it;
+//! - a run reported 0 though it ended otherwise (podinit's `Stopped`: a sidecar stopped with its
+//!   pod, an ignored exit code) is `Completed` with no `signal`, the real end in `message` — the
+//!   way ECI documents `ECI_CONTAINER_IGNORE_EXIT_CODE` ("forces it to a succeeded terminated
+//!   state and writes the real exit code, reason and message into the Message field"), and so
+//!   the API sees only the kubelet's reason tokens and a consistent `exitCode`/`signal` pair.
+//!   (The kubelet itself would report the sidecar's 137/`Error`; podinit promises 0, SPEC 3,
+//!   so that a Job's `podFailurePolicy` `onExitCodes` never matches a stopped sidecar.)
 //! - `lastState.terminated` for a restarted container that runs again: its previous exit, with
 //!   the reason (`OOMKilled`, `Error`, `Completed`) and termination message of that run;
 //! - termination messages are cut to the pod's share as the kubelet's status manager cuts them
@@ -52,12 +59,28 @@ fn state_of(c: &Value, message_share: usize) -> Value {
                 "exitCode".into(),
                 json!(c["exitCode"].as_i64().unwrap_or(0)),
             );
-            if let Some(s) = c["signal"].as_i64() {
-                t.insert("signal".into(), json!(s));
-            }
-            t.insert("reason".into(), json!(reason));
-            if let Some(m) = c["message"].as_str().filter(|m| !m.is_empty()) {
-                t.insert("message".into(), json!(first_bytes(m, message_share)));
+            let message = c["message"].as_str().filter(|m| !m.is_empty());
+            if reason == "Stopped" {
+                t.insert("reason".into(), json!("Completed"));
+                let end = match (c["rawExitCode"].as_i64(), c["signal"].as_i64()) {
+                    (Some(code), Some(sig)) => format!("exit code {code}, signal {sig}"),
+                    (Some(code), None) => format!("exit code {code}"),
+                    _ => "an unknown end".to_owned(),
+                };
+                let stopped = format!("reported as 0: the process ended with {end}");
+                let m = match message {
+                    Some(m) => format!("{stopped}; {m}"),
+                    None => stopped,
+                };
+                t.insert("message".into(), json!(first_bytes(&m, message_share)));
+            } else {
+                if let Some(s) = c["signal"].as_i64() {
+                    t.insert("signal".into(), json!(s));
+                }
+                t.insert("reason".into(), json!(reason));
+                if let Some(m) = message {
+                    t.insert("message".into(), json!(first_bytes(m, message_share)));
+                }
             }
             for key in ["startedAt", "finishedAt"] {
                 if let Some(v) = c.get(key).filter(|v| !v.is_null()) {
@@ -234,6 +257,34 @@ mod tests {
             .unwrap();
         assert_eq!(m.len(), 4096);
         assert!(m.chars().all(|c| c == 'é'));
+    }
+
+    /// A sidecar stopped with its pod (reported 0, SIGKILLed at the end of the grace): the API
+    /// gets a kubelet reason and a consistent pair, the real end in the message.
+    #[test]
+    fn a_run_reported_as_zero_is_completed_with_its_real_end_in_the_message() {
+        let mut d = doc();
+        let c = &mut d["containers"][0];
+        c["state"] = json!("terminated");
+        c["exitCode"] = json!(0);
+        c["rawExitCode"] = json!(137);
+        c["signal"] = json!(9);
+        c["reason"] = json!("Stopped");
+        let s = pod_status(&d);
+        assert_eq!(
+            s["initContainerStatuses"][0]["state"]["terminated"],
+            json!({"exitCode": 0, "reason": "Completed",
+                   "message": "reported as 0: the process ended with exit code 137, signal 9",
+                   "startedAt": "2026-12-01T10:00:02.000Z", "finishedAt": "2026-12-01T10:00:01.500Z"})
+        );
+        d["containers"][0]["message"] = json!("flushed 3 files");
+        d["containers"][0]["signal"] = json!(null);
+        d["containers"][0]["rawExitCode"] = json!(1);
+        let s = pod_status(&d);
+        assert_eq!(
+            s["initContainerStatuses"][0]["state"]["terminated"]["message"],
+            "reported as 0: the process ended with exit code 1; flushed 3 files"
+        );
     }
 
     #[test]
