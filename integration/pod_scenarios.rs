@@ -34,6 +34,7 @@
 //! | s14 | pod deleted while a sidecar fails its startup probe: the held app ends NeverStarted |
 //! | x01-x11 | more of SPEC 3/6: app SIGKILLed (process / whole container), a second stop shortening the grace, non-zero sidecar exit in teardown, failed init container, postStart/preStop, startup-probe and liveness restarts, a late declared app, ECI exit priority and ignore-exit-code, OnFailure |
 //! | x40-x42 | from the e2e catalogue (docs/e2e-catalogue.md): a sidecar exiting 0 on its own is restarted; an app's preStop outliving the grace is cut, then every container stops with the 2 s minimum; a failing preStop in teardown does not hold the stop |
+//! | x44 | the teardown cause (AppFailed, app=3) in the sidecar's preStop environment and in the teardown file its TERM trap reads |
 //! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
 
 mod pod;
@@ -2701,4 +2702,49 @@ fn x43_readiness_goes_on_during_pre_stop_liveness_does_not(#[case] order: Create
         );
     }
     assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+}
+
+/// Issue 11 item 6, the teardown cause handed to the containers: a Job whose app exits 3. The
+/// sidecar's preStop sees the cause in its environment, and its TERM trap reads the teardown
+/// file (rewritten with its stop signal) to say why it stops and what the app exited with —
+/// what a log sidecar flushing needs. The app's own preStop never runs (it exited by itself).
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x44_the_teardown_cause_reaches_pre_stop_and_the_sidecar(#[case] order: CreateOrder) {
+    if pod::skip("x44_the_teardown_cause_reaches_pre_stop_and_the_sidecar") {
+        return;
+    }
+    let mut sidecar = native_sidecar("sidecar");
+    sidecar["lifecycle"] = json!({"preStop": {"exec": {"command": ["sh", "-c",
+    // The handler's own shell expands the environment the init handed it.
+    pod::log_line("preStop cause @").replace(
+        '@',
+        "'\"$PODINIT_TEARDOWN_CAUSE codes $PODINIT_APP_EXIT_CODES\"'",
+    )]}}});
+    let out = pod("x44-teardown-cause")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [sidecar],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script(
+            "sidecar",
+            "trap '. /.podinit/run/teardown; tlog flushing: $PODINIT_TEARDOWN_CAUSE $PODINIT_APP_EXIT_CODES; exit 0' TERM\n\
+             tlog started; touch /dev/shm/ready\n\
+             while :; do sleep 0.05; done",
+        ))
+        .add(Container::script("app", &app_body("sleep 0.2", 3)))
+        .run(order);
+    out.assert_order(&[
+        "sidecar started",
+        "app started",
+        "app exiting",
+        "sidecar preStop cause AppFailed codes app=3",
+        "sidecar flushing: AppFailed app=3",
+    ]);
+    assert_reaped(&out, &[("sidecar", 0), ("app", 3)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Failed");
 }

@@ -7,6 +7,8 @@
 //! - read-only bind mounts of the podinit binary at `/.podinit/podinit` and of the supervisor's
 //!   `<state-dir>/sock` directory at `/.podinit/sock` (a directory, so a restarted supervisor's
 //!   new socket is visible; read-only, so the container cannot touch the state dir);
+//! - a 64 KiB tmpfs at `/.podinit/run`, owned by the process's uid/gid, for the init to write to
+//!   on any rootfs, read-only ones too (the teardown file, `src/init/teardown_note.rs`);
 //! - `process.args` wrapped as `/.podinit/podinit exec -- ARGS...`.
 //!
 //! A config.json that is not JSON, or not an OCI config, is refused and left byte for byte as it was.
@@ -16,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::proto::{CONTAINER_BINARY, CONTAINER_SOCK_DIR};
+use crate::proto::{CONTAINER_BINARY, CONTAINER_RUN_DIR, CONTAINER_SOCK_DIR};
 
 pub struct InjectOptions {
     /// The podinit binary on the host (hooks run in the runtime's namespace).
@@ -154,6 +156,29 @@ pub fn rewrite(config: &mut Value, opts: &InjectOptions) -> Result<bool, &'stati
             changed = true;
         }
     }
+    if !mounts
+        .iter()
+        .any(|m| m.get("destination").and_then(Value::as_str) == Some(CONTAINER_RUN_DIR))
+    {
+        let user = obj.get("process").and_then(|p| p.get("user"));
+        let id = |k: &str| {
+            user.and_then(|u| u.get(k))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
+        let (uid, gid) = (id("uid"), id("gid"));
+        let mounts = obj["mounts"]
+            .as_array_mut()
+            .ok_or("mounts is not an array")?;
+        mounts.push(json!({
+            "destination": CONTAINER_RUN_DIR,
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "nodev", "noexec", "mode=0755", "size=64k",
+                        format!("uid={uid}"), format!("gid={gid}")],
+        }));
+        changed = true;
+    }
 
     let mut env = vec![
         format!("PODINIT_SOCKET={}", opts.socket.display()),
@@ -249,7 +274,27 @@ mod tests {
             .iter()
             .filter_map(|m| m["destination"].as_str())
             .collect();
-        assert_eq!(dests, ["/proc", "/.podinit/podinit", "/.podinit/sock"]);
+        assert_eq!(
+            dests,
+            [
+                "/proc",
+                "/.podinit/podinit",
+                "/.podinit/sock",
+                "/.podinit/run"
+            ]
+        );
+        let run = &c["mounts"][3];
+        assert_eq!(run["type"], "tmpfs");
+        let opts: Vec<&str> = run["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            opts.contains(&"uid=0") && opts.contains(&"noexec"),
+            "{opts:?}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{ExitStatus, HandlerKind, Phase, ProbeKind};
+use crate::engine::{ExitStatus, HandlerKind, Phase, ProbeKind, TeardownReport};
 use crate::plan::{ContainerPlan, PodDeclaration, PodKey};
 
 /// Field names inside a message are snake_case on the wire (`pod_key`, `grace_seconds`,
@@ -41,6 +41,12 @@ pub const MAX_INIT_LINE: usize = 64 * 1024;
 pub const CONTAINER_DIR: &str = "/.podinit";
 pub const CONTAINER_SOCK_DIR: &str = "/.podinit/sock";
 pub const CONTAINER_BINARY: &str = "/.podinit/podinit";
+/// A small tmpfs `inject` mounts for the container's init to write to (the rootfs may be
+/// read-only), owned by the container's user.
+pub const CONTAINER_RUN_DIR: &str = "/.podinit/run";
+/// Why the pod ends, written by the container's init when its teardown reaches it
+/// (`engine::TeardownReport::file_text`: `KEY=VALUE` lines a shell can source).
+pub const CONTAINER_TEARDOWN_FILE: &str = "/.podinit/run/teardown";
 pub const INIT_SOCKET_NAME: &str = "init.sock";
 
 pub const DEFAULT_SOCKET: &str = "/run/podinit/podinit.sock";
@@ -173,6 +179,12 @@ pub enum SupervisorMessage {
         signal: i32,
     },
     Kill,
+    /// The pod's teardown reached this container: why, and the apps' exit codes. An older init
+    /// ignores it (and logs that it did).
+    Teardown {
+        #[serde(flatten)]
+        report: TeardownReport,
+    },
     /// Exit with this code; nothing in the container runs again. Processes still left get the
     /// stop signal, then SIGKILL after `leftover_grace_ms` (absent, from an older supervisor:
     /// at once, as before).

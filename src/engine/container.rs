@@ -48,6 +48,8 @@ pub struct Container {
     pub started: bool,
     pub ready: bool,
     pub probing: bool,
+    /// It was told the pod's teardown ([`super::Action::Teardown`]) at its first step.
+    pub told_teardown: bool,
     /// Its process ran at least once.
     pub ran: bool,
     pub restart_count: u32,
@@ -97,6 +99,7 @@ impl Container {
             started: false,
             ready: false,
             probing: false,
+            told_teardown: false,
             ran: false,
             restart_count: 0,
             backoff: Backoff::default(),

@@ -24,6 +24,7 @@ mod sequence_fuzz;
 mod solo_stop;
 mod status;
 mod teardown;
+mod teardown_report;
 #[cfg(test)]
 mod tests;
 
@@ -38,6 +39,7 @@ pub use exit_reason::{
     MAX_TERMINATION_MESSAGE, TerminationReason, cap_message, termination_reason,
 };
 pub use status::{ContainerState, ContainerStatus, Phase, PodStatus, TIMELINE_MAX, TimelineEntry};
+pub use teardown_report::{AppExit, TeardownReason, TeardownReport};
 
 use crate::plan::{ContainerPlan, Kind, PodDeclaration};
 use container::Container;
@@ -196,6 +198,12 @@ pub enum Action {
     StopProbes {
         name: String,
         keep_readiness: bool,
+    },
+    /// Tell the container why its pod ends (`teardown_report.rs`): at its first teardown
+    /// step, before its preStop, and again with its stop signal.
+    Teardown {
+        name: String,
+        report: TeardownReport,
     },
     Signal {
         name: String,

@@ -160,6 +160,7 @@ fn run_sequence(seed: u64) {
                 | Action::RunHandler { name, .. }
                 | Action::StartProbes { name }
                 | Action::StopProbes { name, .. }
+                | Action::Teardown { name, .. }
                 | Action::Signal { name, .. }
                 | Action::Kill { name }
                 | Action::Finish { name, .. } => Some(name),

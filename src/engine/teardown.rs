@@ -89,6 +89,10 @@ impl Engine {
                     self.terminate(now, i, raw, out);
                 }
                 ContainerState::Running => {
+                    if !self.containers[i].told_teardown {
+                        self.containers[i].told_teardown = true;
+                        self.tell_teardown(i, out);
+                    }
                     // Probes stop at t0 (k/k#141766): a failing liveness probe must not
                     // restart anything during teardown.
                     self.begin_stop(i, !td.forced, out);
@@ -114,6 +118,8 @@ impl Engine {
                 c.signaled_at = Some(now);
                 c.kill_at = Some(kill_at);
                 let name = c.name.clone();
+                // The apps' codes are in by now (a sidecar's turn comes after them).
+                self.tell_teardown(i, out);
                 out.push(Action::Signal {
                     name: name.clone(),
                     signal,
@@ -179,6 +185,15 @@ impl Engine {
         } else {
             c.pre_stop = PreStop::Done;
             false
+        }
+    }
+
+    fn tell_teardown(&self, i: usize, out: &mut Vec<Action>) {
+        if let Some(report) = self.teardown_report() {
+            out.push(Action::Teardown {
+                name: self.containers[i].name.clone(),
+                report,
+            });
         }
     }
 

@@ -212,7 +212,8 @@ fn render(actions: Vec<Action>) -> Vec<String> {
                 name, exit_code, ..
             } => Some(format!("finish {name} {exit_code}")),
             Action::PodFinished { phase } => Some(format!("pod {phase:?}")),
-            Action::StatusChanged => None,
+            // What a container is told about the teardown: its own table below.
+            Action::StatusChanged | Action::Teardown { .. } => None,
         })
         .collect()
 }
@@ -1761,5 +1762,95 @@ fn once_the_process_is_gone_every_probe_stops_and_results_are_late() {
     assert!(
         !pod.status("app").ready,
         "a late result from a gone process"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The teardown cause handed to the containers (issue 11 item 6, `teardown_report.rs`)
+// ---------------------------------------------------------------------------------------------
+
+/// `name: file text` for every Teardown action among `actions`.
+fn told(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Teardown { name, report } => {
+                Some(format!("{name}: {}", report.file_text().replace('\n', " ")))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+impl Pod {
+    /// Like `ev`, keeping the actions whole.
+    fn raw(&mut self, e: Event) -> Vec<Action> {
+        self.engine.handle_event(self.now, e)
+    }
+}
+
+fn exited(name: &str, code: i32) -> Event {
+    Event::ProcessExited {
+        name: name.into(),
+        status: ExitStatus::Code(code),
+        details: ExitDetails::default(),
+    }
+}
+
+/// Each container is told before its preStop (at its first teardown step) and again with its
+/// stop signal, when the apps' codes are in; the cause says how the pod ends.
+#[rstest]
+#[case::job_complete(0, "JobComplete", "app=0")]
+#[case::app_failed(3, "AppFailed", "app=3")]
+fn a_job_s_end_is_told_with_its_cause_and_the_app_codes(
+    #[case] code: i32,
+    #[case] cause: &str,
+    #[case] codes: &str,
+) {
+    let mut pod = running_job();
+    let actions = pod.raw(exited("app", code));
+    let line = |who: &str| {
+        format!("{who}: PODINIT_TEARDOWN_CAUSE={cause} PODINIT_APP_EXIT_CODES={codes} ")
+    };
+    // s2 stops first (reverse order): told at t0 and with its signal; s1 at t0 only so far.
+    assert_eq!(told(&actions), [line("s1"), line("s2"), line("s2")]);
+    let actions = pod.raw(exited("s2", 0));
+    assert_eq!(told(&actions), [line("s1")], "s1 with its stop signal");
+}
+
+#[test]
+fn a_deletion_is_told_with_the_apps_still_running() {
+    let mut pod = running_job();
+    let actions = pod.raw(Event::StopRequested { grace: None });
+    let t = told(&actions);
+    assert!(
+        t.contains(&"app: PODINIT_TEARDOWN_CAUSE=Deleted PODINIT_APP_EXIT_CODES=app=- ".into()),
+        "{t:?}"
+    );
+    // The sidecars hear it again once the app exited, with its code.
+    let actions = pod.raw(exited("app", 143));
+    assert_eq!(
+        told(&actions),
+        ["s2: PODINIT_TEARDOWN_CAUSE=Deleted PODINIT_APP_EXIT_CODES=app=143 "]
+    );
+}
+
+#[test]
+fn a_deadline_is_told_as_deadline_exceeded() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never", "activeDeadlineSeconds": 5,
+        "containers": [{"name": "app"}]
+    }));
+    pod.register("app");
+    pod.run("app");
+    pod.now += secs(5);
+    let actions = pod.engine.handle_timeout(pod.now);
+    assert_eq!(
+        told(&actions),
+        [
+            "app: PODINIT_TEARDOWN_CAUSE=DeadlineExceeded PODINIT_APP_EXIT_CODES=app=- ",
+            "app: PODINIT_TEARDOWN_CAUSE=DeadlineExceeded PODINIT_APP_EXIT_CODES=app=- "
+        ],
+        "at its first step and with its signal (no preStop: both at once)"
     );
 }

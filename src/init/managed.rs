@@ -496,6 +496,9 @@ impl Managed<'_> {
                 }
             }
             SupervisorMessage::Kill => self.kill_all(),
+            SupervisorMessage::Teardown { report } => {
+                super::teardown_note::record(&self.name, &report)
+            }
             SupervisorMessage::Finish {
                 exit_code,
                 leftover_grace_ms,

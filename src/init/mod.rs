@@ -20,6 +20,7 @@ pub mod pristine;
 pub mod reap;
 pub mod signals;
 pub mod spawn;
+pub mod teardown_note;
 pub mod tee;
 pub mod termination;
 

@@ -847,6 +847,9 @@ impl Supervisor {
                 Action::StartProbes { name } => {
                     self.send_to(&member(name), SupervisorMessage::StartProbes)
                 }
+                Action::Teardown { name, report } => {
+                    self.send_to(&member(name), SupervisorMessage::Teardown { report })
+                }
                 Action::StopProbes {
                     name,
                     keep_readiness,
