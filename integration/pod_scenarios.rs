@@ -34,6 +34,7 @@
 //! | s14 | pod deleted while a sidecar fails its startup probe: the held app ends NeverStarted |
 //! | x01-x11 | more of SPEC 3/6: app SIGKILLed (process / whole container), a second stop shortening the grace, non-zero sidecar exit in teardown, failed init container, postStart/preStop, startup-probe and liveness restarts, a late declared app, ECI exit priority and ignore-exit-code, OnFailure |
 //! | x40-x42 | from the e2e catalogue (docs/e2e-catalogue.md): a sidecar exiting 0 on its own is restarted; an app's preStop outliving the grace is cut, then every container stops with the 2 s minimum; a failing preStop in teardown does not hold the stop |
+//! | x45, x46 | probe timing on native sidecars (initialDelaySeconds, readiness at once after startup, an exec probe's timeout); the sleep preStop (2 s, 0 s, skipped for an exited container) |
 //! | x44 | the teardown cause (AppFailed, app=3) in the sidecar's preStop environment and in the teardown file its TERM trap reads |
 //! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
 
@@ -2747,4 +2748,155 @@ fn x44_the_teardown_cause_reaches_pre_stop_and_the_sidecar(#[case] order: Create
     assert_reaped(&out, &[("sidecar", 0), ("app", 3)]);
     assert_stopped_sidecar(&out, "sidecar", 0);
     assert_phase(&out, "Failed");
+}
+
+/// e2e P01, P10, P17 (probe timing on native sidecars): three sidecars and an app. `delayed`'s
+/// readiness probe does not
+/// run before its `initialDelaySeconds` (3 s) and the app is not ready until then; `gated`'s
+/// readiness probe (period 30 s) runs at once when its startup probe passes, not a period
+/// later; `slow`'s exec readiness probe outlives its 1 s timeout and the app never turns ready.
+/// Nobody restarts.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x45_probe_timing_initial_delay_after_startup_and_timeout(#[case] order: CreateOrder) {
+    if pod::skip("x45_probe_timing_initial_delay_after_startup_and_timeout") {
+        return;
+    }
+    let logged =
+        |text: &str, then: &str| json!(["sh", "-c", format!("{}; {then}", pod::log_line(text))]);
+    let app = |name: &str| json!({"name": name, "image": "busybox", "restartPolicy": "Always"});
+    let mut delayed = app("delayed");
+    delayed["readinessProbe"] = json!({"exec": {"command": logged("readiness probed", "true")},
+                                       "initialDelaySeconds": 3, "periodSeconds": 1});
+    let mut gated = app("gated");
+    gated["startupProbe"] = json!({"exec": {"command": ["test", "-f", "/dev/shm/up"]},
+                                   "periodSeconds": 1, "failureThreshold": 30});
+    gated["readinessProbe"] = json!({"exec": {"command": logged("readiness probed", "true")},
+                                     "periodSeconds": 30});
+    let mut slow = app("slow");
+    slow["readinessProbe"] = json!({"exec": {"command": logged("readiness probed", "sleep 5")},
+                                    "timeoutSeconds": 1, "periodSeconds": 1});
+    let running_body = "trap 'exit 0' TERM; tlog started; while :; do sleep 0.05; done";
+    let test = pod("x45-probe-timing")
+        .timeout(Duration::from_secs(40))
+        .spec(json!({
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [delayed, gated, slow],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("delayed", running_body))
+        .add(Container::script(
+            "gated",
+            "trap 'exit 0' TERM; tlog started; sleep 1; touch /dev/shm/up; tlog up\n\
+             while :; do sleep 0.05; done",
+        ))
+        .add(Container::script("slow", running_body))
+        .add(Container::script("app", running_body));
+    let running = test.start(order);
+    let ready = |name: &'static str| {
+        move |s: &Value| container_state(s, name).is_some_and(|c| c["ready"] == true)
+    };
+    assert!(
+        wait_status(&running, Duration::from_secs(20), ready("delayed")),
+        "delayed never became ready: {:?}",
+        running.status()
+    );
+    assert!(
+        wait_status(&running, Duration::from_secs(10), ready("gated")),
+        "gated never became ready: {:?}",
+        running.status()
+    );
+    // Give `slow` several periods to (wrongly) turn ready.
+    std::thread::sleep(Duration::from_secs(3));
+    let slow_ready = running
+        .status()
+        .and_then(|s| container_state(&s, "slow").map(|c| c["ready"].clone()));
+    stop(&running, 5);
+    let out = running.finish();
+    assert_eq!(
+        slow_ready,
+        Some(json!(false)),
+        "a timed-out probe is a failure\n{out}"
+    );
+    assert!(count(&out, "slow", "readiness probed") >= 2, "{out}");
+    let first_probe = gap_ms(&out, "delayed started", "delayed readiness probed");
+    assert!(
+        (2500.0..6000.0).contains(&first_probe),
+        "delayed's first readiness probe came {first_probe:.0} ms after its start (initialDelaySeconds 3)\n{out}"
+    );
+    let after_startup = gap_ms(&out, "gated up", "gated readiness probed");
+    assert!(
+        (0.0..3500.0).contains(&after_startup),
+        "gated's readiness probe came {after_startup:.0} ms after it came up (startup period 1 s, readiness at once)\n{out}"
+    );
+    for name in ["delayed", "gated", "slow", "app"] {
+        assert_eq!(st(&out, name, "restartCount"), 0, "{name}\n{out}");
+    }
+}
+
+/// e2e H13, H15, H16 (the sleep handler as preStop): on deletion, `napper`'s `sleep 2` preStop
+/// holds its stop signal about 2 s, `zero`'s `sleep 0` not at all; in a Job, `done`'s
+/// preStop `sleep 20` never runs because its app already exited — the Job ends at once.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x46_sleep_pre_stop_holds_the_signal_and_skips_an_exited_container(#[case] order: CreateOrder) {
+    if pod::skip("x46_sleep_pre_stop_holds_the_signal_and_skips_an_exited_container") {
+        return;
+    }
+    let sleeper = |name: &str, seconds: u64| {
+        json!({"name": name, "image": "busybox",
+               "lifecycle": {"preStop": {"sleep": {"seconds": seconds}}}})
+    };
+    let body = "trap 'tlog got TERM; exit 0' TERM; tlog started; while :; do sleep 0.05; done";
+    let test = pod("x46-sleep-prestop")
+        .timeout(Duration::from_secs(40))
+        .spec(json!({
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 20,
+            "containers": [sleeper("napper", 2), sleeper("zero", 0)],
+        }))
+        .add(Container::script("napper", body))
+        .add(Container::script("zero", body));
+    let running = test.start(order.clone());
+    for name in ["napper", "zero"] {
+        assert!(
+            running.wait_for(&format!("{name} started"), Duration::from_secs(15)),
+            "{name} did not start: {:?}",
+            running.timeline()
+        );
+    }
+    stop(&running, 20);
+    let out = running.finish();
+    let napped = gap_ms(&out, "harness stop requested", "napper got TERM");
+    assert!(
+        (1800.0..6000.0).contains(&napped),
+        "napper's stop signal came {napped:.0} ms after the stop (preStop sleep 2 s)\n{out}"
+    );
+    let zero = gap_ms(&out, "harness stop requested", "zero got TERM");
+    assert!(
+        zero < 1500.0,
+        "zero's stop signal came {zero:.0} ms after the stop (preStop sleep 0)\n{out}"
+    );
+    assert_reaped(&out, &[("napper", 0), ("zero", 0)]);
+
+    // H15: a container that exited by itself gets no preStop at the end.
+    let t = Instant::now();
+    let job = pod("x46-sleep-prestop-done")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 30,
+            "containers": [sleeper("done", 20)],
+        }))
+        .add(Container::script("done", &app_body("sleep 0.1", 0)))
+        .run(order);
+    assert!(
+        t.elapsed() < Duration::from_secs(15),
+        "the Job waited for a preStop of an exited container ({:?})\n{job}",
+        t.elapsed()
+    );
+    assert_reaped(&job, &[("done", 0)]);
+    assert_phase(&job, "Succeeded");
 }
