@@ -35,6 +35,7 @@
 //! | x01-x11 | more of SPEC 3/6: app SIGKILLed (process / whole container), a second stop shortening the grace, non-zero sidecar exit in teardown, failed init container, postStart/preStop, startup-probe and liveness restarts, a late declared app, ECI exit priority and ignore-exit-code, OnFailure |
 //! | x40-x42 | from the e2e catalogue (docs/e2e-catalogue.md): a sidecar exiting 0 on its own is restarted; an app's preStop outliving the grace is cut, then every container stops with the 2 s minimum; a failing preStop in teardown does not hold the stop |
 //! | x45, x46 | probe timing on native sidecars (initialDelaySeconds, readiness at once after startup, an exec probe's timeout); the sleep preStop (2 s, 0 s, skipped for an exited container) |
+//! | x47 | a regular init container failing under OnFailure or Always beside (or before) a native sidecar: restarted with backoff, the sidecar runs in parallel (or never starts), the pod Pending |
 //! | x44 | the teardown cause (AppFailed, app=3) in the sidecar's preStop environment and in the teardown file its TERM trap reads |
 //! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
 
@@ -2899,4 +2900,86 @@ fn x46_sleep_pre_stop_holds_the_signal_and_skips_an_exited_container(#[case] ord
     );
     assert_reaped(&job, &[("done", 0)]);
     assert_phase(&job, "Succeeded");
+}
+
+/// e2e L84-L89 ("an Init container before / after restartable init container fails": the Pod
+/// keeps running Pending, the init container's restartCount grows; a restartable init container
+/// declared before it runs in parallel with it, one declared after it never starts; L105-L110
+/// the same under Always): under `restartPolicy: OnFailure` or `Always` a regular init container that always exits 1 is restarted with
+/// the backoff (at once, then 10 s); the app never starts; the pod stays Pending until it is
+/// deleted.
+#[rstest]
+#[case::on_failure_sidecar_first_spec("OnFailure", true, CreateOrder::Spec)]
+#[case::on_failure_sidecar_first_reverse("OnFailure", true, CreateOrder::Reverse)]
+#[case::on_failure_init_first_spec("OnFailure", false, CreateOrder::Spec)]
+#[case::on_failure_init_first_reverse("OnFailure", false, CreateOrder::Reverse)]
+#[case::always_sidecar_first("Always", true, CreateOrder::Reverse)]
+#[case::always_init_first("Always", false, CreateOrder::Spec)]
+fn x47_a_failing_init_container_restarts_beside_a_running_sidecar(
+    #[case] policy: &str,
+    #[case] sidecar_first: bool,
+    #[case] order: CreateOrder,
+) {
+    if pod::skip("x47_a_failing_init_container_restarts_beside_a_running_sidecar") {
+        return;
+    }
+    let test = pod("x47-init-fails-beside-sidecar")
+        .timeout(Duration::from_secs(60))
+        .spec(json!({
+            "restartPolicy": policy,
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": if sidecar_first {
+                json!([native_sidecar("sidecar"), {"name": "init", "image": "busybox"}])
+            } else {
+                json!([{"name": "init", "image": "busybox"}, native_sidecar("sidecar")])
+            },
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("sidecar", &sidecar_body("0")))
+        .add(Container::script("init", "tlog failing; exit 1"))
+        .add(Container::script("app", "tlog started; exit 0"));
+    let running = test.start(order);
+    let restarted_twice = wait_status(&running, Duration::from_secs(30), |s| {
+        container_state(s, "init").is_some_and(|c| c["restartCount"].as_u64() >= Some(2))
+    });
+    let mid = running.status();
+    stop(&running, 5);
+    let out = running.finish();
+    assert!(restarted_twice, "init did not restart twice\n{out}");
+    let mid = mid.expect("a status while the init container failed");
+    assert_eq!(mid["phase"], "Pending", "{mid:#}");
+    let sidecar = container_state(&mid, "sidecar").expect("sidecar status");
+    if sidecar_first {
+        assert_eq!(
+            (sidecar["state"].clone(), sidecar["started"].clone()),
+            (json!("running"), json!(true)),
+            "the sidecar runs in parallel with the failing init container\n{mid:#}"
+        );
+        assert_eq!(
+            count(&out, "sidecar", "started"),
+            1,
+            "the sidecar restarted\n{out}"
+        );
+    } else {
+        assert_eq!(sidecar["started"], false, "{mid:#}");
+        assert_eq!(
+            count(&out, "sidecar", "started"),
+            0,
+            "the sidecar started\n{out}"
+        );
+    }
+    assert_eq!(count(&out, "app", "started"), 0, "the app started\n{out}");
+    assert!(count(&out, "init", "failing") >= 3, "{out}");
+    // The backoff: the second restart waited about 10 s after the first.
+    let runs: Vec<u64> = out
+        .timeline
+        .iter()
+        .filter(|e| e.container == "init" && e.text == "failing")
+        .map(|e| e.at_us)
+        .collect();
+    let second_wait_ms = (runs[2] - runs[1]) as f64 / 1000.0;
+    assert!(
+        (8000.0..20000.0).contains(&second_wait_ms),
+        "the second restart came {second_wait_ms:.0} ms after the first (backoff 10 s)\n{out}"
+    );
 }
