@@ -253,21 +253,31 @@ fn run_pod(
     let work = work.to_path_buf();
     let volumes = work.join("volumes");
     // Everything about the input is checked before anything is created.
-    let pod = bundle::parse_pod(&w.pod, &volumes)?;
+    let mut pod = bundle::parse_pod(&w.pod, &volumes)?;
     let mut rootfs_of = BTreeMap::new();
     // Saved images are read (index, manifest, config, checked) now; their layers later.
     let mut saved: BTreeMap<(PathBuf, String), image::Loaded> = BTreeMap::new();
+    let mut configs = BTreeMap::new();
     for c in &pod.containers {
         let img = images::resolve(&c.name, &c.image, &opts.images).map_err(|e| e.to_string())?;
         if let images::Image::Saved(path) = &img {
             let key = (path.clone(), c.image.clone());
-            if let std::collections::btree_map::Entry::Vacant(slot) = saved.entry(key) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = saved.entry(key.clone()) {
                 let loaded = image::load(path, &c.image)
                     .map_err(|e| saved_error(&c.name, &c.image, path, &e))?;
                 slot.insert(loaded);
             }
+            configs.insert(
+                c.name.clone(),
+                image::process::ImageProcess::from_config(&saved[&key].config),
+            );
         }
         rootfs_of.insert(c.name.clone(), img);
+    }
+    for c in &mut pod.containers {
+        if let Some(config) = configs.get(&c.name) {
+            image::process::apply(c, config)?;
+        }
     }
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     for (name, files) in &w.volume_files {
@@ -342,7 +352,7 @@ fn run_pod(
     let mut failure = None;
     let mut capture = output::Capture::default();
     for i in order {
-        let c = &pod.containers[i];
+        let mut c = pod.containers[i].clone();
         let rootfs = match rootfs_of.get(&c.name) {
             Some(images::Image::Rootfs(dir)) => (dir.clone(), false),
             Some(images::Image::Saved(path)) => {
@@ -353,7 +363,12 @@ fn run_pod(
                     .and_then(|img| {
                         let shared = image::rootfs::unpacked(img, &work.join("images"))
                             .map_err(|e| saved_error(&c.name, &c.image, path, &e))?;
-                        image::rootfs::copy_tree(&shared, &own)
+                        image::rootfs::copy_tree(&shared, &own)?;
+                        // The User's names are the image's own: resolved in its /etc.
+                        let user = configs.get(&c.name).and_then(|p| p.user.as_deref());
+                        c.user = image::user::for_container(c.run_as, user, &own)
+                            .map_err(|e| format!("container {}: {e}", c.name))?;
+                        Ok(())
                     });
                 match prepared {
                     Ok(()) => (own, true),
@@ -372,7 +387,7 @@ fn run_pod(
         let id = format!("{}-{}-{}", pod.name, c.name, std::process::id());
         match runner.create_and_start(
             &pod,
-            c,
+            &c,
             &id,
             (&rootfs.0, rootfs.1),
             &netns.path,

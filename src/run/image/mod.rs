@@ -10,8 +10,10 @@
 pub mod blobs;
 pub mod docker;
 pub mod layout;
+pub mod process;
 pub mod rootfs;
 pub mod unpack;
+pub mod user;
 
 use std::fmt;
 use std::io;
