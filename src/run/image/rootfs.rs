@@ -34,9 +34,12 @@ pub fn unpacked(image: &Loaded, cache: &Path) -> Result<PathBuf, Error> {
     Ok(rootfs)
 }
 
-/// Copy the tree at `src` to `dst` (which must not exist): files, directories, symlinks and
+/// Copy the tree at `src` to `dst` (which must not exist; its parents are created): files, directories, symlinks and
 /// fifos with their modes and owners; hard links stay hard links.
 pub fn copy_tree(src: &Path, dst: &Path) -> Result<(), String> {
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
     let mut links = HashMap::new();
     copy(src, dst, &mut links)
 }
