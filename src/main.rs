@@ -157,7 +157,9 @@ enum Command {
               conflicts_with = "vm")]
         images: Vec<(String, PathBuf)>,
         /// A directory of saved images (OCI layouts, OCI archives, docker archives), each found
-        /// by the names it records (RepoTags, org.opencontainers.image.ref.name).
+        /// by the names it records (RepoTags, org.opencontainers.image.ref.name). An image is
+        /// looked up in --image, then as a path, then here, then a reference whose last path
+        /// element is busybox runs on the host's static busybox; anything else is an error.
         #[arg(long, value_name = "DIR", conflicts_with = "vm")]
         image_store: Option<PathBuf>,
         /// Run the pod in a microVM under qemu whose PID 1 is podinit (podinit sandbox-init),

@@ -3,8 +3,8 @@
 //! projected and downwardAPI as the directories `volumes.rs` fills, read-only; the stdlog
 //! volume as the pod's log directory), `securityContext`
 //! runAsUser/runAsGroup, a shared network namespace, and the pod spec annotation on every
-//! container. The config is written as JSON directly (the shape `runc spec` produces), which keeps
-//! `oci-spec` out of the binary every container executes.
+//! container. The config is written as JSON directly (the shape `runc spec` produces); `argv`,
+//! `env`, `cwd` and `user` come from the image's config where it has one (`image::process`).
 
 use std::path::{Path, PathBuf};
 
