@@ -3,12 +3,20 @@
 //! projected and downwardAPI as the directories `volumes.rs` fills, read-only; the stdlog
 //! volume as the pod's log directory), `securityContext`
 //! runAsUser/runAsGroup, a shared network namespace, and the pod spec annotation on every
-//! container. The config is written as JSON directly (the shape `runc spec` produces); `argv`,
+//! container. The config is `oci-spec`'s runtime Spec (the shape `runc spec` produces); `argv`,
 //! `env`, `cwd` and `user` come from the image's config where it has one (`image::process`).
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, MountBuilder,
+    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder,
+};
+use serde_json::Value;
 
 use crate::plan::keys;
 
@@ -236,68 +244,188 @@ pub fn stdlog_dir(volumes_dir: &Path) -> PathBuf {
 }
 
 /// The `config.json` of one container: runc's default spec, plus the pod's netns, mounts, user,
-/// and the annotations podinit reads.
+/// and the annotations podinit reads, as `oci-spec`'s runtime types.
 /// `writable_root`: the container's own root filesystem (busybox) rather than a shared directory.
 pub fn config(
     pod: &PodManifest,
     c: &ContainerSpec,
     (rootfs, writable_root): (&Path, bool),
     netns: Option<&Path>,
-) -> Value {
-    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+) -> Result<Spec, String> {
+    let err = |e: oci_spec::OciSpecError| format!("container {}: config.json: {e}", c.name);
+    let caps: HashSet<Capability> = [
+        Capability::AuditWrite,
+        Capability::Kill,
+        Capability::NetBindService,
+    ]
+    .into();
+    let mount = |dest: &str, typ: &str, source: &str, options: &[&str]| {
+        let m = MountBuilder::default()
+            .destination(dest)
+            .typ(typ)
+            .source(source);
+        if options.is_empty() {
+            m.build()
+        } else {
+            m.options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+                .build()
+        }
+    };
     let mut mounts = vec![
-        json!({"destination": "/proc", "type": "proc", "source": "proc"}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
-        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
-        json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}),
+        mount("/proc", "proc", "proc", &[]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        ),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
+        mount("/tmp", "tmpfs", "tmpfs", &["nosuid", "nodev", "mode=1777"]),
     ];
     for (dest, source, ro) in &c.mounts {
         let mut options = vec!["rbind", "nosuid", "nodev"];
         if *ro {
             options.push("ro");
         }
-        mounts.push(json!({"destination": dest, "type": "bind", "source": source.to_string_lossy(), "options": options}));
+        mounts.push(mount(dest, "bind", &source.to_string_lossy(), &options));
     }
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-    ];
-    namespaces.push(match netns {
-        Some(p) => json!({"type": "network", "path": p.to_string_lossy()}),
-        None => json!({"type": "network"}),
-    });
-    json!({
-        "ociVersion": "1.0.2-dev",
-        "process": {
-            "terminal": false,
-            "user": {"uid": c.user.0, "gid": c.user.1},
-            "args": c.argv,
-            "env": c.env,
-            "cwd": c.cwd,
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": true
-        },
-        "root": {"path": rootfs.to_string_lossy(), "readonly": !writable_root},
-        "hostname": pod.hostname,
-        "mounts": mounts,
-        "annotations": {
-            keys::CONTAINER_NAME: c.name,
-            keys::POD_SPEC: pod.spec.to_string(),
-        },
-        "linux": {
-            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-            "namespaces": namespaces,
-            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-                "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-        }
-    })
+    let mounts = mounts
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    let ns = |t: LinuxNamespaceType| LinuxNamespaceBuilder::default().typ(t);
+    let network = match netns {
+        Some(p) => ns(LinuxNamespaceType::Network).path(p),
+        None => ns(LinuxNamespaceType::Network),
+    };
+    let namespaces = [
+        ns(LinuxNamespaceType::Pid),
+        ns(LinuxNamespaceType::Ipc),
+        ns(LinuxNamespaceType::Uts),
+        ns(LinuxNamespaceType::Mount),
+        network,
+    ]
+    .into_iter()
+    .map(|b| b.build())
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(err)?;
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let process = ProcessBuilder::default()
+        .terminal(false)
+        .user(
+            UserBuilder::default()
+                .uid(c.user.0)
+                .gid(c.user.1)
+                .build()
+                .map_err(err)?,
+        )
+        .args(c.argv.clone())
+        .env(c.env.clone())
+        .cwd(&c.cwd)
+        .capabilities(
+            LinuxCapabilitiesBuilder::default()
+                .bounding(caps.clone())
+                .effective(caps.clone())
+                .permitted(caps.clone())
+                .ambient(caps)
+                .build()
+                .map_err(err)?,
+        )
+        .rlimits(vec![
+            PosixRlimitBuilder::default()
+                .typ(PosixRlimitType::RlimitNofile)
+                .hard(1024u64)
+                .soft(1024u64)
+                .build()
+                .map_err(err)?,
+        ])
+        .no_new_privileges(true)
+        .build()
+        .map_err(err)?;
+    let linux = LinuxBuilder::default()
+        .resources(
+            LinuxResourcesBuilder::default()
+                .devices(vec![
+                    LinuxDeviceCgroupBuilder::default()
+                        .allow(false)
+                        .access("rwm")
+                        .build()
+                        .map_err(err)?,
+                ])
+                .build()
+                .map_err(err)?,
+        )
+        .namespaces(namespaces)
+        .masked_paths(strings(&[
+            "/proc/acpi",
+            "/proc/asound",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/sys/firmware",
+            "/proc/scsi",
+        ]))
+        .readonly_paths(strings(&[
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sys",
+            "/proc/sysrq-trigger",
+        ]))
+        .build()
+        .map_err(err)?;
+    SpecBuilder::default()
+        .version("1.0.2-dev")
+        .process(process)
+        .root(
+            RootBuilder::default()
+                .path(rootfs)
+                .readonly(!writable_root)
+                .build()
+                .map_err(err)?,
+        )
+        .hostname(&pod.hostname)
+        .mounts(mounts)
+        .annotations(HashMap::from([
+            (keys::CONTAINER_NAME.to_owned(), c.name.clone()),
+            (keys::POD_SPEC.to_owned(), pod.spec.to_string()),
+        ]))
+        .linux(linux)
+        .build()
+        .map_err(err)
 }
 
 /// A busybox root filesystem from the host's static busybox (Debian `busybox-static`), one per
@@ -357,6 +485,7 @@ pub fn busybox_rootfs(rootfs: &Path) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn manifest_maps_command_env_and_volumes() {
@@ -389,7 +518,22 @@ mod tests {
             app.mounts[1],
             ("/etc/hosts".into(), PathBuf::from("/etc/hosts"), true)
         );
-        let cfg = config(&m, app, (Path::new("/r"), false), Some(Path::new("/ns")));
+        let cfg = serde_json::to_value(
+            config(&m, app, (Path::new("/r"), false), Some(Path::new("/ns"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(cfg["process"]["args"], json!(["sh", "-c", "exit 0"]));
+        assert_eq!(cfg["root"], json!({"path": "/r", "readonly": true}));
+        assert_eq!(
+            cfg["mounts"][7]["options"],
+            json!(["rbind", "nosuid", "nodev"])
+        );
+        assert!(
+            cfg["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("CAP_KILL"))
+        );
         assert_eq!(cfg["annotations"]["io.podinit.container-name"], "app");
         assert_eq!(cfg["linux"]["namespaces"][4]["path"], "/ns");
     }

@@ -518,7 +518,7 @@ impl Runner {
     ) -> Result<i32, String> {
         let dir = self.work.join("bundles").join(&c.name);
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let config = bundle::config(pod, c, rootfs, Some(netns));
+        let config = bundle::config(pod, c, rootfs, Some(netns))?;
         std::fs::write(
             dir.join("config.json"),
             serde_json::to_vec_pretty(&config).map_err(|e| e.to_string())?,
