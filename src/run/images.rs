@@ -85,7 +85,10 @@ fn at_path(path: &Path) -> Option<Image> {
     if crate::run::image::is_saved_image(path) {
         Some(Image::Saved(path.to_path_buf()))
     } else if path.is_dir() {
-        Some(Image::Rootfs(path.to_path_buf()))
+        // Absolute: runc reads a relative root.path from the bundle directory.
+        Some(Image::Rootfs(
+            std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+        ))
     } else {
         None
     }
@@ -199,6 +202,12 @@ mod tests {
         assert_eq!(
             resolve("c", "/", &Sources::default()),
             Ok(Image::Rootfs("/".into()))
+        );
+        let here = std::fs::canonicalize("./src").unwrap();
+        assert_eq!(
+            resolve("c", "./src", &Sources::default()),
+            Ok(Image::Rootfs(here)),
+            "a relative rootfs becomes absolute: runc would read it from the bundle"
         );
     }
 }
