@@ -35,6 +35,7 @@
 //! | x01-x11 | more of SPEC 3/6: app SIGKILLed (process / whole container), a second stop shortening the grace, non-zero sidecar exit in teardown, failed init container, postStart/preStop, startup-probe and liveness restarts, a late declared app, ECI exit priority and ignore-exit-code, OnFailure |
 //! | x40-x42 | from the e2e catalogue (docs/e2e-catalogue.md): a sidecar exiting 0 on its own is restarted; an app's preStop outliving the grace is cut, then every container stops with the 2 s minimum; a failing preStop in teardown does not hold the stop |
 //! | x45, x46 | probe timing on native sidecars (initialDelaySeconds, readiness at once after startup, an exec probe's timeout); the sleep preStop (2 s, 0 s, skipped for an exited container) |
+//! | x32 | day-2 operations: `podinit restart` of a sidecar and of an app (the other untouched), refusals, `podinit signal app HUP` |
 //! | x47 | a regular init container failing under OnFailure or Always beside (or before) a native sidecar: restarted with backoff, the sidecar runs in parallel (or never starts), the pod Pending |
 //! | x44 | the teardown cause (AppFailed, app=3) in the sidecar's preStop environment and in the teardown file its TERM trap reads |
 //! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
@@ -2982,4 +2983,104 @@ fn x47_a_failing_init_container_restarts_beside_a_running_sidecar(
         (8000.0..20000.0).contains(&second_wait_ms),
         "the second restart came {second_wait_ms:.0} ms after the first (backoff 10 s)\n{out}"
     );
+}
+
+/// Issue 11 item 6, day-2 operations on the control socket: `podinit restart proxy` stops the
+/// sidecar's process (its TERM trap runs) and starts it again with the app untouched;
+/// `podinit restart app` does the same to an app under `restartPolicy: Never`; unknown
+/// containers and bad signals are refused; `podinit signal app HUP` reaches the app's process,
+/// whose trap exits 0: the Job completes, the sidecar is stopped, Succeeded.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x32_operator_restart_and_signal_one_container(#[case] order: CreateOrder) {
+    if pod::skip("x32_operator_restart_and_signal_one_container") {
+        return;
+    }
+    let test = pod("x32-restart-signal")
+        .timeout(Duration::from_secs(60))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [native_sidecar("proxy")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("proxy", &sidecar_body("0")))
+        .add(Container::script(
+            "app",
+            "trap 'tlog got TERM; exit 143' TERM\n\
+             trap 'tlog got HUP; exit 0' HUP\n\
+             tlog started\n\
+             while :; do sleep 0.05; done",
+        ));
+    let running = test.start(order);
+    let runs = |name: &str| {
+        running
+            .timeline()
+            .iter()
+            .filter(|e| e.container == name && e.text == "started")
+            .count()
+    };
+    let ok = |args: &[&str]| {
+        running.mark(&args.join(" "));
+        let out = running.podinit(args);
+        assert!(
+            out.status.success(),
+            "podinit {args:?}: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "{:?}",
+        running.timeline()
+    );
+    ok(&["restart", "proxy"]);
+    assert!(
+        support::eventually(Duration::from_secs(15), || runs("proxy") == 2),
+        "the proxy did not start again: {:?}",
+        running.timeline()
+    );
+    assert_eq!(runs("app"), 1, "the app was touched");
+    ok(&["restart", "app"]);
+    assert!(
+        support::eventually(Duration::from_secs(15), || runs("app") == 2),
+        "the app did not start again: {:?}",
+        running.timeline()
+    );
+    let refused = running.podinit(&["restart", "nope"]);
+    let why = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert_eq!(refused.status.code(), Some(1), "{why}");
+    assert!(why.contains("no container \"nope\""), "{why}");
+    let bad = running.podinit(&["signal", "app", "NOPE"]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    ok(&["signal", "app", "HUP"]);
+    let out = running.finish();
+    let first = |text: &str| at(&out, text);
+    let events: Vec<&pod::TimelineEntry> = out
+        .timeline
+        .iter()
+        .filter(|e| e.container == "proxy" && e.text == "started")
+        .collect();
+    assert_eq!(events.len(), 2, "{out}");
+    assert!(
+        first("proxy got TERM") < events[1].at_us,
+        "the restart's TERM came before the second start\n{out}"
+    );
+    assert!(
+        first("app got HUP") > first("harness signal app HUP"),
+        "{out}"
+    );
+    assert_eq!(count(&out, "app", "got TERM"), 1, "{out}");
+    assert_eq!(
+        count(&out, "proxy", "got TERM"),
+        2,
+        "restart, then teardown\n{out}"
+    );
+    assert_eq!(st(&out, "proxy", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "app", "exitCode"), 0, "{out}");
+    assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
 }

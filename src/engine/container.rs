@@ -73,6 +73,8 @@ pub struct Container {
     pub killed: bool,
     /// A stop outside teardown (failed probe or postStart): the exit leads to the restart policy.
     pub stopping_for_restart: bool,
+    /// Stopped for `podinit restart`: the exit restarts it at once, whatever its policy.
+    pub operator_restart: bool,
     /// The runtime stopped it: it never restarts in place (a new incarnation is a new create).
     pub agent_stop: Option<AgentStop>,
     /// Being stopped alone: preStop first, then the signal (`solo_stop.rs`).
@@ -118,6 +120,7 @@ impl Container {
             exit_kill_at: None,
             killed: false,
             stopping_for_restart: false,
+            operator_restart: false,
             agent_stop: None,
             solo_stop: None,
             start_returned: false,

@@ -175,7 +175,7 @@ impl Engine {
 
     /// Stop a container outside teardown; its exit then goes through the restart policy.
     /// preStop first, as on every kill the kubelet makes (`solo_stop.rs`).
-    fn stop_for_restart(
+    pub(super) fn stop_for_restart(
         &mut self,
         now: Time,
         i: usize,
@@ -253,6 +253,7 @@ impl Engine {
         c.kill_at = None;
         c.killed = false;
         c.stopping_for_restart = false;
+        let operator_restart = std::mem::take(&mut c.operator_restart);
         c.solo_stop = None;
         // A restarted process gets its own preStop when it is stopped.
         c.pre_stop = super::container::PreStop::NotRun;
@@ -289,6 +290,15 @@ impl Engine {
                 c.message = format!("stopped by the runtime with signal {}", a.signal);
             }
             self.terminate(now, i, raw, out);
+            return;
+        }
+        if operator_restart {
+            // Asked for: at once, and not a crash (the backoff stays where it was).
+            let c = &mut self.containers[i];
+            c.state = ContainerState::BackOff;
+            c.restart_at = Some(now);
+            c.reason = "Restarting".into();
+            self.note(now, Some(name), "restart in 0s (requested)");
             return;
         }
         let restarts = match (kind, restart) {

@@ -17,6 +17,7 @@ mod container;
 mod exit_reason;
 mod gate;
 mod lifecycle;
+mod operator_ops;
 #[cfg(test)]
 mod registration_tests;
 #[cfg(test)]
@@ -38,6 +39,7 @@ pub use conditions::{CONDITION_TYPES, PodCondition};
 pub use exit_reason::{
     MAX_TERMINATION_MESSAGE, TerminationReason, cap_message, termination_reason,
 };
+pub use operator_ops::{Operation, OperationRefused};
 pub use status::{ContainerState, ContainerStatus, Phase, PodStatus, TIMELINE_MAX, TimelineEntry};
 pub use teardown_report::{AppExit, TeardownReason, TeardownReport};
 
@@ -170,6 +172,10 @@ pub enum Event {
     /// A stop signal reached the container's init from outside podinit (the runtime's `kill`:
     /// CRI StopContainer, a kubelet deleting the pod, an operator's `runc kill`).
     AgentStop { name: String, signal: i32 },
+    /// `podinit restart CONTAINER` (`operator_ops.rs`).
+    RestartRequested { name: String },
+    /// `podinit signal CONTAINER SIGNAL` (`operator_ops.rs`).
+    SignalRequested { name: String, signal: i32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -350,6 +356,10 @@ impl Engine {
             Event::Gone { name } => self.on_gone(now, &name),
             Event::StopRequested { grace } => self.on_stop_requested(now, grace),
             Event::AgentStop { name, signal } => self.on_agent_stop(now, &name, signal, &mut out),
+            Event::RestartRequested { name } => self.on_restart_requested(now, &name, &mut out),
+            Event::SignalRequested { name, signal } => {
+                self.on_signal_requested(now, &name, signal, &mut out)
+            }
         }
         self.reconcile(now, &mut out);
         out

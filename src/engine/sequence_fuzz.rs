@@ -55,7 +55,7 @@ fn random_event(
 ) -> Event {
     let i = rng.below64(NAMES.len() as u64) as usize;
     let name = NAMES[i].to_owned();
-    match rng.below64(10) {
+    match rng.below64(12) {
         0 => Event::Registered {
             id: format!("{name}-{incarnation}"),
             plan: Box::new(decl[i].0.clone()),
@@ -101,6 +101,9 @@ fn random_event(
             },
         },
         8 => Event::AgentStop { name, signal: 15 },
+        // The operator's day-2 requests, unchecked (as a journal replays them).
+        9 => Event::RestartRequested { name },
+        10 => Event::SignalRequested { name, signal: 1 },
         _ => Event::ProcessStarted { name },
     }
 }

@@ -1854,3 +1854,5 @@ fn a_deadline_is_told_as_deadline_exceeded() {
         "at its first step and with its signal (no preStop: both at once)"
     );
 }
+
+mod operator_ops;
