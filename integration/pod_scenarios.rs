@@ -36,6 +36,7 @@
 //! | x40-x42 | from the e2e catalogue (docs/e2e-catalogue.md): a sidecar exiting 0 on its own is restarted; an app's preStop outliving the grace is cut, then every container stops with the 2 s minimum; a failing preStop in teardown does not hold the stop |
 //! | x45, x46 | probe timing on native sidecars (initialDelaySeconds, readiness at once after startup, an exec probe's timeout); the sleep preStop (2 s, 0 s, skipped for an exited container) |
 //! | x32 | day-2 operations: `podinit restart` of a sidecar and of an app (the other untouched), refusals, `podinit signal app HUP` |
+//! | x33, x34 | grace for log sidecars: the sidecars' grace reserve (the app killed early, the log sidecar flushes); ECI exit priority on every container, stage by stage, each stage the whole grace |
 //! | x47 | a regular init container failing under OnFailure or Always beside (or before) a native sidecar: restarted with backoff, the sidecar runs in parallel (or never starts), the pod Pending |
 //! | x44 | the teardown cause (AppFailed, app=3) in the sidecar's preStop environment and in the teardown file its TERM trap reads |
 //! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
@@ -3082,5 +3083,114 @@ fn x32_operator_restart_and_signal_one_container(#[case] order: CreateOrder) {
     assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
     assert_eq!(st(&out, "app", "exitCode"), 0, "{out}");
     assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// Issue 11 item 6, grace for log sidecars: with `io.podinit.sidecar-grace-reserve: 3` and a
+/// 6 s deletion, an app that ignores SIGTERM is killed 3 s in (not at 6 s), and the log sidecar,
+/// signalled once the app is gone, has the budget's last 3 s to flush (2 s here) and exits 0 by
+/// itself, not SIGKILLed. The pod is Failed (the app's 137).
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x33_a_sidecar_grace_reserve_lets_the_log_sidecar_flush(#[case] order: CreateOrder) {
+    if pod::skip("x33_a_sidecar_grace_reserve_lets_the_log_sidecar_flush") {
+        return;
+    }
+    let test = pod("x33-sidecar-reserve")
+        .timeout(Duration::from_secs(60))
+        .pod_annotation("io.podinit.sidecar-grace-reserve", "3")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 6,
+            "initContainers": [native_sidecar("log")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script(
+            "log",
+            "trap 'tlog got TERM; sleep 2; tlog flushed; exit 0' TERM\n\
+             tlog started; touch /dev/shm/ready\n\
+             while :; do sleep 0.05; done",
+        ))
+        .add(Container::script(
+            "app",
+            "trap 'tlog ignoring TERM' TERM\ntlog started\nwhile :; do sleep 0.05; done",
+        ));
+    let running = test.start(order);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "{:?}",
+        running.timeline()
+    );
+    stop(&running, 6);
+    let out = running.finish();
+    let killed_after = gap_ms(&out, "harness stop requested", "log got TERM");
+    assert!(
+        (2500.0..5000.0).contains(&killed_after),
+        "the app's part of the budget is 6 - 3 s: the log sidecar's signal came {killed_after:.0} ms after the stop\n{out}"
+    );
+    out.assert_order(&["app ignoring TERM", "log got TERM", "log flushed"]);
+    assert_stopped_sidecar(&out, "log", 0);
+    assert_eq!(st(&out, "app", "rawExitCode"), 137, "{out}");
+    assert_reaped(&out, &[("log", 0), ("app", 137)]);
+    assert_phase(&out, "Failed");
+}
+
+/// Issue 11 item 6, ECI exit priority on every container, stage by stage: apps `a1` (10) and
+/// `a2` (0), log sidecar `log` (-5), grace 2 s. Each takes 1.5 s to exit after its signal; each
+/// stage's signal waits for the stage before it to exit and has the whole 2 s, so all three
+/// exit by themselves, 4.5 s in all, past the 2 s grace (as ECI documents), none SIGKILLed.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x34_eci_exit_priority_stops_every_container_stage_by_stage(#[case] order: CreateOrder) {
+    if pod::skip("x34_eci_exit_priority_stops_every_container_stage_by_stage") {
+        return;
+    }
+    let body = "trap 'tlog got TERM; sleep 1.5; tlog exiting; exit 0' TERM\n\
+                tlog started; touch /dev/shm/ready\n\
+                while :; do sleep 0.05; done";
+    let test = pod("x34-eci-exit-stages")
+        .timeout(Duration::from_secs(60))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 2,
+            "containers": [
+                {"name": "a1", "image": "busybox"},
+                {"name": "a2", "image": "busybox"},
+                {"name": "log", "image": "busybox"},
+            ],
+        }))
+        .add(Container::script("a1", body).env("ECI_CONTAINER_EXIT_PRIORITY", "10"))
+        .add(Container::script("a2", body).env("ECI_CONTAINER_EXIT_PRIORITY", "0"))
+        .add(
+            Container::script("log", body)
+                .env("ECI_SIDECAR_CONTAINER", "true")
+                .env("ECI_CONTAINER_EXIT_PRIORITY", "-5"),
+        );
+    let running = test.start(order);
+    for c in ["a1", "a2", "log"] {
+        assert!(
+            running.wait_for(&format!("{c} started"), Duration::from_secs(15)),
+            "{:?}",
+            running.timeline()
+        );
+    }
+    stop(&running, 2);
+    let out = running.finish();
+    out.assert_order(&[
+        "a1 got TERM",
+        "a1 exiting",
+        "a2 got TERM",
+        "a2 exiting",
+        "log got TERM",
+        "log exiting",
+    ]);
+    assert_after(&out, "a1 got TERM", "a2 got TERM", 1400.0);
+    assert_after(&out, "a2 got TERM", "log got TERM", 1400.0);
+    for c in ["a1", "a2", "log"] {
+        assert_eq!(st(&out, c, "rawExitCode"), 0, "{c} was not killed\n{out}");
+    }
+    assert_reaped(&out, &[("a1", 0), ("a2", 0), ("log", 0)]);
     assert_phase(&out, "Succeeded");
 }

@@ -250,7 +250,17 @@ pub enum TeardownCause {
 struct Teardown {
     cause: TeardownCause,
     started: Time,
+    /// The end of the grace budget: every preStop is over by then, and under the shared budget
+    /// every sidecar is killed then (at least `min_stop_timeout` after its signal).
     deadline: Time,
+    /// The grace the budget was made of (shortened by a later, shorter stop): each ECI exit
+    /// stage gets this much from its stop signal.
+    grace: Duration,
+    /// When the apps (and running regular init containers) are killed under the shared
+    /// budget: `deadline` less the sidecars' reserve (`io.podinit.sidecar-grace-reserve`).
+    apps_deadline: Time,
+    /// ECI exit priorities are declared: containers stop in stages, each with the whole grace.
+    staged: bool,
     /// Grace at or below `Config::force_grace`: no preStop, no ordering.
     forced: bool,
 }
@@ -433,12 +443,17 @@ impl Engine {
             if awaiting_creation && !self.finished && td.deadline > self.now {
                 consider(td.deadline);
             }
-            if self
-                .containers
-                .iter()
-                .any(|c| c.state == ContainerState::Running && c.signaled_at.is_none())
-            {
-                consider(td.deadline);
+            // The end of a preStop's time, or of the wait for a turn under the shared budget.
+            // One already passed was acted on when it came; after it, a stage waits for the
+            // exits of the one before it, never for the clock.
+            for i in 0..self.containers.len() {
+                let c = &self.containers[i];
+                if c.state == ContainerState::Running && c.signaled_at.is_none() {
+                    let t = self.stop_deadline(td, i);
+                    if t > self.now {
+                        consider(t);
+                    }
+                }
             }
         } else if let Some(t) = self.settle_deadline().filter(|t| *t > self.now) {
             // Only while the settle time is ahead: once it has passed, a held gate waits for

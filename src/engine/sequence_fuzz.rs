@@ -17,8 +17,10 @@ use crate::plan::{BundleInput, Classified, classify_bundle};
 
 const NAMES: [&str; 3] = ["s1", "s2", "app"];
 
-fn declarations() -> Vec<(ContainerPlan, PodDeclaration)> {
-    let spec = json!({
+/// The fuzz pod; `variant` 1 adds a sidecars' grace reserve, 2 ECI exit priorities (the
+/// staged teardown).
+fn declarations(variant: u64) -> Vec<(ContainerPlan, PodDeclaration)> {
+    let mut spec = json!({
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": 5,
         "initContainers": [
@@ -30,6 +32,22 @@ fn declarations() -> Vec<(ContainerPlan, PodDeclaration)> {
         ],
         "containers": [{"name": "app", "readinessProbe": {"exec": {"command": ["true"]}}}]
     });
+    match variant {
+        1 => {
+            spec = json!({
+                "metadata": {"annotations": {"io.podinit.sidecar-grace-reserve": "3"}},
+                "spec": spec,
+            })
+        }
+        2 => {
+            // s1 -1, s2 0, app 1.
+            let priority = |p: &str| json!([{"name": "ECI_CONTAINER_EXIT_PRIORITY", "value": p}]);
+            spec["initContainers"][0]["env"] = priority("-1");
+            spec["initContainers"][1]["env"] = priority("0");
+            spec["containers"][0]["env"] = priority("1");
+        }
+        _ => {}
+    }
     NAMES
         .iter()
         .map(|name| {
@@ -128,7 +146,7 @@ fn advance(engine: &mut Engine, now: &mut Time, to: Time, seed: u64, step: usize
 
 fn run_sequence(seed: u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let decl = declarations();
+    let decl = declarations(seed % 3);
     let mut engine = Engine::new(Config::default());
     let mut now = Time::ZERO;
     let mut inputs: Vec<(Time, Event)> = Vec::new();

@@ -1855,4 +1855,5 @@ fn a_deadline_is_told_as_deadline_exceeded() {
     );
 }
 
+mod grace;
 mod operator_ops;

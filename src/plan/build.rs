@@ -585,6 +585,18 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         }
     }
 
+    let sidecar_reserve_seconds =
+        match super::sidecar_reserve::read(name, ann(SIDECAR_GRACE_RESERVE), spec)? {
+            Some((n, source)) => {
+                notes.push(format!(
+                    "at teardown the sidecars keep the last {n}s of the grace budget: apps are \
+                     killed {n}s before its end ({source})"
+                ));
+                Some(n)
+            }
+            None => None,
+        };
+
     // The API server's rule (ValidatePodSpec): 1 to 2147483647 seconds.
     let active_deadline_seconds = match spec.and_then(|s| s.active_deadline_seconds) {
         None => None,
@@ -624,6 +636,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         pre_stop,
         stop_signal,
         grace_seconds,
+        sidecar_reserve_seconds,
         active_deadline_seconds,
         termination_message,
         notes,

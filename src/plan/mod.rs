@@ -20,6 +20,7 @@ mod error;
 pub mod k8s;
 mod pod_key;
 mod probe;
+mod sidecar_reserve;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -64,6 +65,7 @@ pub mod keys {
     pub const RESTART_POLICY: &str = "io.podinit.restart-policy";
     pub const STOP_SIGNAL: &str = "io.podinit.stop-signal";
     pub const GRACE: &str = "io.kubernetes.pod.terminationGracePeriod";
+    pub const SIDECAR_GRACE_RESERVE: &str = "io.podinit.sidecar-grace-reserve";
     pub const LOG_LEVEL: &str = "io.podinit.log-level";
 
     pub const ENV_IS_SIDECAR: &str = "__IS_SIDECAR__";
@@ -230,6 +232,11 @@ pub struct ContainerPlan {
     pub stop_signal: StopSignal,
     /// The pod's `terminationGracePeriodSeconds`, where this container's declarations give it.
     pub grace_seconds: Option<u64>,
+    /// `io.podinit.sidecar-grace-reserve`: the part of the grace budget kept for the sidecars at
+    /// teardown (the apps are killed that much earlier). Not with ECI exit priorities, whose
+    /// stages each get the whole grace (`engine/teardown.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidecar_reserve_seconds: Option<u64>,
     /// The pod's `activeDeadlineSeconds`: how long the pod may run, from its first container's
     /// registration, before it is failed with `DeadlineExceeded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
