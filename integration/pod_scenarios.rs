@@ -37,6 +37,7 @@
 //! | x45, x46 | probe timing on native sidecars (initialDelaySeconds, readiness at once after startup, an exec probe's timeout); the sleep preStop (2 s, 0 s, skipped for an exited container) |
 //! | x32 | day-2 operations: `podinit restart` of a sidecar and of an app (the other untouched), refusals, `podinit signal app HUP` |
 //! | x33, x34 | grace for log sidecars: the sidecars' grace reserve (the app killed early, the log sidecar flushes); ECI exit priority on every container, stage by stage, each stage the whole grace |
+//! | x35 | re-gating: an app that needs its proxy is stopped when the proxy crashes and started again after it |
 //! | x47 | a regular init container failing under OnFailure or Always beside (or before) a native sidecar: restarted with backoff, the sidecar runs in parallel (or never starts), the pod Pending |
 //! | x44 | the teardown cause (AppFailed, app=3) in the sidecar's preStop environment and in the teardown file its TERM trap reads |
 //! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
@@ -3192,5 +3193,79 @@ fn x34_eci_exit_priority_stops_every_container_stage_by_stage(#[case] order: Cre
         assert_eq!(st(&out, c, "rawExitCode"), 0, "{c} was not killed\n{out}");
     }
     assert_reaped(&out, &[("a1", 0), ("a2", 0), ("log", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// Issue 11 item 6, re-gating: with `io.podinit.needs-sidecars: app=proxy:restart`, a crash of
+/// the proxy (SIGKILL through `podinit signal`) stops the app too, and the app starts again
+/// only after the proxy has started again; the Job then completes (the app exits 0 on HUP).
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x35_an_app_needing_its_sidecar_is_restarted_after_it(#[case] order: CreateOrder) {
+    if pod::skip("x35_an_app_needing_its_sidecar_is_restarted_after_it") {
+        return;
+    }
+    let test = pod("x35-regate")
+        .timeout(Duration::from_secs(60))
+        .pod_annotation("io.podinit.needs-sidecars", "app=proxy:restart")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [native_sidecar("proxy")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("proxy", &sidecar_body("0")))
+        .add(Container::script(
+            "app",
+            "trap 'tlog got TERM; exit 143' TERM\n\
+             trap 'tlog got HUP; exit 0' HUP\n\
+             tlog started\n\
+             while :; do sleep 0.05; done",
+        ));
+    let running = test.start(order);
+    let runs = |name: &str| {
+        running
+            .timeline()
+            .iter()
+            .filter(|e| e.container == name && e.text == "started")
+            .count()
+    };
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "{:?}",
+        running.timeline()
+    );
+    running.mark("proxy killed");
+    let out = running.podinit(&["signal", "proxy", "KILL"]);
+    assert!(out.status.success(), "podinit signal: {out:?}");
+    assert!(
+        support::eventually(Duration::from_secs(20), || runs("app") == 2),
+        "the app did not start again: {:?}",
+        running.timeline()
+    );
+    let out = running.podinit(&["signal", "app", "HUP"]);
+    assert!(out.status.success(), "podinit signal: {out:?}");
+    let out = running.finish();
+    let starts = |name: &str| -> Vec<u64> {
+        out.timeline
+            .iter()
+            .filter(|e| e.container == name && e.text == "started")
+            .map(|e| e.at_us)
+            .collect()
+    };
+    let (proxy, app) = (starts("proxy"), starts("app"));
+    assert_eq!((proxy.len(), app.len()), (2, 2), "{out}");
+    assert!(
+        at(&out, "app got TERM") > at(&out, "harness proxy killed"),
+        "{out}"
+    );
+    assert!(
+        app[1] > proxy[1],
+        "the app started again only after the proxy did\n{out}"
+    );
+    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "proxy", "restartCount"), 1, "{out}");
+    assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
     assert_phase(&out, "Succeeded");
 }

@@ -202,6 +202,7 @@ pub fn to_json(classified: &Classified) -> Value {
         "stopSignal": plan.stop_signal.name,
         "graceSeconds": plan.grace_seconds,
         "sidecarGraceReserveSeconds": plan.sidecar_reserve_seconds,
+        "needsSidecars": plan.needs_sidecars,
         "activeDeadlineSeconds": plan.active_deadline_seconds,
         "terminationMessage": {
             "path": plan.termination_message.path,

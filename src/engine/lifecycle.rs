@@ -157,7 +157,11 @@ impl Engine {
                 if c.started && c.ready != ready {
                     c.ready = ready;
                     c.refresh_started();
+                    let sidecar = c.is_sidecar();
                     self.note(now, Some(name), if ready { "ready" } else { "not ready" });
+                    if sidecar && !ready {
+                        self.on_sidecar_lost(now, name, out);
+                    }
                 }
             }
             (ProbeKind::Liveness, true) => {}
@@ -253,7 +257,8 @@ impl Engine {
         c.kill_at = None;
         c.killed = false;
         c.stopping_for_restart = false;
-        let operator_restart = std::mem::take(&mut c.operator_restart);
+        let operator_restart =
+            std::mem::take(&mut c.operator_restart) | std::mem::take(&mut c.regate_restart);
         c.solo_stop = None;
         // A restarted process gets its own preStop when it is stopped.
         c.pre_stop = super::container::PreStop::NotRun;
@@ -423,16 +428,37 @@ impl Engine {
 
     pub(super) fn fire_restarts(&mut self, now: Time, out: &mut Vec<Action>) {
         for i in 0..self.containers.len() {
-            let c = &mut self.containers[i];
-            if c.state == ContainerState::BackOff && c.restart_at.is_some_and(|t| t <= now) {
-                c.state = ContainerState::Running;
-                c.restart_at = None;
-                c.restart_count += 1;
-                c.reason = "Restarting".into();
-                let name = c.name.clone();
-                out.push(Action::Restart { name: name.clone() });
-                self.note(now, Some(&name), "restarting");
+            let c = &self.containers[i];
+            let due = c.restart_at.is_some_and(|t| t <= now) || c.held_for_sidecars;
+            if c.state != ContainerState::BackOff || !due {
+                continue;
             }
+            // An app that needs sidecars restarts only once they are all up (`regate.rs`);
+            // until then no timer, the sidecars' events bring it back here.
+            let missing = self.missing_sidecars(i);
+            let c = &mut self.containers[i];
+            if !missing.is_empty() {
+                c.restart_at = None;
+                c.reason = "WaitingForSidecar".into();
+                c.message = format!(
+                    "waiting for sidecar {} to be started and ready",
+                    missing.join(", ")
+                );
+                if !std::mem::replace(&mut c.held_for_sidecars, true) {
+                    let name = c.name.clone();
+                    let note = format!("restart held: {}", c.message);
+                    self.note(now, Some(&name), note);
+                }
+                continue;
+            }
+            c.held_for_sidecars = false;
+            c.state = ContainerState::Running;
+            c.restart_at = None;
+            c.restart_count += 1;
+            c.reason = "Restarting".into();
+            let name = c.name.clone();
+            out.push(Action::Restart { name: name.clone() });
+            self.note(now, Some(&name), "restarting");
         }
     }
 

@@ -18,6 +18,7 @@ mod exit_reason;
 mod gate;
 mod lifecycle;
 mod operator_ops;
+mod regate;
 #[cfg(test)]
 mod registration_tests;
 #[cfg(test)]
@@ -362,7 +363,15 @@ impl Engine {
                 name,
                 status,
                 details,
-            } => self.on_exited(now, &name, status, details, &mut out),
+            } => {
+                self.on_exited(now, &name, status, details, &mut out);
+                if self
+                    .find(&name)
+                    .is_some_and(|i| self.containers[i].is_sidecar())
+                {
+                    self.on_sidecar_lost(now, &name, &mut out);
+                }
+            }
             Event::Gone { name } => self.on_gone(now, &name),
             Event::StopRequested { grace } => self.on_stop_requested(now, grace),
             Event::AgentStop { name, signal } => self.on_agent_stop(now, &name, signal, &mut out),

@@ -18,7 +18,7 @@ use crate::plan::{BundleInput, Classified, classify_bundle};
 const NAMES: [&str; 3] = ["s1", "s2", "app"];
 
 /// The fuzz pod; `variant` 1 adds a sidecars' grace reserve, 2 ECI exit priorities (the
-/// staged teardown).
+/// staged teardown), 3 an app that needs both sidecars for its whole life (re-gating).
 fn declarations(variant: u64) -> Vec<(ContainerPlan, PodDeclaration)> {
     let mut spec = json!({
         "restartPolicy": "Never",
@@ -45,6 +45,12 @@ fn declarations(variant: u64) -> Vec<(ContainerPlan, PodDeclaration)> {
             spec["initContainers"][0]["env"] = priority("-1");
             spec["initContainers"][1]["env"] = priority("0");
             spec["containers"][0]["env"] = priority("1");
+        }
+        3 => {
+            spec = json!({
+                "metadata": {"annotations": {"io.podinit.needs-sidecars": "app=s1+s2:restart"}},
+                "spec": spec,
+            })
         }
         _ => {}
     }
@@ -146,7 +152,7 @@ fn advance(engine: &mut Engine, now: &mut Time, to: Time, seed: u64, step: usize
 
 fn run_sequence(seed: u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let decl = declarations(seed % 3);
+    let decl = declarations(seed % 4);
     let mut engine = Engine::new(Config::default());
     let mut now = Time::ZERO;
     let mut inputs: Vec<(Time, Event)> = Vec::new();

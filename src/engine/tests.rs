@@ -1857,3 +1857,4 @@ fn a_deadline_is_told_as_deadline_exceeded() {
 
 mod grace;
 mod operator_ops;
+mod regate;

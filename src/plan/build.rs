@@ -597,6 +597,18 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
             None => None,
         };
 
+    let needs_sidecars = super::regate::read(name, kind, ann(NEEDS_SIDECARS), spec)?;
+    if let Some(n) = &needs_sidecars {
+        notes.push(format!(
+            "needs {} for its whole life: {}",
+            n.sidecars.join(", "),
+            match n.on_loss {
+                super::SidecarLoss::Restart => "stopped when one exits or turns unready, started again once all are started and ready",
+                super::SidecarLoss::Hold => "its restarts wait until they are all started and ready",
+            }
+        ));
+    }
+
     // The API server's rule (ValidatePodSpec): 1 to 2147483647 seconds.
     let active_deadline_seconds = match spec.and_then(|s| s.active_deadline_seconds) {
         None => None,
@@ -637,6 +649,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         stop_signal,
         grace_seconds,
         sidecar_reserve_seconds,
+        needs_sidecars,
         active_deadline_seconds,
         termination_message,
         notes,

@@ -20,6 +20,7 @@ mod error;
 pub mod k8s;
 mod pod_key;
 mod probe;
+mod regate;
 mod sidecar_reserve;
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,7 @@ pub use probe::{Handler, HttpGet, ProbeAction, ProbeSpec};
 /// (`fuzz/`); the product reaches them through the pod spec.
 #[doc(hidden)]
 pub use probe::{handler_from_k8s, probe_from_k8s};
+pub use regate::{NeedsSidecars, SidecarLoss};
 pub use values::MAX_SECONDS;
 
 /// Annotation and env names podinit understands, in one place so docs, explain and tests agree.
@@ -66,6 +68,7 @@ pub mod keys {
     pub const STOP_SIGNAL: &str = "io.podinit.stop-signal";
     pub const GRACE: &str = "io.kubernetes.pod.terminationGracePeriod";
     pub const SIDECAR_GRACE_RESERVE: &str = "io.podinit.sidecar-grace-reserve";
+    pub const NEEDS_SIDECARS: &str = "io.podinit.needs-sidecars";
     pub const LOG_LEVEL: &str = "io.podinit.log-level";
 
     pub const ENV_IS_SIDECAR: &str = "__IS_SIDECAR__";
@@ -237,6 +240,10 @@ pub struct ContainerPlan {
     /// stages each get the whole grace (`engine/teardown.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sidecar_reserve_seconds: Option<u64>,
+    /// `io.podinit.needs-sidecars`: the sidecars this app needs for its whole life, and what a
+    /// loss of one does to it (`plan/regate.rs`, `engine/regate.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs_sidecars: Option<NeedsSidecars>,
     /// The pod's `activeDeadlineSeconds`: how long the pod may run, from its first container's
     /// registration, before it is failed with `DeadlineExceeded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
