@@ -20,6 +20,7 @@ mod error;
 pub mod k8s;
 mod pod_key;
 mod probe;
+pub mod restart;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -216,6 +217,10 @@ pub struct ContainerPlan {
     /// Effective restart policy of this container (sidecars: `Always`; regular init containers
     /// restart only after a failure, and not under `Never`).
     pub restart: RestartPolicy,
+    /// KEP-5307 `restartPolicyRules`, in order: the first whose exit codes match restarts the
+    /// container, whatever `restart` says (`restart.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_rules: Vec<restart::RestartRule>,
     /// ECI `ECI_CONTAINER_EXIT_PRIORITY`: higher stops first among sidecars; equal stop together.
     pub exit_priority: Option<i32>,
     /// ECI `ECI_CONTAINER_IGNORE_EXIT_CODE`: report 0 whatever the code (the raw one is kept).
