@@ -654,6 +654,23 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         }
     };
 
+    let start_timeout = super::start_wait::read(
+        d.annotations,
+        spec.map(|s| &s.pod_annotations),
+        START_TIMEOUT,
+        ON_START_TIMEOUT,
+        POD_SPEC,
+        &mut notes,
+    )
+    .map_err(|(source, m)| {
+        let kind = if m.contains("out of range") {
+            PlanErrorKind::OutOfRange
+        } else {
+            PlanErrorKind::InvalidValue
+        };
+        err(kind, &source, m)
+    })?;
+
     let termination_message = termination_message(entry)
         .map_err(|(field, m)| err(PlanErrorKind::InvalidValue, &spec_src(field), m))?;
 
@@ -665,6 +682,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         gate_on,
         restart,
         restart_rules,
+        start_timeout,
         exit_priority: dialect.exit_priority,
         ignore_exit_code,
         counts_for_ready: !dialect.ignore_ready,

@@ -21,6 +21,7 @@ pub mod k8s;
 mod pod_key;
 mod probe;
 pub mod restart;
+pub mod start_wait;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -66,6 +67,10 @@ pub mod keys {
     pub const STOP_SIGNAL: &str = "io.podinit.stop-signal";
     pub const GRACE: &str = "io.kubernetes.pod.terminationGracePeriod";
     pub const LOG_LEVEL: &str = "io.podinit.log-level";
+    /// The start-wait deadline (`start_wait.rs`): on the container, or in the Pod's
+    /// `metadata.annotations` for every container.
+    pub const START_TIMEOUT: &str = "io.podinit.start-timeout";
+    pub const ON_START_TIMEOUT: &str = "io.podinit.on-start-timeout";
 
     pub const ENV_IS_SIDECAR: &str = "__IS_SIDECAR__";
     pub const ENV_ECI_SIDECAR: &str = "ECI_SIDECAR_CONTAINER";
@@ -221,6 +226,10 @@ pub struct ContainerPlan {
     /// container, whatever `restart` says (`restart.rs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restart_rules: Vec<restart::RestartRule>,
+    /// How long the start gate may hold it, and what then (`start_wait.rs`); `None`: as long
+    /// as it takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_timeout: Option<start_wait::StartTimeout>,
     /// ECI `ECI_CONTAINER_EXIT_PRIORITY`: higher stops first among sidecars; equal stop together.
     pub exit_priority: Option<i32>,
     /// ECI `ECI_CONTAINER_IGNORE_EXIT_CODE`: report 0 whatever the code (the raw one is kept).

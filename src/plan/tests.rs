@@ -525,3 +525,61 @@ fn the_container_policy_beats_an_env_sidecar_but_not_the_annotations() {
         p.notes
     );
 }
+
+/// A whole Pod in the pod spec annotation, with these pod annotations, and the bundle's own.
+fn pod_with_annotations(pod_ann: Value, own: Value) -> Value {
+    let pod = json!({"kind": "Pod", "metadata": {"name": "p", "annotations": pod_ann},
+        "spec": {"initContainers": [{"name": "proxy", "restartPolicy": "Always"}], "containers": [{"name": "c"}]}});
+    let mut ann = own;
+    ann["io.podinit.pod-spec"] = json!(pod.to_string());
+    bundle(ann, &[])
+}
+
+#[rstest]
+#[case::none(json!({}), json!({}), None)]
+#[case::container_default_wait(json!({}), json!({"io.podinit.start-timeout": "3s"}), Some((3000, start_wait::OnStartTimeout::Wait)))]
+#[case::container_fail(json!({}), json!({"io.podinit.start-timeout": "500ms", "io.podinit.on-start-timeout": "fail"}), Some((500, start_wait::OnStartTimeout::Fail)))]
+#[case::pod_level(json!({"io.podinit.start-timeout": "1m", "io.podinit.on-start-timeout": "start"}), json!({}), Some((60_000, start_wait::OnStartTimeout::Start)))]
+#[case::container_beats_pod(json!({"io.podinit.start-timeout": "1m", "io.podinit.on-start-timeout": "start"}), json!({"io.podinit.start-timeout": "2s"}), Some((2000, start_wait::OnStartTimeout::Start)))]
+#[case::outcome_from_container_timeout_from_pod(json!({"io.podinit.start-timeout": "4s"}), json!({"io.podinit.on-start-timeout": "fail"}), Some((4000, start_wait::OnStartTimeout::Fail)))]
+#[case::outcome_alone_does_nothing(json!({}), json!({"io.podinit.on-start-timeout": "fail"}), None)]
+fn start_wait_deadlines_are_read_with_their_precedence(
+    #[case] pod_ann: Value,
+    #[case] own: Value,
+    #[case] want: Option<(u64, start_wait::OnStartTimeout)>,
+) {
+    let p = plan(pod_with_annotations(pod_ann, own));
+    assert_eq!(
+        p.start_timeout.as_ref().map(|t| (t.millis, t.on_timeout)),
+        want
+    );
+    if let Some(t) = &p.start_timeout {
+        assert!(
+            t.source.contains("io.podinit.start-timeout"),
+            "{}",
+            t.source
+        );
+    }
+}
+
+#[rstest]
+#[case::bad_duration(json!({}), json!({"io.podinit.start-timeout": "3 seconds"}), PlanErrorKind::InvalidValue, "annotation io.podinit.start-timeout")]
+#[case::zero(json!({}), json!({"io.podinit.start-timeout": "0s"}), PlanErrorKind::InvalidValue, "io.podinit.start-timeout")]
+#[case::huge(json!({}), json!({"io.podinit.start-timeout": "999999999h"}), PlanErrorKind::OutOfRange, "io.podinit.start-timeout")]
+#[case::bad_outcome(json!({}), json!({"io.podinit.start-timeout": "3s", "io.podinit.on-start-timeout": "crash"}), PlanErrorKind::InvalidValue, "io.podinit.on-start-timeout")]
+#[case::bad_pod_level(json!({"io.podinit.on-start-timeout": "FAIL"}), json!({}), PlanErrorKind::InvalidValue, "metadata.annotations io.podinit.on-start-timeout")]
+fn hostile_start_wait_declarations(
+    #[case] pod_ann: Value,
+    #[case] own: Value,
+    #[case] kind: PlanErrorKind,
+    #[case] names: &str,
+) {
+    let err = classify(pod_with_annotations(pod_ann, own)).expect_err("must be refused");
+    assert_eq!(err.kind, kind, "{err}");
+    let text = err.to_string();
+    // A pod-level value is checked with the first container that reads it.
+    assert!(
+        text.contains(names) && (text.contains("\"c\"") || text.contains("\"proxy\"")),
+        "{text}"
+    );
+}
