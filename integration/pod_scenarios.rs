@@ -33,6 +33,7 @@
 //! | s13a/b/c | hostile input: hook with garbage stdin, inject on a bad config.json, explain naming a bad annotation |
 //! | s14 | pod deleted while a sidecar fails its startup probe: the held app ends NeverStarted |
 //! | x01-x11 | more of SPEC 3/6: app SIGKILLed (process / whole container), a second stop shortening the grace, non-zero sidecar exit in teardown, failed init container, postStart/preStop, startup-probe and liveness restarts, a late declared app, ECI exit priority and ignore-exit-code, OnFailure |
+//! | x30, x30b | KEP-5307 restart rules: a Never app restarted by its rule `In [42]` then Succeeded (restartCount 1); an exit no rule matches is not restarted, Failed |
 //! | x40-x42 | from the e2e catalogue (docs/e2e-catalogue.md): a sidecar exiting 0 on its own is restarted; an app's preStop outliving the grace is cut, then every container stops with the 2 s minimum; a failing preStop in teardown does not hold the stop |
 //! | x45, x46 | probe timing on native sidecars (initialDelaySeconds, readiness at once after startup, an exec probe's timeout); the sleep preStop (2 s, 0 s, skipped for an exited container) |
 //! | x32 | day-2 operations: `podinit restart` of a sidecar and of an app (the other untouched), refusals, `podinit signal app HUP` |
@@ -2426,6 +2427,81 @@ fn x29_adopted_daemons_get_the_stop_signal_before_sigkill(#[case] order: CreateO
     );
     assert_reaped(&out, &[("app", 0)]);
     assert_phase(&out, "Succeeded");
+}
+
+/// KEP-5307 (Kubernetes 1.35 container restart rules), the KEP's example and the node e2e
+/// "should restart container on rule match": a Job pod with restartPolicy Never whose app has
+/// its own `restartPolicy: Never` and a rule Restart `In [42]`. Run 1 exits 42 and is restarted
+/// in place by the rule (the sidecar is untouched), run 2 exits 0: Succeeded, restartCount 1.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x30_restart_rule_restarts_a_never_app_on_exit_code_42(#[case] order: CreateOrder) {
+    if pod::skip("x30_restart_rule_restarts_a_never_app_on_exit_code_42") {
+        return;
+    }
+    let app = "echo run >> /shared/app-runs; n=$(wc -l < /shared/app-runs); tlog \"run $n\"\n\
+               [ \"$n\" = 1 ] && { tlog retriable; exit 42; }\n\
+               tlog exiting; sleep 0.3; exit 0";
+    let rules = json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]);
+    let out = pod("x30-restart-rules")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [native_sidecar("sidecar")],
+            "containers": [{"name": "app", "image": "busybox",
+                "restartPolicy": "Never", "restartPolicyRules": rules}],
+        }))
+        .add(Container::script("sidecar", &sidecar_body("0")))
+        .add(Container::script("app", app))
+        .run(order);
+    assert_eq!(
+        out.events_of("app"),
+        ["run 1", "retriable", "run 2", "exiting"],
+        "{out}"
+    );
+    out.assert_order(&[
+        "sidecar started",
+        "app run 1",
+        "app run 2",
+        "sidecar got TERM",
+    ]);
+    assert_after(&out, "app exiting", "sidecar got TERM", 300.0);
+    assert_eq!(count(&out, "sidecar", "started"), 1, "{out}");
+    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
+    assert!(
+        status_events(&out, "app")
+            .iter()
+            .any(|e| e.contains("restartPolicyRules[0]") && e.contains("In [42]")),
+        "the rule that restarted the app is in the timeline\n{out}"
+    );
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+/// KEP-5307, the e2e "should not restart container on rule mismatch": the same app exiting 3
+/// is not restarted by a rule `In [42]` under its own Never; the Never pod is Failed.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x30b_restart_rule_mismatch_is_not_restarted(#[case] order: CreateOrder) {
+    if pod::skip("x30b_restart_rule_mismatch_is_not_restarted") {
+        return;
+    }
+    let rules = json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]);
+    let out = pod("x30b-restart-rule-mismatch")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "containers": [{"name": "app", "image": "busybox",
+                "restartPolicy": "Never", "restartPolicyRules": rules}],
+        }))
+        .add(Container::script("app", &app_body("", 3)))
+        .run(order);
+    assert_eq!(count(&out, "app", "started"), 1, "{out}");
+    assert_eq!(st(&out, "app", "restartCount"), 0, "{out}");
+    assert_reaped(&out, &[("app", 3)]);
+    assert_phase(&out, "Failed");
 }
 
 // ---------------------------------------------------------------------------------------------
