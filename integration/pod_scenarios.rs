@@ -39,6 +39,7 @@
 //! | x32 | day-2 operations: `podinit restart` of a sidecar and of an app (the other untouched), refusals, `podinit signal app HUP` |
 //! | x33, x34 | grace for log sidecars: the sidecars' grace reserve (the app killed early, the log sidecar flushes); ECI exit priority on every container, stage by stage, each stage the whole grace |
 //! | x35 | re-gating: an app that needs its proxy is stopped when the proxy crashes and started again after it |
+//! | x48, x49, x52 | from the e2e catalogue: liveness probes on a native sidecar (httpGet, tcpSocket, an exec probe outliving its timeout); httpGet postStart / preStop hooks reaching a handler sidecar; a sidecar's preStop outliving the grace leaves the Job Succeeded |
 //! | x47 | a regular init container failing under OnFailure or Always beside (or before) a native sidecar: restarted with backoff, the sidecar runs in parallel (or never starts), the pod Pending |
 //! | x44 | the teardown cause (AppFailed, app=3) in the sidecar's preStop environment and in the teardown file its TERM trap reads |
 //! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
@@ -3343,5 +3344,183 @@ fn x35_an_app_needing_its_sidecar_is_restarted_after_it(#[case] order: CreateOrd
     assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
     assert_eq!(st(&out, "proxy", "restartCount"), 1, "{out}");
     assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// A native sidecar serving HTTP on 127.0.0.1:8080 from busybox httpd (`/dev/shm/www`, CGI
+/// scripts run by /bin/sh: /dev/shm is noexec), `/healthz` present; `first_run` is shell run
+/// once, in its first run only (a marker in /dev/shm survives its restarts).
+fn web_sidecar_body(first_run: &str) -> String {
+    format!(
+        "trap 'tlog got TERM; exit 0' TERM\n\
+         mkdir -p /dev/shm/www/cgi-bin\n\
+         echo ok >/dev/shm/www/healthz\n\
+         echo '*.sh:/bin/sh' >/dev/shm/httpd.conf\n\
+         cat >/dev/shm/www/cgi-bin/echo.sh <<'CGI'\n\
+         t=$(adjtimex | grep tv_); set -- $t\n\
+         echo \"$2$(printf %06d \"$4\") $SERVER $QUERY_STRING\" >>/shared/timeline.log\n\
+         printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n\
+         CGI\n\
+         httpd -f -p 127.0.0.1:8080 -h /dev/shm/www -c /dev/shm/httpd.conf &\n\
+         until wget -q -O /dev/null http://127.0.0.1:8080/healthz; do sleep 0.05; done\n\
+         tlog started; touch /dev/shm/ready\n\
+         if [ ! -e /dev/shm/ran ]; then touch /dev/shm/ran; {first_run}; fi\n\
+         while :; do sleep 0.05; done"
+    )
+}
+
+/// e2e P05, P06, P08, P11 (liveness probes, the sidecar variants): an httpGet liveness probe
+/// on `/healthz` restarts the sidecar once the file is gone (P05) and never while it is there
+/// (P08); a tcpSocket probe on a listening port never restarts it (P06); an exec probe that
+/// outlives its `timeoutSeconds` counts as failed and restarts it (P11). Observed 6 s; then the
+/// app exits and the Job succeeds.
+#[rstest]
+#[case::http_restarted(json!({"httpGet": {"path": "/healthz", "port": 8080}}), "rm /dev/shm/www/healthz", true)]
+#[case::http_not_restarted(json!({"httpGet": {"path": "/healthz", "port": 8080}}), ":", false)]
+#[case::tcp_not_restarted(json!({"tcpSocket": {"port": 8080}}), ":", false)]
+#[case::exec_timeout_restarted(json!({"exec": {"command": ["sh", "-c", "test ! -e /dev/shm/slow || sleep 10"]}, "timeoutSeconds": 1}), "touch /dev/shm/slow", true)]
+fn x48_liveness_probes_on_a_native_sidecar(
+    #[case] probe: Value,
+    #[case] first_run: &str,
+    #[case] restarted: bool,
+) {
+    if pod::skip("x48_liveness_probes_on_a_native_sidecar") {
+        return;
+    }
+    let mut liveness = probe;
+    liveness["periodSeconds"] = json!(1);
+    liveness["failureThreshold"] = json!(1);
+    // The restarted sidecar must not fail again: its first run alone breaks the probe.
+    let first_run = format!("{first_run}; sleep 4; rm -f /dev/shm/slow");
+    let test = pod("x48-liveness")
+        .timeout(Duration::from_secs(60))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [{"name": "web", "image": "busybox", "restartPolicy": "Always",
+                                "startupProbe": waiting_probe("/dev/shm/ready"),
+                                "livenessProbe": liveness}],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("web", &web_sidecar_body(&first_run)))
+        .add(Container::script("app", &app_body("sleep 6", 0)));
+    let out = test.run(CreateOrder::Spec);
+    let restarts = st(&out, "web", "restartCount").as_u64().unwrap_or(0);
+    if restarted {
+        assert!(
+            restarts >= 1,
+            "the failing liveness probe did not restart it\n{out}"
+        );
+        assert!(count(&out, "web", "got TERM") >= 1, "{out}");
+    } else {
+        assert_eq!(restarts, 0, "a passing liveness probe restarted it\n{out}");
+        assert_eq!(count(&out, "web", "started"), 1, "{out}");
+    }
+    assert_reaped(&out, &[("web", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// e2e H03, H05 (regular container) and H09, H11 (restartable init container): httpGet
+/// postStart and preStop hooks reach the handler. A native sidecar `handler` serves
+/// `/cgi-bin/echo.sh`, which logs its query; the app and a second sidecar `hooked` have
+/// postStart and preStop httpGet hooks on it. Each hook is received once; the preStops only
+/// after the deletion; `handler` (declared first) outlives them all.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x49_http_hooks_reach_their_handler(#[case] order: CreateOrder) {
+    if pod::skip("x49_http_hooks_reach_their_handler") {
+        return;
+    }
+    let hooks = |who: &str| {
+        let get = |msg: String| json!({"httpGet": {"path": format!("/cgi-bin/echo.sh?msg={msg}"), "port": 8080}});
+        json!({"postStart": get(format!("{who}-poststart")), "preStop": get(format!("{who}-prestop"))})
+    };
+    let test = pod("x49-http-hooks")
+        .timeout(Duration::from_secs(60))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [
+                {"name": "handler", "image": "busybox", "restartPolicy": "Always",
+                 "startupProbe": waiting_probe("/dev/shm/ready")},
+                {"name": "hooked", "image": "busybox", "restartPolicy": "Always",
+                 "lifecycle": hooks("sidecar")},
+            ],
+            "containers": [{"name": "app", "image": "busybox", "lifecycle": hooks("app")}],
+        }))
+        .add(Container::script("handler", &web_sidecar_body(":")).env("SERVER", "handler"))
+        .add(Container::script("hooked", &sidecar_body("0")))
+        .add(Container::script(
+            "app",
+            "trap 'tlog got TERM; exit 0' TERM\ntlog started\nwhile :; do sleep 0.05; done",
+        ));
+    let running = test.start(order);
+    assert!(
+        running.wait_for("handler msg=app-poststart", Duration::from_secs(20)),
+        "the app's postStart never reached the handler: {:?}",
+        running.timeline()
+    );
+    stop(&running, 5);
+    let out = running.finish();
+    for msg in [
+        "sidecar-poststart",
+        "app-poststart",
+        "sidecar-prestop",
+        "app-prestop",
+    ] {
+        assert_eq!(
+            count(&out, "handler", &format!("msg={msg}")),
+            1,
+            "{msg} received once\n{out}"
+        );
+    }
+    out.assert_order(&["handler msg=sidecar-poststart", "app started"]);
+    out.assert_order(&["harness stop requested", "handler msg=app-prestop"]);
+    out.assert_order(&["harness stop requested", "handler msg=sidecar-prestop"]);
+    out.assert_order(&["handler msg=app-prestop", "handler got TERM"]);
+    out.assert_order(&["handler msg=sidecar-prestop", "handler got TERM"]);
+    assert_reaped(&out, &[("handler", 0), ("hooked", 0), ("app", 0)]);
+}
+
+/// e2e L133 ("should mark pod as succeeded if any of the prestop hook in restartable init
+/// containers have exceeded its termination grace period seconds"): the app of a Job exits 0;
+/// the sidecar's preStop would take 30 s and its process ignores SIGTERM; with a 3 s grace the
+/// preStop is cut, the sidecar is signalled then SIGKILLed 2 s later, and the pod is Succeeded
+/// (a sidecar's end never counts).
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x52_a_sidecar_pre_stop_outliving_the_grace_leaves_the_job_succeeded(#[case] order: CreateOrder) {
+    if pod::skip("x52_a_sidecar_pre_stop_outliving_the_grace_leaves_the_job_succeeded") {
+        return;
+    }
+    let test = pod("x52-sidecar-prestop-outlives")
+        .timeout(Duration::from_secs(40))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 3,
+            "initContainers": [{"name": "s", "image": "busybox", "restartPolicy": "Always",
+                "startupProbe": waiting_probe("/dev/shm/ready"),
+                "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c",
+                    format!("{}; sleep 30; {}", pod::log_line("preStop started"),
+                            pod::log_line("preStop finished"))]}}}}],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script(
+            "s",
+            "trap 'tlog got TERM' TERM\ntlog started; touch /dev/shm/ready\nwhile :; do sleep 0.05; done",
+        ))
+        .add(Container::script("app", &app_body(":", 0)));
+    let out = test.run(order);
+    out.assert_order(&["app exiting", "s preStop started", "s got TERM"]);
+    assert_eq!(count(&out, "s", "preStop finished"), 0, "{out}");
+    let cut = gap_ms(&out, "s preStop started", "s got TERM");
+    assert!(
+        (2500.0..6000.0).contains(&cut),
+        "the preStop was cut {cut:.0} ms after it began (grace 3 s)\n{out}"
+    );
+    assert_stopped_sidecar(&out, "s", 137);
+    assert_reaped(&out, &[("s", 0), ("app", 0)]);
     assert_phase(&out, "Succeeded");
 }
