@@ -90,7 +90,11 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
         _ => ("pod".to_owned(), v.clone()),
     };
     // Validate through the plan module first: bad declarations fail here, before any container.
-    crate::plan::k8s::parse_pod_spec(&spec.to_string()).map_err(|e| format!("spec: {e}"))?;
+    let parsed =
+        crate::plan::k8s::parse_pod_spec(&spec.to_string()).map_err(|e| format!("spec: {e}"))?;
+    // Every container's plan too (restartPolicyRules as the API server checks them, probes,
+    // kinds): what a hook would refuse at create is refused before anything runs.
+    crate::plan::plans_from_pod_spec(&parsed).map_err(|e| e.to_string())?;
     let mut volumes = std::collections::BTreeMap::new();
     for vol in spec
         .get("volumes")
@@ -570,5 +574,18 @@ mod tests {
             );
         }
         assert!(parse_manifest("{nope", Path::new("/v")).is_err());
+    }
+
+    #[test]
+    fn a_restart_rule_the_api_server_refuses_is_refused_before_anything_runs() {
+        let pod = json!({"restartPolicy": "Never", "containers": [{"name": "a",
+            "restartPolicyRules": [{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]}]});
+        let err = parse_manifest(&pod.to_string(), Path::new("/v")).unwrap_err();
+        assert!(
+            err.contains("container \"a\"")
+                && err.contains("spec.containers[0].restartPolicy")
+                && err.contains("must specify restartPolicy when restart rules are used"),
+            "{err}"
+        );
     }
 }
