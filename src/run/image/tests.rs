@@ -506,3 +506,23 @@ fn image_options_resolve_by_name_and_the_store_by_recorded_names() {
     let _ = std::fs::remove_dir_all(&store);
     let _ = std::fs::remove_dir_all(&rootfs);
 }
+
+#[test]
+fn a_bad_config_or_a_zstd_layer_is_refused_before_anything_is_unpacked() {
+    let l = Layout::new("bad-config");
+    let config = l.blob("application/vnd.oci.image.config.v1+json", b"{\"os\": 1}");
+    let m = l.manifest(config, vec![]);
+    l.index(vec![m]);
+    let e = load(&l.0, "x").err().unwrap().to_string();
+    assert!(
+        e.contains("image config sha256:") && e.contains("not valid"),
+        "{e}"
+    );
+    let l = Layout::new("zstd");
+    let layer = l.blob("application/vnd.oci.image.layer.v1.tar+zstd", b"zz");
+    let config = l.config(json!({}), 1);
+    let m = l.manifest(config, vec![layer]);
+    l.index(vec![m]);
+    let e = load(&l.0, "x").err().unwrap().to_string();
+    assert!(e.contains("tar+zstd") && e.contains("not supported"), "{e}");
+}
