@@ -40,8 +40,14 @@ pub struct PodManifest {
     pub name: String,
     /// `spec.hostname`, else the pod's name, as the kubelet sets it.
     pub hostname: String,
-    /// The PodSpec as JSON (what goes into `io.podinit.pod-spec`).
+    /// The PodSpec as JSON.
     pub spec: Value,
+    /// What goes into `io.podinit.pod-spec`: the PodSpec, or, when the Pod has
+    /// `metadata.annotations`, a whole Pod with them, so the pod-level annotations podinit and
+    /// the vendors read (`io.podinit.sidecar-grace-reserve`, `io.podinit.needs-sidecars`,
+    /// `io.podinit.start-timeout`, BCI's ignore-exit-code list) reach every container, as an
+    /// agent's pod annotation pass-through would.
+    pub declared: Value,
     /// initContainers first, then containers: the declaration order.
     pub containers: Vec<ContainerSpec>,
 }
@@ -81,9 +87,15 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
         }
         _ => ("pod".to_owned(), v.clone()),
     };
+    let declared = match v.pointer("/metadata/annotations") {
+        Some(a) if v.get("spec").is_some() && a.as_object().is_some_and(|m| !m.is_empty()) => {
+            serde_json::json!({"metadata": {"annotations": a}, "spec": spec})
+        }
+        _ => spec.clone(),
+    };
     // Validate through the plan module first: bad declarations fail here, before any container.
-    let parsed =
-        crate::plan::k8s::parse_pod_spec(&spec.to_string()).map_err(|e| format!("spec: {e}"))?;
+    let parsed = crate::plan::k8s::parse_pod_spec(&declared.to_string())
+        .map_err(|e| format!("spec: {e}"))?;
     // Every container's plan too (restartPolicyRules as the API server checks them, probes,
     // kinds): what a hook would refuse at create is refused before anything runs.
     crate::plan::plans_from_pod_spec(&parsed).map_err(|e| e.to_string())?;
@@ -229,6 +241,7 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
         name,
         hostname,
         spec,
+        declared,
         containers,
     })
 }
@@ -292,7 +305,7 @@ pub fn config(
         "mounts": mounts,
         "annotations": {
             keys::CONTAINER_NAME: c.name,
-            keys::POD_SPEC: pod.spec.to_string(),
+            keys::POD_SPEC: pod.declared.to_string(),
         },
         "linux": {
             "resources": {"devices": [{"allow": false, "access": "rwm"}]},
