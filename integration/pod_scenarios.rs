@@ -3064,20 +3064,10 @@ fn x47_a_failing_init_container_restarts_beside_a_running_sidecar(
     );
 }
 
-/// Issue 11 item 6, day-2 operations on the control socket: `podinit restart proxy` stops the
-/// sidecar's process (its TERM trap runs) and starts it again with the app untouched;
-/// `podinit restart app` does the same to an app under `restartPolicy: Never`; unknown
-/// containers and bad signals are refused; `podinit signal app HUP` reaches the app's process,
-/// whose trap exits 0: the Job completes, the sidecar is stopped, Succeeded.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x32_operator_restart_and_signal_one_container(#[case] order: CreateOrder) {
-    if pod::skip("x32_operator_restart_and_signal_one_container") {
-        return;
-    }
-    let test = pod("x32-restart-signal")
-        .timeout(Duration::from_secs(60))
+/// A Job of a native sidecar `proxy` (its `sidecar_body`) and an app that logs `started`,
+/// exits 143 on TERM and 0 on HUP; grace 5 s.
+fn proxy_and_hup_app(test: PodTest) -> PodTest {
+    test.timeout(Duration::from_secs(60))
         .spec(json!({
             "restartPolicy": "Never",
             "terminationGracePeriodSeconds": 5,
@@ -3091,15 +3081,32 @@ fn x32_operator_restart_and_signal_one_container(#[case] order: CreateOrder) {
              trap 'tlog got HUP; exit 0' HUP\n\
              tlog started\n\
              while :; do sleep 0.05; done",
-        ));
-    let running = test.start(order);
-    let runs = |name: &str| {
-        running
-            .timeline()
-            .iter()
-            .filter(|e| e.container == name && e.text == "started")
-            .count()
-    };
+        ))
+}
+
+/// How many times `name` has logged `started` so far.
+fn runs_so_far(running: &RunningPod, name: &str) -> usize {
+    running
+        .timeline()
+        .iter()
+        .filter(|e| e.container == name && e.text == "started")
+        .count()
+}
+
+/// Issue 11 item 6, day-2 operations on the control socket: `podinit restart proxy` stops the
+/// sidecar's process (its TERM trap runs) and starts it again with the app untouched;
+/// `podinit restart app` does the same to an app under `restartPolicy: Never`; unknown
+/// containers and bad signals are refused; `podinit signal app HUP` reaches the app's process,
+/// whose trap exits 0: the Job completes, the sidecar is stopped, Succeeded.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x32_operator_restart_and_signal_one_container(#[case] order: CreateOrder) {
+    if pod::skip("x32_operator_restart_and_signal_one_container") {
+        return;
+    }
+    let running = proxy_and_hup_app(pod("x32-restart-signal")).start(order);
+    let runs = |name: &str| runs_so_far(&running, name);
     let ok = |args: &[&str]| {
         running.mark(&args.join(" "));
         let out = running.podinit(args);
@@ -3283,31 +3290,9 @@ fn x35_an_app_needing_its_sidecar_is_restarted_after_it(#[case] order: CreateOrd
     if pod::skip("x35_an_app_needing_its_sidecar_is_restarted_after_it") {
         return;
     }
-    let test = pod("x35-regate")
-        .timeout(Duration::from_secs(60))
-        .pod_annotation("io.podinit.needs-sidecars", "app=proxy:restart")
-        .spec(json!({
-            "restartPolicy": "Never",
-            "terminationGracePeriodSeconds": 5,
-            "initContainers": [native_sidecar("proxy")],
-            "containers": [{"name": "app", "image": "busybox"}],
-        }))
-        .add(Container::script("proxy", &sidecar_body("0")))
-        .add(Container::script(
-            "app",
-            "trap 'tlog got TERM; exit 143' TERM\n\
-             trap 'tlog got HUP; exit 0' HUP\n\
-             tlog started\n\
-             while :; do sleep 0.05; done",
-        ));
-    let running = test.start(order);
-    let runs = |name: &str| {
-        running
-            .timeline()
-            .iter()
-            .filter(|e| e.container == name && e.text == "started")
-            .count()
-    };
+    let test = pod("x35-regate").pod_annotation("io.podinit.needs-sidecars", "app=proxy:restart");
+    let running = proxy_and_hup_app(test).start(order);
+    let runs = |name: &str| runs_so_far(&running, name);
     assert!(
         running.wait_for("app started", Duration::from_secs(15)),
         "{:?}",

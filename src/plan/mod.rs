@@ -19,6 +19,7 @@ mod dialect;
 mod error;
 pub mod k8s;
 mod pod_key;
+mod pod_level;
 mod probe;
 mod regate;
 pub mod restart;
