@@ -135,6 +135,15 @@ pub fn run(command: Command) -> i32 {
     }
 }
 
+/// The REASON column: a container held at its start gate says what holds it.
+fn held_reason(c: &serde_json::Value) -> String {
+    let reason = c["reason"].as_str().unwrap_or("-");
+    match c["message"].as_str().filter(|m| !m.is_empty()) {
+        Some(m) if c["state"] == "waiting" => format!("{reason}: {m}"),
+        _ => reason.to_owned(),
+    }
+}
+
 /// `podinit status` for a person: the phase, then one line per container.
 pub fn status_table(doc: &serde_json::Value) -> String {
     let s = |v: &serde_json::Value| match v {
@@ -143,6 +152,9 @@ pub fn status_table(doc: &serde_json::Value) -> String {
         other => other.to_string(),
     };
     let mut out = format!("pod: {} {}\n", s(&doc["phase"]), s(&doc["reason"]));
+    if doc["reason"] == "StartTimeout" {
+        out += &format!("why: {}\n", s(&doc["message"]));
+    }
     let conditions: Vec<String> = doc["conditions"]
         .as_array()
         .into_iter()
@@ -170,7 +182,7 @@ pub fn status_table(doc: &serde_json::Value) -> String {
             s(&c["ready"]),
             s(&c["restartCount"]),
             exit,
-            s(&c["reason"])
+            held_reason(c)
         );
     }
     out

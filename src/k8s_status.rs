@@ -44,7 +44,11 @@ fn state_of(c: &Value, message_share: usize) -> Value {
     let reason = c["reason"].as_str().unwrap_or_default();
     match c["state"].as_str().unwrap_or_default() {
         "expected" => json!({"waiting": {"reason": "ContainerCreating"}}),
-        "waiting" => json!({"waiting": {"reason": "PodInitializing"}}),
+        // The message says what holds it at the start gate (`engine/start_wait.rs`).
+        "waiting" => match c["message"].as_str().filter(|m| !m.is_empty()) {
+            Some(m) => json!({"waiting": {"reason": "PodInitializing", "message": m}}),
+            None => json!({"waiting": {"reason": "PodInitializing"}}),
+        },
         "backOff" => {
             json!({"waiting": {"reason": if reason.is_empty() { "CrashLoopBackOff" } else { reason },
                                          "message": c["message"]}})
@@ -166,6 +170,11 @@ pub fn pod_status(doc: &Value) -> Value {
     if doc["reason"] == "DeadlineExceeded" {
         out["reason"] = json!("DeadlineExceeded");
         out["message"] = json!("Pod was active on the node longer than the specified deadline");
+    }
+    // podinit's own (io.podinit.on-start-timeout: fail): which container waited, for what.
+    if doc["reason"] == "StartTimeout" {
+        out["reason"] = json!("StartTimeout");
+        out["message"] = doc["message"].clone();
     }
     out
 }

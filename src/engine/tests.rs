@@ -1857,3 +1857,6 @@ fn a_deadline_is_told_as_deadline_exceeded() {
 
 // KEP-5307 container restart rules: `tests/restart_rules.rs`.
 mod restart_rules;
+
+// The start-wait deadline and what the status says holds a container: `tests/start_wait.rs`.
+mod start_wait;
