@@ -31,8 +31,12 @@ pub struct PodManifest {
     pub name: String,
     /// `spec.hostname`, else the pod's name, as the kubelet sets it.
     pub hostname: String,
-    /// The PodSpec as JSON (what goes into `io.podinit.pod-spec`).
+    /// The PodSpec as JSON.
     pub spec: Value,
+    /// The Pod's `metadata.annotations`, when it has any: `io.podinit.pod-spec` then holds a
+    /// Pod (`metadata.annotations` and `spec`), so pod-level annotations such as
+    /// `io.podinit.start-timeout` reach every container's plan.
+    pub annotations: Option<Value>,
     /// initContainers first, then containers: the declaration order.
     pub containers: Vec<ContainerSpec>,
 }
@@ -73,8 +77,13 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
         _ => ("pod".to_owned(), v.clone()),
     };
     // Validate through the plan module first: bad declarations fail here, before any container.
+    let annotations = v
+        .pointer("/metadata/annotations")
+        .filter(|a| a.as_object().is_some_and(|o| !o.is_empty()))
+        .cloned();
     let parsed =
-        crate::plan::k8s::parse_pod_spec(&spec.to_string()).map_err(|e| format!("spec: {e}"))?;
+        crate::plan::k8s::parse_pod_spec(&pod_spec_annotation(&spec, annotations.as_ref()))
+            .map_err(|e| format!("spec: {e}"))?;
     // Every container's plan too (restartPolicyRules as the API server checks them, probes,
     // kinds): what a hook would refuse at create is refused before anything runs.
     crate::plan::plans_from_pod_spec(&parsed).map_err(|e| e.to_string())?;
@@ -223,8 +232,17 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
         name,
         hostname,
         spec,
+        annotations,
         containers,
     })
+}
+
+/// What goes into `io.podinit.pod-spec`: the PodSpec, or a Pod when it has annotations.
+fn pod_spec_annotation(spec: &Value, annotations: Option<&Value>) -> String {
+    match annotations {
+        Some(a) => json!({"metadata": {"annotations": a}, "spec": spec}).to_string(),
+        None => spec.to_string(),
+    }
 }
 
 /// Where the pod's stdlog directory is (`<container>/<restartCount>.log`, CRI format): next to
@@ -286,7 +304,7 @@ pub fn config(
         "mounts": mounts,
         "annotations": {
             keys::CONTAINER_NAME: c.name,
-            keys::POD_SPEC: pod.spec.to_string(),
+            keys::POD_SPEC: pod_spec_annotation(&pod.spec, pod.annotations.as_ref()),
         },
         "linux": {
             "resources": {"devices": [{"allow": false, "access": "rwm"}]},
@@ -424,6 +442,27 @@ mod tests {
             );
         }
         assert!(parse_manifest("{nope", Path::new("/v")).is_err());
+    }
+
+    #[test]
+    fn pod_annotations_reach_every_containers_plan() {
+        let pod = json!({"kind": "Pod", "metadata": {"name": "p", "annotations": {"io.podinit.start-timeout": "3s"}},
+            "spec": {"containers": [{"name": "app"}]}});
+        let m = parse_manifest(&pod.to_string(), Path::new("/v")).unwrap();
+        let cfg = config(&m, &m.containers[0], (Path::new("/r"), false), None);
+        let classified = crate::plan::classify_bundle(&crate::plan::BundleInput {
+            config: &cfg,
+            fallback_name: "b",
+        })
+        .unwrap();
+        let crate::plan::Classified::Container { plan, .. } = classified else {
+            panic!("an app");
+        };
+        assert_eq!(plan.start_timeout.map(|t| t.millis), Some(3000));
+        let bad = json!({"metadata": {"annotations": {"io.podinit.on-start-timeout": "later"}},
+            "spec": {"containers": [{"name": "app"}]}});
+        let err = parse_manifest(&bad.to_string(), Path::new("/v")).unwrap_err();
+        assert!(err.contains("io.podinit.on-start-timeout"), "{err}");
     }
 
     #[test]
