@@ -112,7 +112,17 @@ fn waits_for(plan: &ContainerPlan, pod: &PodDeclaration) -> Vec<String> {
 
 fn stop_order(plan: &ContainerPlan, pod: &PodDeclaration) -> String {
     match plan.kind {
-        Kind::App => "gets its stop signal at teardown start, once its preStop is done".into(),
+        Kind::App => match (plan.exit_priority, plan.sidecar_reserve_seconds) {
+            (Some(p), _) => format!(
+                "gets its stop signal once its preStop is done and every app with an exit \
+                 priority above {p} has exited; its stage has the whole grace"
+            ),
+            (None, Some(r)) if r > 0 => format!(
+                "gets its stop signal at teardown start, once its preStop is done; SIGKILL {r}s \
+                 before the grace budget ends (the sidecars' reserve)"
+            ),
+            _ => "gets its stop signal at teardown start, once its preStop is done".into(),
+        },
         Kind::Init => {
             "stopped at once if still running at teardown; sidecars do not wait for it".into()
         }
@@ -198,6 +208,8 @@ pub fn to_json(classified: &Classified) -> Value {
         "countsForReady": plan.counts_for_ready,
         "stopSignal": plan.stop_signal.name,
         "graceSeconds": plan.grace_seconds,
+        "sidecarGraceReserveSeconds": plan.sidecar_reserve_seconds,
+        "needsSidecars": plan.needs_sidecars,
         "activeDeadlineSeconds": plan.active_deadline_seconds,
         "terminationMessage": {
             "path": plan.termination_message.path,

@@ -194,6 +194,34 @@ enum Command {
         #[arg(long, value_name = "KEY")]
         pod: Option<String>,
     },
+    /// Restart one container's process in place: preStop, its stop signal, SIGKILL after the
+    /// grace, then started again at once whatever its restart policy (restartCount + 1); the
+    /// other containers are untouched. Refused for unknown, not yet started or finished
+    /// containers and for a pod being torn down.
+    Restart {
+        #[command(flatten)]
+        paths: Paths,
+        /// The container's pod (needed when the supervisor runs more than one).
+        #[arg(long, value_name = "KEY")]
+        pod: Option<String>,
+        /// The container's name in the pod spec.
+        container: String,
+    },
+    /// Send a signal to one container's main process (e.g. HUP for a config reload). Refused
+    /// for unknown, not yet started or finished containers; what the process does with it is
+    /// its own (an exit goes through its restart policy as any exit).
+    Signal {
+        #[command(flatten)]
+        paths: Paths,
+        /// The container's pod (needed when the supervisor runs more than one).
+        #[arg(long, value_name = "KEY")]
+        pod: Option<String>,
+        /// The container's name in the pod spec.
+        container: String,
+        /// A signal name or number: HUP, SIGUSR1, 10.
+        #[arg(value_parser = parse_signal)]
+        signal: i32,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -359,6 +387,25 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
         Command::Stop { paths, grace, pod } => C::Stop {
             target: paths.target(pod),
             grace,
+        },
+        Command::Restart {
+            paths,
+            pod,
+            container,
+        } => C::Operate {
+            target: paths.target(pod),
+            container,
+            op: podinit::engine::Operation::Restart,
+        },
+        Command::Signal {
+            paths,
+            pod,
+            container,
+            signal,
+        } => C::Operate {
+            target: paths.target(pod),
+            container,
+            op: podinit::engine::Operation::Signal(signal),
         },
         Command::Run {
             pod,

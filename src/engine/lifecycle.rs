@@ -159,7 +159,11 @@ impl Engine {
                 if c.started && c.ready != ready {
                     c.ready = ready;
                     c.refresh_started();
+                    let sidecar = c.is_sidecar();
                     self.note(now, Some(name), if ready { "ready" } else { "not ready" });
+                    if sidecar && !ready {
+                        self.on_sidecar_lost(now, name, out);
+                    }
                 }
             }
             (ProbeKind::Liveness, true) => {}
@@ -177,7 +181,7 @@ impl Engine {
 
     /// Stop a container outside teardown; its exit then goes through the restart policy.
     /// preStop first, as on every kill the kubelet makes (`solo_stop.rs`).
-    fn stop_for_restart(
+    pub(super) fn stop_for_restart(
         &mut self,
         now: Time,
         i: usize,
@@ -256,6 +260,8 @@ impl Engine {
         c.killed = false;
         let after_kill = c.stopping_for_restart;
         c.stopping_for_restart = false;
+        let operator_restart =
+            std::mem::take(&mut c.operator_restart) | std::mem::take(&mut c.regate_restart);
         c.solo_stop = None;
         // A restarted process gets its own preStop when it is stopped.
         c.pre_stop = super::container::PreStop::NotRun;
@@ -309,6 +315,15 @@ impl Engine {
                 c.message = format!("stopped by the runtime with signal {}", a.signal);
             }
             self.terminate(now, i, raw, out);
+            return;
+        }
+        if operator_restart {
+            // Asked for: at once, and not a crash (the backoff stays where it was).
+            let c = &mut self.containers[i];
+            c.state = ContainerState::BackOff;
+            c.restart_at = Some(now);
+            c.reason = "Restarting".into();
+            self.note(now, Some(name), "restart in 0s (requested)");
             return;
         }
         if let Some(m) = matched {
@@ -434,16 +449,37 @@ impl Engine {
 
     pub(super) fn fire_restarts(&mut self, now: Time, out: &mut Vec<Action>) {
         for i in 0..self.containers.len() {
-            let c = &mut self.containers[i];
-            if c.state == ContainerState::BackOff && c.restart_at.is_some_and(|t| t <= now) {
-                c.state = ContainerState::Running;
-                c.restart_at = None;
-                c.restart_count += 1;
-                c.reason = "Restarting".into();
-                let name = c.name.clone();
-                out.push(Action::Restart { name: name.clone() });
-                self.note(now, Some(&name), "restarting");
+            let c = &self.containers[i];
+            let due = c.restart_at.is_some_and(|t| t <= now) || c.held_for_sidecars;
+            if c.state != ContainerState::BackOff || !due {
+                continue;
             }
+            // An app that needs sidecars restarts only once they are all up (`regate.rs`);
+            // until then no timer, the sidecars' events bring it back here.
+            let missing = self.missing_sidecars(i);
+            let c = &mut self.containers[i];
+            if !missing.is_empty() {
+                c.restart_at = None;
+                c.reason = "WaitingForSidecar".into();
+                c.message = format!(
+                    "waiting for sidecar {} to be started and ready",
+                    missing.join(", ")
+                );
+                if !std::mem::replace(&mut c.held_for_sidecars, true) {
+                    let name = c.name.clone();
+                    let note = format!("restart held: {}", c.message);
+                    self.note(now, Some(&name), note);
+                }
+                continue;
+            }
+            c.held_for_sidecars = false;
+            c.state = ContainerState::Running;
+            c.restart_at = None;
+            c.restart_count += 1;
+            c.reason = "Restarting".into();
+            let name = c.name.clone();
+            out.push(Action::Restart { name: name.clone() });
+            self.note(now, Some(&name), "restarting");
         }
     }
 

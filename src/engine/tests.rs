@@ -1855,6 +1855,9 @@ fn a_deadline_is_told_as_deadline_exceeded() {
     );
 }
 
+mod grace;
+mod operator_ops;
+mod regate;
 // KEP-5307 container restart rules: `tests/restart_rules.rs`.
 mod restart_rules;
 

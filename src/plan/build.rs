@@ -635,6 +635,30 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         }
     }
 
+    let sidecar_reserve_seconds =
+        match super::sidecar_reserve::read(name, ann(SIDECAR_GRACE_RESERVE), spec)? {
+            Some((n, source)) => {
+                notes.push(format!(
+                    "at teardown the sidecars keep the last {n}s of the grace budget: apps are \
+                     killed {n}s before its end ({source})"
+                ));
+                Some(n)
+            }
+            None => None,
+        };
+
+    let needs_sidecars = super::regate::read(name, kind, ann(NEEDS_SIDECARS), spec)?;
+    if let Some(n) = &needs_sidecars {
+        notes.push(format!(
+            "needs {} for its whole life: {}",
+            n.sidecars.join(", "),
+            match n.on_loss {
+                super::SidecarLoss::Restart => "stopped when one exits or turns unready, started again once all are started and ready",
+                super::SidecarLoss::Hold => "its restarts wait until they are all started and ready",
+            }
+        ));
+    }
+
     // The API server's rule (ValidatePodSpec): 1 to 2147483647 seconds.
     let active_deadline_seconds = match spec.and_then(|s| s.active_deadline_seconds) {
         None => None,
@@ -693,6 +717,8 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         pre_stop,
         stop_signal,
         grace_seconds,
+        sidecar_reserve_seconds,
+        needs_sidecars,
         active_deadline_seconds,
         termination_message,
         notes,
