@@ -198,3 +198,40 @@ pub fn status_table(doc: &serde_json::Value) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_held_container_says_what_holds_it_and_a_start_timeout_says_why() {
+        let doc = json!({"phase": "Failed", "reason": "StartTimeout",
+            "message": "container app waited 3s at its start gate, waiting for sidecar proxy: its startupProbe has not passed yet; teardown with a grace budget of 30s",
+            "containers": [
+                {"name": "proxy", "kind": "sidecar", "state": "running", "reason": "Running", "message": ""},
+                {"name": "app", "kind": "app", "state": "waiting", "reason": "Waiting at the start gate",
+                 "message": "waiting for sidecar proxy: its startupProbe has not passed yet"}]});
+        let table = status_table(&doc);
+        assert!(
+            table.contains(
+                "\nwhy: container app waited 3s at its start gate, waiting for sidecar proxy"
+            ),
+            "{table}"
+        );
+        let app = table
+            .lines()
+            .find(|l| l.starts_with("app "))
+            .expect("app row");
+        assert!(
+            app.ends_with("Waiting at the start gate: waiting for sidecar proxy: its startupProbe has not passed yet"),
+            "{app}"
+        );
+        let proxy = table
+            .lines()
+            .find(|l| l.starts_with("proxy "))
+            .expect("proxy row");
+        assert!(proxy.ends_with("Running"), "{proxy}");
+    }
+}

@@ -237,6 +237,32 @@ mod tests {
     }
 
     #[test]
+    fn a_held_container_and_a_start_timeout_say_why() {
+        let mut d = doc();
+        d["phase"] = json!("Failed");
+        d["reason"] = json!("StartTimeout");
+        d["message"] = json!(
+            "container late waited 3s at its start gate, waiting for sidecar proxy: not created yet"
+        );
+        d["containers"][2]["state"] = json!("waiting");
+        d["containers"][2]["message"] = json!("waiting for sidecar proxy: not created yet");
+        let s = pod_status(&d);
+        assert_eq!(
+            s["containerStatuses"][1]["state"],
+            json!({"waiting": {"reason": "PodInitializing", "message": "waiting for sidecar proxy: not created yet"}})
+        );
+        assert_eq!(s["reason"], "StartTimeout");
+        assert_eq!(s["message"], d["message"]);
+        // Without a message the waiting state has none (the API's omitempty).
+        d["containers"][2]["message"] = json!("");
+        let s = pod_status(&d);
+        assert_eq!(
+            s["containerStatuses"][1]["state"],
+            json!({"waiting": {"reason": "PodInitializing"}})
+        );
+    }
+
+    #[test]
     fn oom_kills_and_termination_messages_reach_state_and_last_state() {
         let mut d = doc();
         d["containers"][0]["lastReason"] = json!("OOMKilled");
