@@ -21,11 +21,13 @@ impl Engine {
 
     fn gate_blocker_at_depth(&self, i: usize, now: Time, depth: usize) -> Option<String> {
         let mine = self.containers[i].slot()?;
-        if let Some(t) = self.settle_deadline().filter(|t| now < *t) {
-            let left = t.saturating_sub(now).as_millis();
+        // No countdown in the text: the message would change at every event and rewrite
+        // status.json for nothing.
+        if self.settle_deadline().is_some_and(|t| now < t) {
             return Some(format!(
                 "waiting for the pod's containers to be created (no pod spec or name list \
-                 declares them; {left} ms of the settle time left)"
+                 declares them: the gate opens {} ms after the last registration)",
+                self.cfg.settle.as_millis()
             ));
         }
         // The first container of the sequence that has not passed, as the gate reads it.
