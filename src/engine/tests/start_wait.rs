@@ -240,3 +240,29 @@ fn the_settle_time_is_named() {
         "{msg}"
     );
 }
+
+/// A container known only by name (`io.podinit.pod-containers`) may belong before any other.
+#[test]
+fn a_container_declared_by_name_only_is_named() {
+    let mut pod = Pod::new(json!({}));
+    let config = json!({"annotations": {"io.podinit.container-name": "app",
+        "io.podinit.pod-containers": "proxy,app"}});
+    let Ok(Classified::Container {
+        plan, pod: decl, ..
+    }) = classify_bundle(&BundleInput {
+        config: &config,
+        fallback_name: "app",
+    })
+    else {
+        panic!("a named bundle is an app");
+    };
+    pod.ev(Event::Registered {
+        id: "id-app".into(),
+        plan,
+        pod: decl,
+    });
+    assert_eq!(
+        pod.status("app").message,
+        "waiting for container proxy: not created yet (declared by name only)"
+    );
+}
