@@ -3522,7 +3522,8 @@ fn x35_an_app_needing_its_sidecar_is_restarted_after_it(#[case] order: CreateOrd
 }
 
 /// A native sidecar serving HTTP on 127.0.0.1:8080 from busybox httpd (`/dev/shm/www`, CGI
-/// scripts run by /bin/sh: /dev/shm is noexec), `/healthz` present; `first_run` is shell run
+/// scripts run by /bin/sh: /dev/shm is noexec), `/healthz` present, `/cgi-bin/local.sh` a 302
+/// to `/healthz`, `/cgi-bin/away.sh` a 302 to another host; `first_run` is shell run
 /// once, in its first run only (a marker in /dev/shm survives its restarts).
 fn web_sidecar_body(first_run: &str) -> String {
     format!(
@@ -3535,6 +3536,10 @@ fn web_sidecar_body(first_run: &str) -> String {
          echo \"$2$(printf %06d \"$4\") $SERVER $QUERY_STRING\" >>/shared/timeline.log\n\
          printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n\
          CGI\n\
+         printf '%s\\n' 'printf \"HTTP/1.1 302 Found\\r\\nLocation: /healthz\\r\\n\\r\\n\"' \
+           >/dev/shm/www/cgi-bin/local.sh\n\
+         printf '%s\\n' 'printf \"HTTP/1.1 302 Found\\r\\nLocation: http://example.invalid/healthz\\r\\n\\r\\n\"' \
+           >/dev/shm/www/cgi-bin/away.sh\n\
          httpd -f -p 127.0.0.1:8080 -h /dev/shm/www -c /dev/shm/httpd.conf &\n\
          until wget -q -O /dev/null http://127.0.0.1:8080/healthz; do sleep 0.05; done\n\
          tlog started; touch /dev/shm/ready\n\
@@ -3543,14 +3548,17 @@ fn web_sidecar_body(first_run: &str) -> String {
     )
 }
 
-/// e2e P05, P06, P08, P11 (liveness probes, the sidecar variants): an httpGet liveness probe
-/// on `/healthz` restarts the sidecar once the file is gone (P05) and never while it is there
-/// (P08); a tcpSocket probe on a listening port never restarts it (P06); an exec probe that
+/// e2e P05, P06, P08, P11, P12, P13 (liveness probes, the sidecar variants): an httpGet
+/// liveness probe on `/healthz` restarts the sidecar once the file is gone (P05) and never while
+/// it is there (P08); a local redirect is followed to the missing file and restarts it (P12); a
+/// redirect to another host is a success, not followed (P13); a tcpSocket probe on a listening port never restarts it (P06); an exec probe that
 /// outlives its `timeoutSeconds` counts as failed and restarts it (P11). Observed 6 s; then the
 /// app exits and the Job succeeds.
 #[rstest]
 #[case::http_restarted(json!({"httpGet": {"path": "/healthz", "port": 8080}}), "rm /dev/shm/www/healthz", true)]
 #[case::http_not_restarted(json!({"httpGet": {"path": "/healthz", "port": 8080}}), ":", false)]
+#[case::http_local_redirect_followed(json!({"httpGet": {"path": "/cgi-bin/local.sh", "port": 8080}}), "rm /dev/shm/www/healthz", true)]
+#[case::http_other_host_redirect_not_followed(json!({"httpGet": {"path": "/cgi-bin/away.sh", "port": 8080}}), "rm /dev/shm/www/healthz", false)]
 #[case::tcp_not_restarted(json!({"tcpSocket": {"port": 8080}}), ":", false)]
 #[case::exec_timeout_restarted(json!({"exec": {"command": ["sh", "-c", "test ! -e /dev/shm/slow || sleep 10"]}, "timeoutSeconds": 1}), "touch /dev/shm/slow", true)]
 fn x48_liveness_probes_on_a_native_sidecar(
