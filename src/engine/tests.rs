@@ -1874,3 +1874,6 @@ mod operator_ops;
 mod regate;
 // KEP-5307 container restart rules: `tests/restart_rules.rs`.
 mod restart_rules;
+
+// The start-wait deadline and what the status says holds a container: `tests/start_wait.rs`.
+mod start_wait;

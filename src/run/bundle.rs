@@ -446,6 +446,27 @@ mod tests {
     }
 
     #[test]
+    fn pod_annotations_reach_every_containers_plan() {
+        let pod = json!({"kind": "Pod", "metadata": {"name": "p", "annotations": {"io.podinit.start-timeout": "3s"}},
+            "spec": {"containers": [{"name": "app"}]}});
+        let m = parse_manifest(&pod.to_string(), Path::new("/v")).unwrap();
+        let cfg = config(&m, &m.containers[0], (Path::new("/r"), false), None);
+        let classified = crate::plan::classify_bundle(&crate::plan::BundleInput {
+            config: &cfg,
+            fallback_name: "b",
+        })
+        .unwrap();
+        let crate::plan::Classified::Container { plan, .. } = classified else {
+            panic!("an app");
+        };
+        assert_eq!(plan.start_timeout.map(|t| t.millis), Some(3000));
+        let bad = json!({"metadata": {"annotations": {"io.podinit.on-start-timeout": "later"}},
+            "spec": {"containers": [{"name": "app"}]}});
+        let err = parse_manifest(&bad.to_string(), Path::new("/v")).unwrap_err();
+        assert!(err.contains("io.podinit.on-start-timeout"), "{err}");
+    }
+
+    #[test]
     fn a_restart_rule_the_api_server_refuses_is_refused_before_anything_runs() {
         let pod = json!({"restartPolicy": "Never", "containers": [{"name": "a",
             "restartPolicyRules": [{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]}]});
