@@ -497,3 +497,48 @@ fn every_container_of_a_140_kb_pod_spec_registers_through_the_hook() {
     // Once in the declaration, once in each container's own plan.
     assert_eq!(plans, 2 * names.len(), "journal of {} bytes", journal.len());
 }
+
+/// status.json is written before the reply a client could read it after (issue 13 item 2: the
+/// supervisor writes it once per loop iteration, and holds the replies of that iteration until
+/// then): right after each `register` reply the file has the container, right after the
+/// `stop` reply it has the teardown.
+#[test]
+fn status_json_is_written_before_the_reply() {
+    let sup = Supervisor::start();
+    let holders: Vec<Group> = (0..2)
+        .map(|_| {
+            Group(
+                Command::new("sleep")
+                    .arg("60")
+                    .process_group(0)
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let file = || -> Value {
+        serde_json::from_slice(
+            &std::fs::read(sup.dir.join("state/pods/default/status.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    for (name, h) in ["a", "b"].iter().zip(&holders) {
+        sup.register(name, h.0.id());
+        let doc = file();
+        let c = doc["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == *name)
+            .cloned();
+        assert_eq!(
+            c.map(|c| c["id"].clone()),
+            Some(json!(format!("id-{name}"))),
+            "{doc}"
+        );
+    }
+    let reply =
+        sup.control(json!({"v": 1, "op": "stop", "pod_key": "default", "grace_seconds": 5}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(file()["reason"], "Deleted");
+}

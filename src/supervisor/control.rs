@@ -103,6 +103,20 @@ impl Supervisor {
         self.send_bytes(token, &bytes);
     }
 
+    /// The answer to a request that was carried out: sent once this loop iteration's
+    /// status.json files are written ([`Supervisor::send_held_replies`]), so a client that
+    /// reads status.json after its reply (a `runc create` returned, a `podinit stop`
+    /// answered) sees what it asked for. One write per iteration however many requests came.
+    fn hold_reply(&mut self, token: u64, reply: ControlReply) {
+        self.held_replies.push((token, proto::encode(&reply)));
+    }
+
+    pub(super) fn send_held_replies(&mut self) {
+        for (token, bytes) in std::mem::take(&mut self.held_replies) {
+            self.send_bytes(token, &bytes);
+        }
+    }
+
     pub(super) fn on_control_line(&mut self, token: u64, line: &[u8]) {
         // The control socket is mode 0600; check the peer too, so a mistaken chmod is not a hole.
         let peer_ok = self
@@ -200,7 +214,7 @@ impl Supervisor {
                 }
             }
         };
-        self.reply(token, reply);
+        self.hold_reply(token, reply);
     }
 
     /// Every pod known: the live ones, and the finished ones whose files are behind (full or
