@@ -220,6 +220,20 @@ fn render(actions: Vec<Action>) -> Vec<String> {
         .collect()
 }
 
+/// The plan error container `name` of `spec` (a PodSpec or a whole Pod) gets, as text.
+fn plan_error(spec: &serde_json::Value, name: &str) -> String {
+    let config = json!({ "annotations": {
+        "io.podinit.pod-spec": spec.to_string(),
+        "io.podinit.container-name": name,
+    }});
+    classify_bundle(&BundleInput {
+        config: &config,
+        fallback_name: name,
+    })
+    .expect_err("an invalid pod")
+    .to_string()
+}
+
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
@@ -1860,3 +1874,9 @@ fn a_deadline_is_told_as_deadline_exceeded() {
         "at its first step and with its signal (no preStop: both at once)"
     );
 }
+
+mod grace;
+mod operator_ops;
+mod regate;
+// KEP-5307 container restart rules: `tests/restart_rules.rs`.
+mod restart_rules;

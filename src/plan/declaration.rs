@@ -1,6 +1,8 @@
 //! A pod's declaration travels and is journalled once per pod (issue 13 item 2): every later
 //! registration names it by its digest, and the supervisor refuses one that names another.
 
+use sha2::Digest as _;
+
 use super::build::plans_from_pod_spec;
 use super::k8s::parse_pod_spec;
 use super::keys::POD_SPEC;
@@ -15,7 +17,8 @@ const PREFIX: &str = "sha256:";
 pub fn digest(pod: &PodDeclaration) -> String {
     // Invariant: a declaration is plain data (strings, numbers, sorted maps).
     let bytes = serde_json::to_vec(pod).expect("a pod declaration serializes");
-    let sum = hmac_sha256::Hash::hash(&bytes);
+    // sha2: already a dependency (image digests, run/image/blobs.rs).
+    let sum = sha2::Sha256::digest(&bytes);
     let mut out = String::with_capacity(PREFIX.len() + 64);
     out.push_str(PREFIX);
     for b in sum {
