@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::*;
 use crate::fuzz_tests::Rng;
-use crate::plan::{BundleInput, Classified, classify_bundle};
+use crate::plan::{BundleInput, Classified, classify_bundle, declaration};
 
 const NAMES: [&str; 3] = ["s1", "s2", "app"];
 
@@ -101,11 +101,30 @@ fn random_event(
     let i = rng.below64(NAMES.len() as u64) as usize;
     let name = NAMES[i].to_owned();
     match rng.below64(12) {
-        0 => Event::Registered {
-            id: format!("{name}-{incarnation}"),
-            plan: Box::new(decl[i].0.clone()),
-            pod: decl[i].1.clone(),
-        },
+        0 => {
+            // The pod's declaration brought with its digest, named by its digest only, as an
+            // older supervisor journalled it (no digest), or another declaration (which the
+            // engine must keep out of the pod).
+            let (plan, pod) = decl[i].clone();
+            let (pod, pod_digest) = match rng.below64(6) {
+                0 | 1 => {
+                    let d = declaration::digest(&pod);
+                    (Some(pod), Some(d))
+                }
+                2 | 3 => (None, Some(declaration::digest(&pod))),
+                4 => (Some(pod), None),
+                _ => (
+                    Some(PodDeclaration::Unknown),
+                    Some(declaration::digest(&PodDeclaration::Unknown)),
+                ),
+            };
+            Event::Registered {
+                id: format!("{name}-{incarnation}"),
+                plan: Box::new(plan),
+                pod,
+                pod_digest,
+            }
+        }
         1 | 2 => Event::ProcessStarted { name },
         3 => Event::ProcessExited {
             name,
@@ -227,9 +246,12 @@ fn run_sequence(seed: u64) {
         }
         if step == replay_at {
             // The supervisor is SIGKILLed here and started again from its journal.
+            // Through the journal's encoding: what a restarted supervisor reads back.
             let mut replayed = Engine::new(Config::default());
-            for (t, e) in inputs.iter().cloned() {
-                replayed.replay(t, e);
+            for (t, e) in inputs.iter() {
+                let line = serde_json::to_vec(e).expect("an event serializes");
+                let read: Event = serde_json::from_slice(&line).expect("and reads back");
+                replayed.replay(*t, read);
             }
             assert_eq!(
                 serde_json::to_value(replayed.status()).ok(),

@@ -62,7 +62,8 @@ impl Pod {
         self.ev(Event::Registered {
             id: format!("id-{name}"),
             plan: Box::new(plan),
-            pod,
+            pod_digest: Some(crate::plan::declaration::digest(&pod)),
+            pod: Some(pod),
         })
     }
 
@@ -72,7 +73,8 @@ impl Pod {
         self.ev(Event::Registered {
             id: id.into(),
             plan: Box::new(plan),
-            pod,
+            pod_digest: Some(crate::plan::declaration::digest(&pod)),
+            pod: Some(pod),
         })
     }
 
@@ -491,7 +493,8 @@ fn a_name_list_declaration_holds_the_app_until_every_named_container_registered(
         pod.ev(Event::Registered {
             id: "a".into(),
             plan: app,
-            pod: decl
+            pod: Some(decl),
+            pod_digest: None,
         }),
         s(&[])
     );
@@ -500,7 +503,8 @@ fn a_name_list_declaration_holds_the_app_until_every_named_container_registered(
         pod.ev(Event::Registered {
             id: "l".into(),
             plan: log,
-            pod: decl
+            pod: Some(decl),
+            pod_digest: None,
         }),
         s(&["release log"])
     );
@@ -528,7 +532,8 @@ fn an_undeclared_pod_waits_for_registrations_to_settle() {
         pod.ev(Event::Registered {
             id: "e".into(),
             plan: app,
-            pod: d
+            pod: Some(d),
+            pod_digest: None,
         }),
         s(&[]),
         "held: a sidecar may follow"
@@ -539,7 +544,8 @@ fn an_undeclared_pod_waits_for_registrations_to_settle() {
         pod.ev(Event::Registered {
             id: "f".into(),
             plan: sidecar,
-            pod: d
+            pod: Some(d),
+            pod_digest: None,
         }),
         s(&[])
     );

@@ -15,6 +15,7 @@
 //! (or native sidecar) whatever its env says, as in Kubernetes.
 
 mod build;
+pub mod declaration;
 mod dialect;
 mod error;
 pub mod k8s;
