@@ -164,8 +164,9 @@ fn the_container_deadline_counts_from_its_registration() {
     });
     pod.ev(Event::Registered {
         id: "id-app".into(),
+        pod_digest: Some(crate::plan::declaration::digest(&decl)),
         plan: Box::new(plan),
-        pod: decl,
+        pod: Some(decl),
     });
     assert_eq!(pod.advance(Duration::from_millis(1999)), s(&[]));
     assert_eq!(pod.advance(Duration::from_millis(1)), s(&["release app"]));
@@ -232,7 +233,8 @@ fn the_settle_time_is_named() {
     pod.ev(Event::Registered {
         id: "id-app".into(),
         plan,
-        pod: PodDeclaration::Unknown,
+        pod: Some(PodDeclaration::Unknown),
+        pod_digest: None,
     });
     let msg = pod.status("app").message;
     assert!(
@@ -258,8 +260,9 @@ fn a_container_declared_by_name_only_is_named() {
     };
     pod.ev(Event::Registered {
         id: "id-app".into(),
+        pod_digest: Some(crate::plan::declaration::digest(&decl)),
         plan,
-        pod: decl,
+        pod: Some(decl),
     });
     assert_eq!(
         pod.status("app").message,
