@@ -273,12 +273,35 @@ fn parse_signal(s: &str) -> Result<i32, String> {
 
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
-extern "C" fn main(
-    _argc: std::ffi::c_int,
-    _argv: *const *const std::ffi::c_char,
-) -> std::ffi::c_int {
+extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
     init::pristine::capture();
-    std::process::exit(run(std::env::args_os().collect()))
+    // SAFETY: argc and argv are the C runtime's, as it passes them to `main`.
+    let args = unsafe { args_from_main(argc, argv) };
+    std::process::exit(run(args))
+}
+
+/// The command line from `main`'s own `argc`/`argv`. `std::env::args_os` is filled by std's
+/// start-up (glibc passes argv to init_array functions, musl does not), which `no_main` skips
+/// on musl: there it would be empty.
+///
+/// # Safety
+/// `argv` points to `argc` valid NUL-terminated strings (what the C runtime gives `main`).
+#[cfg(not(test))]
+unsafe fn args_from_main(
+    argc: std::ffi::c_int,
+    argv: *const *const std::ffi::c_char,
+) -> Vec<OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    let n = usize::try_from(argc).unwrap_or(0);
+    (0..n)
+        .filter_map(|i| {
+            // SAFETY: i < argc, so argv[i] is within the array the caller vouches for.
+            let p = unsafe { *argv.add(i) };
+            // SAFETY: a non-null argv[i] is a NUL-terminated string that lives for the process.
+            (!p.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(p) })
+        })
+        .map(|s| std::ffi::OsStr::from_bytes(s.to_bytes()).to_os_string())
+        .collect()
 }
 
 fn run(mut args: Vec<OsString>) -> i32 {
