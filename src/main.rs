@@ -18,6 +18,15 @@ use clap::{Parser, Subcommand};
 
 use podinit::{explain, init};
 
+/// On musl, dlmalloc instead of musl's malloc, which doubled the supervisor's CPU to register a
+/// pod's containers (BENCHMARKS.md, "One binary under 1 MiB"). Its lock is a plain pthread
+/// mutex with no fork handler: a forked child that allocates must come from a single-threaded
+/// process, which is so for every fork podinit makes that allocates (the init's probe checks,
+/// the hook's mount helper).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 #[derive(Parser)]
 #[command(
     name = "podinit",
