@@ -332,6 +332,11 @@ fn run(mut args: Vec<OsString>) -> i32 {
         let (opts, verbose) = exec.into_options();
         return exec_init(opts, verbose);
     }
+    // The hook runs at every stage of every container: no clap on a well-formed line either.
+    if let Some(hook) = podinit::hook_cli::parse(&args, |k| std::env::var_os(k)) {
+        podinit::log::init_from_env(0);
+        return podinit::cli::run(hook_command(hook));
+    }
     let exec_line = init::cli::route_to_exec(&mut args, is_subcommand);
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -386,12 +391,12 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
             stage,
             paths,
             on_unreachable,
-        } => C::Hook {
+        } => hook_command(podinit::hook_cli::HookArgs {
             stage,
             socket: paths.socket,
             state_dir: paths.state_dir,
             on_unreachable,
-        },
+        }),
         Command::Inject {
             bundle,
             paths,
@@ -490,6 +495,15 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
     }
 }
 
+fn hook_command(h: podinit::hook_cli::HookArgs) -> podinit::cli::Command {
+    podinit::cli::Command::Hook {
+        stage: h.stage,
+        socket: h.socket,
+        state_dir: h.state_dir,
+        on_unreachable: h.on_unreachable,
+    }
+}
+
 fn exec_args(command: Command, verbose: u8) -> init::cli::ExecArgs {
     let Command::Exec {
         subreaper,
@@ -550,6 +564,67 @@ mod tests {
 
     fn fast(s: &[&str]) -> Option<init::cli::ExecArgs> {
         init::cli::parse(&argv(s), is_subcommand)
+    }
+
+    /// What clap makes of a hook line.
+    fn hook_with_clap(s: &[&str]) -> Option<podinit::hook_cli::HookArgs> {
+        let cli = Cli::try_parse_from(argv(s)).ok()?;
+        match cli.command {
+            Command::Hook {
+                stage,
+                paths,
+                on_unreachable,
+            } if cli.verbose == 0 => Some(podinit::hook_cli::HookArgs {
+                stage,
+                socket: paths.socket,
+                state_dir: paths.state_dir,
+                on_unreachable,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Every hook line the fast parser accepts means the same to clap (the environment's
+    /// defaults included); the ones it declines are clap's to reject, help with, or route.
+    #[test]
+    fn fast_hook_parser_agrees_with_clap() {
+        let fast = |s: &[&str]| podinit::hook_cli::parse(&argv(s), |k| std::env::var_os(k));
+        let accepted: &[&[&str]] = &[
+            &["hook"],
+            &["hook", "createRuntime"],
+            &["hook", "poststart"],
+            &["hook", "nonsense-stage"],
+            &["hook", "poststop", "--socket", "/run/x.sock"],
+            &["hook", "--socket=/run/x.sock", "prestart"],
+            &["hook", "--state-dir", "/s", "--socket", "/c", "poststart"],
+            &["hook", "--on-unreachable", "ignore", "createRuntime"],
+            &["hook", "--on-unreachable=fail"],
+            &["hook", "--socket=/a=b"],
+        ];
+        for s in accepted {
+            let f = fast(s);
+            assert!(f.is_some(), "fast parser declined {s:?}");
+            assert_eq!(f, hook_with_clap(s), "{s:?}");
+        }
+        let declined: &[&[&str]] = &[
+            &["hook", "--help"],
+            &["hook", "-h"],
+            &["hook", "--bogus", "x"],
+            &["hook", "a", "b"],
+            &["hook", "--socket"],
+            &["hook", "--socket="],
+            &["hook", "--socket", "--state-dir", "x"],
+            &["hook", "--socket", "/a", "--socket", "/b"],
+            &["hook", "--", "poststart"],
+            &["hook", "-v", "poststart"],
+            &["-v", "hook", "poststart"],
+            &["explain", "hook"],
+        ];
+        for s in declined {
+            assert_eq!(fast(s), None, "{s:?}");
+        }
+        // declined by the fast parser, still a hook to clap
+        assert!(hook_with_clap(&["hook", "--", "poststart"]).is_some());
     }
 
     /// tini's convention for an init line; clap's for the operator commands.
