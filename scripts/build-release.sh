@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the shipped podinit: one static binary, release profile (Cargo.toml: opt-level "z", LTO,
-# one codegen unit, panic = "abort", stripped), non-PIE. The target is musl when rustup has it or
+# one codegen unit, panic = "abort", stripped), non-PIE, without `podinit run` (the `run` feature:
+# PODINIT_RELEASE_CARGO_ARGS="--features run" puts it back). The target is musl when rustup has it or
 # can install it (`rustup target add x86_64-unknown-linux-musl`), static glibc otherwise; the
 # line on stderr says which and why. The binary's path is the only line on stdout:
 #   bin=$(bash scripts/build-release.sh)
@@ -37,7 +38,8 @@ flags="-C relocation-model=static"
 [ "$target" = "$GNU" ] && flags="$flags -C target-feature=+crt-static"
 say "target $target ($why)"
 RUSTFLAGS="$flags ${PODINIT_RELEASE_RUSTFLAGS:-}" nice -n "${NICE:-0}" \
-    cargo build --release --locked --target "$target" >&2
+    cargo build --release --locked --target "$target" --no-default-features \
+    ${PODINIT_RELEASE_CARGO_ARGS:-} >&2
 bin="${CARGO_TARGET_DIR:-target}/$target/release/podinit"
 say "$bin: $(stat -c %s "$bin") bytes ($target)"
 echo "$bin"
