@@ -158,6 +158,19 @@ enum Command {
         /// resolved) before running it; also with -v.
         #[arg(long)]
         explain: bool,
+        /// A saved image for a reference, repeatable: NAME=PATH, where PATH is an OCI image
+        /// layout directory, an OCI archive (podman save --format oci-archive), a docker
+        /// archive (docker save, podman save) or a root filesystem directory. NAME matches a
+        /// container's image as docker does (nginx = docker.io/library/nginx:latest).
+        #[arg(long = "image", value_name = "NAME=PATH", value_parser = parse_image,
+              conflicts_with = "vm")]
+        images: Vec<(String, PathBuf)>,
+        /// A directory of saved images (OCI layouts, OCI archives, docker archives), each found
+        /// by the names it records (RepoTags, org.opencontainers.image.ref.name). An image is
+        /// looked up in --image, then as a path, then here, then a reference whose last path
+        /// element is busybox runs on the host's static busybox; anything else is an error.
+        #[arg(long, value_name = "DIR", conflicts_with = "vm")]
+        image_store: Option<PathBuf>,
         /// Run the pod in a microVM under qemu whose PID 1 is podinit (podinit sandbox-init),
         /// built from this machine's kernel, busybox, runtime and podinit.
         #[arg(long)]
@@ -250,6 +263,17 @@ impl Paths {
             state_dir: self.state_dir,
             pod,
         }
+    }
+}
+
+fn parse_image(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+            Ok((name.to_owned(), PathBuf::from(path)))
+        }
+        _ => Err(format!(
+            "{s:?} is not NAME=PATH (e.g. myapp=./myapp-oci or nginx:1.25=nginx.tar)"
+        )),
     }
 }
 
@@ -453,6 +477,8 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
             work_dir,
             timeout,
             explain,
+            images,
+            image_store,
             vm,
             kernel,
             memory,
@@ -472,6 +498,10 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
                 work_dir,
                 timeout: std::time::Duration::from_secs(timeout),
                 explain: explain || verbose > 0,
+                images: podinit::run::images::Sources {
+                    named: images,
+                    store: image_store,
+                },
             };
             if vm {
                 C::RunVm(

@@ -74,6 +74,7 @@ impl Engine {
         fresh.plan = Some(plan);
         fresh.state = ContainerState::Waiting;
         fresh.reason = "Waiting at the start gate".into();
+        fresh.held_since = Some(now);
         self.containers[i] = fresh;
         self.last_registration = Some(now);
         self.started.get_or_insert(now);
@@ -116,6 +117,9 @@ impl Engine {
         let Some(mine) = self.containers[i].slot() else {
             return false;
         };
+        if self.containers[i].gate_forced {
+            return true;
+        }
         if self.settle_deadline().is_some_and(|t| now < t) {
             return false;
         }

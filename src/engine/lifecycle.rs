@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::status::ContainerState;
 use super::{Action, Engine, ExitDetails, ExitStatus, HandlerKind, ProbeKind, TeardownCause, Time};
+use crate::plan::restart::Verdict;
 use crate::plan::{Kind, RestartPolicy};
 
 impl Engine {
@@ -142,6 +143,7 @@ impl Engine {
                 self.after_post_start(now, i, out);
             }
             (ProbeKind::Startup, false) => {
+                self.containers[i].startup_failures += 1;
                 // kubelet: a startup failure kills and restarts, never fails the pod
                 // (k/k#120234, k/e#4880), with the probe's own grace where it has one.
                 self.containers[i].message = "startup probe failed".into();
@@ -256,6 +258,7 @@ impl Engine {
         c.exit_kill_at = c.kill_at.or(c.solo_stop.map(|st| st.deadline));
         c.kill_at = None;
         c.killed = false;
+        let after_kill = c.stopping_for_restart;
         c.stopping_for_restart = false;
         let operator_restart =
             std::mem::take(&mut c.operator_restart) | std::mem::take(&mut c.regate_restart);
@@ -270,10 +273,27 @@ impl Engine {
                 keep_readiness: false,
             });
         }
-        let (kind, restart) = c
-            .plan
-            .as_ref()
-            .map_or((Kind::App, RestartPolicy::Never), |p| (p.kind, p.restart));
+        let kind = c.plan.as_ref().map_or(Kind::App, |p| p.kind);
+        let verdict = match &c.plan {
+            None => Verdict {
+                restart: false,
+                rule: None,
+            },
+            // A kill podinit made (failed probe or postStart): the kubelet restarts unless the
+            // policy is Never, and does not read the rules (the exit code is the kill's, not
+            // the app's; k/k computePodActions).
+            Some(p) if after_kill => Verdict {
+                restart: p.restart != RestartPolicy::Never,
+                rule: None,
+            },
+            Some(p) => p.restart_verdict(raw),
+        };
+        let matched = verdict.rule.and_then(|r| {
+            c.plan
+                .as_ref()
+                .and_then(|p| p.restart_rules.get(r))
+                .map(|rule| format!("restartPolicyRules[{r}] ({}) matched", rule.describe()))
+        });
         let mut how = match status {
             ExitStatus::Code(code) => format!("exited with code {code}"),
             ExitStatus::Signal(sig) => format!("killed by signal {sig} ({raw})"),
@@ -306,22 +326,23 @@ impl Engine {
             self.note(now, Some(name), "restart in 0s (requested)");
             return;
         }
-        let restarts = match (kind, restart) {
-            // An init container that succeeded is done; under Never a failure fails the pod.
-            (Kind::Init, _) if raw == 0 => {
+        if let Some(m) = matched {
+            self.note(now, Some(name), m);
+        }
+        let restarts = match kind {
+            // An init container that succeeded is done, whatever its rules say (the kubelet
+            // moves on at exit 0); a failure its policy and rules do not restart fails the pod.
+            Kind::Init if raw == 0 => {
                 self.containers[i].passed = true;
                 false
             }
-            (Kind::Init, RestartPolicy::Never) => {
+            Kind::Init if !verdict.restart => {
                 self.terminate(now, i, raw, out);
                 self.init_failed = true;
                 self.start_teardown(now, TeardownCause::InitFailed, None);
                 return;
             }
-            (Kind::Init, _) => true,
-            (_, RestartPolicy::Always) => true,
-            (_, RestartPolicy::OnFailure) => raw != 0,
-            (_, RestartPolicy::Never) => false,
+            _ => verdict.restart,
         };
         if !restarts {
             self.terminate(now, i, raw, out);

@@ -24,6 +24,7 @@ mod registration_tests;
 #[cfg(test)]
 mod sequence_fuzz;
 mod solo_stop;
+mod start_wait;
 mod status;
 mod teardown;
 mod teardown_report;
@@ -245,6 +246,9 @@ pub enum TeardownCause {
     Deleted,
     /// The pod ran longer than its `activeDeadlineSeconds`: Failed, teardown with grace.
     DeadlineExceeded,
+    /// A container waited at its start gate past its `io.podinit.start-timeout` under
+    /// `io.podinit.on-start-timeout: fail`: Failed, teardown with grace.
+    StartTimeout,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -326,6 +330,8 @@ pub struct Engine {
     timeline: VecDeque<TimelineEntry>,
     /// `conditions.rs`, in `CONDITION_TYPES` order once the first event was handled.
     conditions: Vec<PodCondition>,
+    /// Which container's start-wait deadline failed the pod, and what held it.
+    start_timeout_failure: Option<String>,
     dirty: bool,
 }
 
@@ -343,6 +349,7 @@ impl Engine {
             finished: false,
             timeline: VecDeque::new(),
             conditions: Vec::new(),
+            start_timeout_failure: None,
             dirty: false,
         }
     }
@@ -403,6 +410,9 @@ impl Engine {
         if self.teardown.is_none() && self.active_deadline().is_some_and(|t| t <= now) {
             self.start_teardown(now, TeardownCause::DeadlineExceeded, None);
         }
+        if self.teardown.is_none() {
+            self.fire_start_timeouts(now);
+        }
         self.reconcile(now, &mut out);
         out
     }
@@ -440,6 +450,11 @@ impl Engine {
             }
             if let Some(t) = self.active_deadline() {
                 consider(t);
+            }
+            for i in 0..self.containers.len() {
+                if let Some(t) = self.start_wait_due(i) {
+                    consider(t);
+                }
             }
         }
         if let Some(td) = &self.teardown {
@@ -518,12 +533,15 @@ impl Engine {
                     TeardownCause::InitFailed => "InitContainerFailed",
                     TeardownCause::Deleted => "Deleted",
                     TeardownCause::DeadlineExceeded => "DeadlineExceeded",
+                    TeardownCause::StartTimeout => "StartTimeout",
                 };
                 let budget = td.deadline.saturating_sub(td.started).as_secs();
-                (
-                    reason.to_owned(),
-                    format!("teardown with a grace budget of {budget}s"),
-                )
+                let budget = format!("teardown with a grace budget of {budget}s");
+                let message = match &self.start_timeout_failure {
+                    Some(why) => format!("{why}; {budget}"),
+                    None => budget,
+                };
+                (reason.to_owned(), message)
             }
         };
         PodStatus {
@@ -595,10 +613,12 @@ impl Engine {
 
     /// Pod phase from app containers only (kubelet `getPhase`; sidecar codes never count).
     fn final_phase(&self) -> Phase {
-        let deadline = self
-            .teardown
-            .as_ref()
-            .is_some_and(|t| t.cause == TeardownCause::DeadlineExceeded);
+        let deadline = self.teardown.as_ref().is_some_and(|t| {
+            matches!(
+                t.cause,
+                TeardownCause::DeadlineExceeded | TeardownCause::StartTimeout
+            )
+        });
         if self.init_failed || deadline {
             return Phase::Failed;
         }
@@ -620,6 +640,7 @@ impl Engine {
         if self.teardown.is_none() {
             self.fire_restarts(now, out);
             self.open_gates(now, out);
+            self.refresh_gate_messages(now);
             self.advance_solo_stops(now, out);
             self.check_job_complete(now);
         }

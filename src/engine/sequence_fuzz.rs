@@ -18,7 +18,8 @@ use crate::plan::{BundleInput, Classified, classify_bundle};
 const NAMES: [&str; 3] = ["s1", "s2", "app"];
 
 /// The fuzz pod; `variant` 1 adds a sidecars' grace reserve, 2 ECI exit priorities (the
-/// staged teardown), 3 an app that needs both sidecars for its whole life (re-gating).
+/// staged teardown), 3 an app that needs both sidecars for its whole life (re-gating), 4
+/// KEP-5307 restart rules and a start-wait deadline that starts anyway, 5 one that fails.
 fn declarations(variant: u64) -> Vec<(ContainerPlan, PodDeclaration)> {
     let mut spec = json!({
         "restartPolicy": "Never",
@@ -49,6 +50,26 @@ fn declarations(variant: u64) -> Vec<(ContainerPlan, PodDeclaration)> {
         3 => {
             spec = json!({
                 "metadata": {"annotations": {"io.podinit.needs-sidecars": "app=s1+s2:restart"}},
+                "spec": spec,
+            })
+        }
+        4 => {
+            // KEP-5307 rules on the app, and a start-wait deadline that starts it anyway.
+            spec["containers"][0]["restartPolicy"] = json!("Never");
+            spec["containers"][0]["restartPolicyRules"] = json!([
+                {"action": "Restart", "exitCodes": {"operator": "In", "values": [1, 2]}},
+                {"action": "Restart", "exitCodes": {"operator": "NotIn", "values": [0, 3]}}]);
+            spec = json!({
+                "metadata": {"annotations": {"io.podinit.start-timeout": "300ms",
+                                             "io.podinit.on-start-timeout": "start"}},
+                "spec": spec,
+            })
+        }
+        5 => {
+            // A start-wait deadline that fails the pod.
+            spec = json!({
+                "metadata": {"annotations": {"io.podinit.start-timeout": "1s",
+                                             "io.podinit.on-start-timeout": "fail"}},
                 "spec": spec,
             })
         }
@@ -152,7 +173,7 @@ fn advance(engine: &mut Engine, now: &mut Time, to: Time, seed: u64, step: usize
 
 fn run_sequence(seed: u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let decl = declarations(seed % 4);
+    let decl = declarations(seed % 6);
     let mut engine = Engine::new(Config::default());
     let mut now = Time::ZERO;
     let mut inputs: Vec<(Time, Event)> = Vec::new();
@@ -246,4 +267,21 @@ fn random_operation_sequences_keep_the_invariants_and_replay_to_the_same_state()
             std::panic::resume_unwind(e);
         }
     }
+}
+
+/// The variants carry what they are for (a renamed key would make them plain pods).
+#[test]
+fn the_fuzz_variants_declare_rules_and_deadlines() {
+    use crate::plan::start_wait::OnStartTimeout;
+    let app = |v| declarations(v).pop().expect("app").0;
+    let four = app(4);
+    assert_eq!(four.restart_rules.len(), 2);
+    assert_eq!(
+        four.start_timeout.map(|t| (t.millis, t.on_timeout)),
+        Some((300, OnStartTimeout::Start))
+    );
+    assert_eq!(
+        app(5).start_timeout.map(|t| t.on_timeout),
+        Some(OnStartTimeout::Fail)
+    );
 }

@@ -218,6 +218,20 @@ fn render(actions: Vec<Action>) -> Vec<String> {
         .collect()
 }
 
+/// The plan error container `name` of `spec` (a PodSpec or a whole Pod) gets, as text.
+fn plan_error(spec: &serde_json::Value, name: &str) -> String {
+    let config = json!({ "annotations": {
+        "io.podinit.pod-spec": spec.to_string(),
+        "io.podinit.container-name": name,
+    }});
+    classify_bundle(&BundleInput {
+        config: &config,
+        fallback_name: name,
+    })
+    .expect_err("an invalid pod")
+    .to_string()
+}
+
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
@@ -1858,3 +1872,8 @@ fn a_deadline_is_told_as_deadline_exceeded() {
 mod grace;
 mod operator_ops;
 mod regate;
+// KEP-5307 container restart rules: `tests/restart_rules.rs`.
+mod restart_rules;
+
+// The start-wait deadline and what the status says holds a container: `tests/start_wait.rs`.
+mod start_wait;

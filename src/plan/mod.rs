@@ -19,9 +19,12 @@ mod dialect;
 mod error;
 pub mod k8s;
 mod pod_key;
+mod pod_level;
 mod probe;
 mod regate;
+pub mod restart;
 mod sidecar_reserve;
+pub mod start_wait;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -70,6 +73,10 @@ pub mod keys {
     pub const SIDECAR_GRACE_RESERVE: &str = "io.podinit.sidecar-grace-reserve";
     pub const NEEDS_SIDECARS: &str = "io.podinit.needs-sidecars";
     pub const LOG_LEVEL: &str = "io.podinit.log-level";
+    /// The start-wait deadline (`start_wait.rs`): on the container, or in the Pod's
+    /// `metadata.annotations` for every container.
+    pub const START_TIMEOUT: &str = "io.podinit.start-timeout";
+    pub const ON_START_TIMEOUT: &str = "io.podinit.on-start-timeout";
 
     pub const ENV_IS_SIDECAR: &str = "__IS_SIDECAR__";
     pub const ENV_ECI_SIDECAR: &str = "ECI_SIDECAR_CONTAINER";
@@ -221,6 +228,14 @@ pub struct ContainerPlan {
     /// Effective restart policy of this container (sidecars: `Always`; regular init containers
     /// restart only after a failure, and not under `Never`).
     pub restart: RestartPolicy,
+    /// KEP-5307 `restartPolicyRules`, in order: the first whose exit codes match restarts the
+    /// container, whatever `restart` says (`restart.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_rules: Vec<restart::RestartRule>,
+    /// How long the start gate may hold it, and what then (`start_wait.rs`); `None`: as long
+    /// as it takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_timeout: Option<start_wait::StartTimeout>,
     /// ECI `ECI_CONTAINER_EXIT_PRIORITY`: higher stops first among sidecars; equal stop together.
     pub exit_priority: Option<i32>,
     /// ECI `ECI_CONTAINER_IGNORE_EXIT_CODE`: report 0 whatever the code (the raw one is kept).
