@@ -48,8 +48,20 @@ pub enum Command {
 
 pub fn run(command: Command) -> i32 {
     match command {
+        #[cfg(feature = "run")]
         Command::Run(opts) => crate::run::run(opts),
+        #[cfg(feature = "run")]
         Command::RunVm(opts, vm) => crate::vm::host::run(&opts, &vm),
+        // The shipped binary (scripts/build-release.sh) leaves `podinit run` out to stay under
+        // 1 MiB; the code is still compiled, so nothing else changes with the feature.
+        #[cfg(not(feature = "run"))]
+        Command::Run(_) | Command::RunVm(..) => {
+            eprintln!(
+                "podinit run: not in this build (built without the `run` feature, as the release \
+                 binary is); use a default build: cargo build"
+            );
+            2
+        }
         Command::SandboxInit => crate::vm::guest::run(),
         Command::Supervise {
             socket,
