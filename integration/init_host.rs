@@ -631,6 +631,49 @@ fn a_first_word_that_is_not_a_subcommand_is_the_command() {
     assert_eq!(code(&out), 127, "{}", stderr(&out));
 }
 
+/// podinit reads its command line from `main`'s own argv (musl leaves std's empty under
+/// `no_main`): the app gets every argument byte for byte, in order, in each invocation form,
+/// the empty, the non-UTF-8, the option-looking and the long ones included.
+#[test]
+fn the_app_gets_every_argument_byte_for_byte() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let mut app: Vec<OsString> = vec![
+        "",
+        " two words ",
+        "line\nbreak",
+        "-s",
+        "--",
+        "exec",
+        "--help",
+    ]
+    .into_iter()
+    .map(OsString::from)
+    .collect();
+    app.push(OsString::from_vec(vec![0xff, b'x', 0xc3]));
+    app.push(OsString::from("y".repeat(64 * 1024)));
+    app.extend((0..300).map(|i| OsString::from(format!("a{i}"))));
+    let script = r#"for a; do printf '%s\0' "$a"; done"#;
+    let mut want = Vec::new();
+    for a in &app {
+        want.extend_from_slice(a.as_bytes());
+        want.push(0);
+    }
+    let cmd: Vec<OsString> = ["sh", "-c", script, "sh"]
+        .into_iter()
+        .map(OsString::from)
+        .chain(app.iter().cloned())
+        .collect();
+    for prefix in [&["exec", "--"][..], &["--"], &["-s", "--"], &[]] {
+        let out = run(podinit().args(prefix).args(&cmd), T);
+        assert_eq!(code(&out), 0, "{prefix:?}: {}", stderr(&out));
+        assert!(
+            out.stdout == want,
+            "{prefix:?}: the app saw other arguments"
+        );
+    }
+}
+
 /// Run as `tini`, `docker-init` or `init` (a symlink), podinit is tini: every argument is the
 /// init line's, podinit's subcommand names included; the command's exit code passes through,
 /// and a usage error exits 1.

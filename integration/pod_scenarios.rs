@@ -33,7 +33,8 @@
 //! | s13a/b/c | hostile input: hook with garbage stdin, inject on a bad config.json, explain naming a bad annotation |
 //! | s14 | pod deleted while a sidecar fails its startup probe: the held app ends NeverStarted |
 //! | x01-x11 | more of SPEC 3/6: app SIGKILLed (process / whole container), a second stop shortening the grace, non-zero sidecar exit in teardown, failed init container, postStart/preStop, startup-probe and liveness restarts, a late declared app, ECI exit priority and ignore-exit-code, OnFailure |
-//! | x30, x30b | KEP-5307 restart rules: a Never app restarted by its rule `In [42]` then Succeeded (restartCount 1); an exit no rule matches is not restarted, Failed |
+//! | x30, x30b, x30c | KEP-5307 restart rules (the node e2e `Container Restart Rules`): a Never app restarted by its rule `In [42]` then Succeeded (restartCount 1); an exit no rule matches, or the app's own Never in an Always pod, is not restarted, Failed; the app's own Always in a Never pod is restarted |
+//! | x31 | the start-wait deadline (`io.podinit.start-timeout` 1500ms): `fail` fails the pod with StartTimeout naming the blocker, `start` starts the app anyway, `wait` keeps it held with the status (and `podinit status`) naming the deadline and the proxy's startup probe |
 //! | x40-x42 | from the e2e catalogue (docs/e2e-catalogue.md): a sidecar exiting 0 on its own is restarted; an app's preStop outliving the grace is cut, then every container stops with the 2 s minimum; a failing preStop in teardown does not hold the stop |
 //! | x45, x46 | probe timing on native sidecars (initialDelaySeconds, readiness at once after startup, an exec probe's timeout); the sleep preStop (2 s, 0 s, skipped for an exited container) |
 //! | x32 | day-2 operations: `podinit restart` of a sidecar and of an app (the other untouched), refusals, `podinit signal app HUP` |
@@ -2481,28 +2482,201 @@ fn x30_restart_rule_restarts_a_never_app_on_exit_code_42(#[case] order: CreateOr
     assert_phase(&out, "Succeeded");
 }
 
-/// KEP-5307, the e2e "should not restart container on rule mismatch": the same app exiting 3
-/// is not restarted by a rule `In [42]` under its own Never; the Never pod is Failed.
+/// KEP-5307, the node e2e "Container Restart Rules" cases of a container not restarted: "should
+/// not restart container on rule mismatch, container restart policy Never" (a Never pod, the
+/// app's own Never and a rule `In [42]`, exit 3) and "... on container-level restart policy
+/// Never" (an Always pod, the app's own Never, exit 1). The app runs once; the pod is Failed.
 #[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x30b_restart_rule_mismatch_is_not_restarted(#[case] order: CreateOrder) {
+#[case::rule_mismatch_spec("Never", json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]), 3, CreateOrder::Spec)]
+#[case::rule_mismatch_reverse("Never", json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]), 3, CreateOrder::Reverse)]
+#[case::own_never_in_always_pod_spec("Always", json!(null), 1, CreateOrder::Spec)]
+#[case::own_never_in_always_pod_reverse("Always", json!(null), 1, CreateOrder::Reverse)]
+fn x30b_restart_rule_mismatch_is_not_restarted(
+    #[case] pod_policy: &str,
+    #[case] rules: Value,
+    #[case] code: i32,
+    #[case] order: CreateOrder,
+) {
     if pod::skip("x30b_restart_rule_mismatch_is_not_restarted") {
         return;
     }
-    let rules = json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]);
     let out = pod("x30b-restart-rule-mismatch")
         .spec(json!({
-            "restartPolicy": "Never",
+            "restartPolicy": pod_policy,
             "containers": [{"name": "app", "image": "busybox",
                 "restartPolicy": "Never", "restartPolicyRules": rules}],
         }))
-        .add(Container::script("app", &app_body("", 3)))
+        .add(Container::script("app", &app_body("", code)))
         .run(order);
     assert_eq!(count(&out, "app", "started"), 1, "{out}");
     assert_eq!(st(&out, "app", "restartCount"), 0, "{out}");
-    assert_reaped(&out, &[("app", 3)]);
+    assert_reaped(&out, &[("app", code)]);
     assert_phase(&out, "Failed");
+}
+
+/// KEP-5307, the node e2e "should restart container on container-level restart policy
+/// Always": a Never pod whose app has its own Always is restarted after it exits 1; run 2
+/// keeps running until the pod is deleted.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x30c_own_always_restarts_in_a_never_pod(#[case] order: CreateOrder) {
+    if pod::skip("x30c_own_always_restarts_in_a_never_pod") {
+        return;
+    }
+    let app = "trap 'tlog got TERM; exit 0' TERM\n\
+               echo run >> /shared/app-runs; n=$(wc -l < /shared/app-runs); tlog \"run $n\"\n\
+               [ \"$n\" = 1 ] && exit 1\n\
+               while :; do sleep 0.05; done";
+    let running = pod("x30c-own-always")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "containers": [{"name": "app", "image": "busybox", "restartPolicy": "Always"}],
+        }))
+        .add(Container::script("app", app))
+        .start(order);
+    assert!(
+        running.wait_for("app run 2", Duration::from_secs(15)),
+        "the app was not restarted: {:?}",
+        running.timeline()
+    );
+    stop(&running, 5);
+    let out = running.finish();
+    assert_eq!(
+        out.events_of("app"),
+        ["run 1", "run 2", "got TERM"],
+        "{out}"
+    );
+    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
+    assert_reaped(&out, &[("app", 0)]);
+}
+
+/// The start-wait deadline (issue 11 item 6, beyond the kubelet): a native sidecar `proxy`
+/// whose startup probe waits for `/dev/shm/ready`, which it makes only after 3 s (`wait`) or
+/// never; the app carries `io.podinit.start-timeout` and `io.podinit.on-start-timeout`.
+/// `fail`: at 1.5 s the pod fails with StartTimeout, naming the app and the proxy's probe, the
+/// app never runs, the proxy is stopped. `start`: the app starts at 1.5 s anyway, exits 0, the
+/// Job succeeds. `wait`: the app's status says, while it is held, that the deadline passed and
+/// what holds it; it starts once the proxy is ready.
+#[rstest]
+#[case::fail_spec("fail", CreateOrder::Spec)]
+#[case::fail_reverse("fail", CreateOrder::Reverse)]
+#[case::start_spec("start", CreateOrder::Spec)]
+#[case::start_reverse("start", CreateOrder::Reverse)]
+#[case::wait_spec("wait", CreateOrder::Spec)]
+#[case::wait_reverse("wait", CreateOrder::Reverse)]
+fn x31_start_wait_deadline_fails_starts_or_waits(#[case] then: &str, #[case] order: CreateOrder) {
+    if pod::skip("x31_start_wait_deadline_fails_starts_or_waits") {
+        return;
+    }
+    // Short sleeps, so the TERM trap runs at once (a shell runs it after its foreground
+    // command); 60 of them take at least 3 s.
+    let ticks = if then == "wait" { 60 } else { 1_000_000 };
+    let proxy = format!(
+        "trap 'tlog got TERM; exit 0' TERM\n\
+         tlog started; n=0; while [ $n -lt {ticks} ]; do sleep 0.05; n=$((n+1)); done\n\
+         touch /dev/shm/ready; tlog ready\n\
+         while :; do sleep 0.05; done"
+    );
+    let test = pod(&format!("x31-start-wait-{then}"))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [native_sidecar("proxy")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("proxy", &proxy))
+        .add(
+            Container::script("app", &app_body("", 0))
+                .annotation("io.podinit.start-timeout", "1500ms")
+                .annotation("io.podinit.on-start-timeout", then),
+        );
+    let blocker = "waiting for sidecar proxy: its startupProbe has not passed yet";
+    let running = test.start(order);
+    if then == "wait" {
+        let held = wait_status(&running, Duration::from_secs(10), |s| {
+            container_state(s, "app").is_some_and(|c| {
+                c["state"] == "waiting"
+                    && c["message"].as_str().is_some_and(|m| {
+                        m.starts_with(blocker)
+                            && m.ends_with(
+                                "(start-wait timeout of 1500ms passed; on-start-timeout: wait)",
+                            )
+                    })
+            })
+        });
+        assert!(
+            held,
+            "the held app's status never named the deadline and the blocker: {:?}",
+            running.status()
+        );
+        let table = running.podinit(&["status"]);
+        let table = String::from_utf8_lossy(&table.stdout);
+        assert!(
+            table.contains(&format!("Waiting at the start gate: {blocker}")),
+            "podinit status names the blocker:\n{table}"
+        );
+    }
+    let out = running.finish();
+    let held_ms = status_event_ms(&out, Some("app"), "start-wait timeout of 1500ms passed")
+        - status_event_ms(&out, Some("app"), "registered as");
+    assert!(
+        (1400..5000).contains(&held_ms),
+        "the deadline fell {held_ms} ms after the app's registration (1500 ms)\n{out}"
+    );
+    let note = status_events(&out, "app")
+        .into_iter()
+        .find(|e| e.starts_with("start-wait timeout"))
+        .unwrap_or_default();
+    assert!(
+        note.contains(blocker) && note.contains(&format!("on-start-timeout: {then}")),
+        "{note}\n{out}"
+    );
+    match then {
+        "fail" => {
+            assert_eq!(count(&out, "app", "started"), 0, "the app never ran\n{out}");
+            assert_eq!(st(&out, "app", "reason"), "NeverStarted", "{out}");
+            let status = out.status_json.as_ref().expect("status.json");
+            assert_eq!(status["reason"], "StartTimeout", "{out}");
+            let message = status["message"].as_str().unwrap_or_default();
+            assert!(
+                message.starts_with(&format!(
+                    "container app waited 1500ms at its start gate, {blocker}"
+                )),
+                "{message}\n{out}"
+            );
+            assert_eq!(count(&out, "proxy", "got TERM"), 1, "{out}");
+            assert_reaped(&out, &[("proxy", 0), ("app", 1)]);
+            assert_phase(&out, "Failed");
+        }
+        "start" => {
+            assert_eq!(
+                count(&out, "proxy", "ready"),
+                0,
+                "the proxy never got ready\n{out}"
+            );
+            out.assert_order(&[
+                "proxy started",
+                "app started",
+                "app exiting",
+                "proxy got TERM",
+            ]);
+            assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+            assert_phase(&out, "Succeeded");
+        }
+        _ => {
+            out.assert_order(&[
+                "proxy started",
+                "proxy ready",
+                "app started",
+                "proxy got TERM",
+            ]);
+            assert_after(&out, "proxy started", "app started", 3000.0);
+            assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+            assert_phase(&out, "Succeeded");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -3064,20 +3238,10 @@ fn x47_a_failing_init_container_restarts_beside_a_running_sidecar(
     );
 }
 
-/// Issue 11 item 6, day-2 operations on the control socket: `podinit restart proxy` stops the
-/// sidecar's process (its TERM trap runs) and starts it again with the app untouched;
-/// `podinit restart app` does the same to an app under `restartPolicy: Never`; unknown
-/// containers and bad signals are refused; `podinit signal app HUP` reaches the app's process,
-/// whose trap exits 0: the Job completes, the sidecar is stopped, Succeeded.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x32_operator_restart_and_signal_one_container(#[case] order: CreateOrder) {
-    if pod::skip("x32_operator_restart_and_signal_one_container") {
-        return;
-    }
-    let test = pod("x32-restart-signal")
-        .timeout(Duration::from_secs(60))
+/// A Job of a native sidecar `proxy` (its `sidecar_body`) and an app that logs `started`,
+/// exits 143 on TERM and 0 on HUP; grace 5 s.
+fn proxy_and_hup_app(test: PodTest) -> PodTest {
+    test.timeout(Duration::from_secs(60))
         .spec(json!({
             "restartPolicy": "Never",
             "terminationGracePeriodSeconds": 5,
@@ -3091,15 +3255,32 @@ fn x32_operator_restart_and_signal_one_container(#[case] order: CreateOrder) {
              trap 'tlog got HUP; exit 0' HUP\n\
              tlog started\n\
              while :; do sleep 0.05; done",
-        ));
-    let running = test.start(order);
-    let runs = |name: &str| {
-        running
-            .timeline()
-            .iter()
-            .filter(|e| e.container == name && e.text == "started")
-            .count()
-    };
+        ))
+}
+
+/// How many times `name` has logged `started` so far.
+fn runs_so_far(running: &RunningPod, name: &str) -> usize {
+    running
+        .timeline()
+        .iter()
+        .filter(|e| e.container == name && e.text == "started")
+        .count()
+}
+
+/// Issue 11 item 6, day-2 operations on the control socket: `podinit restart proxy` stops the
+/// sidecar's process (its TERM trap runs) and starts it again with the app untouched;
+/// `podinit restart app` does the same to an app under `restartPolicy: Never`; unknown
+/// containers and bad signals are refused; `podinit signal app HUP` reaches the app's process,
+/// whose trap exits 0: the Job completes, the sidecar is stopped, Succeeded.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x32_operator_restart_and_signal_one_container(#[case] order: CreateOrder) {
+    if pod::skip("x32_operator_restart_and_signal_one_container") {
+        return;
+    }
+    let running = proxy_and_hup_app(pod("x32-restart-signal")).start(order);
+    let runs = |name: &str| runs_so_far(&running, name);
     let ok = |args: &[&str]| {
         running.mark(&args.join(" "));
         let out = running.podinit(args);
@@ -3283,31 +3464,9 @@ fn x35_an_app_needing_its_sidecar_is_restarted_after_it(#[case] order: CreateOrd
     if pod::skip("x35_an_app_needing_its_sidecar_is_restarted_after_it") {
         return;
     }
-    let test = pod("x35-regate")
-        .timeout(Duration::from_secs(60))
-        .pod_annotation("io.podinit.needs-sidecars", "app=proxy:restart")
-        .spec(json!({
-            "restartPolicy": "Never",
-            "terminationGracePeriodSeconds": 5,
-            "initContainers": [native_sidecar("proxy")],
-            "containers": [{"name": "app", "image": "busybox"}],
-        }))
-        .add(Container::script("proxy", &sidecar_body("0")))
-        .add(Container::script(
-            "app",
-            "trap 'tlog got TERM; exit 143' TERM\n\
-             trap 'tlog got HUP; exit 0' HUP\n\
-             tlog started\n\
-             while :; do sleep 0.05; done",
-        ));
-    let running = test.start(order);
-    let runs = |name: &str| {
-        running
-            .timeline()
-            .iter()
-            .filter(|e| e.container == name && e.text == "started")
-            .count()
-    };
+    let test = pod("x35-regate").pod_annotation("io.podinit.needs-sidecars", "app=proxy:restart");
+    let running = proxy_and_hup_app(test).start(order);
+    let runs = |name: &str| runs_so_far(&running, name);
     assert!(
         running.wait_for("app started", Duration::from_secs(15)),
         "{:?}",

@@ -334,6 +334,8 @@ fn run_text(files: &[(&str, &str)], stdin: Option<&str>) -> (Option<i32>, String
 #[case::unsupported_field(&[("a.yaml", "kind: Pod\nspec:\n  containers: [{name: a}]\n"), ("b.yaml", "# two\n---\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      hostNetwork: true\n      containers: [{name: a}]\n")], None, "b.yaml, document 1, line 8: spec.template.spec.hostNetwork: is not supported by podinit run")]
 #[case::unknown_kind(&[("svc.yaml", "kind: Job\nspec: {template: {spec: {containers: [{name: a}]}}}\n---\napiVersion: v1\nkind: Service\n")], None, "svc.yaml, document 2, line 5: kind Service is not something podinit run runs")]
 #[case::two_workloads(&[("a.yaml", "kind: Pod\nmetadata: {name: one}\nspec: {containers: [{name: a}]}\n")], Some("{\"kind\": \"Job\", \"metadata\": {\"name\": \"two\"}, \"spec\": {\"template\": {\"spec\": {\"containers\": [{\"name\": \"a\"}]}}}}"), "2 workloads (Pod one, Job two)")]
+#[case::restart_rules_without_a_policy(&[("r.yaml", "kind: Pod\nspec:\n  containers:\n  - name: a\n    image: busybox\n    restartPolicyRules: [{action: Restart, exitCodes: {operator: In, values: [42]}}]\n")], None, "container \"a\": annotation io.podinit.pod-spec: spec.containers[0].restartPolicy: Required value: must specify restartPolicy when restart rules are used")]
+#[case::bad_start_timeout(&[("t.yaml", "kind: Pod\nmetadata:\n  annotations: {io.podinit.start-timeout: soon}\nspec:\n  containers:\n  - name: a\n    image: busybox\n")], None, "io.podinit.start-timeout: expected a duration")]
 #[case::image(&[("img.yaml", "kind: Pod\nspec:\n  containers:\n  - name: web\n    image: nginx:1.27\n")], None, "container web: image \"nginx:1.27\" is not available offline")]
 fn manifest_errors_name_the_source_document_and_line(
     #[case] files: &[(&str, &str)],
@@ -364,6 +366,24 @@ fn a_failed_job_pod_is_retried_up_to_its_backoff_limit() {
     );
     assert!(r.elapsed >= Duration::from_secs(10), "{:?}", r.elapsed);
     let _ = std::fs::remove_dir_all(format!("{}-attempt-1", r.work.display()));
+}
+
+/// KEP-5307 through `podinit run`: the Job's app exits 42, its rule `In [42]` restarts it in
+/// place (the Job's backoffLimit 0 is never reached), run 2 exits 0.
+#[test]
+fn a_retriable_exit_code_is_restarted_in_place_by_its_rule() {
+    if skip("runc") {
+        return;
+    }
+    let r = run("runc", "jobs/retriable.yaml", "spec", None);
+    assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
+    assert!(
+        r.stdout().contains("pod trainer: Succeeded"),
+        "{}",
+        r.dump()
+    );
+    assert_eq!(r.container("app")["restartCount"], 1, "{}", r.dump());
+    assert_eq!(r.container("app")["exitCode"], 0, "{}", r.dump());
 }
 
 #[test]
@@ -734,4 +754,31 @@ fn each_incarnation_of_a_container_has_its_own_stdlog_file() {
         r.dump()
     );
     assert_eq!(r.container("sidecar")["restartCount"], 1, "{}", r.dump());
+}
+
+/// A Pod's `metadata.annotations` reach every container, as an agent's pod annotation
+/// pass-through does: BCI's ignore-exit-code list makes the failing app report 0 (the Job
+/// Succeeded, podinit run exits 0), and a bad `io.podinit.needs-sidecars` is refused before
+/// anything runs, naming the annotation.
+#[test]
+fn the_pods_metadata_annotations_reach_its_containers() {
+    if skip("runc") {
+        return;
+    }
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bci\n  annotations:\n    \
+               bci.virtual-kubelet.io/bci-ignore-exit-code-containers: app\n\
+               spec:\n  restartPolicy: Never\n  containers:\n  - name: app\n    image: busybox\n    \
+               command: [sh, -c, 'exit 3']\n";
+    let (code, stderr) = run_text(&[("bci.yaml", pod)], None);
+    assert_eq!(code, Some(0), "{stderr}");
+    let bad = pod.replace(
+        "bci.virtual-kubelet.io/bci-ignore-exit-code-containers: app",
+        "io.podinit.needs-sidecars: app=ghost",
+    );
+    let (code, stderr) = run_text(&[("bad.yaml", &bad)], None);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("io.podinit.needs-sidecars") && stderr.contains("no container ghost"),
+        "{stderr}"
+    );
 }

@@ -240,3 +240,106 @@ fn kill_due_while_down(
     drop(sup);
     (dir, ended, rest, log)
 }
+
+/// Issue 13 item 2: the pod's declaration is sent and journalled once. The first registration
+/// brings the pod spec's text (after the supervisor said it needs it), the others name it by
+/// digest; one naming another declaration is refused by container and pod; the journal holds
+/// the plans of the pod once. SIGKILLed and started again, the supervisor rebuilds the same pod
+/// from that journal and takes the next registration by digest.
+#[test]
+fn the_declaration_is_journalled_once_and_a_restart_still_knows_it() {
+    let dir = StateDir::new("decl-once");
+    let spec = json!({"restartPolicy": "Never",
+        "initContainers": [{"name": "side", "restartPolicy": "Always"}],
+        "containers": [{"name": "app"}, {"name": "late"}]});
+    let other = json!({"restartPolicy": "Never", "containers": [{"name": "app"}, {"name": "x"}]});
+    let mut sup = dir.supervise();
+    // Holders for the inits: never connect, only their pids matter here.
+    let holders: Vec<support::Guarded> = (0..3)
+        .map(|_| Command::new("sleep").arg("60").spawn_guarded())
+        .collect();
+    let digest_of = |d: &Value| -> String {
+        let pod: podinit::plan::PodDeclaration = serde_json::from_value(d["pod"].clone()).unwrap();
+        podinit::plan::declaration::digest(&pod)
+    };
+    let register = |name: &str, pid: u32, d: &Value, extra: Value| {
+        let mut req = json!({"v": 1, "op": "register", "id": format!("id-{name}"), "pid": pid,
+            "bundle": "/nonexistent", "plan": d["plan"], "pod_digest": digest_of(d),
+            "pod_key": "p1"});
+        for (k, v) in extra.as_object().unwrap() {
+            req[k] = v.clone();
+        }
+        control(&dir.control_socket(), req).unwrap()
+    };
+    let side = declaration(&dir.0, "side", &spec);
+    let first = register("side", holders[0].id(), &side, json!({}));
+    assert_eq!(
+        (first["ok"].clone(), first["need_declaration"].clone()),
+        (json!(false), json!(true)),
+        "{first}"
+    );
+    let brought = register(
+        "side",
+        holders[0].id(),
+        &side,
+        json!({"pod_spec": spec.to_string()}),
+    );
+    assert_eq!(brought["ok"], true, "{brought}");
+    let app = declaration(&dir.0, "app", &spec);
+    let reply = register("app", holders[1].id(), &app, json!({}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    let foreign = declaration(&dir.0, "x", &other);
+    let refused = register("x", holders[2].id(), &foreign, json!({}));
+    let error = refused["error"].as_str().unwrap_or_default();
+    assert!(
+        refused["ok"] == false
+            && refused["need_declaration"].is_null()
+            && error.contains("pod p1")
+            && error.contains("\"x\" (id-x)")
+            && error.contains("\"side\" brought"),
+        "{refused}"
+    );
+    let journal = std::fs::read_to_string(dir.0.join("state/pods/p1/journal.jsonl")).unwrap();
+    let registered: Vec<Value> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["event"]["event"] == "registered")
+        .collect();
+    assert_eq!(registered.len(), 2, "{journal}");
+    assert!(
+        registered[0]["event"]["pod"]["containers"].is_array(),
+        "{journal}"
+    );
+    assert!(registered[1]["event"].get("pod").is_none(), "{journal}");
+    assert_eq!(
+        registered[1]["event"]["pod_digest"],
+        registered[0]["event"]["pod_digest"]
+    );
+    let status = |d: &StateDir| {
+        control(
+            &d.control_socket(),
+            json!({"v": 1, "op": "status", "pod_key": "p1"}),
+        )
+        .unwrap()["status"]["containers"]
+            .clone()
+    };
+    let before = status(&dir);
+    let _ = sup.kill();
+    let _ = sup.wait();
+    let _sup = dir.supervise();
+    assert_eq!(status(&dir), before, "replayed into another pod");
+    let late = declaration(&dir.0, "late", &spec);
+    let reply = register("late", holders[2].id(), &late, json!({}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    let after = status(&dir);
+    let late = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "late");
+    assert_eq!(
+        late.map(|c| c["id"].clone()),
+        Some(json!("id-late")),
+        "{after}"
+    );
+}

@@ -417,3 +417,128 @@ fn a_registration_with_the_largest_valid_pod_spec_is_taken() {
         "refused: {reply:?}"
     );
 }
+
+/// Issue 15 finding 7 through the real createRuntime hook, and issue 13 item 2: a ~140 KB pod
+/// spec of 48 containers (each with a ~3 KB probe script) registers every container. Each
+/// registration names the declaration by digest; the first brings the spec's text once, when
+/// the supervisor asks (its plans, which every registration used to carry, are larger than
+/// the spec). The journal holds the pod's plans once.
+#[test]
+fn every_container_of_a_140_kb_pod_spec_registers_through_the_hook() {
+    let names: Vec<String> = (0..48).map(|i| format!("c{i:02}")).collect();
+    let containers: Vec<Value> = names
+        .iter()
+        .map(|n| {
+            json!({"name": n, "image": "busybox",
+                "readinessProbe": {"exec": {"command": ["sh", "-c", "r".repeat(2_900)]}}})
+        })
+        .collect();
+    let spec = json!({"restartPolicy": "Never", "containers": containers}).to_string();
+    assert!(
+        (130_000..150_000).contains(&spec.len()),
+        "spec is {} bytes",
+        spec.len()
+    );
+    let sup = Supervisor::start();
+    let holders: Vec<Group> = names
+        .iter()
+        .map(|_| {
+            Group(
+                Command::new("sleep")
+                    .arg("60")
+                    .process_group(0)
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    for (name, holder) in names.iter().zip(&holders) {
+        let bundle = sup.dir.join(format!("b-{name}"));
+        std::fs::create_dir_all(&bundle).unwrap();
+        let config = json!({"ociVersion": "1.0.2", "process": {"args": ["true"]},
+            "root": {"path": "rootfs"},
+            "mounts": [{"destination": "/.podinit/sock", "type": "bind",
+                        "source": sup.dir.join("state/sock"), "options": ["bind", "ro"]}],
+            "annotations": {"io.podinit.container-name": name, "io.podinit.pod": "big",
+                            "io.podinit.pod-spec": spec}});
+        std::fs::write(bundle.join("config.json"), config.to_string()).unwrap();
+        let state = json!({"ociVersion": "1.0.2", "id": format!("id-{name}"),
+            "status": "creating", "pid": holder.0.id(), "bundle": bundle});
+        let mut hook = Command::new(env!("CARGO_BIN_EXE_podinit"))
+            .args(["hook", "createRuntime"])
+            .env("PODINIT_SOCKET", sup.dir.join("ctl.sock"))
+            .env("PODINIT_STATE_DIR", sup.dir.join("state"))
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        hook.stdin
+            .take()
+            .unwrap()
+            .write_all(state.to_string().as_bytes())
+            .unwrap();
+        let out = hook.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let status = sup.control(json!({"v": 1, "op": "status", "pod_key": "big"}));
+    let registered = status["status"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"].is_string())
+        .count();
+    assert_eq!(registered, names.len(), "{status}");
+    let journal = std::fs::read_to_string(sup.dir.join("state/pods/big/journal.jsonl")).unwrap();
+    let plans = journal.matches("\"readinessProbe\"").count();
+    // Once in the declaration, once in each container's own plan.
+    assert_eq!(plans, 2 * names.len(), "journal of {} bytes", journal.len());
+}
+
+/// status.json is written before the reply a client could read it after (issue 13 item 2: the
+/// supervisor writes it once per loop iteration, and holds the replies of that iteration until
+/// then): right after each `register` reply the file has the container, right after the
+/// `stop` reply it has the teardown.
+#[test]
+fn status_json_is_written_before_the_reply() {
+    let sup = Supervisor::start();
+    let holders: Vec<Group> = (0..2)
+        .map(|_| {
+            Group(
+                Command::new("sleep")
+                    .arg("60")
+                    .process_group(0)
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let file = || -> Value {
+        serde_json::from_slice(
+            &std::fs::read(sup.dir.join("state/pods/default/status.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    for (name, h) in ["a", "b"].iter().zip(&holders) {
+        sup.register(name, h.0.id());
+        let doc = file();
+        let c = doc["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == *name)
+            .cloned();
+        assert_eq!(
+            c.map(|c| c["id"].clone()),
+            Some(json!(format!("id-{name}"))),
+            "{doc}"
+        );
+    }
+    let reply =
+        sup.control(json!({"v": 1, "op": "stop", "pod_key": "default", "grace_seconds": 5}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(file()["reason"], "Deleted");
+}

@@ -48,8 +48,20 @@ pub enum Command {
 
 pub fn run(command: Command) -> i32 {
     match command {
+        #[cfg(feature = "run")]
         Command::Run(opts) => crate::run::run(opts),
+        #[cfg(feature = "run")]
         Command::RunVm(opts, vm) => crate::vm::host::run(&opts, &vm),
+        // The shipped binary (scripts/build-release.sh) leaves `podinit run` out to stay under
+        // 1 MiB; the code is still compiled, so nothing else changes with the feature.
+        #[cfg(not(feature = "run"))]
+        Command::Run(_) | Command::RunVm(..) => {
+            eprintln!(
+                "podinit run: not in this build (built without the `run` feature, as the release \
+                 binary is); use a default build: cargo build"
+            );
+            2
+        }
         Command::SandboxInit => crate::vm::guest::run(),
         Command::Supervise {
             socket,
@@ -146,6 +158,15 @@ pub fn run(command: Command) -> i32 {
     }
 }
 
+/// The REASON column: a container held at its start gate says what holds it.
+fn held_reason(c: &serde_json::Value) -> String {
+    let reason = c["reason"].as_str().unwrap_or("-");
+    match c["message"].as_str().filter(|m| !m.is_empty()) {
+        Some(m) if c["state"] == "waiting" => format!("{reason}: {m}"),
+        _ => reason.to_owned(),
+    }
+}
+
 /// `podinit status` for a person: the phase, then one line per container.
 pub fn status_table(doc: &serde_json::Value) -> String {
     let s = |v: &serde_json::Value| match v {
@@ -154,6 +175,9 @@ pub fn status_table(doc: &serde_json::Value) -> String {
         other => other.to_string(),
     };
     let mut out = format!("pod: {} {}\n", s(&doc["phase"]), s(&doc["reason"]));
+    if doc["reason"] == "StartTimeout" {
+        out += &format!("why: {}\n", s(&doc["message"]));
+    }
     let conditions: Vec<String> = doc["conditions"]
         .as_array()
         .into_iter()
@@ -181,8 +205,45 @@ pub fn status_table(doc: &serde_json::Value) -> String {
             s(&c["ready"]),
             s(&c["restartCount"]),
             exit,
-            s(&c["reason"])
+            held_reason(c)
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_held_container_says_what_holds_it_and_a_start_timeout_says_why() {
+        let doc = json!({"phase": "Failed", "reason": "StartTimeout",
+            "message": "container app waited 3s at its start gate, waiting for sidecar proxy: its startupProbe has not passed yet; teardown with a grace budget of 30s",
+            "containers": [
+                {"name": "proxy", "kind": "sidecar", "state": "running", "reason": "Running", "message": ""},
+                {"name": "app", "kind": "app", "state": "waiting", "reason": "Waiting at the start gate",
+                 "message": "waiting for sidecar proxy: its startupProbe has not passed yet"}]});
+        let table = status_table(&doc);
+        assert!(
+            table.contains(
+                "\nwhy: container app waited 3s at its start gate, waiting for sidecar proxy"
+            ),
+            "{table}"
+        );
+        let app = table
+            .lines()
+            .find(|l| l.starts_with("app "))
+            .expect("app row");
+        assert!(
+            app.ends_with("Waiting at the start gate: waiting for sidecar proxy: its startupProbe has not passed yet"),
+            "{app}"
+        );
+        let proxy = table
+            .lines()
+            .find(|l| l.starts_with("proxy "))
+            .expect("proxy row");
+        assert!(proxy.ends_with("Running"), "{proxy}");
+    }
 }

@@ -33,6 +33,20 @@ pub fn request(
     req: &ControlRequest,
     timeout: Duration,
 ) -> Result<ControlReply, ClientError> {
+    let reply = exchange(socket, req, timeout)?;
+    if !reply.ok {
+        return Err(ClientError::Refused(reply.error.unwrap_or_default()));
+    }
+    Ok(reply)
+}
+
+/// One request and its reply as it came, `ok: false` included (for a caller that answers a
+/// refusal, as the hook answers `need_declaration`).
+pub fn exchange(
+    socket: &Path,
+    req: &ControlRequest,
+    timeout: Duration,
+) -> Result<ControlReply, ClientError> {
     let stream = UnixStream::connect(socket)
         .map_err(|e| ClientError::Unreachable(format!("{}: {e}", socket.display())))?;
     stream
@@ -57,10 +71,5 @@ pub fn request(
     // Status replies may exceed a request line's limit; they come from our own supervisor.
     let value: serde_json::Value =
         serde_json::from_slice(&line).map_err(|e| ClientError::Protocol(e.to_string()))?;
-    let reply: ControlReply =
-        serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))?;
-    if !reply.ok {
-        return Err(ClientError::Refused(reply.error.unwrap_or_default()));
-    }
-    Ok(reply)
+    serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))
 }

@@ -196,6 +196,11 @@ pub fn to_json(classified: &Classified) -> Value {
         "stopOrder": stop_order(plan, pod),
         "restartPolicy": plan.restart,
         "restartPolicyRules": plan.restart_rules,
+        "startTimeout": plan.start_timeout,
+        "startTimeoutMeans": match &plan.start_timeout {
+            Some(t) => format!("{} ({})", t.describe(), t.source),
+            None => "none: the start gate holds it as long as it takes (io.podinit.start-timeout)".to_owned(),
+        },
         "restartRulesMean": plan.restart_rules.iter().map(|r| r.describe()).collect::<Vec<_>>(),
         "exitCode": if plan.ignore_exit_code { "reported as 0 (ECI_CONTAINER_IGNORE_EXIT_CODE), real code in the message" }
             else if plan.kind == Kind::Sidecar { "reported as 0 when stopped by podinit in teardown; real code kept as rawExitCode" }
@@ -251,6 +256,7 @@ pub fn to_text(classified: &Classified) -> String {
             out += &format!("    - {w}\n");
         }
     }
+    out += &format!("  start-wait timeout: {}\n", s("startTimeoutMeans"));
     out += &format!("  stop: {} with {}\n", s("stopOrder"), s("stopSignal"));
     out += &format!("  restart: {}\n", v["restartPolicy"].as_str().unwrap_or(""));
     let rules: Vec<&str> = v["restartRulesMean"]
@@ -339,9 +345,38 @@ mod tests {
             "the provenance is a note: {text}"
         );
         let v = to_json(&classified);
+        assert!(
+            text.contains("  start-wait timeout: none"),
+            "no deadline is said: {text}"
+        );
         assert_eq!(
             v["restartPolicyRules"],
             json!([{"operator": "In", "values": [42, 88]}, {"operator": "NotIn", "values": [0, 1]}])
+        );
+    }
+
+    #[test]
+    fn the_start_wait_deadline_is_shown_with_its_outcome_and_source() {
+        let pod = json!({"kind": "Pod", "metadata": {"annotations": {"io.podinit.start-timeout": "1m30s"}},
+            "spec": {"containers": [{"name": "app"}]}});
+        let config = json!({"annotations": {
+            "io.podinit.container-name": "app",
+            "io.podinit.on-start-timeout": "fail",
+            "io.podinit.pod-spec": pod.to_string(),
+        }});
+        let classified = classify_bundle(&BundleInput {
+            config: &config,
+            fallback_name: "b",
+        })
+        .expect("valid");
+        let text = to_text(&classified);
+        assert!(
+            text.contains("  start-wait timeout: 90s, then fail the pod (StartTimeout) (annotation io.podinit.pod-spec: metadata.annotations io.podinit.start-timeout; annotation io.podinit.on-start-timeout)\n"),
+            "{text}"
+        );
+        assert_eq!(
+            to_json(&classified)["startTimeout"],
+            json!({"millis": 90000, "onTimeout": "fail", "source": "annotation io.podinit.pod-spec: metadata.annotations io.podinit.start-timeout; annotation io.podinit.on-start-timeout"})
         );
     }
 }

@@ -169,7 +169,9 @@ fn protocol_lines() {
             pid: 42,
             bundle: "/b".into(),
             plan: plan_seed.0,
-            pod: plan_seed.1,
+            pod_digest: Some(crate::plan::declaration::digest(&plan_seed.1)),
+            pod: Some(plan_seed.1),
+            pod_spec: None,
             pod_key: Some(crate::plan::PodKey::default_pod()),
         }),
         proto::encode(&ControlRequest::Stop {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::client::{self, ClientError};
 use crate::explain;
 use crate::oci_state;
-use crate::plan::{self, BundleInput, Classified};
+use crate::plan::{self, BundleInput, Classified, PodDeclaration};
 use crate::proto::ControlRequest;
 use crate::{log_debug, log_error, log_warn};
 
@@ -88,21 +88,23 @@ pub fn run(opts: &HookOptions) -> i32 {
         );
         return 1;
     };
-    let request = match stage {
+    let sent = match stage {
         Stage::Prestart | Stage::CreateRuntime => match register_request(&state, &opts.state_dir) {
-            Ok(Some(r)) => r,
+            Ok(Some(r)) => register(&opts.socket, r),
             Ok(None) => return 0, // a pause container: nothing to supervise
             Err(e) => {
                 log_error!("hook: container {}: {e}", state.id);
                 return 1;
             }
         },
-        Stage::Poststart => ControlRequest::Poststart {
-            id: state.id.clone(),
-        },
-        Stage::Poststop => ControlRequest::Poststop {
-            id: state.id.clone(),
-        },
+        Stage::Poststart => {
+            let id = state.id.clone();
+            client::request(&opts.socket, &ControlRequest::Poststart { id }, TIMEOUT).map(drop)
+        }
+        Stage::Poststop => {
+            let id = state.id.clone();
+            client::request(&opts.socket, &ControlRequest::Poststop { id }, TIMEOUT).map(drop)
+        }
     };
     let policy = match stage {
         Stage::Prestart | Stage::CreateRuntime => {
@@ -110,8 +112,8 @@ pub fn run(opts: &HookOptions) -> i32 {
         }
         Stage::Poststart | Stage::Poststop => OnUnreachable::Ignore,
     };
-    match client::request(&opts.socket, &request, TIMEOUT) {
-        Ok(_) => {
+    match sent {
+        Ok(()) => {
             log_debug!("hook: {stage:?} of {} reported", state.id);
             0
         }
@@ -129,10 +131,45 @@ pub fn run(opts: &HookOptions) -> i32 {
     }
 }
 
+/// A registration, and the pod declaration it names, for when the supervisor asks for it.
+struct Registering {
+    /// With the declaration's digest only.
+    request: ControlRequest,
+    pod: PodDeclaration,
+    /// The pod spec annotation's text the declaration was built from, if it was.
+    pod_spec: Option<String>,
+}
+
+/// What a supervisor from before the once-per-pod declaration answers a registration that
+/// names its declaration by digest (serde's error for its required `pod`).
+const OLDER_SUPERVISOR: &str = "missing field `pod`";
+
+/// The registration by digest; again with the declaration when the supervisor does not have it
+/// (the pod's first container, or a race of two), or with every plan for an older supervisor.
+fn register(socket: &Path, r: Registering) -> Result<(), ClientError> {
+    let reply = client::exchange(socket, &r.request, TIMEOUT)?;
+    if reply.ok {
+        return Ok(());
+    }
+    let error = reply.error.unwrap_or_default();
+    let older = error.contains(OLDER_SUPERVISOR);
+    if !reply.need_declaration && !older {
+        return Err(ClientError::Refused(error));
+    }
+    let mut again = r.request;
+    if let ControlRequest::Register { pod, pod_spec, .. } = &mut again {
+        match (r.pod, r.pod_spec) {
+            (PodDeclaration::Spec { .. }, Some(text)) if !older => *pod_spec = Some(text),
+            (declared, _) => *pod = Some(declared),
+        }
+    }
+    client::request(socket, &again, TIMEOUT).map(drop)
+}
+
 fn register_request(
     state: &oci_state::OciState,
     state_dir: &Path,
-) -> Result<Option<ControlRequest>, String> {
+) -> Result<Option<Registering>, String> {
     let bundle = state
         .bundle
         .clone()
@@ -153,13 +190,24 @@ fn register_request(
         Classified::Ignored { .. } => Ok(None),
         Classified::Container { plan, pod, pod_key } => {
             provide_socket(&config, Path::new(&bundle), pid, state_dir)?;
-            Ok(Some(ControlRequest::Register {
-                id: state.id.clone(),
-                pid,
-                bundle,
-                plan,
+            let pod_spec = config
+                .pointer("/annotations")
+                .and_then(|a| a.get(plan::keys::POD_SPEC))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned);
+            Ok(Some(Registering {
+                request: ControlRequest::Register {
+                    id: state.id.clone(),
+                    pid,
+                    bundle,
+                    plan,
+                    pod: None,
+                    pod_spec: None,
+                    pod_digest: Some(plan::declaration::digest(&pod)),
+                    pod_key: Some(pod_key.key),
+                },
                 pod,
-                pod_key: Some(pod_key.key),
+                pod_spec,
             }))
         }
     }
@@ -236,5 +284,53 @@ fn provide_socket(
                 target.display()
             )),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ContainerPlan;
+    use crate::proto;
+
+    /// The request as a supervisor from before the once-per-pod declaration decodes it.
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "camelCase", tag = "op")]
+    #[allow(dead_code)] // only decoded
+    enum OlderRequest {
+        Register {
+            id: String,
+            pid: i32,
+            bundle: String,
+            plan: Box<ContainerPlan>,
+            pod: PodDeclaration,
+        },
+    }
+
+    /// The hook tells an older supervisor by the error it gives a registration by digest, and
+    /// then sends the plans: the marker must be what that supervisor says.
+    #[test]
+    fn an_older_supervisor_is_recognised_by_its_refusal() {
+        let config = serde_json::json!({"annotations": {"io.podinit.container-name": "a"}});
+        let Ok(Classified::Container { plan, pod, .. }) = plan::classify_bundle(&BundleInput {
+            config: &config,
+            fallback_name: "a",
+        }) else {
+            panic!("not a container")
+        };
+        let line = proto::encode(&ControlRequest::Register {
+            id: "a-1".into(),
+            pid: 7,
+            bundle: "/b".into(),
+            plan,
+            pod_digest: Some(plan::declaration::digest(&pod)),
+            pod: None,
+            pod_spec: None,
+            pod_key: None,
+        });
+        let e = proto::decode::<OlderRequest>(&line)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(OLDER_SUPERVISOR), "{e}");
     }
 }

@@ -44,7 +44,11 @@ fn state_of(c: &Value, message_share: usize) -> Value {
     let reason = c["reason"].as_str().unwrap_or_default();
     match c["state"].as_str().unwrap_or_default() {
         "expected" => json!({"waiting": {"reason": "ContainerCreating"}}),
-        "waiting" => json!({"waiting": {"reason": "PodInitializing"}}),
+        // The message says what holds it at the start gate (`engine/start_wait.rs`).
+        "waiting" => match c["message"].as_str().filter(|m| !m.is_empty()) {
+            Some(m) => json!({"waiting": {"reason": "PodInitializing", "message": m}}),
+            None => json!({"waiting": {"reason": "PodInitializing"}}),
+        },
         "backOff" => {
             json!({"waiting": {"reason": if reason.is_empty() { "CrashLoopBackOff" } else { reason },
                                          "message": c["message"]}})
@@ -167,6 +171,11 @@ pub fn pod_status(doc: &Value) -> Value {
         out["reason"] = json!("DeadlineExceeded");
         out["message"] = json!("Pod was active on the node longer than the specified deadline");
     }
+    // podinit's own (io.podinit.on-start-timeout: fail): which container waited, for what.
+    if doc["reason"] == "StartTimeout" {
+        out["reason"] = json!("StartTimeout");
+        out["message"] = doc["message"].clone();
+    }
     out
 }
 
@@ -225,6 +234,32 @@ mod tests {
         );
         assert_eq!(s["conditions"][1]["reason"], "ContainersNotReady");
         assert!(s.get("reason").is_none());
+    }
+
+    #[test]
+    fn a_held_container_and_a_start_timeout_say_why() {
+        let mut d = doc();
+        d["phase"] = json!("Failed");
+        d["reason"] = json!("StartTimeout");
+        d["message"] = json!(
+            "container late waited 3s at its start gate, waiting for sidecar proxy: not created yet"
+        );
+        d["containers"][2]["state"] = json!("waiting");
+        d["containers"][2]["message"] = json!("waiting for sidecar proxy: not created yet");
+        let s = pod_status(&d);
+        assert_eq!(
+            s["containerStatuses"][1]["state"],
+            json!({"waiting": {"reason": "PodInitializing", "message": "waiting for sidecar proxy: not created yet"}})
+        );
+        assert_eq!(s["reason"], "StartTimeout");
+        assert_eq!(s["message"], d["message"]);
+        // Without a message the waiting state has none (the API's omitempty).
+        d["containers"][2]["message"] = json!("");
+        let s = pod_status(&d);
+        assert_eq!(
+            s["containerStatuses"][1]["state"],
+            json!({"waiting": {"reason": "PodInitializing"}})
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod front;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod hook;
+pub mod hook_cli;
 pub mod init;
 pub mod inject;
 pub mod k8s_status;

@@ -18,6 +18,15 @@ use clap::{Parser, Subcommand};
 
 use podinit::{explain, init};
 
+/// On musl, dlmalloc instead of musl's malloc, which doubled the supervisor's CPU to register a
+/// pod's containers (BENCHMARKS.md, "One binary under 1 MiB"). Its lock is a plain pthread
+/// mutex with no fork handler: a forked child that allocates must come from a single-threaded
+/// process, which is so for every fork podinit makes that allocates (the init's probe checks,
+/// the hook's mount helper).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 #[derive(Parser)]
 #[command(
     name = "podinit",
@@ -297,12 +306,35 @@ fn parse_signal(s: &str) -> Result<i32, String> {
 
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
-extern "C" fn main(
-    _argc: std::ffi::c_int,
-    _argv: *const *const std::ffi::c_char,
-) -> std::ffi::c_int {
+extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
     init::pristine::capture();
-    std::process::exit(run(std::env::args_os().collect()))
+    // SAFETY: argc and argv are the C runtime's, as it passes them to `main`.
+    let args = unsafe { args_from_main(argc, argv) };
+    std::process::exit(run(args))
+}
+
+/// The command line from `main`'s own `argc`/`argv`. `std::env::args_os` is filled by std's
+/// start-up (glibc passes argv to init_array functions, musl does not), which `no_main` skips
+/// on musl: there it would be empty.
+///
+/// # Safety
+/// `argv` points to `argc` valid NUL-terminated strings (what the C runtime gives `main`).
+#[cfg(not(test))]
+unsafe fn args_from_main(
+    argc: std::ffi::c_int,
+    argv: *const *const std::ffi::c_char,
+) -> Vec<OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    let n = usize::try_from(argc).unwrap_or(0);
+    (0..n)
+        .filter_map(|i| {
+            // SAFETY: i < argc, so argv[i] is within the array the caller vouches for.
+            let p = unsafe { *argv.add(i) };
+            // SAFETY: a non-null argv[i] is a NUL-terminated string that lives for the process.
+            (!p.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(p) })
+        })
+        .map(|s| std::ffi::OsStr::from_bytes(s.to_bytes()).to_os_string())
+        .collect()
 }
 
 fn run(mut args: Vec<OsString>) -> i32 {
@@ -323,6 +355,11 @@ fn run(mut args: Vec<OsString>) -> i32 {
     if let Some(exec) = init::cli::parse(&args, is_subcommand) {
         let (opts, verbose) = exec.into_options();
         return exec_init(opts, verbose);
+    }
+    // The hook runs at every stage of every container: no clap on a well-formed line either.
+    if let Some(hook) = podinit::hook_cli::parse(&args, |k| std::env::var_os(k)) {
+        podinit::log::init_from_env(0);
+        return podinit::cli::run(hook_command(hook));
     }
     let exec_line = init::cli::route_to_exec(&mut args, is_subcommand);
     let cli = match Cli::try_parse_from(args) {
@@ -378,12 +415,12 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
             stage,
             paths,
             on_unreachable,
-        } => C::Hook {
+        } => hook_command(podinit::hook_cli::HookArgs {
             stage,
             socket: paths.socket,
             state_dir: paths.state_dir,
             on_unreachable,
-        },
+        }),
         Command::Inject {
             bundle,
             paths,
@@ -488,6 +525,15 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
     }
 }
 
+fn hook_command(h: podinit::hook_cli::HookArgs) -> podinit::cli::Command {
+    podinit::cli::Command::Hook {
+        stage: h.stage,
+        socket: h.socket,
+        state_dir: h.state_dir,
+        on_unreachable: h.on_unreachable,
+    }
+}
+
 fn exec_args(command: Command, verbose: u8) -> init::cli::ExecArgs {
     let Command::Exec {
         subreaper,
@@ -548,6 +594,67 @@ mod tests {
 
     fn fast(s: &[&str]) -> Option<init::cli::ExecArgs> {
         init::cli::parse(&argv(s), is_subcommand)
+    }
+
+    /// What clap makes of a hook line.
+    fn hook_with_clap(s: &[&str]) -> Option<podinit::hook_cli::HookArgs> {
+        let cli = Cli::try_parse_from(argv(s)).ok()?;
+        match cli.command {
+            Command::Hook {
+                stage,
+                paths,
+                on_unreachable,
+            } if cli.verbose == 0 => Some(podinit::hook_cli::HookArgs {
+                stage,
+                socket: paths.socket,
+                state_dir: paths.state_dir,
+                on_unreachable,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Every hook line the fast parser accepts means the same to clap (the environment's
+    /// defaults included); the ones it declines are clap's to reject, help with, or route.
+    #[test]
+    fn fast_hook_parser_agrees_with_clap() {
+        let fast = |s: &[&str]| podinit::hook_cli::parse(&argv(s), |k| std::env::var_os(k));
+        let accepted: &[&[&str]] = &[
+            &["hook"],
+            &["hook", "createRuntime"],
+            &["hook", "poststart"],
+            &["hook", "nonsense-stage"],
+            &["hook", "poststop", "--socket", "/run/x.sock"],
+            &["hook", "--socket=/run/x.sock", "prestart"],
+            &["hook", "--state-dir", "/s", "--socket", "/c", "poststart"],
+            &["hook", "--on-unreachable", "ignore", "createRuntime"],
+            &["hook", "--on-unreachable=fail"],
+            &["hook", "--socket=/a=b"],
+        ];
+        for s in accepted {
+            let f = fast(s);
+            assert!(f.is_some(), "fast parser declined {s:?}");
+            assert_eq!(f, hook_with_clap(s), "{s:?}");
+        }
+        let declined: &[&[&str]] = &[
+            &["hook", "--help"],
+            &["hook", "-h"],
+            &["hook", "--bogus", "x"],
+            &["hook", "a", "b"],
+            &["hook", "--socket"],
+            &["hook", "--socket="],
+            &["hook", "--socket", "--state-dir", "x"],
+            &["hook", "--socket", "/a", "--socket", "/b"],
+            &["hook", "--", "poststart"],
+            &["hook", "-v", "poststart"],
+            &["-v", "hook", "poststart"],
+            &["explain", "hook"],
+        ];
+        for s in declined {
+            assert_eq!(fast(s), None, "{s:?}");
+        }
+        // declined by the fast parser, still a hook to clap
+        assert!(hook_with_clap(&["hook", "--", "poststart"]).is_some());
     }
 
     /// tini's convention for an init line; clap's for the operator commands.

@@ -25,12 +25,14 @@ pub const VERSION: u32 = 1;
 /// The longest a message may be on either socket (the control socket's limit).
 pub const MAX_LINE: usize = MAX_CONTROL_LINE;
 
-/// Control socket (root-only: hooks and the CLI). A `register` carries the container's plan
-/// and every container's plan of the pod, built from the pod spec annotation, which
-/// Kubernetes bounds with all of a pod's annotations at 256 KiB: a ~240 KB spec made a 239 KB
-/// line, above the old 256 KiB limit once the own plan and defaults add up (issue 15 finding
-/// 7). Plans expand a minimal container (`{"name":"a"}`) with its defaults, so the bound is
-/// generous: 8 MiB, on a socket only root reaches.
+/// Control socket (root-only: hooks and the CLI). The longest line is a pod's first `register`:
+/// the container's own plan and the pod spec annotation's text once (issue 15 finding 7; the
+/// 256 KiB limit this replaced refused a ~140 KB spec whose plans it sent). Kubernetes bounds
+/// all of a pod's annotations at 256 KiB; an agent that declares a whole PodSpec some other way
+/// is bounded by what etcd stores (a 1.5 MiB request). Escaped inside a JSON string that is at
+/// most 3 MiB, and the own plan at most about as much again: 8 MiB. A line never carries every
+/// container's plan any more (a minimal container's plan is ~40 times its spec entry), except
+/// from a hook older than that, whose plans get the same 8 MiB.
 pub const MAX_CONTROL_LINE: usize = 8 << 20;
 
 /// Containers' socket (any container): an init's messages are a few hundred bytes; a
@@ -57,13 +59,22 @@ pub const DEFAULT_STATE_DIR: &str = "/run/podinit";
 #[serde(rename_all = "camelCase", tag = "op")]
 pub enum ControlRequest {
     /// createRuntime/prestart: the container exists, its init (`pid`, host namespace) is held by
-    /// the runtime until `start`.
+    /// the runtime until `start`. The pod's declaration travels once per pod: a registration
+    /// names it by `pod_digest`, and brings it (`pod_spec`, the pod spec annotation's text, or
+    /// `pod` for the other declarations) only when the supervisor answers `need_declaration`.
+    /// A hook older than that sends `pod` every time and no digest: still taken.
     Register {
         id: String,
         pid: i32,
         bundle: String,
         plan: Box<ContainerPlan>,
-        pod: PodDeclaration,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pod: Option<PodDeclaration>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pod_spec: Option<String>,
+        /// `plan::declaration::digest` of the declaration.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pod_digest: Option<String>,
         /// The pod the container belongs to (`plan::identify`); absent (a hook older than
         /// multi-pod supervisors): the default pod.
         #[serde(default, skip_serializing_if = "Option::is_none", alias = "podKey")]
@@ -133,6 +144,14 @@ pub struct ControlReply {
     /// For `Status` without a pod key: every pod the supervisor knows, live or finished.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pods: Option<Vec<PodSummary>>,
+    /// For `Register` (with `ok: false`): the supervisor does not have the pod's declaration
+    /// the registration names; send the registration again with it.
+    #[serde(
+        rename = "need_declaration",
+        skip_serializing_if = "std::ops::Not::not",
+        default
+    )]
+    pub need_declaration: bool,
 }
 
 /// A container's init → supervisor (init socket).
@@ -394,6 +413,88 @@ mod tests {
             String::from_utf8_lossy(&encode(&old)).trim_end(),
             r#"{"v":1,"op":"exited","status":{"code":3}}"#
         );
+    }
+
+    /// A plan and declaration as the hook makes them, for a pod of `sc` and `app`.
+    fn classified() -> (Box<ContainerPlan>, PodDeclaration) {
+        let spec = r#"{"initContainers":[{"name":"sc","restartPolicy":"Always"}],"containers":[{"name":"app"}]}"#;
+        let config = serde_json::json!({"annotations": {
+            "io.podinit.container-name": "app", "io.podinit.pod-spec": spec}});
+        match crate::plan::classify_bundle(&crate::plan::BundleInput {
+            config: &config,
+            fallback_name: "app",
+        }) {
+            Ok(crate::plan::Classified::Container { plan, pod, .. }) => (plan, pod),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn register(pod: Option<PodDeclaration>, pod_digest: Option<String>) -> ControlRequest {
+        ControlRequest::Register {
+            id: "c-1".into(),
+            pid: 7,
+            bundle: "/b".into(),
+            plan: classified().0,
+            pod,
+            pod_spec: None,
+            pod_digest,
+            pod_key: None,
+        }
+    }
+
+    /// A registration by digest carries no declaration on the wire; one that brings it, and an
+    /// older hook's (the declaration, no digest), decode as sent.
+    #[test]
+    fn a_registration_names_its_declaration_by_digest() {
+        let (_, pod) = classified();
+        let digest = crate::plan::declaration::digest(&pod);
+        let by_digest = register(None, Some(digest.clone()));
+        let wire = encode(&by_digest);
+        let text = String::from_utf8_lossy(&wire);
+        assert!(
+            !text.contains("\"pod\"") && text.contains(&digest),
+            "{text}"
+        );
+        assert_eq!(decode::<ControlRequest>(&wire), Ok(by_digest));
+        for req in [
+            register(Some(pod.clone()), Some(digest)),
+            register(Some(pod), None),
+        ] {
+            assert_eq!(decode::<ControlRequest>(&encode(&req)), Ok(req));
+        }
+    }
+
+    #[test]
+    fn need_declaration_is_said_only_when_true() {
+        let ask = ControlReply {
+            ok: false,
+            error: Some("send it".into()),
+            status: None,
+            pods: None,
+            need_declaration: true,
+        };
+        assert_eq!(decode::<ControlReply>(&encode(&ask)), Ok(ask.clone()));
+        let plain = ControlReply {
+            need_declaration: false,
+            ..ask
+        };
+        assert!(!String::from_utf8_lossy(&encode(&plain)).contains("need_declaration"));
+        let old: ControlReply = decode(br#"{"v":1,"ok":false,"error":"x"}"#).unwrap();
+        assert!(!old.need_declaration);
+    }
+
+    /// Hostile digests: wrong shape, or megabytes long, are refused by name, and the error
+    /// does not echo megabytes back.
+    #[rstest]
+    #[case::garbage("sha256:xyz".to_owned())]
+    #[case::md5(format!("md5:{}", "0".repeat(32)))]
+    #[case::huge(format!("sha256:{}", "a".repeat(4 << 20)))]
+    fn a_malformed_digest_is_refused(#[case] digest: String) {
+        let req = register(None, Some(digest));
+        let req: ControlRequest = decode(&encode(&req)).expect("well-typed");
+        let e = crate::ranges::control(&req).unwrap_err();
+        assert_eq!(e.field, "pod_digest");
+        assert!(e.to_string().len() < 300, "{e}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::engine::{self, Event, ExitStatus};
+use crate::plan::declaration;
 use crate::proto::{ControlRequest, InitMessage};
 
 /// The largest signal number on Linux (SIGRTMAX).
@@ -73,7 +74,20 @@ pub fn grace(field: &'static str, grace: Duration) -> Result<(), RangeError> {
 
 pub fn control(req: &ControlRequest) -> Result<(), RangeError> {
     match req {
-        ControlRequest::Register { pid: p, .. } => pid("pid", *p),
+        ControlRequest::Register {
+            pid: p, pod_digest, ..
+        } => {
+            pid("pid", *p)?;
+            match pod_digest {
+                Some(d) if !declaration::is_digest(d) => Err(RangeError {
+                    field: "pod_digest",
+                    // A hostile one may be megabytes long: the start says enough.
+                    value: format!("{:?}", d.chars().take(80).collect::<String>()),
+                    expected: "sha256: and 64 lowercase hex digits",
+                }),
+                _ => Ok(()),
+            }
+        }
         ControlRequest::Stop {
             grace_seconds: Some(g),
             ..

@@ -73,7 +73,12 @@ pub use outcome::{
 };
 pub use proc::alive;
 
-pub const PODINIT: &str = env!("CARGO_BIN_EXE_podinit");
+/// The podinit under test: `PODINIT_BIN` if set when the tests are built, as in
+/// `support::PODINIT`.
+pub const PODINIT: &str = match option_env!("PODINIT_BIN") {
+    Some(path) => path,
+    None => env!("CARGO_BIN_EXE_podinit"),
+};
 pub const AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/integration/pod/agent.py");
 /// Where `ip netns add` puts the namespaces; the config's netns `path` points here.
 pub const NETNS_DIR: &str = "/var/run/netns";

@@ -28,7 +28,13 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub const PODINIT: &str = env!("CARGO_BIN_EXE_podinit");
+/// The podinit under test: `PODINIT_BIN` when it is set as the tests are built (`PODINIT_BIN=PATH
+/// cargo test ...`: cargo rebuilds the tests when it changes), else the debug build of this
+/// crate. CI sets it to run the pod scenarios once more against the release binary.
+pub const PODINIT: &str = match option_env!("PODINIT_BIN") {
+    Some(path) => path,
+    None => env!("CARGO_BIN_EXE_podinit"),
+};
 
 /// A `podinit` command with no `PODINIT_*` variable from the caller's environment, and stdin
 /// from /dev/null (so it never takes over the terminal of whoever runs the tests).

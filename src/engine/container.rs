@@ -88,6 +88,15 @@ pub struct Container {
     /// as the kubelet starts regular containers one by one, each after the last one's postStart.
     pub start_returned: bool,
     pub gone: bool,
+    /// When its gate began to hold it (its registration): the start-wait deadline counts from
+    /// here (`start_wait.rs`).
+    pub held_since: Option<Time>,
+    /// Its start-wait deadline passed (the outcome was applied once).
+    pub start_wait_passed: bool,
+    /// `on-start-timeout: start`: its gate opens whatever holds it.
+    pub gate_forced: bool,
+    /// Startup probe failures the prober reported (each is failureThreshold checks in a row).
+    pub startup_failures: u32,
 }
 
 impl Container {
@@ -131,6 +140,10 @@ impl Container {
             solo_stop: None,
             start_returned: false,
             gone: false,
+            held_since: None,
+            start_wait_passed: false,
+            gate_forced: false,
+            startup_failures: 0,
         }
     }
 

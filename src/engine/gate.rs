@@ -10,7 +10,7 @@
 
 use super::container::Container;
 use super::status::ContainerState;
-use super::{Action, Engine, Refusal, Registration, Time};
+use super::{Action, Declares, Engine, Refusal, Registration, Time};
 use crate::plan::{ContainerPlan, PodDeclaration, StartSlot};
 
 impl Engine {
@@ -19,29 +19,59 @@ impl Engine {
         now: Time,
         id: String,
         plan: ContainerPlan,
-        pod: PodDeclaration,
+        pod: Option<PodDeclaration>,
+        pod_digest: Option<String>,
     ) {
         let name = plan.name.clone();
-        match &pod {
-            PodDeclaration::Spec { containers } => {
+        let declares = Declares {
+            digest: pod_digest.as_deref(),
+            brought: pod.is_some(),
+        };
+        // The supervisor asks first and refuses in its reply; this is for journals of older
+        // supervisors, which did not, and keeps a foreign declaration out of the pod.
+        match self.check_registration(&id, &plan, declares) {
+            Ok(Registration::New) => {}
+            Ok(Registration::Again) => return, // the same report again (hook retry)
+            Err(refusal) => {
+                let msg = match refusal {
+                    Refusal::StillAlive { existing, .. } => format!(
+                        "ignored registration as {id}: container {existing} of that name is still alive"
+                    ),
+                    Refusal::OtherDeclaration { theirs, .. } => format!(
+                        "ignored registration as {id}: its pod declaration {theirs} is not the pod's"
+                    ),
+                    Refusal::NoDeclaration { .. } => format!(
+                        "ignored registration as {id}: it names a pod declaration the pod does not have"
+                    ),
+                };
+                self.note(now, Some(&name), msg);
+                return;
+            }
+        }
+        if let (Some(_), Some(digest)) = (&pod, pod_digest) {
+            self.declaration.get_or_insert((digest, name.clone()));
+        }
+        match pod {
+            None => {}
+            Some(PodDeclaration::Spec { containers }) => {
                 self.pod_declared = true;
                 for sibling in containers {
                     if self.find(&sibling.name).is_none() {
                         let mut c = Container::new(&sibling.name);
-                        c.plan = Some(sibling.clone());
+                        c.plan = Some(sibling);
                         self.containers.push(c);
                     }
                 }
             }
-            PodDeclaration::Names { names } => {
+            Some(PodDeclaration::Names { names }) => {
                 self.pod_declared = true;
                 for n in names {
-                    if self.find(n).is_none() {
-                        self.containers.push(Container::new(n));
+                    if self.find(&n).is_none() {
+                        self.containers.push(Container::new(&n));
                     }
                 }
             }
-            PodDeclaration::Unknown => {}
+            Some(PodDeclaration::Unknown) => {}
         }
         let i = match self.find(&name) {
             Some(i) => i,
@@ -50,19 +80,6 @@ impl Engine {
                 self.containers.len() - 1
             }
         };
-        match self.check_registration(&id, &plan) {
-            Ok(Registration::New) => {}
-            Ok(Registration::Again) => return, // the same report again (hook retry)
-            // The supervisor asks first and refuses in its reply; this is for journals of older
-            // supervisors, which did not.
-            Err(Refusal::StillAlive { existing, .. }) => {
-                let msg = format!(
-                    "ignored registration as {id}: container {existing} of that name is still alive"
-                );
-                self.note(now, Some(&name), msg);
-                return;
-            }
-        }
         // A fresh registration (or a new incarnation after the old one is gone). A new
         // incarnation counts as a restart of the same spec entry, as the kubelet counts a
         // recreated container.
@@ -74,6 +91,7 @@ impl Engine {
         fresh.plan = Some(plan);
         fresh.state = ContainerState::Waiting;
         fresh.reason = "Waiting at the start gate".into();
+        fresh.held_since = Some(now);
         self.containers[i] = fresh;
         self.last_registration = Some(now);
         self.started.get_or_insert(now);
@@ -87,12 +105,34 @@ impl Engine {
         &self,
         id: &str,
         plan: &ContainerPlan,
+        declares: Declares<'_>,
     ) -> Result<Registration, Refusal> {
-        let Some(c) = self.find(&plan.name).map(|i| &self.containers[i]) else {
+        let c = self.find(&plan.name).map(|i| &self.containers[i]);
+        if c.is_some_and(|c| c.id.as_deref() == Some(id)) {
+            return Ok(Registration::Again);
+        }
+        match (&self.declaration, declares.digest) {
+            (Some((ours, by)), Some(theirs)) if ours != theirs => {
+                return Err(Refusal::OtherDeclaration {
+                    name: plan.name.clone(),
+                    id: id.to_owned(),
+                    theirs: theirs.to_owned(),
+                    ours: ours.clone(),
+                    by: by.clone(),
+                });
+            }
+            (None, _) if !declares.brought => {
+                return Err(Refusal::NoDeclaration {
+                    name: plan.name.clone(),
+                    id: id.to_owned(),
+                });
+            }
+            _ => {}
+        }
+        let Some(c) = c else {
             return Ok(Registration::New);
         };
         match &c.id {
-            Some(existing) if existing == id => Ok(Registration::Again),
             Some(existing) if !c.gone => Err(Refusal::StillAlive {
                 name: plan.name.clone(),
                 id: id.to_owned(),
@@ -116,6 +156,9 @@ impl Engine {
         let Some(mine) = self.containers[i].slot() else {
             return false;
         };
+        if self.containers[i].gate_forced {
+            return true;
+        }
         if self.settle_deadline().is_some_and(|t| now < t) {
             return false;
         }

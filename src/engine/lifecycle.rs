@@ -143,6 +143,7 @@ impl Engine {
                 self.after_post_start(now, i, out);
             }
             (ProbeKind::Startup, false) => {
+                self.containers[i].startup_failures += 1;
                 // kubelet: a startup failure kills and restarts, never fails the pod
                 // (k/k#120234, k/e#4880), with the probe's own grace where it has one.
                 self.containers[i].message = "startup probe failed".into();

@@ -24,6 +24,7 @@ mod registration_tests;
 #[cfg(test)]
 mod sequence_fuzz;
 mod solo_stop;
+mod start_wait;
 mod status;
 mod teardown;
 mod teardown_report;
@@ -139,11 +140,17 @@ pub enum ProbeKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "event")]
 pub enum Event {
-    /// A container was created (hook `createRuntime`/`prestart`) with its plan.
+    /// A container was created (hook `createRuntime`/`prestart`) with its plan. The pod's
+    /// declaration comes once, with the pod's first registration; the later ones name it by
+    /// `pod_digest` (`plan::declaration::digest`). Journals of older supervisors have the
+    /// declaration in every registration and no digest.
     Registered {
         id: String,
         plan: Box<ContainerPlan>,
-        pod: PodDeclaration,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pod: Option<PodDeclaration>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pod_digest: Option<String>,
     },
     /// The container's process was exec'd after its gate opened (or after a restart).
     ProcessStarted { name: String },
@@ -245,6 +252,9 @@ pub enum TeardownCause {
     Deleted,
     /// The pod ran longer than its `activeDeadlineSeconds`: Failed, teardown with grace.
     DeadlineExceeded,
+    /// A container waited at its start gate past its `io.podinit.start-timeout` under
+    /// `io.podinit.on-start-timeout: fail`: Failed, teardown with grace.
+    StartTimeout,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -275,6 +285,15 @@ pub enum Registration {
     Again,
 }
 
+/// What a registration says of its pod's declaration ([`Engine::check_registration`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Declares<'a> {
+    /// The digest of the declaration it was made with; `None` in journals of older supervisors.
+    pub digest: Option<&'a str>,
+    /// The declaration itself comes with it.
+    pub brought: bool,
+}
+
 /// Why the engine would not take a registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -284,6 +303,18 @@ pub enum Refusal {
         id: String,
         existing: String,
     },
+    /// The registration names a declaration other than the one the pod has.
+    OtherDeclaration {
+        name: String,
+        id: String,
+        theirs: String,
+        ours: String,
+        /// The container whose registration brought the pod's declaration.
+        by: String,
+    },
+    /// The registration names its declaration by digest, and the pod has none yet: the
+    /// registrant must send it.
+    NoDeclaration { name: String, id: String },
 }
 
 impl std::fmt::Display for Refusal {
@@ -294,6 +325,25 @@ impl std::fmt::Display for Refusal {
                 "container {name:?} ({id}) cannot join the pod: its container {existing} of that \
                  name is still alive; delete {existing} first, or give a different pod its own \
                  sandbox id or io.podinit.pod annotation"
+            ),
+            Refusal::OtherDeclaration {
+                name,
+                id,
+                theirs,
+                ours,
+                by,
+            } => write!(
+                f,
+                "container {name:?} ({id}) cannot join the pod: its pod declaration ({theirs}) is \
+                 not the one the pod's container {by:?} brought ({ours}); every container of a \
+                 pod must carry the same io.podinit.pod-spec (or io.podinit.pod-containers) \
+                 annotation: recreate the pod with one declaration, or give this container a \
+                 pod of its own (io.podinit.pod)"
+            ),
+            Refusal::NoDeclaration { name, id } => write!(
+                f,
+                "container {name:?} ({id}): the pod's declaration is not known yet; send it \
+                 with the registration (`pod_spec` or `pod`)"
             ),
         }
     }
@@ -314,6 +364,9 @@ pub struct Engine {
     containers: Vec<Container>,
     /// Some container declared the whole pod (pod spec or name list).
     pod_declared: bool,
+    /// The digest of the pod's declaration and the container whose registration brought it:
+    /// every later registration names the same (`Declares`).
+    declaration: Option<(String, String)>,
     last_registration: Option<Time>,
     /// The latest time the driver gave us: timers at or before it have been handled.
     now: Time,
@@ -326,6 +379,8 @@ pub struct Engine {
     timeline: VecDeque<TimelineEntry>,
     /// `conditions.rs`, in `CONDITION_TYPES` order once the first event was handled.
     conditions: Vec<PodCondition>,
+    /// Which container's start-wait deadline failed the pod, and what held it.
+    start_timeout_failure: Option<String>,
     dirty: bool,
 }
 
@@ -335,6 +390,7 @@ impl Engine {
             cfg,
             containers: Vec::new(),
             pod_declared: false,
+            declaration: None,
             last_registration: None,
             now: Time::ZERO,
             teardown: None,
@@ -343,6 +399,7 @@ impl Engine {
             finished: false,
             timeline: VecDeque::new(),
             conditions: Vec::new(),
+            start_timeout_failure: None,
             dirty: false,
         }
     }
@@ -351,7 +408,12 @@ impl Engine {
         let mut out = Vec::new();
         self.now = self.now.max(now);
         match event {
-            Event::Registered { id, plan, pod } => self.on_registered(now, id, *plan, pod),
+            Event::Registered {
+                id,
+                plan,
+                pod,
+                pod_digest,
+            } => self.on_registered(now, id, *plan, pod, pod_digest),
             Event::ProcessStarted { name } => self.on_process_started(now, &name, &mut out),
             Event::HandlerDone { name, handler, ok } => {
                 self.on_handler_done(now, &name, handler, ok, &mut out)
@@ -403,6 +465,9 @@ impl Engine {
         if self.teardown.is_none() && self.active_deadline().is_some_and(|t| t <= now) {
             self.start_teardown(now, TeardownCause::DeadlineExceeded, None);
         }
+        if self.teardown.is_none() {
+            self.fire_start_timeouts(now);
+        }
         self.reconcile(now, &mut out);
         out
     }
@@ -440,6 +505,11 @@ impl Engine {
             }
             if let Some(t) = self.active_deadline() {
                 consider(t);
+            }
+            for i in 0..self.containers.len() {
+                if let Some(t) = self.start_wait_due(i) {
+                    consider(t);
+                }
             }
         }
         if let Some(td) = &self.teardown {
@@ -518,12 +588,15 @@ impl Engine {
                     TeardownCause::InitFailed => "InitContainerFailed",
                     TeardownCause::Deleted => "Deleted",
                     TeardownCause::DeadlineExceeded => "DeadlineExceeded",
+                    TeardownCause::StartTimeout => "StartTimeout",
                 };
                 let budget = td.deadline.saturating_sub(td.started).as_secs();
-                (
-                    reason.to_owned(),
-                    format!("teardown with a grace budget of {budget}s"),
-                )
+                let budget = format!("teardown with a grace budget of {budget}s");
+                let message = match &self.start_timeout_failure {
+                    Some(why) => format!("{why}; {budget}"),
+                    None => budget,
+                };
+                (reason.to_owned(), message)
             }
         };
         PodStatus {
@@ -595,10 +668,12 @@ impl Engine {
 
     /// Pod phase from app containers only (kubelet `getPhase`; sidecar codes never count).
     fn final_phase(&self) -> Phase {
-        let deadline = self
-            .teardown
-            .as_ref()
-            .is_some_and(|t| t.cause == TeardownCause::DeadlineExceeded);
+        let deadline = self.teardown.as_ref().is_some_and(|t| {
+            matches!(
+                t.cause,
+                TeardownCause::DeadlineExceeded | TeardownCause::StartTimeout
+            )
+        });
         if self.init_failed || deadline {
             return Phase::Failed;
         }
@@ -620,6 +695,7 @@ impl Engine {
         if self.teardown.is_none() {
             self.fire_restarts(now, out);
             self.open_gates(now, out);
+            self.refresh_gate_messages(now);
             self.advance_solo_stops(now, out);
             self.check_job_complete(now);
         }

@@ -13,12 +13,13 @@ use serde_json::json;
 
 use super::*;
 use crate::fuzz_tests::Rng;
-use crate::plan::{BundleInput, Classified, classify_bundle};
+use crate::plan::{BundleInput, Classified, classify_bundle, declaration};
 
 const NAMES: [&str; 3] = ["s1", "s2", "app"];
 
 /// The fuzz pod; `variant` 1 adds a sidecars' grace reserve, 2 ECI exit priorities (the
-/// staged teardown), 3 an app that needs both sidecars for its whole life (re-gating).
+/// staged teardown), 3 an app that needs both sidecars for its whole life (re-gating), 4
+/// KEP-5307 restart rules and a start-wait deadline that starts anyway, 5 one that fails.
 fn declarations(variant: u64) -> Vec<(ContainerPlan, PodDeclaration)> {
     let mut spec = json!({
         "restartPolicy": "Never",
@@ -52,6 +53,26 @@ fn declarations(variant: u64) -> Vec<(ContainerPlan, PodDeclaration)> {
                 "spec": spec,
             })
         }
+        4 => {
+            // KEP-5307 rules on the app, and a start-wait deadline that starts it anyway.
+            spec["containers"][0]["restartPolicy"] = json!("Never");
+            spec["containers"][0]["restartPolicyRules"] = json!([
+                {"action": "Restart", "exitCodes": {"operator": "In", "values": [1, 2]}},
+                {"action": "Restart", "exitCodes": {"operator": "NotIn", "values": [0, 3]}}]);
+            spec = json!({
+                "metadata": {"annotations": {"io.podinit.start-timeout": "300ms",
+                                             "io.podinit.on-start-timeout": "start"}},
+                "spec": spec,
+            })
+        }
+        5 => {
+            // A start-wait deadline that fails the pod.
+            spec = json!({
+                "metadata": {"annotations": {"io.podinit.start-timeout": "1s",
+                                             "io.podinit.on-start-timeout": "fail"}},
+                "spec": spec,
+            })
+        }
         _ => {}
     }
     NAMES
@@ -80,11 +101,30 @@ fn random_event(
     let i = rng.below64(NAMES.len() as u64) as usize;
     let name = NAMES[i].to_owned();
     match rng.below64(12) {
-        0 => Event::Registered {
-            id: format!("{name}-{incarnation}"),
-            plan: Box::new(decl[i].0.clone()),
-            pod: decl[i].1.clone(),
-        },
+        0 => {
+            // The pod's declaration brought with its digest, named by its digest only, as an
+            // older supervisor journalled it (no digest), or another declaration (which the
+            // engine must keep out of the pod).
+            let (plan, pod) = decl[i].clone();
+            let (pod, pod_digest) = match rng.below64(6) {
+                0 | 1 => {
+                    let d = declaration::digest(&pod);
+                    (Some(pod), Some(d))
+                }
+                2 | 3 => (None, Some(declaration::digest(&pod))),
+                4 => (Some(pod), None),
+                _ => (
+                    Some(PodDeclaration::Unknown),
+                    Some(declaration::digest(&PodDeclaration::Unknown)),
+                ),
+            };
+            Event::Registered {
+                id: format!("{name}-{incarnation}"),
+                plan: Box::new(plan),
+                pod,
+                pod_digest,
+            }
+        }
         1 | 2 => Event::ProcessStarted { name },
         3 => Event::ProcessExited {
             name,
@@ -152,7 +192,7 @@ fn advance(engine: &mut Engine, now: &mut Time, to: Time, seed: u64, step: usize
 
 fn run_sequence(seed: u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let decl = declarations(seed % 4);
+    let decl = declarations(seed % 6);
     let mut engine = Engine::new(Config::default());
     let mut now = Time::ZERO;
     let mut inputs: Vec<(Time, Event)> = Vec::new();
@@ -206,9 +246,12 @@ fn run_sequence(seed: u64) {
         }
         if step == replay_at {
             // The supervisor is SIGKILLed here and started again from its journal.
+            // Through the journal's encoding: what a restarted supervisor reads back.
             let mut replayed = Engine::new(Config::default());
-            for (t, e) in inputs.iter().cloned() {
-                replayed.replay(t, e);
+            for (t, e) in inputs.iter() {
+                let line = serde_json::to_vec(e).expect("an event serializes");
+                let read: Event = serde_json::from_slice(&line).expect("and reads back");
+                replayed.replay(*t, read);
             }
             assert_eq!(
                 serde_json::to_value(replayed.status()).ok(),
@@ -246,4 +289,21 @@ fn random_operation_sequences_keep_the_invariants_and_replay_to_the_same_state()
             std::panic::resume_unwind(e);
         }
     }
+}
+
+/// The variants carry what they are for (a renamed key would make them plain pods).
+#[test]
+fn the_fuzz_variants_declare_rules_and_deadlines() {
+    use crate::plan::start_wait::OnStartTimeout;
+    let app = |v| declarations(v).pop().expect("app").0;
+    let four = app(4);
+    assert_eq!(four.restart_rules.len(), 2);
+    assert_eq!(
+        four.start_timeout.map(|t| (t.millis, t.on_timeout)),
+        Some((300, OnStartTimeout::Start))
+    );
+    assert_eq!(
+        app(5).start_timeout.map(|t| t.on_timeout),
+        Some(OnStartTimeout::Fail)
+    );
 }

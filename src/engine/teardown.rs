@@ -58,6 +58,9 @@ impl Engine {
             TeardownCause::InitFailed => "an init container failed under restartPolicy Never",
             TeardownCause::Deleted => "the pod is being deleted",
             TeardownCause::DeadlineExceeded => "the pod ran past its activeDeadlineSeconds",
+            TeardownCause::StartTimeout => {
+                "a container waited past its io.podinit.start-timeout at its start gate"
+            }
         };
         self.note(
             now,

@@ -23,6 +23,8 @@ pub enum TeardownReason {
     Deleted,
     /// `activeDeadlineSeconds` ran out.
     DeadlineExceeded,
+    /// A container's `io.podinit.start-timeout` passed under `on-start-timeout: fail`.
+    StartTimeout,
 }
 
 impl TeardownReason {
@@ -33,6 +35,7 @@ impl TeardownReason {
             TeardownReason::InitFailed => "InitFailed",
             TeardownReason::Deleted => "Deleted",
             TeardownReason::DeadlineExceeded => "DeadlineExceeded",
+            TeardownReason::StartTimeout => "StartTimeout",
         }
     }
 }
@@ -105,6 +108,7 @@ impl Engine {
             TeardownCause::InitFailed => TeardownReason::InitFailed,
             TeardownCause::Deleted => TeardownReason::Deleted,
             TeardownCause::DeadlineExceeded => TeardownReason::DeadlineExceeded,
+            TeardownCause::StartTimeout => TeardownReason::StartTimeout,
         };
         Some(TeardownReport { cause, apps })
     }

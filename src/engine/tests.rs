@@ -62,7 +62,8 @@ impl Pod {
         self.ev(Event::Registered {
             id: format!("id-{name}"),
             plan: Box::new(plan),
-            pod,
+            pod_digest: Some(crate::plan::declaration::digest(&pod)),
+            pod: Some(pod),
         })
     }
 
@@ -72,7 +73,8 @@ impl Pod {
         self.ev(Event::Registered {
             id: id.into(),
             plan: Box::new(plan),
-            pod,
+            pod_digest: Some(crate::plan::declaration::digest(&pod)),
+            pod: Some(pod),
         })
     }
 
@@ -216,6 +218,20 @@ fn render(actions: Vec<Action>) -> Vec<String> {
             Action::StatusChanged | Action::Teardown { .. } => None,
         })
         .collect()
+}
+
+/// The plan error container `name` of `spec` (a PodSpec or a whole Pod) gets, as text.
+fn plan_error(spec: &serde_json::Value, name: &str) -> String {
+    let config = json!({ "annotations": {
+        "io.podinit.pod-spec": spec.to_string(),
+        "io.podinit.container-name": name,
+    }});
+    classify_bundle(&BundleInput {
+        config: &config,
+        fallback_name: name,
+    })
+    .expect_err("an invalid pod")
+    .to_string()
 }
 
 fn s(v: &[&str]) -> Vec<String> {
@@ -477,7 +493,8 @@ fn a_name_list_declaration_holds_the_app_until_every_named_container_registered(
         pod.ev(Event::Registered {
             id: "a".into(),
             plan: app,
-            pod: decl
+            pod: Some(decl),
+            pod_digest: None,
         }),
         s(&[])
     );
@@ -486,7 +503,8 @@ fn a_name_list_declaration_holds_the_app_until_every_named_container_registered(
         pod.ev(Event::Registered {
             id: "l".into(),
             plan: log,
-            pod: decl
+            pod: Some(decl),
+            pod_digest: None,
         }),
         s(&["release log"])
     );
@@ -514,7 +532,8 @@ fn an_undeclared_pod_waits_for_registrations_to_settle() {
         pod.ev(Event::Registered {
             id: "e".into(),
             plan: app,
-            pod: d
+            pod: Some(d),
+            pod_digest: None,
         }),
         s(&[]),
         "held: a sidecar may follow"
@@ -525,7 +544,8 @@ fn an_undeclared_pod_waits_for_registrations_to_settle() {
         pod.ev(Event::Registered {
             id: "f".into(),
             plan: sidecar,
-            pod: d
+            pod: Some(d),
+            pod_digest: None,
         }),
         s(&[])
     );
@@ -1860,3 +1880,6 @@ mod operator_ops;
 mod regate;
 // KEP-5307 container restart rules: `tests/restart_rules.rs`.
 mod restart_rules;
+
+// The start-wait deadline and what the status says holds a container: `tests/start_wait.rs`.
+mod start_wait;

@@ -5,7 +5,7 @@
 //! network namespace; a sleep is a timer in the init.
 
 use std::ffi::OsString;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use super::spawn::{self, ChildSetup, Prepared};
@@ -70,8 +70,16 @@ fn fork_check(check: impl FnOnce() -> bool) -> Started {
     }
 }
 
+/// The host is resolved by [`super::resolve`] (IP literals, `localhost`, `/etc/hosts`; no DNS,
+/// no `getaddrinfo`); a name it refuses fails the check with a warning that says why.
 fn connect(host: &str, port: u16, timeout: Duration) -> Option<TcpStream> {
-    let addrs = (host, port).to_socket_addrs().ok()?;
+    let addrs = match super::resolve::resolve(host, port) {
+        Ok(addrs) => addrs,
+        Err(e) => {
+            crate::log_warn!("{e}");
+            return None;
+        }
+    };
     addrs
         .into_iter()
         .find_map(|a| TcpStream::connect_timeout(&a, timeout).ok())
@@ -115,5 +123,17 @@ mod tests {
             !tcp("127.0.0.1", port, Duration::from_millis(200)),
             "listener closed"
         );
+    }
+
+    #[test]
+    fn tcp_reaches_localhost_and_refuses_dns_names() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert!(tcp("localhost", port, Duration::from_secs(2)));
+        assert!(!tcp(
+            "podinit-no-such-host.invalid",
+            port,
+            Duration::from_millis(200)
+        ));
     }
 }

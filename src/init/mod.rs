@@ -19,6 +19,7 @@ pub mod managed;
 pub mod oom;
 pub mod pristine;
 pub mod reap;
+pub mod resolve;
 pub mod signals;
 pub mod spawn;
 pub mod teardown_note;

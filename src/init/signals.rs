@@ -43,7 +43,21 @@ pub fn blocked_set() -> SigSet {
     for sig in FAULT_SIGNALS {
         set.remove(sig);
     }
-    set
+    with_libc_reserved(set)
+}
+
+/// `set` plus signals 32-34, which `sigfillset` leaves out because the C library keeps them for
+/// itself (glibc 32-33, musl 32-34: musl's `SIGRTMIN` is 35). The kernel has them and anyone can
+/// send them by number: unblocked, their default action would end the init (a musl build died of
+/// `kill -34`). The init is single-threaded and uses no thread cancellation or timer threads, so
+/// blocking them takes nothing from the C library; the app gets the original mask back.
+fn with_libc_reserved(set: SigSet) -> SigSet {
+    let mut raw = *set.as_ref();
+    // SAFETY: on Linux x86_64 sigset_t is 128 bytes (glibc and musl alike), its first 64 bits
+    // signals 1..=64, bit n-1 for signal n; the write stays within the first 8 bytes.
+    unsafe { *(&raw mut raw).cast::<u64>() |= 0b111 << 31 };
+    // SAFETY: the bits set are real signals (32-34), in a set that came from a valid SigSet.
+    unsafe { SigSet::from_sigset_t_unchecked(raw) }
 }
 
 fn is_fault(signo: c_int) -> bool {
@@ -177,6 +191,10 @@ mod tests {
             let member = unsafe { libc::sigismember(set.as_ref(), signo) };
             assert_eq!(member, 1, "signal {signo}");
         }
+        // and 32-34, which the C library keeps for itself (musl's sigismember refuses them)
+        // SAFETY: reads the first 8 of sigset_t's 128 bytes (see with_libc_reserved).
+        let word = unsafe { *(set.as_ref() as *const libc::sigset_t).cast::<u64>() };
+        assert_eq!((word >> 31) & 0b111, 0b111);
     }
 
     #[test]

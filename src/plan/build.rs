@@ -614,19 +614,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
 
     // Baidu BCI: a pod annotation listing the containers that report success, on the
     // container's own annotations (an agent copies pod annotations there) or the Pod's.
-    let bci = ann(BCI_IGNORE_EXIT_CODE)
-        .map(|v| (v, ann_src(BCI_IGNORE_EXIT_CODE)))
-        .or_else(|| {
-            spec.and_then(|s| s.pod_annotations.get(BCI_IGNORE_EXIT_CODE))
-                .map(|v| {
-                    (
-                        v.as_str(),
-                        format!(
-                            "annotation {POD_SPEC}: metadata.annotations {BCI_IGNORE_EXIT_CODE}"
-                        ),
-                    )
-                })
-        });
+    let bci = super::pod_level::lookup(BCI_IGNORE_EXIT_CODE, ann(BCI_IGNORE_EXIT_CODE), spec);
     let mut ignore_exit_code = dialect.ignore_exit_code;
     if let Some((list, source)) = bci {
         if list.split(',').map(str::trim).any(|n| n == name) {

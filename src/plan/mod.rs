@@ -15,10 +15,12 @@
 //! (or native sidecar) whatever its env says, as in Kubernetes.
 
 mod build;
+pub mod declaration;
 mod dialect;
 mod error;
 pub mod k8s;
 mod pod_key;
+mod pod_level;
 mod probe;
 mod regate;
 pub mod restart;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dialect::{self, Env};
 use super::k8s::PodSpec;
-use super::keys::{NEEDS_SIDECARS, POD_SPEC};
+use super::keys::NEEDS_SIDECARS;
 use super::{Kind, PlanError, PlanErrorKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,16 +44,8 @@ pub fn read(
     annotation: Option<&str>,
     spec: Option<&PodSpec>,
 ) -> Result<Option<NeedsSidecars>, PlanError> {
-    let (raw, source) = match (
-        annotation,
-        spec.and_then(|s| s.pod_annotations.get(NEEDS_SIDECARS)),
-    ) {
-        (Some(raw), _) => (raw, format!("annotation {NEEDS_SIDECARS}")),
-        (None, Some(raw)) => (
-            raw.as_str(),
-            format!("annotation {POD_SPEC}: metadata.annotations {NEEDS_SIDECARS}"),
-        ),
-        (None, None) => return Ok(None),
+    let Some((raw, source)) = super::pod_level::lookup(NEEDS_SIDECARS, annotation, spec) else {
+        return Ok(None);
     };
     let bad = |msg: String| PlanError::new(PlanErrorKind::InvalidValue, name, &source, msg);
     let entries = parse(raw).map_err(bad)?;

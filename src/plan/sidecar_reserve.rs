@@ -5,7 +5,7 @@
 //! whole Pod's `metadata.annotations` in the pod spec annotation.
 
 use super::k8s::PodSpec;
-use super::keys::{POD_SPEC, SIDECAR_GRACE_RESERVE};
+use super::keys::SIDECAR_GRACE_RESERVE;
 use super::values::check_seconds;
 use super::{PlanError, PlanErrorKind};
 
@@ -15,16 +15,9 @@ pub fn read(
     annotation: Option<&str>,
     spec: Option<&PodSpec>,
 ) -> Result<Option<(u64, String)>, PlanError> {
-    let (raw, source) = match (
-        annotation,
-        spec.and_then(|s| s.pod_annotations.get(SIDECAR_GRACE_RESERVE)),
-    ) {
-        (Some(raw), _) => (raw, format!("annotation {SIDECAR_GRACE_RESERVE}")),
-        (None, Some(raw)) => (
-            raw.as_str(),
-            format!("annotation {POD_SPEC}: metadata.annotations {SIDECAR_GRACE_RESERVE}"),
-        ),
-        (None, None) => return Ok(None),
+    let Some((raw, source)) = super::pod_level::lookup(SIDECAR_GRACE_RESERVE, annotation, spec)
+    else {
+        return Ok(None);
     };
     let bad = |kind, msg: String| PlanError::new(kind, name, &source, msg);
     let n: i64 = raw.trim().parse().map_err(|_| {

@@ -48,8 +48,14 @@ pub struct PodManifest {
     pub name: String,
     /// `spec.hostname`, else the pod's name, as the kubelet sets it.
     pub hostname: String,
-    /// The PodSpec as JSON (what goes into `io.podinit.pod-spec`).
+    /// The PodSpec as JSON.
     pub spec: Value,
+    /// What goes into `io.podinit.pod-spec`: the PodSpec, or, when the Pod has
+    /// `metadata.annotations`, a whole Pod with them, so the pod-level annotations podinit and
+    /// the vendors read (`io.podinit.sidecar-grace-reserve`, `io.podinit.needs-sidecars`,
+    /// `io.podinit.start-timeout`, BCI's ignore-exit-code list) reach every container, as an
+    /// agent's pod annotation pass-through would.
+    pub declared: Value,
     /// initContainers first, then containers: the declaration order.
     pub containers: Vec<ContainerSpec>,
 }
@@ -89,9 +95,15 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
         }
         _ => ("pod".to_owned(), v.clone()),
     };
+    let declared = match v.pointer("/metadata/annotations") {
+        Some(a) if v.get("spec").is_some() && a.as_object().is_some_and(|m| !m.is_empty()) => {
+            serde_json::json!({"metadata": {"annotations": a}, "spec": spec})
+        }
+        _ => spec.clone(),
+    };
     // Validate through the plan module first: bad declarations fail here, before any container.
-    let parsed =
-        crate::plan::k8s::parse_pod_spec(&spec.to_string()).map_err(|e| format!("spec: {e}"))?;
+    let parsed = crate::plan::k8s::parse_pod_spec(&declared.to_string())
+        .map_err(|e| format!("spec: {e}"))?;
     // Every container's plan too (restartPolicyRules as the API server checks them, probes,
     // kinds): what a hook would refuse at create is refused before anything runs.
     crate::plan::plans_from_pod_spec(&parsed).map_err(|e| e.to_string())?;
@@ -237,6 +249,7 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
         name,
         hostname,
         spec,
+        declared,
         containers,
     })
 }
@@ -425,7 +438,7 @@ pub fn config(
         .mounts(mounts)
         .annotations(HashMap::from([
             (keys::CONTAINER_NAME.to_owned(), c.name.clone()),
-            (keys::POD_SPEC.to_owned(), pod.spec.to_string()),
+            (keys::POD_SPEC.to_owned(), pod.declared.to_string()),
         ]))
         .linux(linux)
         .build()
@@ -574,6 +587,30 @@ mod tests {
             );
         }
         assert!(parse_manifest("{nope", Path::new("/v")).is_err());
+    }
+
+    #[test]
+    fn pod_annotations_reach_every_containers_plan() {
+        let pod = json!({"kind": "Pod", "metadata": {"name": "p", "annotations": {"io.podinit.start-timeout": "3s"}},
+            "spec": {"containers": [{"name": "app"}]}});
+        let m = parse_manifest(&pod.to_string(), Path::new("/v")).unwrap();
+        let cfg = serde_json::to_value(
+            config(&m, &m.containers[0], (Path::new("/r"), false), None).unwrap(),
+        )
+        .unwrap();
+        let classified = crate::plan::classify_bundle(&crate::plan::BundleInput {
+            config: &cfg,
+            fallback_name: "b",
+        })
+        .unwrap();
+        let crate::plan::Classified::Container { plan, .. } = classified else {
+            panic!("an app");
+        };
+        assert_eq!(plan.start_timeout.map(|t| t.millis), Some(3000));
+        let bad = json!({"metadata": {"annotations": {"io.podinit.on-start-timeout": "later"}},
+            "spec": {"containers": [{"name": "app"}]}});
+        let err = parse_manifest(&bad.to_string(), Path::new("/v")).unwrap_err();
+        assert!(err.contains("io.podinit.on-start-timeout"), "{err}");
     }
 
     #[test]

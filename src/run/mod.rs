@@ -230,7 +230,7 @@ fn interrupted_within(d: Duration) -> bool {
             return false;
         }
         let ts = libc::timespec {
-            tv_sec: left.as_secs() as libc::time_t,
+            tv_sec: left.as_secs() as _, // time_t (deprecated as a name on musl)
             tv_nsec: left.subsec_nanos() as libc::c_long,
         };
         // SAFETY: a valid signal set and timespec; no siginfo wanted.

@@ -209,6 +209,8 @@ pub fn cri_line(timestamp: &str, stream: &str, full: bool, content: &[u8]) -> Ve
 /// Go's `time.RFC3339Nano` of `t` in local time, as containerd stamps log lines.
 pub fn timestamp(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    // libc deprecates the name time_t on musl (it changed width in musl 1.2); the type is fine.
+    #[allow(deprecated)]
     let secs = d.as_secs() as libc::time_t;
     // SAFETY: an all-zero tm is valid; localtime_r writes into it and reads only `secs`.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };

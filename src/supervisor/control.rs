@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::pod::{Member, Pod};
 use super::{Supervisor, listing, start_time};
-use crate::engine::{Engine, Event, Operation, Registration};
-use crate::plan::{ContainerPlan, PodDeclaration, PodKey};
+use crate::engine::{Declares, Engine, Event, Operation, Refusal, Registration};
+use crate::plan::{ContainerPlan, PodDeclaration, PodKey, declaration};
 use crate::proto::{self, ControlReply, ControlRequest};
 use crate::sys::pidfd;
 use crate::{log_debug, log_info, log_warn};
@@ -20,6 +20,7 @@ fn refused(error: String) -> ControlReply {
         error: Some(error),
         status: None,
         pods: None,
+        need_declaration: false,
     }
 }
 
@@ -29,6 +30,70 @@ fn accepted() -> ControlReply {
         error: None,
         status: None,
         pods: None,
+        need_declaration: false,
+    }
+}
+
+/// Why a registration was not taken.
+enum NotTaken {
+    Refused(String),
+    /// It names the pod's declaration by digest, and the pod has none yet.
+    NeedDeclaration(String),
+}
+
+impl From<String> for NotTaken {
+    fn from(e: String) -> Self {
+        NotTaken::Refused(e)
+    }
+}
+
+/// What a registration brings of its pod's declaration.
+struct Brought {
+    pod: Option<PodDeclaration>,
+    digest: String,
+}
+
+/// The declaration a registration brings (rebuilt from the spec text, or as sent) and its
+/// digest, checked against the one it names; or only the digest it names.
+fn brought(
+    name: &str,
+    pod: Option<PodDeclaration>,
+    pod_spec: Option<String>,
+    pod_digest: Option<String>,
+) -> Result<Brought, String> {
+    let pod = match (pod, pod_spec) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "container {name}: a registration brings its pod declaration as pod_spec or as \
+                 pod, not both"
+            ));
+        }
+        (Some(pod), None) => Some(pod),
+        (None, Some(text)) => {
+            Some(declaration::from_pod_spec(name, &text).map_err(|e| e.to_string())?)
+        }
+        (None, None) => None,
+    };
+    match (pod, pod_digest) {
+        (Some(pod), named) => {
+            let digest = declaration::digest(&pod);
+            if let Some(named) = named.filter(|n| *n != digest) {
+                return Err(format!(
+                    "container {name}: pod_digest {named} is not the digest of the declaration \
+                     sent ({digest}); the hook and the supervisor are different podinit \
+                     versions? Install one podinit for both"
+                ));
+            }
+            Ok(Brought {
+                pod: Some(pod),
+                digest,
+            })
+        }
+        (None, Some(digest)) => Ok(Brought { pod: None, digest }),
+        (None, None) => Err(format!(
+            "container {name}: the registration has neither a pod declaration nor its digest \
+             (pod_digest)"
+        )),
     }
 }
 
@@ -36,6 +101,20 @@ impl Supervisor {
     fn reply(&mut self, token: u64, reply: ControlReply) {
         let bytes = proto::encode(&reply);
         self.send_bytes(token, &bytes);
+    }
+
+    /// The answer to a request that was carried out: sent once this loop iteration's
+    /// status.json files are written ([`Supervisor::send_held_replies`]), so a client that
+    /// reads status.json after its reply (a `runc create` returned, a `podinit stop`
+    /// answered) sees what it asked for. One write per iteration however many requests came.
+    fn hold_reply(&mut self, token: u64, reply: ControlReply) {
+        self.held_replies.push((token, proto::encode(&reply)));
+    }
+
+    pub(super) fn send_held_replies(&mut self) {
+        for (token, bytes) in std::mem::take(&mut self.held_replies) {
+            self.send_bytes(token, &bytes);
+        }
     }
 
     pub(super) fn on_control_line(&mut self, token: u64, line: &[u8]) {
@@ -72,12 +151,24 @@ impl Supervisor {
                 bundle,
                 plan,
                 pod,
+                pod_spec,
+                pod_digest,
                 pod_key,
             } => {
                 let key = pod_key.unwrap_or_else(PodKey::default_pod);
-                match self.register(key, id, pid, bundle, plan, pod) {
+                let taken = brought(&plan.name, pod, pod_spec, pod_digest)
+                    .map_err(NotTaken::Refused)
+                    .and_then(|b| self.register(key, id, pid, bundle, plan, b));
+                match taken {
                     Ok(()) => accepted(),
-                    Err(e) => {
+                    Err(NotTaken::NeedDeclaration(e)) => {
+                        log_debug!("supervise: {e}: asked for it");
+                        ControlReply {
+                            need_declaration: true,
+                            ..refused(e)
+                        }
+                    }
+                    Err(NotTaken::Refused(e)) => {
                         log_warn!("supervise: registration refused: {e}");
                         refused(e)
                     }
@@ -131,7 +222,7 @@ impl Supervisor {
                 pod_key,
             } => self.operate(pod_key, &container, Operation::Signal(signal)),
         };
-        self.reply(token, reply);
+        self.hold_reply(token, reply);
     }
 
     /// `podinit restart` / `podinit signal`: asked of the pod's engine first, so a refusal is
@@ -234,6 +325,7 @@ impl Supervisor {
                     })
                 }),
                 pods: Some(answer.pods),
+                need_declaration: false,
             },
             Err(e) => refused(e),
         }
@@ -248,8 +340,8 @@ impl Supervisor {
         pid: i32,
         bundle: String,
         plan: Box<ContainerPlan>,
-        declared: PodDeclaration,
-    ) -> Result<(), String> {
+        declared: Brought,
+    ) -> Result<(), NotTaken> {
         let member = Member {
             pod: key.clone(),
             name: plan.name.clone(),
@@ -260,19 +352,23 @@ impl Supervisor {
             }
         }
         if self.shutting_down {
-            return Err(format!(
+            return Err(NotTaken::Refused(format!(
                 "container {} ({id}) of pod {key}: the supervisor is deleting every pod and \
                  shutting down; start a new supervisor and create the container again",
                 plan.name
-            ));
+            )));
         }
         if pid <= 0 {
-            return Err(format!(
+            return Err(NotTaken::Refused(format!(
                 "container {} ({id}) of pod {key}: the runtime gave no init pid; cannot supervise it",
                 plan.name
-            ));
+            )));
         }
-        self.check_registration(&member, &id, &plan)?;
+        let declares = Declares {
+            digest: Some(&declared.digest),
+            brought: declared.pod.is_some(),
+        };
+        self.check_registration(&member, &id, &plan, declares)?;
         let fd = pidfd::open(pid).map_err(|e| {
             format!(
                 "container {} ({id}) of pod {key}: cannot watch init pid {pid}: {e}",
@@ -284,11 +380,11 @@ impl Supervisor {
         pod.flush_journal();
         if let Some(why) = pod.journal_backlog().map(str::to_owned) {
             // Admitted unjournalled, a restarted supervisor would not know this container.
-            return Err(format!(
+            return Err(NotTaken::Refused(format!(
                 "container {} ({id}) of pod {key}: its registration cannot be journalled: \
                  {why}; then create the container again",
                 plan.name
-            ));
+            )));
         }
         pod.record_init(&member.name, &id, pid, bundle, started);
         self.track_init(member, id.clone(), pid, Some(fd));
@@ -297,7 +393,8 @@ impl Supervisor {
             Event::Registered {
                 id,
                 plan,
-                pod: declared,
+                pod: declared.pod,
+                pod_digest: Some(declared.digest),
             },
         );
         Ok(())
@@ -311,13 +408,24 @@ impl Supervisor {
         member: &Member,
         id: &str,
         plan: &ContainerPlan,
-    ) -> Result<(), String> {
+        declares: Declares<'_>,
+    ) -> Result<(), NotTaken> {
         let ask = |s: &Self| match s.pods.get(&member.pod) {
+            None if !declares.brought => Err(Refusal::NoDeclaration {
+                name: plan.name.clone(),
+                id: id.to_owned(),
+            }),
             None => Ok(Registration::New),
-            Some(pod) => pod.engine.check_registration(id, plan),
+            Some(pod) => pod.engine.check_registration(id, plan, declares),
         };
         let refusal = match ask(self) {
             Ok(_) => return Ok(()),
+            Err(r @ Refusal::NoDeclaration { .. }) => {
+                return Err(NotTaken::NeedDeclaration(format!(
+                    "pod {}: {r}",
+                    member.pod
+                )));
+            }
             Err(r) => r,
         };
         let exited = self
@@ -330,7 +438,7 @@ impl Supervisor {
                 return Ok(());
             }
         }
-        Err(format!("pod {}: {refusal}", member.pod))
+        Err(NotTaken::Refused(format!("pod {}: {refusal}", member.pod)))
     }
 
     /// The live pod of `key`, or a fresh one. A finished pod of that key (a default pod that ran

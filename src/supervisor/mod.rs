@@ -98,6 +98,8 @@ pub struct Supervisor {
     exit_with_pod: bool,
     /// The first pod that finished and its result (what `exit_with_pod` exits with).
     first_result: Option<(PodKey, i32)>,
+    /// Control replies waiting for this iteration's status writes (`control.rs`).
+    held_replies: Vec<(u64, Vec<u8>)>,
     /// Every pod is being deleted: no new registration, exit once none is left.
     shutting_down: bool,
     exit_code: Option<i32>,
@@ -233,6 +235,7 @@ impl Supervisor {
             init_socket,
             exit_with_pod: opts.exit_with_pod,
             first_result: None,
+            held_replies: Vec::new(),
             shutting_down: false,
             exit_code: None,
         };
@@ -428,6 +431,7 @@ impl Supervisor {
             }
             self.fire_timers();
             self.write_dirty_statuses();
+            self.send_held_replies();
             self.keep_init_socket();
         }
     }
@@ -631,6 +635,12 @@ impl Supervisor {
             }
         }
         if let Some(why) = end {
+            // A client that half-closed after its request still gets the answer, after the
+            // status files as always.
+            if self.held_replies.iter().any(|(t, _)| *t == token) {
+                self.write_dirty_statuses();
+                self.send_held_replies();
+            }
             self.drop_conn(token, &why);
         }
     }

@@ -337,7 +337,8 @@ mod tests {
             Event::Registered {
                 id: "app-1".into(),
                 plan: Box::new(containers[0].clone()),
-                pod: PodDeclaration::Spec { containers },
+                pod: Some(PodDeclaration::Spec { containers }),
+                pod_digest: None,
             },
             Event::ProcessStarted { name: "app".into() },
             Event::ProcessExited {
@@ -423,7 +424,8 @@ mod tests {
             Event::Registered {
                 id: "app-1".into(),
                 plan: Box::new(containers[0].clone()),
-                pod: PodDeclaration::Spec { containers },
+                pod: Some(PodDeclaration::Spec { containers }),
+                pod_digest: None,
             },
         );
         pod.handle_event(t, Event::ProcessStarted { name: "app".into() });

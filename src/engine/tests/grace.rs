@@ -98,16 +98,7 @@ fn a_malformed_reserve_names_the_annotation() {
         "metadata": {"annotations": {"io.podinit.sidecar-grace-reserve": "10s"}},
         "spec": {"containers": [{"name": "app"}]}
     });
-    let config = json!({ "annotations": {
-        "io.podinit.pod-spec": spec.to_string(),
-        "io.podinit.container-name": "app",
-    }});
-    let e = classify_bundle(&BundleInput {
-        config: &config,
-        fallback_name: "app",
-    })
-    .expect_err("not whole seconds");
-    let text = e.to_string();
+    let text = plan_error(&spec, "app");
     assert!(
         text.contains("io.podinit.sidecar-grace-reserve") && text.contains("whole seconds"),
         "{text}"

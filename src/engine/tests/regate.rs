@@ -122,16 +122,7 @@ fn needs_naming_the_wrong_containers_are_refused(#[case] raw: &str, #[case] want
             "containers": [{"name": "app"}, {"name": "other"}]
         }
     });
-    let config = json!({ "annotations": {
-        "io.podinit.pod-spec": spec.to_string(),
-        "io.podinit.container-name": "app",
-    }});
-    let e = classify_bundle(&BundleInput {
-        config: &config,
-        fallback_name: "app",
-    })
-    .expect_err("refused");
-    let text = e.to_string();
+    let text = plan_error(&spec, "app");
     assert!(
         text.contains(want) && text.contains("io.podinit.needs-sidecars"),
         "{text}"

@@ -66,6 +66,7 @@ fn exits(pod: &mut Pod, codes: &[i32]) -> (u32, Option<Phase>) {
 #[case::container_always_in_a_never_pod("Never", json!({"restartPolicy": "Always"}), &[0, 1, 0], 3, None)]
 #[case::container_on_failure_in_a_never_pod("Never", json!({"restartPolicy": "OnFailure"}), &[1, 0], 1, Some(Phase::Succeeded))]
 #[case::container_never_in_an_always_pod("Always", json!({"restartPolicy": "Never"}), &[0], 0, Some(Phase::Succeeded))]
+#[case::container_never_in_an_always_pod_failing("Always", json!({"restartPolicy": "Never"}), &[1], 0, Some(Phase::Failed))]
 #[case::container_never_in_an_on_failure_pod("OnFailure", json!({"restartPolicy": "Never"}), &[2], 0, Some(Phase::Failed))]
 #[case::no_own_policy_follows_the_pod("OnFailure", json!({}), &[2, 0], 1, Some(Phase::Succeeded))]
 fn the_container_rule_decides_the_restart(
