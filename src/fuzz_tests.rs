@@ -272,6 +272,7 @@ fn inject_rewrite() {
         socket: "/run/podinit/podinit.sock".into(),
         state_dir: "/run/podinit".into(),
         log_level: None,
+        no_hooks: None,
     };
     fuzz("inject", &testdata_configs(), |input| {
         if let Ok(mut config) = serde_json::from_slice::<Value>(input) {

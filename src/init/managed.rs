@@ -139,6 +139,8 @@ struct Managed<'a> {
     sweep: Option<Sweep>,
     /// The app's output relay, for `FallbackToLogsOnError` only (`tee.rs`).
     tee: Option<Tee>,
+    /// The registration to claim (nonce, token) of a no-hooks bundle, until it is sent.
+    claim: Option<(String, String)>,
 }
 
 fn status_of(ended: Ended) -> ExitStatus {
@@ -163,6 +165,8 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
             e.desc()
         );
     }
+    // Non-dumpable already, so the token is out of the app's reach from the moment it is read.
+    let claim = crate::claim::take_token(std::path::Path::new(proto::CONTAINER_CLAIM_DIR));
     // SAFETY: getpid cannot fail and touches no memory.
     if opts.subreaper || unsafe { libc::getpid() } != 1 {
         if let Err(e) = sys::prctl::set_child_subreaper() {
@@ -247,6 +251,7 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
         exit_details: (false, None),
         sweep: None,
         tee: None,
+        claim,
     };
     m.connect();
     if m.link.is_none() {
@@ -328,7 +333,20 @@ impl Managed<'_> {
         });
         self.cancel(Timer::Reconnect);
         self.cancel(Timer::GiveUp);
-        self.send(&InitMessage::Hello);
+        // A no-hooks bundle's first connection claims the registration; every later one
+        // (a reconnect) says hello, as the supervisor knows this pid by then.
+        match self.claim.take() {
+            Some((claim, token)) => {
+                self.send(&InitMessage::Claim {
+                    claim: claim.clone(),
+                    token: token.clone(),
+                });
+                if self.link.is_none() {
+                    self.claim = Some((claim, token)); // not sent: the next connection
+                }
+            }
+            None => self.send(&InitMessage::Hello),
+        }
         log_debug!("{}: connected to {}", self.name, self.socket.display());
     }
 
@@ -435,6 +453,15 @@ impl Managed<'_> {
     fn on_message(&mut self, msg: SupervisorMessage) {
         log_debug!("{}: supervisor says {msg:?}", self.name);
         match msg {
+            // A claim refused (`claim.rs`): asking again is pointless, so no retrying for the
+            // unreachable timeout; PODINIT_ON_UNREACHABLE decides at once.
+            SupervisorMessage::Refused { error } => {
+                log_error!(
+                    "{}: the supervisor refused this container: {error}",
+                    self.name
+                );
+                self.give_up();
+            }
             SupervisorMessage::Welcome { name, plan } => {
                 self.name = name;
                 self.plan = Some(*plan);

@@ -75,7 +75,7 @@ impl Supervisor {
                 pod_key,
             } => {
                 let key = pod_key.unwrap_or_else(PodKey::default_pod);
-                match self.register(key, id, pid, bundle, plan, pod) {
+                match self.register(key, id, pid, bundle, plan, pod, None) {
                     Ok(()) => accepted(),
                     Err(e) => {
                         log_warn!("supervise: registration refused: {e}");
@@ -186,7 +186,9 @@ impl Supervisor {
 
     /// A container was created: take it into its pod, or refuse in the reply (the hook then
     /// fails the runtime's create with the reason) before anything is tracked or journalled.
-    fn register(
+    /// `pidfd`: the init's, when the caller opened it already (a claim, `claims.rs`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn register(
         &mut self,
         key: PodKey,
         id: String,
@@ -194,6 +196,7 @@ impl Supervisor {
         bundle: String,
         plan: Box<ContainerPlan>,
         declared: PodDeclaration,
+        pidfd: Option<std::os::fd::OwnedFd>,
     ) -> Result<(), String> {
         let member = Member {
             pod: key.clone(),
@@ -218,7 +221,11 @@ impl Supervisor {
             ));
         }
         self.check_registration(&member, &id, &plan)?;
-        let fd = pidfd::open(pid).map_err(|e| {
+        let opened = match pidfd {
+            Some(fd) => Ok(fd),
+            None => pidfd::open(pid),
+        };
+        let fd = opened.map_err(|e| {
             format!(
                 "container {} ({id}) of pod {key}: cannot watch init pid {pid}: {e}",
                 plan.name
