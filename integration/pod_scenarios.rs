@@ -2983,3 +2983,58 @@ fn x47_a_failing_init_container_restarts_beside_a_running_sidecar(
         "the second restart came {second_wait_ms:.0} ms after the first (backoff 10 s)\n{out}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same scenarios with bundles injected `--no-hooks` (issue 13): no OCI hook runs, each
+// container's init claims its registration, and the supervisor sees every end through the
+// init's pidfd (poststop's job): the gate, restarts, teardown and a container the runtime
+// killed come out as with hooks. The whole file runs this way with `PODTEST_INJECT=no-hooks`.
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_s01_acs_native_sidecar_job(#[case] order: CreateOrder) {
+    pod::no_hooks(|| s01_acs_native_sidecar_job(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_s04_init_sequence(#[case] order: CreateOrder) {
+    pod::no_hooks(|| s04_init_sequence_init_then_sidecar_then_app(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_s06_stubborn_sidecar_killed(#[case] order: CreateOrder) {
+    pod::no_hooks(|| s06_stubborn_sidecar_killed_at_budget_end(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_s08_crashed_sidecar_restarted(#[case] order: CreateOrder) {
+    pod::no_hooks(|| s08_crashed_sidecar_restarted_alone(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_s09_pod_deletion(#[case] order: CreateOrder) {
+    pod::no_hooks(|| s09_pod_deletion_apps_first_then_sidecars_in_reverse(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_x01b_container_killed_by_runtime(#[case] order: CreateOrder) {
+    pod::no_hooks(|| x01b_app_container_killed_by_runtime_fails_pod(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_x04_failed_init_container(#[case] order: CreateOrder) {
+    pod::no_hooks(|| x04_failed_init_container_fails_pod_nothing_starts(order))
+}

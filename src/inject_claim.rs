@@ -202,7 +202,146 @@ pub fn host_ids(config: &Value) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inject::{Outcome, inject};
     use rstest::rstest;
+    use std::os::unix::fs::MetadataExt;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("podinit-nohooks-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("bundle")).unwrap();
+        d
+    }
+
+    fn opts(dir: &Path) -> InjectOptions {
+        InjectOptions {
+            binary: "/usr/local/bin/podinit".into(),
+            socket: dir.join("ctl.sock"),
+            state_dir: dir.join("state"),
+            log_level: None,
+            no_hooks: Some(NoHooks {
+                id: "pod-1-app".into(),
+            }),
+        }
+    }
+
+    fn config(namespaces: Value) -> Value {
+        json!({
+            "ociVersion": "1.0.2",
+            "process": {"args": ["sh"], "user": {"uid": 0, "gid": 0}},
+            "root": {"path": "rootfs"},
+            "annotations": {"io.podinit.container-name": "app"},
+            "hooks": {"prestart": [{"path": "/usr/bin/nvidia-container-runtime-hook"}],
+                      "createRuntime": [{"path": "/usr/local/bin/podinit", "args": ["podinit", "hook", "createRuntime"]}]},
+            "linux": {"namespaces": namespaces}
+        })
+    }
+
+    /// The claim dir's nonce, the token file's (nonce, token) and the claim file's token.
+    fn claim_state(dir: &Path) -> (String, (String, String), String) {
+        let c: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("bundle/config.json")).unwrap())
+                .unwrap();
+        let mounts = c["mounts"].as_array().unwrap();
+        let m = mounts
+            .iter()
+            .find(|m| m["destination"] == CONTAINER_CLAIM_DIR)
+            .expect("the claim mount");
+        let source = PathBuf::from(m["source"].as_str().unwrap());
+        let nonce = source
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .strip_prefix(claim::DIR_PREFIX)
+            .unwrap()
+            .to_owned();
+        let token_path = source.join(claim::TOKEN_FILE);
+        let meta = std::fs::metadata(&token_path).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o400, "the token file's mode");
+        assert_eq!(
+            std::fs::metadata(&source).unwrap().mode() & 0o777,
+            0o700,
+            "the claim directory's mode"
+        );
+        let text = std::fs::read_to_string(&token_path).unwrap();
+        let file = claim::claim_file(&dir.join("state"), &nonce).unwrap();
+        assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
+        let pending: PendingClaim = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(
+            (pending.id.as_str(), pending.plan.name.as_str()),
+            ("pod-1-app", "app")
+        );
+        assert!(
+            !c.to_string().contains(&pending.token),
+            "the token is not in config.json"
+        );
+        (
+            nonce,
+            claim::parse_token_file(&text).unwrap(),
+            pending.token,
+        )
+    }
+
+    #[test]
+    fn no_hooks_leaves_a_claim_and_a_token_and_no_hook_of_ours() {
+        let dir = scratch("claim");
+        let path = dir.join("bundle/config.json");
+        let c = config(json!([{"type": "pid"}, {"type": "mount"}]));
+        std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
+        assert_eq!(
+            inject(&dir.join("bundle"), &opts(&dir)).unwrap(),
+            Outcome::Changed
+        );
+        let after: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            after["hooks"],
+            json!({"prestart": [{"path": "/usr/bin/nvidia-container-runtime-hook"}]}),
+            "podinit's hooks removed, the NVIDIA hook kept"
+        );
+        assert_eq!(after["process"]["args"][0], crate::proto::CONTAINER_BINARY);
+        let (nonce, (file_nonce, token), claimed) = claim_state(&dir);
+        assert_eq!(
+            (file_nonce.as_str(), token.as_str()),
+            (nonce.as_str(), claimed.as_str())
+        );
+        // Again: the same mount (config.json unchanged), a fresh token for the same claim.
+        assert_eq!(
+            inject(&dir.join("bundle"), &opts(&dir)).unwrap(),
+            Outcome::Unchanged
+        );
+        let (nonce2, (_, token2), claimed2) = claim_state(&dir);
+        assert_eq!(nonce2, nonce);
+        assert_ne!(token2, token, "a fresh token");
+        assert_eq!(token2, claimed2);
+        // And back to hooks: the claim mount goes, the hooks come back.
+        let hooked = InjectOptions {
+            no_hooks: None,
+            ..opts(&dir)
+        };
+        assert_eq!(
+            inject(&dir.join("bundle"), &hooked).unwrap(),
+            Outcome::Changed
+        );
+        let back: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(!back.to_string().contains(CONTAINER_CLAIM_DIR), "{back}");
+        assert_eq!(back["hooks"]["createRuntime"].as_array().unwrap().len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn no_hooks_refuses_a_shared_pid_namespace_leaving_all_unchanged() {
+        let dir = scratch("sharedpid");
+        let path = dir.join("bundle/config.json");
+        let bytes = serde_json::to_vec(&config(json!([{"type": "pid", "path": "/proc/1/ns/pid"}])))
+            .unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        let e = inject(&dir.join("bundle"), &opts(&dir)).unwrap_err();
+        assert!(e.to_string().contains("pid namespace"), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        assert!(!claim::claims_dir(&dir.join("state")).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[rstest]
     #[case::root(json!({}), (0, 0))]

@@ -619,6 +619,13 @@ impl PodTest {
                     String::from_utf8_lossy(&out.stdout),
                     String::from_utf8_lossy(&out.stderr)
                 );
+                if self.inject == Inject::NoHooks {
+                    let text = fs::read_to_string(bundle.join("config.json")).unwrap();
+                    assert!(
+                        !text.contains("\"hook\"") && text.contains("/.podinit/claim"),
+                        "inject --no-hooks left a hook or no claim mount: {text}"
+                    );
+                }
                 if let Some(f) = &self.after_inject {
                     f(&c.name, &bundle);
                 }
