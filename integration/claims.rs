@@ -76,7 +76,8 @@ fn names_in_status(out: &PodOutcome) -> Vec<String> {
 
 /// The app looks everywhere it could find its container's token: the claim directory, its
 /// environment, its init's environment, command line and memory, its own mount table. None of
-/// it may hold the token, and the claim directory must be there, empty.
+/// it may hold the token, and the claim directory must be there, empty and not writable (the
+/// supervisor removed it on the host once claimed).
 #[test]
 fn the_app_cannot_read_the_token() {
     if pod::skip("the_app_cannot_read_the_token") {
@@ -88,6 +89,7 @@ fn the_app_cannot_read_the_token() {
         echo \"ls: $(ls -A /.podinit/claim 2>&1)\"\n\
         echo \"cat: $(cat /.podinit/claim/token 2>&1)\"\n\
         echo \"mount: $(grep -c ' /.podinit/claim ' /proc/self/mountinfo)\"\n\
+        touch /.podinit/claim/x 2>/dev/null; echo \"touch-status=$?\"\n\
         env; tr '\\0' '\\n' < /proc/1/environ; tr '\\0' ' ' < /proc/1/cmdline; echo\n\
         cat /proc/1/mem 2>&1 | head -c 200; echo\n\
         tlog looked";
@@ -122,6 +124,10 @@ fn the_app_cannot_read_the_token() {
     assert!(
         seen.contains("mount: 1"),
         "the claim mount is there: {seen}"
+    );
+    assert!(
+        seen.contains("touch-status=1"),
+        "the app cannot write to the bundle through the claim mount: {seen}"
     );
     for (file, text) in &out.logs {
         assert!(

@@ -2,7 +2,8 @@
 //! the rules and why): the pending claim is read from `<state-dir>/claims/NONCE.json`, the peer
 //! is looked at through `/proc` (world-readable files only: the supervisor keeps CAP_KILL and
 //! nothing else) with its pidfd already open, so a pid reused meanwhile is noticed, and the
-//! claim file is removed before the container is registered: it serves once.
+//! claim file is removed before the container is registered: it serves once. The bundle's
+//! claim directory goes too, before the app can start.
 
 use std::os::fd::OwnedFd;
 
@@ -95,6 +96,14 @@ impl Supervisor {
         })?;
         std::fs::remove_file(&path)
             .map_err(|e| format!("{who}: cannot use up the claim {}: {e}", path.display()))?;
+        // The claim directory too, now that the init emptied it: its mount in the container
+        // then shows a deleted directory, where the app can create nothing (it is the
+        // container user's, so the app could otherwise write to the bundle's filesystem).
+        let dir =
+            std::path::Path::new(&pending.bundle).join(format!("{}{nonce}", claim::DIR_PREFIX));
+        if let Err(e) = std::fs::remove_dir(&dir) {
+            log_warn!("supervise: {who}: cannot remove {}: {e}", dir.display());
+        }
         let PendingClaim {
             id,
             bundle,
