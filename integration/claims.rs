@@ -78,8 +78,10 @@ fn names_in_status(out: &PodOutcome) -> Vec<String> {
 /// environment, its init's environment, command line and memory, its own mount table. None of
 /// it may hold the token, and the claim directory must be there, empty and not writable (the
 /// supervisor removed it on the host once claimed).
-#[test]
-fn the_app_cannot_read_the_token() {
+#[rstest]
+#[case::root(None)]
+#[case::non_root(Some(1000))]
+fn the_app_cannot_read_the_token(#[case] user: Option<u32>) {
     if pod::skip("the_app_cannot_read_the_token") {
         return;
     }
@@ -93,8 +95,12 @@ fn the_app_cannot_read_the_token() {
         env; tr '\\0' '\\n' < /proc/1/environ; tr '\\0' ' ' < /proc/1/cmdline; echo\n\
         cat /proc/1/mem 2>&1 | head -c 200; echo\n\
         tlog looked";
+    let app = match user {
+        Some(uid) => app("app", script).user(uid, uid),
+        None => app("app", script),
+    };
     let out = pod("claim-app-reads")
-        .add(app("app", script))
+        .add(app)
         .after_inject(move |name, bundle| {
             seen.borrow_mut()
                 .insert(name.to_owned(), token_file(bundle).1);
