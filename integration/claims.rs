@@ -226,3 +226,67 @@ fn a_guessed_token_is_refused(#[case] own_nonce: bool, #[case] refusal: &str) {
     assert!(!out.events_of("g").contains(&"ran"), "{out}");
     assert_eq!(names_in_status(&out), ["ok"], "{out}");
 }
+
+/// The pending claims are files in the state dir, not the supervisor's memory: a supervisor
+/// SIGKILLed and restarted between `inject` and a container's start still lets its init claim
+/// (a declared pod, so it does not end with the first container).
+#[test]
+fn a_pending_claim_survives_a_supervisor_restart() {
+    if pod::skip("a_pending_claim_survives_a_supervisor_restart") {
+        return;
+    }
+    let mut running = pod("claim-restart")
+        .spec(serde_json::json!({"restartPolicy": "Never", "containers": [
+            {"name": "first", "image": "busybox"}, {"name": "late", "image": "busybox"}]}))
+        .add(app("first", "tlog ran"))
+        .add(app("late", "tlog ran").create_delay(Duration::from_millis(1500)))
+        .start(CreateOrder::Spec);
+    assert!(
+        running.wait_for("first ran", Duration::from_secs(10)),
+        "the first container ran"
+    );
+    let claims = running.state_dir().join("claims");
+    let pending = std::fs::read_dir(&claims).map_or(0, |d| d.count());
+    running.restart_supervisor();
+    let out = running.finish();
+    assert_eq!(
+        pending, 1,
+        "late's claim was still pending at the restart\n{out}"
+    );
+    assert!(out.events_of("late").contains(&"ran"), "{out}");
+    assert_eq!(out.exit_code("late"), Some(0), "{out}");
+    assert!(
+        supervisor_log(&out).contains("container late (")
+            && supervisor_log(&out).contains("claimed by its init"),
+        "{out}"
+    );
+    assert_eq!(names_in_status(&out), ["first", "late"], "{out}");
+    assert_eq!(out.phase(), Some("Succeeded"), "{out}");
+}
+
+/// An init with a registration to claim and no supervisor (killed, its socket gone) is not a
+/// plain init: its unreachable policy applies, here `fail` after 1 s, so the app never runs
+/// unsupervised (with hooks, the createRuntime hook would have failed the create instead).
+#[test]
+fn an_init_with_a_claim_and_no_supervisor_follows_its_unreachable_policy() {
+    if pod::skip("an_init_with_a_claim_and_no_supervisor_follows_its_unreachable_policy") {
+        return;
+    }
+    let mut running = pod("claim-nosup")
+        .spec(serde_json::json!({"restartPolicy": "Never", "containers": [
+            {"name": "first", "image": "busybox"}, {"name": "late", "image": "busybox"}]}))
+        .add(app("first", "tlog ran; sleep 2").env("PODINIT_UNREACHABLE_TIMEOUT", "1"))
+        .add(
+            app("late", "tlog ran")
+                .env("PODINIT_UNREACHABLE_TIMEOUT", "1")
+                .create_delay(Duration::from_millis(1000)),
+        )
+        .start(CreateOrder::Spec);
+    assert!(running.wait_for("first ran", Duration::from_secs(10)));
+    assert!(running.kill_supervisor(), "the supervisor was running");
+    // SIGKILL left the socket file; a supervisor that exited removes it: so do that.
+    std::fs::remove_file(running.state_dir().join("sock/init.sock")).unwrap();
+    let out = running.finish();
+    assert_eq!(out.exit_code("late"), Some(1), "late gave up\n{out}");
+    assert!(!out.events_of("late").contains(&"ran"), "{out}");
+}

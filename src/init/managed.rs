@@ -42,13 +42,16 @@ const TOKEN_STDERR: u64 = 4;
 const RECONNECT_EVERY: Duration = Duration::from_millis(200);
 
 /// The socket to use, if this init is managed: `PODINIT_SOCKET`, else the directory `inject`
-/// mounts into every managed container.
+/// mounts into every managed container (when the socket is there, or a claim waits).
 pub fn socket_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("PODINIT_SOCKET") {
         return Some(PathBuf::from(p));
     }
     let p = PathBuf::from(proto::CONTAINER_SOCK_DIR).join(proto::INIT_SOCKET_NAME);
-    p.exists().then_some(p)
+    // A no-hooks bundle's init has a registration to claim: managed even while the socket is
+    // not there (a supervisor restarting), so PODINIT_ON_UNREACHABLE decides, not a plain run.
+    let claim = std::path::Path::new(proto::CONTAINER_CLAIM_DIR).join(crate::claim::TOKEN_FILE);
+    (p.exists() || claim.exists()).then_some(p)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
