@@ -1,8 +1,9 @@
 //! `inject --no-hooks` against hostile containers (issue 13, the identity checks of issue 15
 //! for claims; `src/claim.rs`): real runc pods, bundles injected `--no-hooks`, the token files
 //! read and tampered with on the host between `inject` and the agent's first create, as a
-//! token that leaked would be. A refused container runs with `PODINIT_ON_UNREACHABLE=fail`,
-//! so its init exits 1 without starting its app.
+//! token that leaked would be. A refused container's init exits 1 without starting its app
+//! (the default `PODINIT_ON_UNREACHABLE=run` notwithstanding: a refusal is not an unreachable
+//! supervisor).
 
 mod pod;
 mod support;
@@ -51,9 +52,7 @@ fn pod(name: &str) -> PodTest {
 }
 
 fn app(name: &str, script: &str) -> Container {
-    Container::script(name, script)
-        .annotation("io.podinit.restart-policy", "Never")
-        .env("PODINIT_ON_UNREACHABLE", "fail")
+    Container::script(name, script).annotation("io.podinit.restart-policy", "Never")
 }
 
 fn supervisor_log(out: &PodOutcome) -> String {
@@ -279,6 +278,7 @@ fn an_init_with_a_claim_and_no_supervisor_follows_its_unreachable_policy() {
         .add(
             app("late", "tlog ran")
                 .env("PODINIT_UNREACHABLE_TIMEOUT", "1")
+                .env("PODINIT_ON_UNREACHABLE", "fail")
                 .create_delay(Duration::from_millis(1000)),
         )
         .start(CreateOrder::Spec);

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 
 use crate::proto::{CONTAINER_BINARY, CONTAINER_RUN_DIR, CONTAINER_SOCK_DIR};
 
+#[derive(Clone)]
 pub struct InjectOptions {
     /// The podinit binary on the host (hooks run in the runtime's namespace).
     pub binary: PathBuf,

@@ -456,14 +456,22 @@ impl Managed<'_> {
     fn on_message(&mut self, msg: SupervisorMessage) {
         log_debug!("{}: supervisor says {msg:?}", self.name);
         match msg {
-            // A claim refused (`claim.rs`): asking again is pointless, so no retrying for the
-            // unreachable timeout; PODINIT_ON_UNREACHABLE decides at once.
+            // A claim refused (`claim.rs`): a decision, not an unreachable supervisor. As a
+            // refused createRuntime registration fails the create, the app does not run.
             SupervisorMessage::Refused { error } => {
                 log_error!(
-                    "{}: the supervisor refused this container: {error}",
+                    "{}: the supervisor refused this container: {error}; not starting the app",
                     self.name
                 );
-                self.give_up();
+                match self.app {
+                    App::Held => {
+                        self.detached = true;
+                        self.cancel(Timer::Reconnect);
+                        self.cancel(Timer::GiveUp);
+                        self.finish = Some(super::EXIT_INIT_FAILURE);
+                    }
+                    _ => self.give_up(),
+                }
             }
             SupervisorMessage::Welcome { name, plan } => {
                 self.name = name;
