@@ -33,8 +33,14 @@
 //! | s13a/b/c | hostile input: hook with garbage stdin, inject on a bad config.json, explain naming a bad annotation |
 //! | s14 | pod deleted while a sidecar fails its startup probe: the held app ends NeverStarted |
 //! | x01-x11 | more of SPEC 3/6: app SIGKILLed (process / whole container), a second stop shortening the grace, non-zero sidecar exit in teardown, failed init container, postStart/preStop, startup-probe and liveness restarts, a late declared app, ECI exit priority and ignore-exit-code, OnFailure |
+//! | x30, x30b, x30c | KEP-5307 restart rules (the node e2e `Container Restart Rules`): a Never app restarted by its rule `In [42]` then Succeeded (restartCount 1); an exit no rule matches, or the app's own Never in an Always pod, is not restarted, Failed; the app's own Always in a Never pod is restarted |
+//! | x31 | the start-wait deadline (`io.podinit.start-timeout` 1500ms): `fail` fails the pod with StartTimeout naming the blocker, `start` starts the app anyway, `wait` keeps it held with the status (and `podinit status`) naming the deadline and the proxy's startup probe |
 //! | x40-x42 | from the e2e catalogue (docs/e2e-catalogue.md): a sidecar exiting 0 on its own is restarted; an app's preStop outliving the grace is cut, then every container stops with the 2 s minimum; a failing preStop in teardown does not hold the stop |
 //! | x45, x46 | probe timing on native sidecars (initialDelaySeconds, readiness at once after startup, an exec probe's timeout); the sleep preStop (2 s, 0 s, skipped for an exited container) |
+//! | x32 | day-2 operations: `podinit restart` of a sidecar and of an app (the other untouched), refusals, `podinit signal app HUP` |
+//! | x33, x34 | grace for log sidecars: the sidecars' grace reserve (the app killed early, the log sidecar flushes); ECI exit priority on every container, stage by stage, each stage the whole grace |
+//! | x35 | re-gating: an app that needs its proxy is stopped when the proxy crashes and started again after it |
+//! | x48, x49, x52 | from the e2e catalogue: liveness probes on a native sidecar (httpGet, tcpSocket, an exec probe outliving its timeout); httpGet postStart / preStop hooks reaching a handler sidecar; a sidecar's preStop outliving the grace leaves the Job Succeeded |
 //! | x47 | a regular init container failing under OnFailure or Always beside (or before) a native sidecar: restarted with backoff, the sidecar runs in parallel (or never starts), the pod Pending |
 //! | x44 | the teardown cause (AppFailed, app=3) in the sidecar's preStop environment and in the teardown file its TERM trap reads |
 //! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
@@ -2428,6 +2434,254 @@ fn x29_adopted_daemons_get_the_stop_signal_before_sigkill(#[case] order: CreateO
     assert_phase(&out, "Succeeded");
 }
 
+/// KEP-5307 (Kubernetes 1.35 container restart rules), the KEP's example and the node e2e
+/// "should restart container on rule match": a Job pod with restartPolicy Never whose app has
+/// its own `restartPolicy: Never` and a rule Restart `In [42]`. Run 1 exits 42 and is restarted
+/// in place by the rule (the sidecar is untouched), run 2 exits 0: Succeeded, restartCount 1.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x30_restart_rule_restarts_a_never_app_on_exit_code_42(#[case] order: CreateOrder) {
+    if pod::skip("x30_restart_rule_restarts_a_never_app_on_exit_code_42") {
+        return;
+    }
+    let app = "echo run >> /shared/app-runs; n=$(wc -l < /shared/app-runs); tlog \"run $n\"\n\
+               [ \"$n\" = 1 ] && { tlog retriable; exit 42; }\n\
+               tlog exiting; sleep 0.3; exit 0";
+    let rules = json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]);
+    let out = pod("x30-restart-rules")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 10,
+            "initContainers": [native_sidecar("sidecar")],
+            "containers": [{"name": "app", "image": "busybox",
+                "restartPolicy": "Never", "restartPolicyRules": rules}],
+        }))
+        .add(Container::script("sidecar", &sidecar_body("0")))
+        .add(Container::script("app", app))
+        .run(order);
+    assert_eq!(
+        out.events_of("app"),
+        ["run 1", "retriable", "run 2", "exiting"],
+        "{out}"
+    );
+    out.assert_order(&[
+        "sidecar started",
+        "app run 1",
+        "app run 2",
+        "sidecar got TERM",
+    ]);
+    assert_after(&out, "app exiting", "sidecar got TERM", 300.0);
+    assert_eq!(count(&out, "sidecar", "started"), 1, "{out}");
+    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
+    assert!(
+        status_events(&out, "app")
+            .iter()
+            .any(|e| e.contains("restartPolicyRules[0]") && e.contains("In [42]")),
+        "the rule that restarted the app is in the timeline\n{out}"
+    );
+    assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
+    assert_stopped_sidecar(&out, "sidecar", 0);
+    assert_phase(&out, "Succeeded");
+}
+
+/// KEP-5307, the node e2e "Container Restart Rules" cases of a container not restarted: "should
+/// not restart container on rule mismatch, container restart policy Never" (a Never pod, the
+/// app's own Never and a rule `In [42]`, exit 3) and "... on container-level restart policy
+/// Never" (an Always pod, the app's own Never, exit 1). The app runs once; the pod is Failed.
+#[rstest]
+#[case::rule_mismatch_spec("Never", json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]), 3, CreateOrder::Spec)]
+#[case::rule_mismatch_reverse("Never", json!([{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]), 3, CreateOrder::Reverse)]
+#[case::own_never_in_always_pod_spec("Always", json!(null), 1, CreateOrder::Spec)]
+#[case::own_never_in_always_pod_reverse("Always", json!(null), 1, CreateOrder::Reverse)]
+fn x30b_restart_rule_mismatch_is_not_restarted(
+    #[case] pod_policy: &str,
+    #[case] rules: Value,
+    #[case] code: i32,
+    #[case] order: CreateOrder,
+) {
+    if pod::skip("x30b_restart_rule_mismatch_is_not_restarted") {
+        return;
+    }
+    let out = pod("x30b-restart-rule-mismatch")
+        .spec(json!({
+            "restartPolicy": pod_policy,
+            "containers": [{"name": "app", "image": "busybox",
+                "restartPolicy": "Never", "restartPolicyRules": rules}],
+        }))
+        .add(Container::script("app", &app_body("", code)))
+        .run(order);
+    assert_eq!(count(&out, "app", "started"), 1, "{out}");
+    assert_eq!(st(&out, "app", "restartCount"), 0, "{out}");
+    assert_reaped(&out, &[("app", code)]);
+    assert_phase(&out, "Failed");
+}
+
+/// KEP-5307, the node e2e "should restart container on container-level restart policy
+/// Always": a Never pod whose app has its own Always is restarted after it exits 1; run 2
+/// keeps running until the pod is deleted.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x30c_own_always_restarts_in_a_never_pod(#[case] order: CreateOrder) {
+    if pod::skip("x30c_own_always_restarts_in_a_never_pod") {
+        return;
+    }
+    let app = "trap 'tlog got TERM; exit 0' TERM\n\
+               echo run >> /shared/app-runs; n=$(wc -l < /shared/app-runs); tlog \"run $n\"\n\
+               [ \"$n\" = 1 ] && exit 1\n\
+               while :; do sleep 0.05; done";
+    let running = pod("x30c-own-always")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "containers": [{"name": "app", "image": "busybox", "restartPolicy": "Always"}],
+        }))
+        .add(Container::script("app", app))
+        .start(order);
+    assert!(
+        running.wait_for("app run 2", Duration::from_secs(15)),
+        "the app was not restarted: {:?}",
+        running.timeline()
+    );
+    stop(&running, 5);
+    let out = running.finish();
+    assert_eq!(
+        out.events_of("app"),
+        ["run 1", "run 2", "got TERM"],
+        "{out}"
+    );
+    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
+    assert_reaped(&out, &[("app", 0)]);
+}
+
+/// The start-wait deadline (issue 11 item 6, beyond the kubelet): a native sidecar `proxy`
+/// whose startup probe waits for `/dev/shm/ready`, which it makes only after 3 s (`wait`) or
+/// never; the app carries `io.podinit.start-timeout` and `io.podinit.on-start-timeout`.
+/// `fail`: at 1.5 s the pod fails with StartTimeout, naming the app and the proxy's probe, the
+/// app never runs, the proxy is stopped. `start`: the app starts at 1.5 s anyway, exits 0, the
+/// Job succeeds. `wait`: the app's status says, while it is held, that the deadline passed and
+/// what holds it; it starts once the proxy is ready.
+#[rstest]
+#[case::fail_spec("fail", CreateOrder::Spec)]
+#[case::fail_reverse("fail", CreateOrder::Reverse)]
+#[case::start_spec("start", CreateOrder::Spec)]
+#[case::start_reverse("start", CreateOrder::Reverse)]
+#[case::wait_spec("wait", CreateOrder::Spec)]
+#[case::wait_reverse("wait", CreateOrder::Reverse)]
+fn x31_start_wait_deadline_fails_starts_or_waits(#[case] then: &str, #[case] order: CreateOrder) {
+    if pod::skip("x31_start_wait_deadline_fails_starts_or_waits") {
+        return;
+    }
+    // Short sleeps, so the TERM trap runs at once (a shell runs it after its foreground
+    // command); 60 of them take at least 3 s.
+    let ticks = if then == "wait" { 60 } else { 1_000_000 };
+    let proxy = format!(
+        "trap 'tlog got TERM; exit 0' TERM\n\
+         tlog started; n=0; while [ $n -lt {ticks} ]; do sleep 0.05; n=$((n+1)); done\n\
+         touch /dev/shm/ready; tlog ready\n\
+         while :; do sleep 0.05; done"
+    );
+    let test = pod(&format!("x31-start-wait-{then}"))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [native_sidecar("proxy")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("proxy", &proxy))
+        .add(
+            Container::script("app", &app_body("", 0))
+                .annotation("io.podinit.start-timeout", "1500ms")
+                .annotation("io.podinit.on-start-timeout", then),
+        );
+    let blocker = "waiting for sidecar proxy: its startupProbe has not passed yet";
+    let running = test.start(order);
+    if then == "wait" {
+        let held = wait_status(&running, Duration::from_secs(10), |s| {
+            container_state(s, "app").is_some_and(|c| {
+                c["state"] == "waiting"
+                    && c["message"].as_str().is_some_and(|m| {
+                        m.starts_with(blocker)
+                            && m.ends_with(
+                                "(start-wait timeout of 1500ms passed; on-start-timeout: wait)",
+                            )
+                    })
+            })
+        });
+        assert!(
+            held,
+            "the held app's status never named the deadline and the blocker: {:?}",
+            running.status()
+        );
+        let table = running.podinit(&["status"]);
+        let table = String::from_utf8_lossy(&table.stdout);
+        assert!(
+            table.contains(&format!("Waiting at the start gate: {blocker}")),
+            "podinit status names the blocker:\n{table}"
+        );
+    }
+    let out = running.finish();
+    let held_ms = status_event_ms(&out, Some("app"), "start-wait timeout of 1500ms passed")
+        - status_event_ms(&out, Some("app"), "registered as");
+    assert!(
+        (1400..5000).contains(&held_ms),
+        "the deadline fell {held_ms} ms after the app's registration (1500 ms)\n{out}"
+    );
+    let note = status_events(&out, "app")
+        .into_iter()
+        .find(|e| e.starts_with("start-wait timeout"))
+        .unwrap_or_default();
+    assert!(
+        note.contains(blocker) && note.contains(&format!("on-start-timeout: {then}")),
+        "{note}\n{out}"
+    );
+    match then {
+        "fail" => {
+            assert_eq!(count(&out, "app", "started"), 0, "the app never ran\n{out}");
+            assert_eq!(st(&out, "app", "reason"), "NeverStarted", "{out}");
+            let status = out.status_json.as_ref().expect("status.json");
+            assert_eq!(status["reason"], "StartTimeout", "{out}");
+            let message = status["message"].as_str().unwrap_or_default();
+            assert!(
+                message.starts_with(&format!(
+                    "container app waited 1500ms at its start gate, {blocker}"
+                )),
+                "{message}\n{out}"
+            );
+            assert_eq!(count(&out, "proxy", "got TERM"), 1, "{out}");
+            assert_reaped(&out, &[("proxy", 0), ("app", 1)]);
+            assert_phase(&out, "Failed");
+        }
+        "start" => {
+            assert_eq!(
+                count(&out, "proxy", "ready"),
+                0,
+                "the proxy never got ready\n{out}"
+            );
+            out.assert_order(&[
+                "proxy started",
+                "app started",
+                "app exiting",
+                "proxy got TERM",
+            ]);
+            assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+            assert_phase(&out, "Succeeded");
+        }
+        _ => {
+            out.assert_order(&[
+                "proxy started",
+                "proxy ready",
+                "app started",
+                "proxy got TERM",
+            ]);
+            assert_after(&out, "proxy started", "app started", 3000.0);
+            assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+            assert_phase(&out, "Succeeded");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ported from the Kubernetes node e2e catalogue (docs/e2e-catalogue.md), entries "not yet" before
 
@@ -2985,6 +3239,460 @@ fn x47_a_failing_init_container_restarts_beside_a_running_sidecar(
         (8000.0..20000.0).contains(&second_wait_ms),
         "the second restart came {second_wait_ms:.0} ms after the first (backoff 10 s)\n{out}"
     );
+}
+
+/// A Job of a native sidecar `proxy` (its `sidecar_body`) and an app that logs `started`,
+/// exits 143 on TERM and 0 on HUP; grace 5 s.
+fn proxy_and_hup_app(test: PodTest) -> PodTest {
+    test.timeout(Duration::from_secs(60))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [native_sidecar("proxy")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("proxy", &sidecar_body("0")))
+        .add(Container::script(
+            "app",
+            "trap 'tlog got TERM; exit 143' TERM\n\
+             trap 'tlog got HUP; exit 0' HUP\n\
+             tlog started\n\
+             while :; do sleep 0.05; done",
+        ))
+}
+
+/// How many times `name` has logged `started` so far.
+fn runs_so_far(running: &RunningPod, name: &str) -> usize {
+    running
+        .timeline()
+        .iter()
+        .filter(|e| e.container == name && e.text == "started")
+        .count()
+}
+
+/// Issue 11 item 6, day-2 operations on the control socket: `podinit restart proxy` stops the
+/// sidecar's process (its TERM trap runs) and starts it again with the app untouched;
+/// `podinit restart app` does the same to an app under `restartPolicy: Never`; unknown
+/// containers and bad signals are refused; `podinit signal app HUP` reaches the app's process,
+/// whose trap exits 0: the Job completes, the sidecar is stopped, Succeeded.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x32_operator_restart_and_signal_one_container(#[case] order: CreateOrder) {
+    if pod::skip("x32_operator_restart_and_signal_one_container") {
+        return;
+    }
+    let running = proxy_and_hup_app(pod("x32-restart-signal")).start(order);
+    let runs = |name: &str| runs_so_far(&running, name);
+    let ok = |args: &[&str]| {
+        running.mark(&args.join(" "));
+        let out = running.podinit(args);
+        assert!(
+            out.status.success(),
+            "podinit {args:?}: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "{:?}",
+        running.timeline()
+    );
+    ok(&["restart", "proxy"]);
+    assert!(
+        support::eventually(Duration::from_secs(15), || runs("proxy") == 2),
+        "the proxy did not start again: {:?}",
+        running.timeline()
+    );
+    assert_eq!(runs("app"), 1, "the app was touched");
+    ok(&["restart", "app"]);
+    assert!(
+        support::eventually(Duration::from_secs(15), || runs("app") == 2),
+        "the app did not start again: {:?}",
+        running.timeline()
+    );
+    let refused = running.podinit(&["restart", "nope"]);
+    let why = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert_eq!(refused.status.code(), Some(1), "{why}");
+    assert!(why.contains("no container \"nope\""), "{why}");
+    let bad = running.podinit(&["signal", "app", "NOPE"]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    ok(&["signal", "app", "HUP"]);
+    let out = running.finish();
+    let first = |text: &str| at(&out, text);
+    let events: Vec<&pod::TimelineEntry> = out
+        .timeline
+        .iter()
+        .filter(|e| e.container == "proxy" && e.text == "started")
+        .collect();
+    assert_eq!(events.len(), 2, "{out}");
+    assert!(
+        first("proxy got TERM") < events[1].at_us,
+        "the restart's TERM came before the second start\n{out}"
+    );
+    assert!(
+        first("app got HUP") > first("harness signal app HUP"),
+        "{out}"
+    );
+    assert_eq!(count(&out, "app", "got TERM"), 1, "{out}");
+    assert_eq!(
+        count(&out, "proxy", "got TERM"),
+        2,
+        "restart, then teardown\n{out}"
+    );
+    assert_eq!(st(&out, "proxy", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "app", "exitCode"), 0, "{out}");
+    assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// Issue 11 item 6, grace for log sidecars: with `io.podinit.sidecar-grace-reserve: 3` and a
+/// 6 s deletion, an app that ignores SIGTERM is killed 3 s in (not at 6 s), and the log sidecar,
+/// signalled once the app is gone, has the budget's last 3 s to flush (2 s here) and exits 0 by
+/// itself, not SIGKILLed. The pod is Failed (the app's 137).
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x33_a_sidecar_grace_reserve_lets_the_log_sidecar_flush(#[case] order: CreateOrder) {
+    if pod::skip("x33_a_sidecar_grace_reserve_lets_the_log_sidecar_flush") {
+        return;
+    }
+    let test = pod("x33-sidecar-reserve")
+        .timeout(Duration::from_secs(60))
+        .pod_annotation("io.podinit.sidecar-grace-reserve", "3")
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 6,
+            "initContainers": [native_sidecar("log")],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script(
+            "log",
+            "trap 'tlog got TERM; sleep 2; tlog flushed; exit 0' TERM\n\
+             tlog started; touch /dev/shm/ready\n\
+             while :; do sleep 0.05; done",
+        ))
+        .add(Container::script(
+            "app",
+            "trap 'tlog ignoring TERM' TERM\ntlog started\nwhile :; do sleep 0.05; done",
+        ));
+    let running = test.start(order);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "{:?}",
+        running.timeline()
+    );
+    stop(&running, 6);
+    let out = running.finish();
+    let killed_after = gap_ms(&out, "harness stop requested", "log got TERM");
+    assert!(
+        (2500.0..5000.0).contains(&killed_after),
+        "the app's part of the budget is 6 - 3 s: the log sidecar's signal came {killed_after:.0} ms after the stop\n{out}"
+    );
+    out.assert_order(&["app ignoring TERM", "log got TERM", "log flushed"]);
+    assert_stopped_sidecar(&out, "log", 0);
+    assert_eq!(st(&out, "app", "rawExitCode"), 137, "{out}");
+    assert_reaped(&out, &[("log", 0), ("app", 137)]);
+    assert_phase(&out, "Failed");
+}
+
+/// Issue 11 item 6, ECI exit priority on every container, stage by stage: apps `a1` (10) and
+/// `a2` (0), log sidecar `log` (-5), grace 2 s. Each takes 1.5 s to exit after its signal; each
+/// stage's signal waits for the stage before it to exit and has the whole 2 s, so all three
+/// exit by themselves, 4.5 s in all, past the 2 s grace (as ECI documents), none SIGKILLed.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x34_eci_exit_priority_stops_every_container_stage_by_stage(#[case] order: CreateOrder) {
+    if pod::skip("x34_eci_exit_priority_stops_every_container_stage_by_stage") {
+        return;
+    }
+    let body = "trap 'tlog got TERM; sleep 1.5; tlog exiting; exit 0' TERM\n\
+                tlog started; touch /dev/shm/ready\n\
+                while :; do sleep 0.05; done";
+    let test = pod("x34-eci-exit-stages")
+        .timeout(Duration::from_secs(60))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 2,
+            "containers": [
+                {"name": "a1", "image": "busybox"},
+                {"name": "a2", "image": "busybox"},
+                {"name": "log", "image": "busybox"},
+            ],
+        }))
+        .add(Container::script("a1", body).env("ECI_CONTAINER_EXIT_PRIORITY", "10"))
+        .add(Container::script("a2", body).env("ECI_CONTAINER_EXIT_PRIORITY", "0"))
+        .add(
+            Container::script("log", body)
+                .env("ECI_SIDECAR_CONTAINER", "true")
+                .env("ECI_CONTAINER_EXIT_PRIORITY", "-5"),
+        );
+    let running = test.start(order);
+    for c in ["a1", "a2", "log"] {
+        assert!(
+            running.wait_for(&format!("{c} started"), Duration::from_secs(15)),
+            "{:?}",
+            running.timeline()
+        );
+    }
+    stop(&running, 2);
+    let out = running.finish();
+    out.assert_order(&[
+        "a1 got TERM",
+        "a1 exiting",
+        "a2 got TERM",
+        "a2 exiting",
+        "log got TERM",
+        "log exiting",
+    ]);
+    assert_after(&out, "a1 got TERM", "a2 got TERM", 1400.0);
+    assert_after(&out, "a2 got TERM", "log got TERM", 1400.0);
+    for c in ["a1", "a2", "log"] {
+        assert_eq!(st(&out, c, "rawExitCode"), 0, "{c} was not killed\n{out}");
+    }
+    assert_reaped(&out, &[("a1", 0), ("a2", 0), ("log", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// Issue 11 item 6, re-gating: with `io.podinit.needs-sidecars: app=proxy:restart`, a crash of
+/// the proxy (SIGKILL through `podinit signal`) stops the app too, and the app starts again
+/// only after the proxy has started again; the Job then completes (the app exits 0 on HUP).
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x35_an_app_needing_its_sidecar_is_restarted_after_it(#[case] order: CreateOrder) {
+    if pod::skip("x35_an_app_needing_its_sidecar_is_restarted_after_it") {
+        return;
+    }
+    let test = pod("x35-regate").pod_annotation("io.podinit.needs-sidecars", "app=proxy:restart");
+    let running = proxy_and_hup_app(test).start(order);
+    let runs = |name: &str| runs_so_far(&running, name);
+    assert!(
+        running.wait_for("app started", Duration::from_secs(15)),
+        "{:?}",
+        running.timeline()
+    );
+    running.mark("proxy killed");
+    let out = running.podinit(&["signal", "proxy", "KILL"]);
+    assert!(out.status.success(), "podinit signal: {out:?}");
+    assert!(
+        support::eventually(Duration::from_secs(20), || runs("app") == 2),
+        "the app did not start again: {:?}",
+        running.timeline()
+    );
+    let out = running.podinit(&["signal", "app", "HUP"]);
+    assert!(out.status.success(), "podinit signal: {out:?}");
+    let out = running.finish();
+    let starts = |name: &str| -> Vec<u64> {
+        out.timeline
+            .iter()
+            .filter(|e| e.container == name && e.text == "started")
+            .map(|e| e.at_us)
+            .collect()
+    };
+    let (proxy, app) = (starts("proxy"), starts("app"));
+    assert_eq!((proxy.len(), app.len()), (2, 2), "{out}");
+    assert!(
+        at(&out, "app got TERM") > at(&out, "harness proxy killed"),
+        "{out}"
+    );
+    assert!(
+        app[1] > proxy[1],
+        "the app started again only after the proxy did\n{out}"
+    );
+    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "proxy", "restartCount"), 1, "{out}");
+    assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// A native sidecar serving HTTP on 127.0.0.1:8080 from busybox httpd (`/dev/shm/www`, CGI
+/// scripts run by /bin/sh: /dev/shm is noexec), `/healthz` present, `/cgi-bin/local.sh` a 302
+/// to `/healthz`, `/cgi-bin/away.sh` a 302 to another host; `first_run` is shell run
+/// once, in its first run only (a marker in /dev/shm survives its restarts).
+fn web_sidecar_body(first_run: &str) -> String {
+    format!(
+        "trap 'tlog got TERM; exit 0' TERM\n\
+         mkdir -p /dev/shm/www/cgi-bin\n\
+         echo ok >/dev/shm/www/healthz\n\
+         echo '*.sh:/bin/sh' >/dev/shm/httpd.conf\n\
+         cat >/dev/shm/www/cgi-bin/echo.sh <<'CGI'\n\
+         t=$(adjtimex | grep tv_); set -- $t\n\
+         echo \"$2$(printf %06d \"$4\") $SERVER $QUERY_STRING\" >>/shared/timeline.log\n\
+         printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n\
+         CGI\n\
+         printf '%s\\n' 'printf \"HTTP/1.1 302 Found\\r\\nLocation: /healthz\\r\\n\\r\\n\"' \
+           >/dev/shm/www/cgi-bin/local.sh\n\
+         printf '%s\\n' 'printf \"HTTP/1.1 302 Found\\r\\nLocation: http://example.invalid/healthz\\r\\n\\r\\n\"' \
+           >/dev/shm/www/cgi-bin/away.sh\n\
+         httpd -f -p 127.0.0.1:8080 -h /dev/shm/www -c /dev/shm/httpd.conf &\n\
+         until wget -q -O /dev/null http://127.0.0.1:8080/healthz; do sleep 0.05; done\n\
+         tlog started; touch /dev/shm/ready\n\
+         if [ ! -e /dev/shm/ran ]; then touch /dev/shm/ran; {first_run}; fi\n\
+         while :; do sleep 0.05; done"
+    )
+}
+
+/// e2e P05, P06, P08, P11, P12, P13 (liveness probes, the sidecar variants): an httpGet
+/// liveness probe on `/healthz` restarts the sidecar once the file is gone (P05) and never while
+/// it is there (P08); a local redirect is followed to the missing file and restarts it (P12); a
+/// redirect to another host is a success, not followed (P13); a tcpSocket probe on a listening port never restarts it (P06); an exec probe that
+/// outlives its `timeoutSeconds` counts as failed and restarts it (P11). Observed 6 s; then the
+/// app exits and the Job succeeds.
+#[rstest]
+#[case::http_restarted(json!({"httpGet": {"path": "/healthz", "port": 8080}}), "rm /dev/shm/www/healthz", true)]
+#[case::http_not_restarted(json!({"httpGet": {"path": "/healthz", "port": 8080}}), ":", false)]
+#[case::http_local_redirect_followed(json!({"httpGet": {"path": "/cgi-bin/local.sh", "port": 8080}}), "rm /dev/shm/www/healthz", true)]
+#[case::http_other_host_redirect_not_followed(json!({"httpGet": {"path": "/cgi-bin/away.sh", "port": 8080}}), "rm /dev/shm/www/healthz", false)]
+#[case::tcp_not_restarted(json!({"tcpSocket": {"port": 8080}}), ":", false)]
+#[case::exec_timeout_restarted(json!({"exec": {"command": ["sh", "-c", "test ! -e /dev/shm/slow || sleep 10"]}, "timeoutSeconds": 1}), "touch /dev/shm/slow", true)]
+fn x48_liveness_probes_on_a_native_sidecar(
+    #[case] probe: Value,
+    #[case] first_run: &str,
+    #[case] restarted: bool,
+) {
+    if pod::skip("x48_liveness_probes_on_a_native_sidecar") {
+        return;
+    }
+    let mut liveness = probe;
+    liveness["periodSeconds"] = json!(1);
+    liveness["failureThreshold"] = json!(1);
+    // The restarted sidecar must not fail again: its first run alone breaks the probe.
+    let first_run = format!("{first_run}; sleep 4; rm -f /dev/shm/slow");
+    let test = pod("x48-liveness")
+        .timeout(Duration::from_secs(60))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [{"name": "web", "image": "busybox", "restartPolicy": "Always",
+                                "startupProbe": waiting_probe("/dev/shm/ready"),
+                                "livenessProbe": liveness}],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script("web", &web_sidecar_body(&first_run)))
+        .add(Container::script("app", &app_body("sleep 6", 0)));
+    let out = test.run(CreateOrder::Spec);
+    let restarts = st(&out, "web", "restartCount").as_u64().unwrap_or(0);
+    if restarted {
+        assert!(
+            restarts >= 1,
+            "the failing liveness probe did not restart it\n{out}"
+        );
+        assert!(count(&out, "web", "got TERM") >= 1, "{out}");
+    } else {
+        assert_eq!(restarts, 0, "a passing liveness probe restarted it\n{out}");
+        assert_eq!(count(&out, "web", "started"), 1, "{out}");
+    }
+    assert_reaped(&out, &[("web", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
+}
+
+/// e2e H03, H05 (regular container) and H09, H11 (restartable init container): httpGet
+/// postStart and preStop hooks reach the handler. A native sidecar `handler` serves
+/// `/cgi-bin/echo.sh`, which logs its query; the app and a second sidecar `hooked` have
+/// postStart and preStop httpGet hooks on it. Each hook is received once; the preStops only
+/// after the deletion; `handler` (declared first) outlives them all.
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x49_http_hooks_reach_their_handler(#[case] order: CreateOrder) {
+    if pod::skip("x49_http_hooks_reach_their_handler") {
+        return;
+    }
+    let hooks = |who: &str| {
+        let get = |msg: String| json!({"httpGet": {"path": format!("/cgi-bin/echo.sh?msg={msg}"), "port": 8080}});
+        json!({"postStart": get(format!("{who}-poststart")), "preStop": get(format!("{who}-prestop"))})
+    };
+    let test = pod("x49-http-hooks")
+        .timeout(Duration::from_secs(60))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": [
+                {"name": "handler", "image": "busybox", "restartPolicy": "Always",
+                 "startupProbe": waiting_probe("/dev/shm/ready")},
+                {"name": "hooked", "image": "busybox", "restartPolicy": "Always",
+                 "lifecycle": hooks("sidecar")},
+            ],
+            "containers": [{"name": "app", "image": "busybox", "lifecycle": hooks("app")}],
+        }))
+        .add(Container::script("handler", &web_sidecar_body(":")).env("SERVER", "handler"))
+        .add(Container::script("hooked", &sidecar_body("0")))
+        .add(Container::script(
+            "app",
+            "trap 'tlog got TERM; exit 0' TERM\ntlog started\nwhile :; do sleep 0.05; done",
+        ));
+    let running = test.start(order);
+    assert!(
+        running.wait_for("handler msg=app-poststart", Duration::from_secs(20)),
+        "the app's postStart never reached the handler: {:?}",
+        running.timeline()
+    );
+    stop(&running, 5);
+    let out = running.finish();
+    for msg in [
+        "sidecar-poststart",
+        "app-poststart",
+        "sidecar-prestop",
+        "app-prestop",
+    ] {
+        assert_eq!(
+            count(&out, "handler", &format!("msg={msg}")),
+            1,
+            "{msg} received once\n{out}"
+        );
+    }
+    out.assert_order(&["handler msg=sidecar-poststart", "app started"]);
+    out.assert_order(&["harness stop requested", "handler msg=app-prestop"]);
+    out.assert_order(&["harness stop requested", "handler msg=sidecar-prestop"]);
+    out.assert_order(&["handler msg=app-prestop", "handler got TERM"]);
+    out.assert_order(&["handler msg=sidecar-prestop", "handler got TERM"]);
+    assert_reaped(&out, &[("handler", 0), ("hooked", 0), ("app", 0)]);
+}
+
+/// e2e L133 ("should mark pod as succeeded if any of the prestop hook in restartable init
+/// containers have exceeded its termination grace period seconds"): the app of a Job exits 0;
+/// the sidecar's preStop would take 30 s and its process ignores SIGTERM; with a 3 s grace the
+/// preStop is cut, the sidecar is signalled then SIGKILLed 2 s later, and the pod is Succeeded
+/// (a sidecar's end never counts).
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn x52_a_sidecar_pre_stop_outliving_the_grace_leaves_the_job_succeeded(#[case] order: CreateOrder) {
+    if pod::skip("x52_a_sidecar_pre_stop_outliving_the_grace_leaves_the_job_succeeded") {
+        return;
+    }
+    let test = pod("x52-sidecar-prestop-outlives")
+        .timeout(Duration::from_secs(40))
+        .spec(json!({
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 3,
+            "initContainers": [{"name": "s", "image": "busybox", "restartPolicy": "Always",
+                "startupProbe": waiting_probe("/dev/shm/ready"),
+                "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c",
+                    format!("{}; sleep 30; {}", pod::log_line("preStop started"),
+                            pod::log_line("preStop finished"))]}}}}],
+            "containers": [{"name": "app", "image": "busybox"}],
+        }))
+        .add(Container::script(
+            "s",
+            "trap 'tlog got TERM' TERM\ntlog started; touch /dev/shm/ready\nwhile :; do sleep 0.05; done",
+        ))
+        .add(Container::script("app", &app_body(":", 0)));
+    let out = test.run(order);
+    out.assert_order(&["app exiting", "s preStop started", "s got TERM"]);
+    assert_eq!(count(&out, "s", "preStop finished"), 0, "{out}");
+    let cut = gap_ms(&out, "s preStop started", "s got TERM");
+    assert!(
+        (2500.0..6000.0).contains(&cut),
+        "the preStop was cut {cut:.0} ms after it began (grace 3 s)\n{out}"
+    );
+    assert_stopped_sidecar(&out, "s", 137);
+    assert_reaped(&out, &[("s", 0), ("app", 0)]);
+    assert_phase(&out, "Succeeded");
 }
 
 // ---------------------------------------------------------------------------------------------

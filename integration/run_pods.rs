@@ -735,3 +735,30 @@ fn each_incarnation_of_a_container_has_its_own_stdlog_file() {
     );
     assert_eq!(r.container("sidecar")["restartCount"], 1, "{}", r.dump());
 }
+
+/// A Pod's `metadata.annotations` reach every container, as an agent's pod annotation
+/// pass-through does: BCI's ignore-exit-code list makes the failing app report 0 (the Job
+/// Succeeded, podinit run exits 0), and a bad `io.podinit.needs-sidecars` is refused before
+/// anything runs, naming the annotation.
+#[test]
+fn the_pods_metadata_annotations_reach_its_containers() {
+    if skip("runc") {
+        return;
+    }
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bci\n  annotations:\n    \
+               bci.virtual-kubelet.io/bci-ignore-exit-code-containers: app\n\
+               spec:\n  restartPolicy: Never\n  containers:\n  - name: app\n    image: busybox\n    \
+               command: [sh, -c, 'exit 3']\n";
+    let (code, stderr) = run_text(&[("bci.yaml", pod)], None);
+    assert_eq!(code, Some(0), "{stderr}");
+    let bad = pod.replace(
+        "bci.virtual-kubelet.io/bci-ignore-exit-code-containers: app",
+        "io.podinit.needs-sidecars: app=ghost",
+    );
+    let (code, stderr) = run_text(&[("bad.yaml", &bad)], None);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("io.podinit.needs-sidecars") && stderr.contains("no container ghost"),
+        "{stderr}"
+    );
+}

@@ -37,6 +37,12 @@ pub enum Command {
         target: crate::operator::Target,
         grace: Option<u64>,
     },
+    /// `podinit restart` / `podinit signal`.
+    Operate {
+        target: crate::operator::Target,
+        container: String,
+        op: crate::engine::Operation,
+    },
     Run(crate::run::RunOptions),
     RunVm(crate::run::RunOptions, crate::vm::host::VmOptions),
     SandboxInit,
@@ -136,6 +142,11 @@ pub fn run(command: Command) -> i32 {
         }
         Command::Status { target, format } => crate::operator::status(&target, format),
         Command::Stop { target, grace } => crate::operator::stop(&target, grace),
+        Command::Operate {
+            target,
+            container,
+            op,
+        } => crate::operator::operate(&target, &container, op),
     }
 }
 

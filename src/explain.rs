@@ -112,7 +112,17 @@ fn waits_for(plan: &ContainerPlan, pod: &PodDeclaration) -> Vec<String> {
 
 fn stop_order(plan: &ContainerPlan, pod: &PodDeclaration) -> String {
     match plan.kind {
-        Kind::App => "gets its stop signal at teardown start, once its preStop is done".into(),
+        Kind::App => match (plan.exit_priority, plan.sidecar_reserve_seconds) {
+            (Some(p), _) => format!(
+                "gets its stop signal once its preStop is done and every app with an exit \
+                 priority above {p} has exited; its stage has the whole grace"
+            ),
+            (None, Some(r)) if r > 0 => format!(
+                "gets its stop signal at teardown start, once its preStop is done; SIGKILL {r}s \
+                 before the grace budget ends (the sidecars' reserve)"
+            ),
+            _ => "gets its stop signal at teardown start, once its preStop is done".into(),
+        },
         Kind::Init => {
             "stopped at once if still running at teardown; sidecars do not wait for it".into()
         }
@@ -185,12 +195,16 @@ pub fn to_json(classified: &Classified) -> Value {
         "waitsFor": waits_for(plan, pod),
         "stopOrder": stop_order(plan, pod),
         "restartPolicy": plan.restart,
+        "restartPolicyRules": plan.restart_rules,
+        "restartRulesMean": plan.restart_rules.iter().map(|r| r.describe()).collect::<Vec<_>>(),
         "exitCode": if plan.ignore_exit_code { "reported as 0 (ECI_CONTAINER_IGNORE_EXIT_CODE), real code in the message" }
             else if plan.kind == Kind::Sidecar { "reported as 0 when stopped by podinit in teardown; real code kept as rawExitCode" }
             else { "reported as the process ended (128+signal for a signal death)" },
         "countsForReady": plan.counts_for_ready,
         "stopSignal": plan.stop_signal.name,
         "graceSeconds": plan.grace_seconds,
+        "sidecarGraceReserveSeconds": plan.sidecar_reserve_seconds,
+        "needsSidecars": plan.needs_sidecars,
         "activeDeadlineSeconds": plan.active_deadline_seconds,
         "terminationMessage": {
             "path": plan.termination_message.path,
@@ -238,11 +252,18 @@ pub fn to_text(classified: &Classified) -> String {
         }
     }
     out += &format!("  stop: {} with {}\n", s("stopOrder"), s("stopSignal"));
-    out += &format!(
-        "  restart: {}\n  exit code: {}\n",
-        v["restartPolicy"].as_str().unwrap_or(""),
-        s("exitCode")
-    );
+    out += &format!("  restart: {}\n", v["restartPolicy"].as_str().unwrap_or(""));
+    let rules: Vec<&str> = v["restartRulesMean"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !rules.is_empty() {
+        out += "  restart rules (restartPolicyRules, first match wins, else the restart policy):\n";
+        for (i, r) in rules.iter().enumerate() {
+            out += &format!("    [{i}] {r}\n");
+        }
+    }
+    out += &format!("  exit code: {}\n", s("exitCode"));
     out += &format!(
         "  termination message: {} ({}): {}\n",
         v["terminationMessage"]["path"].as_str().unwrap_or(""),
@@ -281,4 +302,46 @@ pub fn to_text(classified: &Classified) -> String {
         out += &format!("  note: {n}\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::{BundleInput, classify_bundle};
+
+    #[test]
+    fn restart_rules_are_shown_with_the_policy_they_fall_back_to() {
+        let spec = json!({"restartPolicy": "Always", "containers": [{"name": "trainer",
+            "restartPolicy": "Never",
+            "restartPolicyRules": [
+                {"action": "Restart", "exitCodes": {"operator": "In", "values": [42, 88]}},
+                {"action": "Restart", "exitCodes": {"operator": "NotIn", "values": [0, 1]}}]}]});
+        let config = json!({"annotations": {
+            "io.podinit.container-name": "trainer",
+            "io.podinit.pod-spec": spec.to_string(),
+        }});
+        let classified = classify_bundle(&BundleInput {
+            config: &config,
+            fallback_name: "b",
+        })
+        .expect("valid");
+        let text = to_text(&classified);
+        assert!(text.contains("  restart: Never\n"), "{text}");
+        assert!(
+            text.contains("    [0] Restart if the exit code is In [42, 88]\n")
+                && text.contains("    [1] Restart if the exit code is NotIn [0, 1]\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("spec.containers[0].restartPolicy (overrides the pod's Always)"),
+            "the provenance is a note: {text}"
+        );
+        let v = to_json(&classified);
+        assert_eq!(
+            v["restartPolicyRules"],
+            json!([{"operator": "In", "values": [42, 88]}, {"operator": "NotIn", "values": [0, 1]}])
+        );
+    }
 }

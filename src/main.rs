@@ -158,6 +158,19 @@ enum Command {
         /// resolved) before running it; also with -v.
         #[arg(long)]
         explain: bool,
+        /// A saved image for a reference, repeatable: NAME=PATH, where PATH is an OCI image
+        /// layout directory, an OCI archive (podman save --format oci-archive), a docker
+        /// archive (docker save, podman save) or a root filesystem directory. NAME matches a
+        /// container's image as docker does (nginx = docker.io/library/nginx:latest).
+        #[arg(long = "image", value_name = "NAME=PATH", value_parser = parse_image,
+              conflicts_with = "vm")]
+        images: Vec<(String, PathBuf)>,
+        /// A directory of saved images (OCI layouts, OCI archives, docker archives), each found
+        /// by the names it records (RepoTags, org.opencontainers.image.ref.name). An image is
+        /// looked up in --image, then as a path, then here, then a reference whose last path
+        /// element is busybox runs on the host's static busybox; anything else is an error.
+        #[arg(long, value_name = "DIR", conflicts_with = "vm")]
+        image_store: Option<PathBuf>,
         /// Run the pod in a microVM under qemu whose PID 1 is podinit (podinit sandbox-init),
         /// built from this machine's kernel, busybox, runtime and podinit.
         #[arg(long)]
@@ -203,6 +216,34 @@ enum Command {
         #[arg(long, value_name = "KEY")]
         pod: Option<String>,
     },
+    /// Restart one container's process in place: preStop, its stop signal, SIGKILL after the
+    /// grace, then started again at once whatever its restart policy (restartCount + 1); the
+    /// other containers are untouched. Refused for unknown, not yet started or finished
+    /// containers and for a pod being torn down.
+    Restart {
+        #[command(flatten)]
+        paths: Paths,
+        /// The container's pod (needed when the supervisor runs more than one).
+        #[arg(long, value_name = "KEY")]
+        pod: Option<String>,
+        /// The container's name in the pod spec.
+        container: String,
+    },
+    /// Send a signal to one container's main process (e.g. HUP for a config reload). Refused
+    /// for unknown, not yet started or finished containers; what the process does with it is
+    /// its own (an exit goes through its restart policy as any exit).
+    Signal {
+        #[command(flatten)]
+        paths: Paths,
+        /// The container's pod (needed when the supervisor runs more than one).
+        #[arg(long, value_name = "KEY")]
+        pod: Option<String>,
+        /// The container's name in the pod spec.
+        container: String,
+        /// A signal name or number: HUP, SIGUSR1, 10.
+        #[arg(value_parser = parse_signal)]
+        signal: i32,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -222,6 +263,17 @@ impl Paths {
             state_dir: self.state_dir,
             pod,
         }
+    }
+}
+
+fn parse_image(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+            Ok((name.to_owned(), PathBuf::from(path)))
+        }
+        _ => Err(format!(
+            "{s:?} is not NAME=PATH (e.g. myapp=./myapp-oci or nginx:1.25=nginx.tar)"
+        )),
     }
 }
 
@@ -379,6 +431,25 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
             target: paths.target(pod),
             grace,
         },
+        Command::Restart {
+            paths,
+            pod,
+            container,
+        } => C::Operate {
+            target: paths.target(pod),
+            container,
+            op: podinit::engine::Operation::Restart,
+        },
+        Command::Signal {
+            paths,
+            pod,
+            container,
+            signal,
+        } => C::Operate {
+            target: paths.target(pod),
+            container,
+            op: podinit::engine::Operation::Signal(signal),
+        },
         Command::Run {
             pod,
             runtime,
@@ -388,6 +459,8 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
             work_dir,
             timeout,
             explain,
+            images,
+            image_store,
             vm,
             kernel,
             memory,
@@ -407,6 +480,10 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
                 work_dir,
                 timeout: std::time::Duration::from_secs(timeout),
                 explain: explain || verbose > 0,
+                images: podinit::run::images::Sources {
+                    named: images,
+                    store: image_store,
+                },
             };
             if vm {
                 C::RunVm(

@@ -1,4 +1,4 @@
-//! `podinit status` and `podinit stop`: asked of the supervisor, or answered from the status
+//! `podinit status`, `podinit stop`, `podinit restart` and `podinit signal`: asked of the supervisor, or answered from the status
 //! files in the state dir when the supervisor is gone (said on stderr), so a pod's status can be
 //! read after the pod, and its supervisor, ended.
 
@@ -163,6 +163,44 @@ pub fn stop(t: &Target, grace: Option<u64>) -> i32 {
         }
         Err(e) => {
             eprintln!("podinit stop: {e}");
+            1
+        }
+    }
+}
+
+/// `podinit restart CONTAINER` / `podinit signal CONTAINER SIGNAL`: only a live supervisor can
+/// carry them out; the status files cannot, so no supervisor is an error.
+pub fn operate(t: &Target, container: &str, op: crate::engine::Operation) -> i32 {
+    let cmd = match op {
+        crate::engine::Operation::Restart => "restart",
+        crate::engine::Operation::Signal(_) => "signal",
+    };
+    let key = match pod_key(cmd, t.pod.as_deref()) {
+        Ok(k) => k,
+        Err(code) => return code,
+    };
+    let req = match op {
+        crate::engine::Operation::Restart => ControlRequest::Restart {
+            container: container.to_owned(),
+            pod_key: key,
+        },
+        crate::engine::Operation::Signal(signal) => ControlRequest::Signal {
+            container: container.to_owned(),
+            signal,
+            pod_key: key,
+        },
+    };
+    match client::request(&t.socket, &req, TIMEOUT) {
+        Ok(_) => 0,
+        Err(ClientError::Unreachable(m)) => {
+            eprintln!(
+                "podinit {cmd}: no supervisor ({m}); only a running supervisor can {cmd} a \
+                 container (is --socket / PODINIT_SOCKET the one `podinit supervise` listens on?)"
+            );
+            1
+        }
+        Err(e) => {
+            eprintln!("podinit {cmd}: {e}");
             1
         }
     }

@@ -90,6 +90,20 @@ pub enum ControlRequest {
         #[serde(default, skip_serializing_if = "Option::is_none", alias = "podKey")]
         pod_key: Option<PodKey>,
     },
+    /// `podinit restart`: one container's process stopped and started again, the others
+    /// untouched. Without a key: the only live pod.
+    Restart {
+        container: String,
+        #[serde(default, skip_serializing_if = "Option::is_none", alias = "podKey")]
+        pod_key: Option<PodKey>,
+    },
+    /// `podinit signal`: a signal to one container's main process.
+    Signal {
+        container: String,
+        signal: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none", alias = "podKey")]
+        pod_key: Option<PodKey>,
+    },
 }
 
 /// One line of `podinit status`'s pod list.

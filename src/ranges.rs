@@ -83,6 +83,7 @@ pub fn control(req: &ControlRequest) -> Result<(), RangeError> {
             *g <= engine::MAX_GRACE.as_secs(),
             "at most a year of seconds",
         ),
+        ControlRequest::Signal { signal: s, .. } => signal("signal", *s),
         _ => Ok(()),
     }
 }
@@ -100,7 +101,9 @@ pub fn init(msg: &InitMessage) -> Result<(), RangeError> {
 pub fn event(event: &Event) -> Result<(), RangeError> {
     match event {
         Event::ProcessExited { status, .. } => exit_status(*status),
-        Event::AgentStop { signal: s, .. } => signal("signal", *s),
+        Event::AgentStop { signal: s, .. } | Event::SignalRequested { signal: s, .. } => {
+            signal("signal", *s)
+        }
         Event::StopRequested { grace: Some(g) } => grace("grace", *g),
         _ => Ok(()),
     }
@@ -128,6 +131,8 @@ mod tests {
         r#"{"v":1,"op":"stop","grace_seconds":18446744073709551615}"#,
         "grace_seconds"
     )]
+    #[case(r#"{"v":1,"op":"signal","container":"a","signal":0}"#, "signal")]
+    #[case(r#"{"v":1,"op":"signal","container":"a","signal":65}"#, "signal")]
     #[case(
         r#"{"v":1,"op":"register","id":"a","pid":-1,"bundle":"/b","plan":{"name":"a"},"pod":{"kind":"unknown"}}"#,
         "pid"

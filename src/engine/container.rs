@@ -73,6 +73,12 @@ pub struct Container {
     pub killed: bool,
     /// A stop outside teardown (failed probe or postStart): the exit leads to the restart policy.
     pub stopping_for_restart: bool,
+    /// Stopped for `podinit restart`: the exit restarts it at once, whatever its policy.
+    pub operator_restart: bool,
+    /// Stopped because a sidecar it needs was lost (`regate.rs`): the exit restarts it.
+    pub regate_restart: bool,
+    /// Its restart is due but waits for the sidecars it needs (`regate.rs`).
+    pub held_for_sidecars: bool,
     /// The runtime stopped it: it never restarts in place (a new incarnation is a new create).
     pub agent_stop: Option<AgentStop>,
     /// Being stopped alone: preStop first, then the signal (`solo_stop.rs`).
@@ -118,6 +124,9 @@ impl Container {
             exit_kill_at: None,
             killed: false,
             stopping_for_restart: false,
+            operator_restart: false,
+            regate_restart: false,
+            held_for_sidecars: false,
             agent_stop: None,
             solo_stop: None,
             start_returned: false,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::status::ContainerState;
 use super::{Action, Engine, ExitDetails, ExitStatus, HandlerKind, ProbeKind, TeardownCause, Time};
+use crate::plan::restart::Verdict;
 use crate::plan::{Kind, RestartPolicy};
 
 impl Engine {
@@ -157,7 +158,11 @@ impl Engine {
                 if c.started && c.ready != ready {
                     c.ready = ready;
                     c.refresh_started();
+                    let sidecar = c.is_sidecar();
                     self.note(now, Some(name), if ready { "ready" } else { "not ready" });
+                    if sidecar && !ready {
+                        self.on_sidecar_lost(now, name, out);
+                    }
                 }
             }
             (ProbeKind::Liveness, true) => {}
@@ -175,7 +180,7 @@ impl Engine {
 
     /// Stop a container outside teardown; its exit then goes through the restart policy.
     /// preStop first, as on every kill the kubelet makes (`solo_stop.rs`).
-    fn stop_for_restart(
+    pub(super) fn stop_for_restart(
         &mut self,
         now: Time,
         i: usize,
@@ -252,7 +257,10 @@ impl Engine {
         c.exit_kill_at = c.kill_at.or(c.solo_stop.map(|st| st.deadline));
         c.kill_at = None;
         c.killed = false;
+        let after_kill = c.stopping_for_restart;
         c.stopping_for_restart = false;
+        let operator_restart =
+            std::mem::take(&mut c.operator_restart) | std::mem::take(&mut c.regate_restart);
         c.solo_stop = None;
         // A restarted process gets its own preStop when it is stopped.
         c.pre_stop = super::container::PreStop::NotRun;
@@ -264,10 +272,27 @@ impl Engine {
                 keep_readiness: false,
             });
         }
-        let (kind, restart) = c
-            .plan
-            .as_ref()
-            .map_or((Kind::App, RestartPolicy::Never), |p| (p.kind, p.restart));
+        let kind = c.plan.as_ref().map_or(Kind::App, |p| p.kind);
+        let verdict = match &c.plan {
+            None => Verdict {
+                restart: false,
+                rule: None,
+            },
+            // A kill podinit made (failed probe or postStart): the kubelet restarts unless the
+            // policy is Never, and does not read the rules (the exit code is the kill's, not
+            // the app's; k/k computePodActions).
+            Some(p) if after_kill => Verdict {
+                restart: p.restart != RestartPolicy::Never,
+                rule: None,
+            },
+            Some(p) => p.restart_verdict(raw),
+        };
+        let matched = verdict.rule.and_then(|r| {
+            c.plan
+                .as_ref()
+                .and_then(|p| p.restart_rules.get(r))
+                .map(|rule| format!("restartPolicyRules[{r}] ({}) matched", rule.describe()))
+        });
         let mut how = match status {
             ExitStatus::Code(code) => format!("exited with code {code}"),
             ExitStatus::Signal(sig) => format!("killed by signal {sig} ({raw})"),
@@ -291,22 +316,32 @@ impl Engine {
             self.terminate(now, i, raw, out);
             return;
         }
-        let restarts = match (kind, restart) {
-            // An init container that succeeded is done; under Never a failure fails the pod.
-            (Kind::Init, _) if raw == 0 => {
+        if operator_restart {
+            // Asked for: at once, and not a crash (the backoff stays where it was).
+            let c = &mut self.containers[i];
+            c.state = ContainerState::BackOff;
+            c.restart_at = Some(now);
+            c.reason = "Restarting".into();
+            self.note(now, Some(name), "restart in 0s (requested)");
+            return;
+        }
+        if let Some(m) = matched {
+            self.note(now, Some(name), m);
+        }
+        let restarts = match kind {
+            // An init container that succeeded is done, whatever its rules say (the kubelet
+            // moves on at exit 0); a failure its policy and rules do not restart fails the pod.
+            Kind::Init if raw == 0 => {
                 self.containers[i].passed = true;
                 false
             }
-            (Kind::Init, RestartPolicy::Never) => {
+            Kind::Init if !verdict.restart => {
                 self.terminate(now, i, raw, out);
                 self.init_failed = true;
                 self.start_teardown(now, TeardownCause::InitFailed, None);
                 return;
             }
-            (Kind::Init, _) => true,
-            (_, RestartPolicy::Always) => true,
-            (_, RestartPolicy::OnFailure) => raw != 0,
-            (_, RestartPolicy::Never) => false,
+            _ => verdict.restart,
         };
         if !restarts {
             self.terminate(now, i, raw, out);
@@ -413,16 +448,37 @@ impl Engine {
 
     pub(super) fn fire_restarts(&mut self, now: Time, out: &mut Vec<Action>) {
         for i in 0..self.containers.len() {
-            let c = &mut self.containers[i];
-            if c.state == ContainerState::BackOff && c.restart_at.is_some_and(|t| t <= now) {
-                c.state = ContainerState::Running;
-                c.restart_at = None;
-                c.restart_count += 1;
-                c.reason = "Restarting".into();
-                let name = c.name.clone();
-                out.push(Action::Restart { name: name.clone() });
-                self.note(now, Some(&name), "restarting");
+            let c = &self.containers[i];
+            let due = c.restart_at.is_some_and(|t| t <= now) || c.held_for_sidecars;
+            if c.state != ContainerState::BackOff || !due {
+                continue;
             }
+            // An app that needs sidecars restarts only once they are all up (`regate.rs`);
+            // until then no timer, the sidecars' events bring it back here.
+            let missing = self.missing_sidecars(i);
+            let c = &mut self.containers[i];
+            if !missing.is_empty() {
+                c.restart_at = None;
+                c.reason = "WaitingForSidecar".into();
+                c.message = format!(
+                    "waiting for sidecar {} to be started and ready",
+                    missing.join(", ")
+                );
+                if !std::mem::replace(&mut c.held_for_sidecars, true) {
+                    let name = c.name.clone();
+                    let note = format!("restart held: {}", c.message);
+                    self.note(now, Some(&name), note);
+                }
+                continue;
+            }
+            c.held_for_sidecars = false;
+            c.state = ContainerState::Running;
+            c.restart_at = None;
+            c.restart_count += 1;
+            c.reason = "Restarting".into();
+            let name = c.name.clone();
+            out.push(Action::Restart { name: name.clone() });
+            self.note(now, Some(&name), "restarting");
         }
     }
 

@@ -17,6 +17,8 @@ mod container;
 mod exit_reason;
 mod gate;
 mod lifecycle;
+mod operator_ops;
+mod regate;
 #[cfg(test)]
 mod registration_tests;
 #[cfg(test)]
@@ -38,6 +40,7 @@ pub use conditions::{CONDITION_TYPES, PodCondition};
 pub use exit_reason::{
     MAX_TERMINATION_MESSAGE, TerminationReason, cap_message, termination_reason,
 };
+pub use operator_ops::{Operation, OperationRefused};
 pub use status::{ContainerState, ContainerStatus, Phase, PodStatus, TIMELINE_MAX, TimelineEntry};
 pub use teardown_report::{AppExit, TeardownReason, TeardownReport};
 
@@ -170,6 +173,10 @@ pub enum Event {
     /// A stop signal reached the container's init from outside podinit (the runtime's `kill`:
     /// CRI StopContainer, a kubelet deleting the pod, an operator's `runc kill`).
     AgentStop { name: String, signal: i32 },
+    /// `podinit restart CONTAINER` (`operator_ops.rs`).
+    RestartRequested { name: String },
+    /// `podinit signal CONTAINER SIGNAL` (`operator_ops.rs`).
+    SignalRequested { name: String, signal: i32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,7 +251,17 @@ pub enum TeardownCause {
 struct Teardown {
     cause: TeardownCause,
     started: Time,
+    /// The end of the grace budget: every preStop is over by then, and under the shared budget
+    /// every sidecar is killed then (at least `min_stop_timeout` after its signal).
     deadline: Time,
+    /// The grace the budget was made of (shortened by a later, shorter stop): each ECI exit
+    /// stage gets this much from its stop signal.
+    grace: Duration,
+    /// When the apps (and running regular init containers) are killed under the shared
+    /// budget: `deadline` less the sidecars' reserve (`io.podinit.sidecar-grace-reserve`).
+    apps_deadline: Time,
+    /// ECI exit priorities are declared: containers stop in stages, each with the whole grace.
+    staged: bool,
     /// Grace at or below `Config::force_grace`: no preStop, no ordering.
     forced: bool,
 }
@@ -346,10 +363,22 @@ impl Engine {
                 name,
                 status,
                 details,
-            } => self.on_exited(now, &name, status, details, &mut out),
+            } => {
+                self.on_exited(now, &name, status, details, &mut out);
+                if self
+                    .find(&name)
+                    .is_some_and(|i| self.containers[i].is_sidecar())
+                {
+                    self.on_sidecar_lost(now, &name, &mut out);
+                }
+            }
             Event::Gone { name } => self.on_gone(now, &name),
             Event::StopRequested { grace } => self.on_stop_requested(now, grace),
             Event::AgentStop { name, signal } => self.on_agent_stop(now, &name, signal, &mut out),
+            Event::RestartRequested { name } => self.on_restart_requested(now, &name, &mut out),
+            Event::SignalRequested { name, signal } => {
+                self.on_signal_requested(now, &name, signal, &mut out)
+            }
         }
         self.reconcile(now, &mut out);
         out
@@ -423,12 +452,17 @@ impl Engine {
             if awaiting_creation && !self.finished && td.deadline > self.now {
                 consider(td.deadline);
             }
-            if self
-                .containers
-                .iter()
-                .any(|c| c.state == ContainerState::Running && c.signaled_at.is_none())
-            {
-                consider(td.deadline);
+            // The end of a preStop's time, or of the wait for a turn under the shared budget.
+            // One already passed was acted on when it came; after it, a stage waits for the
+            // exits of the one before it, never for the clock.
+            for i in 0..self.containers.len() {
+                let c = &self.containers[i];
+                if c.state == ContainerState::Running && c.signaled_at.is_none() {
+                    let t = self.stop_deadline(td, i);
+                    if t > self.now {
+                        consider(t);
+                    }
+                }
             }
         } else if let Some(t) = self.settle_deadline().filter(|t| *t > self.now) {
             // Only while the settle time is ahead: once it has passed, a held gate waits for

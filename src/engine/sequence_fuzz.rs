@@ -17,8 +17,10 @@ use crate::plan::{BundleInput, Classified, classify_bundle};
 
 const NAMES: [&str; 3] = ["s1", "s2", "app"];
 
-fn declarations() -> Vec<(ContainerPlan, PodDeclaration)> {
-    let spec = json!({
+/// The fuzz pod; `variant` 1 adds a sidecars' grace reserve, 2 ECI exit priorities (the
+/// staged teardown), 3 an app that needs both sidecars for its whole life (re-gating).
+fn declarations(variant: u64) -> Vec<(ContainerPlan, PodDeclaration)> {
+    let mut spec = json!({
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": 5,
         "initContainers": [
@@ -30,6 +32,28 @@ fn declarations() -> Vec<(ContainerPlan, PodDeclaration)> {
         ],
         "containers": [{"name": "app", "readinessProbe": {"exec": {"command": ["true"]}}}]
     });
+    match variant {
+        1 => {
+            spec = json!({
+                "metadata": {"annotations": {"io.podinit.sidecar-grace-reserve": "3"}},
+                "spec": spec,
+            })
+        }
+        2 => {
+            // s1 -1, s2 0, app 1.
+            let priority = |p: &str| json!([{"name": "ECI_CONTAINER_EXIT_PRIORITY", "value": p}]);
+            spec["initContainers"][0]["env"] = priority("-1");
+            spec["initContainers"][1]["env"] = priority("0");
+            spec["containers"][0]["env"] = priority("1");
+        }
+        3 => {
+            spec = json!({
+                "metadata": {"annotations": {"io.podinit.needs-sidecars": "app=s1+s2:restart"}},
+                "spec": spec,
+            })
+        }
+        _ => {}
+    }
     NAMES
         .iter()
         .map(|name| {
@@ -55,7 +79,7 @@ fn random_event(
 ) -> Event {
     let i = rng.below64(NAMES.len() as u64) as usize;
     let name = NAMES[i].to_owned();
-    match rng.below64(10) {
+    match rng.below64(12) {
         0 => Event::Registered {
             id: format!("{name}-{incarnation}"),
             plan: Box::new(decl[i].0.clone()),
@@ -101,6 +125,9 @@ fn random_event(
             },
         },
         8 => Event::AgentStop { name, signal: 15 },
+        // The operator's day-2 requests, unchecked (as a journal replays them).
+        9 => Event::RestartRequested { name },
+        10 => Event::SignalRequested { name, signal: 1 },
         _ => Event::ProcessStarted { name },
     }
 }
@@ -125,7 +152,7 @@ fn advance(engine: &mut Engine, now: &mut Time, to: Time, seed: u64, step: usize
 
 fn run_sequence(seed: u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let decl = declarations();
+    let decl = declarations(seed % 4);
     let mut engine = Engine::new(Config::default());
     let mut now = Time::ZERO;
     let mut inputs: Vec<(Time, Event)> = Vec::new();

@@ -6,7 +6,16 @@
 //! - apps (and still-running regular init containers) get their stop signal once their preStop is
 //!   done; sidecars only once every app has exited and every sidecar that stops before them has
 //!   exited (reverse start order; ECI: higher `ECI_CONTAINER_EXIT_PRIORITY` first, equal together);
-//! - one shared budget from t0: a container's stop timeout is what is left, at least 2 s;
+//! - one shared budget from t0: a container's stop timeout is what is left, at least 2 s; with
+//!   `io.podinit.sidecar-grace-reserve: R` the apps' part ends R seconds early, so the sidecars
+//!   keep the budget's last R seconds whatever the apps take (a log sidecar's flush);
+//! - ECI exit priorities (`ECI_CONTAINER_EXIT_PRIORITY` on any container) make stages, as ECI
+//!   documents them: among the apps, then among the sidecars, higher first, equal together,
+//!   each stage's stop signal once the stage before it has exited, and each stage the whole
+//!   grace from its signal to SIGKILL — the pod's teardown may take longer than its grace,
+//!   which ECI's page says of exit priorities; the reserve has no use there and is not applied.
+//!   Sidecars still stop after every app: an exit priority orders within the two groups, never
+//!   across them (the Kubernetes sidecar contract wins);
 //! - a grace at or below 1 s skips preStop and ordering (force deletion);
 //! - containers still held at the gate, or waiting for a restart, end at once.
 
@@ -29,10 +38,19 @@ impl Engine {
         }
         let grace = grace.unwrap_or_else(|| self.grace()).min(super::MAX_GRACE);
         let forced = grace <= self.cfg.force_grace;
+        let staged = self.exit_priorities_declared();
+        let reserve = if staged || forced {
+            Duration::ZERO
+        } else {
+            self.sidecar_reserve().min(grace)
+        };
         self.teardown = Some(Teardown {
             cause,
             started: now,
             deadline: now + grace,
+            grace,
+            apps_deadline: now + grace - reserve,
+            staged,
             forced,
         });
         let why = match cause {
@@ -47,7 +65,15 @@ impl Engine {
             format!(
                 "teardown: {why}; grace budget {}s{}",
                 grace.as_secs(),
-                if forced { " (forced)" } else { "" }
+                if forced {
+                    " (forced)".to_owned()
+                } else if staged {
+                    " per exit-priority stage".to_owned()
+                } else if !reserve.is_zero() {
+                    format!(", the last {}s kept for the sidecars", reserve.as_secs())
+                } else {
+                    String::new()
+                }
             ),
         );
     }
@@ -58,16 +84,26 @@ impl Engine {
             return;
         };
         let Some(grace) = grace else { return };
-        let deadline = now + grace.min(super::MAX_GRACE);
+        let grace = grace.min(super::MAX_GRACE);
+        let deadline = now + grace;
         if deadline >= td.deadline {
             return; // a longer grace never extends the budget (kubelet: the shortest wins)
         }
+        // The reserve keeps its length inside the shorter budget (all of it, if shorter still).
+        let reserve = td.deadline - td.apps_deadline;
         td.deadline = deadline;
+        td.apps_deadline = td.apps_deadline.min(deadline - reserve.min(grace));
+        td.grace = td.grace.min(grace);
         td.forced |= grace <= self.cfg.force_grace;
+        let td = td.clone();
         let floor = now + self.cfg.min_stop_timeout;
-        for c in &mut self.containers {
+        for i in 0..self.containers.len() {
+            // From now on, the new budget bounds every stop under way, a stage's too, and an
+            // app's part of it ends the reserve before the budget's end.
+            let mine = self.stop_deadline(&td, i).max(floor);
+            let c = &mut self.containers[i];
             if let Some(k) = c.kill_at.filter(|_| !c.killed) {
-                c.kill_at = Some(k.min(deadline.max(floor)));
+                c.kill_at = Some(k.min(mine));
             }
         }
         self.note(
@@ -105,11 +141,18 @@ impl Engine {
             if c.state != ContainerState::Running || c.signaled_at.is_some() {
                 continue;
             }
-            let pre_stop_over = c.pre_stop == PreStop::Done || now >= td.deadline;
-            // Budget used up: nobody waits for a turn any more, all get the signal and 2 s (KEP item 5).
-            let budget_gone = now >= td.deadline;
+            let my_deadline = self.stop_deadline(&td, i);
+            let pre_stop_over = c.pre_stop == PreStop::Done || now >= my_deadline;
+            // Budget used up: nobody waits for a turn any more, all get the signal and 2 s (KEP
+            // item 5). Stages have a budget each: a later stage still waits for its turn.
+            let budget_gone = !td.staged && now >= my_deadline;
             if pre_stop_over && (td.forced || budget_gone || self.stop_turn(i)) {
-                let kill_at = td.deadline.max(now + self.cfg.min_stop_timeout);
+                let floor = now + self.cfg.min_stop_timeout;
+                let kill_at = if td.staged && !td.forced {
+                    (now + td.grace).max(floor)
+                } else {
+                    my_deadline.max(floor)
+                };
                 let c = &mut self.containers[i];
                 let signal = c
                     .plan
@@ -222,13 +265,49 @@ impl Engine {
         self.note(now, Some(&name), "ended without starting");
     }
 
+    /// Until when container `i`'s preStop may run, and under the shared budget its SIGKILL:
+    /// the apps' part of the budget for a non-sidecar, the whole budget for a sidecar.
+    pub(super) fn stop_deadline(&self, td: &Teardown, i: usize) -> Time {
+        if td.staged || self.containers[i].is_sidecar() {
+            td.deadline
+        } else {
+            td.apps_deadline
+        }
+    }
+
+    /// Whether any container declares an ECI exit priority (the staged teardown).
+    fn exit_priorities_declared(&self) -> bool {
+        self.containers
+            .iter()
+            .any(|o| o.plan.as_ref().is_some_and(|p| p.exit_priority.is_some()))
+    }
+
+    /// The sidecars' reserve, the largest any container declares (a pod-level value).
+    fn sidecar_reserve(&self) -> Duration {
+        self.containers
+            .iter()
+            .filter_map(|c| c.plan.as_ref().and_then(|p| p.sidecar_reserve_seconds))
+            .max()
+            .map_or(Duration::ZERO, Duration::from_secs)
+    }
+
     /// Whether container `i` may get its stop signal now.
     fn stop_turn(&self, i: usize) -> bool {
         let c = &self.containers[i];
-        if !c.is_sidecar() {
-            return true;
-        }
         let running = |o: &&super::container::Container| o.state == ContainerState::Running;
+        let priority = |o: &super::container::Container| {
+            o.plan.as_ref().and_then(|p| p.exit_priority).unwrap_or(0)
+        };
+        if !c.is_sidecar() {
+            // An app waits only for apps of a higher ECI exit priority; a regular init
+            // container still running never waits.
+            if c.kind() != Some(Kind::App) || !self.exit_priorities_declared() {
+                return true;
+            }
+            return !self.containers.iter().filter(running).any(|o| {
+                o.kind() == Some(Kind::App) && o.name != c.name && priority(o) > priority(c)
+            });
+        }
         if self
             .containers
             .iter()

@@ -1854,3 +1854,9 @@ fn a_deadline_is_told_as_deadline_exceeded() {
         "at its first step and with its signal (no preStop: both at once)"
     );
 }
+
+mod grace;
+mod operator_ops;
+mod regate;
+// KEP-5307 container restart rules: `tests/restart_rules.rs`.
+mod restart_rules;

@@ -5,7 +5,6 @@
 //! network namespace; a sleep is a timer in the init.
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -82,61 +81,16 @@ pub fn tcp(host: &str, port: u16, timeout: Duration) -> bool {
     connect(host, port, timeout).is_some()
 }
 
-/// Kubernetes: a status from 200 to 399 is success.
+/// Kubernetes: a status from 200 to 399 is success; local redirects are followed
+/// (`http_probe.rs`).
 pub fn http(h: &HttpGet, timeout: Duration) -> bool {
-    let host = h.host.clone().unwrap_or_else(|| "127.0.0.1".into());
-    let Some(mut s) = connect(&host, h.port, timeout) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(timeout));
-    let _ = s.set_write_timeout(Some(timeout));
-    let mut req = format!(
-        "GET {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: kube-probe/podinit\r\nConnection: close\r\n",
-        h.path, host, h.port
-    );
-    for (k, v) in &h.headers {
-        req += &format!("{k}: {v}\r\n");
-    }
-    req += "\r\n";
-    if s.write_all(req.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = [0u8; 32];
-    let mut got = 0;
-    while got < 12 {
-        match s.read(&mut head[got..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got += n,
-        }
-    }
-    status_ok(&head[..got])
-}
-
-fn status_ok(head: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(head);
-    let mut parts = text.split_whitespace();
-    matches!(parts.next(), Some(v) if v.starts_with("HTTP/"))
-        && parts
-            .next()
-            .and_then(|c| c.parse::<u16>().ok())
-            .is_some_and(|c| (200..400).contains(&c))
+    super::http_probe::get(h, timeout, connect)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstest::rstest;
-
-    #[rstest]
-    #[case(b"HTTP/1.1 200 OK\r\n".as_slice(), true)]
-    #[case(b"HTTP/1.0 302 Found".as_slice(), true)]
-    #[case(b"HTTP/1.1 404 Not".as_slice(), false)]
-    #[case(b"HTTP/1.1 500 x".as_slice(), false)]
-    #[case(b"garbage".as_slice(), false)]
-    #[case(b"".as_slice(), false)]
-    fn http_status(#[case] head: &[u8], #[case] ok: bool) {
-        assert_eq!(status_ok(head), ok);
-    }
+    use std::io::{Read, Write};
 
     #[test]
     fn tcp_and_http_against_a_local_listener() {

@@ -10,6 +10,7 @@ use super::k8s::{self, PodSpec};
 use super::keys::*;
 use super::pod_key::{PodIdentity, identify};
 use super::probe::{handler_from_k8s, probe_from_k8s};
+use super::restart;
 use super::values::{check_seconds, parse_int_in, parse_signal};
 use super::{
     ContainerPlan, GateOn, Kind, PlanError, PlanErrorKind, PodDeclaration, RestartPolicy,
@@ -266,19 +267,40 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
     )?;
     let mut notes = dialect.notes.clone();
 
+    // The container's own restartPolicy and restartPolicyRules (KEP-5307), as the API server
+    // validates them; an initContainers entry with Always is a native sidecar.
+    let own_restart = match (entry, role) {
+        (Some(c), Some(r)) => {
+            let (base, init) = match r {
+                Role::Init(i) => (format!("spec.initContainers[{i}]"), true),
+                Role::Regular(i) => (format!("spec.containers[{i}]"), false),
+            };
+            restart::validate(c, &base, init).map_err(|e| {
+                let kind = if e.message.starts_with("Too many") {
+                    PlanErrorKind::OutOfRange
+                } else {
+                    PlanErrorKind::InvalidValue
+                };
+                err(
+                    kind,
+                    &format!("annotation {POD_SPEC}: {}", e.path),
+                    e.message,
+                )
+            })?
+        }
+        _ => restart::ContainerRestart::default(),
+    };
+    let own_restart_src = match role {
+        Some(Role::Init(i)) => format!("spec.initContainers[{i}]"),
+        Some(Role::Regular(i)) => format!("spec.containers[{i}]"),
+        None => String::new(),
+    };
+
     // Kind: annotation > pod-spec structure > env dialect > default.
     let native_sidecar = match (role, entry) {
-        (Some(Role::Init(i)), Some(c)) => match c.restart_policy.as_deref() {
-            None => Some((false, i)),
-            Some("Always") => Some((true, i)),
-            Some(other) => {
-                return Err(err(
-                    PlanErrorKind::InvalidValue,
-                    &spec_src("restartPolicy"),
-                    format!("an init container's restartPolicy can only be Always, got {other:?}"),
-                ));
-            }
-        },
+        (Some(Role::Init(i)), Some(_)) => {
+            Some((own_restart.policy == Some(RestartPolicy::Always), i))
+        }
         _ => None,
     };
     let (kind, reason) = if let Some(k) = ann(KIND) {
@@ -504,12 +526,40 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
                 format!("expected Always, OnFailure or Never, got {raw:?}"),
             )
         })?
+    } else if let Some(own) = own_restart
+        .policy
+        .filter(|_| !(kind == Kind::Sidecar && ann(KIND).is_some()))
+    {
+        // The pod spec's word on this container outranks an env dialect's "always restarts".
+        if own != pod_policy && kind != Kind::Sidecar {
+            notes.push(format!(
+                "restart policy {own:?} from pod spec {own_restart_src}.restartPolicy (overrides the pod's {pod_policy:?})"
+            ));
+        } else if kind == Kind::Sidecar && native_sidecar.is_none() && own != RestartPolicy::Always
+        {
+            notes.push(format!(
+                "restart policy {own:?} from pod spec {own_restart_src}.restartPolicy (the sidecar declaration would restart it always)"
+            ));
+        }
+        own
     } else if kind == Kind::Sidecar && !matches!(dialect.sidecar, Some((SidecarStyle::StopOnly, _)))
     {
         RestartPolicy::Always
     } else {
         pod_policy
     };
+    let restart_rules = own_restart.rules;
+    if !restart_rules.is_empty() {
+        let list: Vec<String> = restart_rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("[{i}] {}", r.describe()))
+            .collect();
+        notes.push(format!(
+            "restartPolicyRules from pod spec {own_restart_src}, first match wins: {}; else {restart:?}",
+            list.join("; ")
+        ));
+    }
 
     let stop_signal = match (
         ann(STOP_SIGNAL),
@@ -585,6 +635,30 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         }
     }
 
+    let sidecar_reserve_seconds =
+        match super::sidecar_reserve::read(name, ann(SIDECAR_GRACE_RESERVE), spec)? {
+            Some((n, source)) => {
+                notes.push(format!(
+                    "at teardown the sidecars keep the last {n}s of the grace budget: apps are \
+                     killed {n}s before its end ({source})"
+                ));
+                Some(n)
+            }
+            None => None,
+        };
+
+    let needs_sidecars = super::regate::read(name, kind, ann(NEEDS_SIDECARS), spec)?;
+    if let Some(n) = &needs_sidecars {
+        notes.push(format!(
+            "needs {} for its whole life: {}",
+            n.sidecars.join(", "),
+            match n.on_loss {
+                super::SidecarLoss::Restart => "stopped when one exits or turns unready, started again once all are started and ready",
+                super::SidecarLoss::Hold => "its restarts wait until they are all started and ready",
+            }
+        ));
+    }
+
     // The API server's rule (ValidatePodSpec): 1 to 2147483647 seconds.
     let active_deadline_seconds = match spec.and_then(|s| s.active_deadline_seconds) {
         None => None,
@@ -604,6 +678,23 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         }
     };
 
+    let start_timeout = super::start_wait::read(
+        d.annotations,
+        spec.map(|s| &s.pod_annotations),
+        START_TIMEOUT,
+        ON_START_TIMEOUT,
+        POD_SPEC,
+        &mut notes,
+    )
+    .map_err(|(source, m)| {
+        let kind = if m.contains("out of range") {
+            PlanErrorKind::OutOfRange
+        } else {
+            PlanErrorKind::InvalidValue
+        };
+        err(kind, &source, m)
+    })?;
+
     let termination_message = termination_message(entry)
         .map_err(|(field, m)| err(PlanErrorKind::InvalidValue, &spec_src(field), m))?;
 
@@ -614,6 +705,8 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         start,
         gate_on,
         restart,
+        restart_rules,
+        start_timeout,
         exit_priority: dialect.exit_priority,
         ignore_exit_code,
         counts_for_ready: !dialect.ignore_ready,
@@ -624,6 +717,8 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         pre_stop,
         stop_signal,
         grace_seconds,
+        sidecar_reserve_seconds,
+        needs_sidecars,
         active_deadline_seconds,
         termination_message,
         notes,

@@ -26,6 +26,8 @@ pub struct PodSpec {
 pub struct Container {
     pub name: String,
     pub restart_policy: Option<String>,
+    /// KEP-5307 (`restart.rs` validates them as the API server does).
+    pub restart_policy_rules: Option<Vec<ContainerRestartRule>>,
     #[serde(default)]
     pub env: Vec<EnvVar>,
     #[serde(default)]
@@ -36,6 +38,23 @@ pub struct Container {
     pub lifecycle: Option<Lifecycle>,
     pub termination_message_path: Option<String>,
     pub termination_message_policy: Option<String>,
+}
+
+/// `ContainerRestartRule`: the fields are optional here so a missing one is the API server's
+/// `Required value` error, not a JSON error.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerRestartRule {
+    pub action: Option<String>,
+    pub exit_codes: Option<RestartRuleOnExitCodes>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RestartRuleOnExitCodes {
+    pub operator: Option<String>,
+    /// Wider than the API's int32 so an out-of-range value is named, not a decode error.
+    #[serde(default)]
+    pub values: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -20,6 +20,10 @@ mod error;
 pub mod k8s;
 mod pod_key;
 mod probe;
+mod regate;
+pub mod restart;
+mod sidecar_reserve;
+pub mod start_wait;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -37,6 +41,7 @@ pub use probe::{Handler, HttpGet, ProbeAction, ProbeSpec};
 /// (`fuzz/`); the product reaches them through the pod spec.
 #[doc(hidden)]
 pub use probe::{handler_from_k8s, probe_from_k8s};
+pub use regate::{NeedsSidecars, SidecarLoss};
 pub use values::MAX_SECONDS;
 
 /// Annotation and env names podinit understands, in one place so docs, explain and tests agree.
@@ -64,7 +69,13 @@ pub mod keys {
     pub const RESTART_POLICY: &str = "io.podinit.restart-policy";
     pub const STOP_SIGNAL: &str = "io.podinit.stop-signal";
     pub const GRACE: &str = "io.kubernetes.pod.terminationGracePeriod";
+    pub const SIDECAR_GRACE_RESERVE: &str = "io.podinit.sidecar-grace-reserve";
+    pub const NEEDS_SIDECARS: &str = "io.podinit.needs-sidecars";
     pub const LOG_LEVEL: &str = "io.podinit.log-level";
+    /// The start-wait deadline (`start_wait.rs`): on the container, or in the Pod's
+    /// `metadata.annotations` for every container.
+    pub const START_TIMEOUT: &str = "io.podinit.start-timeout";
+    pub const ON_START_TIMEOUT: &str = "io.podinit.on-start-timeout";
 
     pub const ENV_IS_SIDECAR: &str = "__IS_SIDECAR__";
     pub const ENV_ECI_SIDECAR: &str = "ECI_SIDECAR_CONTAINER";
@@ -216,6 +227,14 @@ pub struct ContainerPlan {
     /// Effective restart policy of this container (sidecars: `Always`; regular init containers
     /// restart only after a failure, and not under `Never`).
     pub restart: RestartPolicy,
+    /// KEP-5307 `restartPolicyRules`, in order: the first whose exit codes match restarts the
+    /// container, whatever `restart` says (`restart.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_rules: Vec<restart::RestartRule>,
+    /// How long the start gate may hold it, and what then (`start_wait.rs`); `None`: as long
+    /// as it takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_timeout: Option<start_wait::StartTimeout>,
     /// ECI `ECI_CONTAINER_EXIT_PRIORITY`: higher stops first among sidecars; equal stop together.
     pub exit_priority: Option<i32>,
     /// ECI `ECI_CONTAINER_IGNORE_EXIT_CODE`: report 0 whatever the code (the raw one is kept).
@@ -230,6 +249,15 @@ pub struct ContainerPlan {
     pub stop_signal: StopSignal,
     /// The pod's `terminationGracePeriodSeconds`, where this container's declarations give it.
     pub grace_seconds: Option<u64>,
+    /// `io.podinit.sidecar-grace-reserve`: the part of the grace budget kept for the sidecars at
+    /// teardown (the apps are killed that much earlier). Not with ECI exit priorities, whose
+    /// stages each get the whole grace (`engine/teardown.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidecar_reserve_seconds: Option<u64>,
+    /// `io.podinit.needs-sidecars`: the sidecars this app needs for its whole life, and what a
+    /// loss of one does to it (`plan/regate.rs`, `engine/regate.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs_sidecars: Option<NeedsSidecars>,
     /// The pod's `activeDeadlineSeconds`: how long the pod may run, from its first container's
     /// registration, before it is failed with `DeadlineExceeded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -219,7 +219,7 @@ fn pod_declarations() {
 #[case::pod_spec_wrong_type(bundle(json!({"io.podinit.pod-spec": r#"{"containers":"c"}"#}), &[]), PlanErrorKind::InvalidJson, "io.podinit.pod-spec")]
 #[case::not_in_spec(with_spec(json!({"containers":[{"name":"other"}]}), &[]), PlanErrorKind::NotInPodSpec, "io.podinit.pod-spec")]
 #[case::duplicate_names(with_spec(json!({"containers":[{"name":"c"},{"name":"c"}]}), &[]), PlanErrorKind::InvalidValue, "io.podinit.pod-spec")]
-#[case::init_restart_never(with_spec(json!({"initContainers":[{"name":"c","restartPolicy":"Never"}],"containers":[{"name":"a"}]}), &[]), PlanErrorKind::InvalidValue, "restartPolicy")]
+#[case::init_restart_bogus(with_spec(json!({"initContainers":[{"name":"c","restartPolicy":"Sometimes"}],"containers":[{"name":"a"}]}), &[]), PlanErrorKind::InvalidValue, "restartPolicy")]
 #[case::pod_restart_bogus(with_spec(json!({"restartPolicy":"Sometimes","containers":[{"name":"c"}]}), &[]), PlanErrorKind::InvalidValue, "restartPolicy")]
 #[case::unknown_kind(bundle(json!({"io.podinit.kind": "daemon"}), &[]), PlanErrorKind::InvalidValue, "io.podinit.kind")]
 #[case::negative_index(bundle(json!({"io.podinit.kind": "init", "io.podinit.index": "-1"}), &[]), PlanErrorKind::InvalidValue, "io.podinit.index")]
@@ -391,4 +391,195 @@ fn termination_message_fields_are_read_and_checked(
         }
         (other, _) => panic!("unexpected {other:?}"),
     }
+}
+
+/// A pod spec whose container `c` (regular, or the first init container) carries `fields`.
+fn restart_spec(init: bool, fields: Value) -> Value {
+    let mut c = json!({"name": "c"});
+    c.as_object_mut()
+        .expect("object")
+        .extend(fields.as_object().expect("object").clone());
+    let spec = if init {
+        json!({"restartPolicy": "Never", "initContainers": [c], "containers": [{"name": "a"}]})
+    } else {
+        json!({"restartPolicy": "Never", "containers": [{"name": "a"}, c]})
+    };
+    with_spec(spec, &[])
+}
+
+fn rule(op: &str, values: Value) -> Value {
+    json!({"action": "Restart", "exitCodes": {"operator": op, "values": values}})
+}
+
+// KEP-5307 validation, one case per API server rule (validateContainerRestartPolicy,
+// validateInitContainerRestartPolicy), with the field path and the API server's words.
+#[rstest]
+#[case::rules_need_a_policy(false, json!({"restartPolicyRules": [rule("In", json!([42]))]}), "spec.containers[1].restartPolicy", "Required value: must specify restartPolicy when restart rules are used")]
+#[case::init_rules_need_a_policy(true, json!({"restartPolicyRules": [rule("In", json!([42]))]}), "spec.initContainers[0].restartPolicy", "Required value")]
+#[case::policy_unknown(false, json!({"restartPolicy": "always"}), "spec.containers[1].restartPolicy", r#"Unsupported value: "always": supported values: "Always", "Never", "OnFailure""#)]
+#[case::policy_empty(false, json!({"restartPolicy": ""}), "spec.containers[1].restartPolicy", "Unsupported value: \"\"")]
+#[case::sidecar_rules_forbidden(true, json!({"restartPolicy": "Always", "restartPolicyRules": [rule("In", json!([1]))]}), "spec.initContainers[0].restartPolicyRules", "Forbidden: restartPolicyRules are not allowed for init containers with restart policy Always")]
+#[case::too_many_rules(false, json!({"restartPolicy": "Never", "restartPolicyRules": vec![rule("In", json!([1])); 21]}), "spec.containers[1].restartPolicyRules", "Too many: 21: must have at most 20 items")]
+#[case::action_unknown(false, json!({"restartPolicy": "Never", "restartPolicyRules": [{"action": "RestartPod", "exitCodes": {"operator": "In", "values": [1]}}]}), "spec.containers[1].restartPolicyRules[0].action", r#"Unsupported value: "RestartPod": supported values: "Restart""#)]
+#[case::action_missing(false, json!({"restartPolicy": "Never", "restartPolicyRules": [{"exitCodes": {"operator": "In", "values": [1]}}]}), "restartPolicyRules[0].action", r#"Unsupported value: """#)]
+#[case::action_lowercase(false, json!({"restartPolicy": "Never", "restartPolicyRules": [{"action": "restart", "exitCodes": {"operator": "In", "values": [1]}}]}), "restartPolicyRules[0].action", "\"restart\"")]
+#[case::exit_codes_missing(false, json!({"restartPolicy": "Never", "restartPolicyRules": [{"action": "Restart"}]}), "spec.containers[1].restartPolicyRules[0].exitCodes", "Required value: must be specified")]
+#[case::operator_unknown(false, json!({"restartPolicy": "Never", "restartPolicyRules": [rule("Exists", json!([1]))]}), "spec.containers[1].restartPolicyRules[0].exitCodes.operator", r#"Unsupported value: "Exists": supported values: "In", "NotIn""#)]
+#[case::operator_case(false, json!({"restartPolicy": "Never", "restartPolicyRules": [rule("in", json!([1]))]}), "exitCodes.operator", "\"in\"")]
+#[case::second_rule_is_named(false, json!({"restartPolicy": "Never", "restartPolicyRules": [rule("In", json!([1])), rule("Equals", json!([2]))]}), "restartPolicyRules[1].exitCodes.operator", "Unsupported value")]
+#[case::too_many_values(false, json!({"restartPolicy": "Never", "restartPolicyRules": [rule("In", json!((0..256).collect::<Vec<i32>>()))]}), "restartPolicyRules[0].exitCodes.values", "Too many: 256: must have at most 255 items")]
+#[case::value_past_int32(true, json!({"restartPolicy": "OnFailure", "restartPolicyRules": [rule("In", json!([1, 4_294_967_338_i64]))]}), "spec.initContainers[0].restartPolicyRules[0].exitCodes.values[1]", "Invalid value: 4294967338")]
+fn restart_rules_are_validated_as_the_api_server_does(
+    #[case] init: bool,
+    #[case] fields: Value,
+    #[case] path: &str,
+    #[case] message: &str,
+) {
+    let err = classify(restart_spec(init, fields)).expect_err("must be refused");
+    let text = err.to_string();
+    assert!(text.starts_with("container \"c\": "), "{text}");
+    assert!(
+        err.source.contains(path),
+        "{text:?} should name the field {path}"
+    );
+    assert!(
+        err.message.contains(message),
+        "{text:?} should say {message:?}"
+    );
+}
+
+#[rstest]
+#[case::not_a_list(json!({"restartPolicy": "Never", "restartPolicyRules": {"action": "Restart"}}))]
+#[case::values_not_numbers(json!({"restartPolicy": "Never", "restartPolicyRules": [rule("In", json!(["42"]))]}))]
+#[case::value_fraction(json!({"restartPolicy": "Never", "restartPolicyRules": [rule("In", json!([4.2]))]}))]
+#[case::unknown_sibling_fields_accepted(json!({"restartPolicy": "Never", "restartPolicyRules": [rule("In", json!([1]))], "x": 1, "restartPolicyRules2": 0}))]
+fn malformed_restart_rules_are_json_errors_or_accepted_extras(#[case] fields: Value) {
+    // Wrong JSON types never reach validation: the pod spec annotation is not a PodSpec. An
+    // unknown sibling field is the agent's business (the spec carries far more than podinit
+    // reads), so the last case is accepted.
+    let extras_only = fields.get("x").is_some();
+    match classify(restart_spec(false, fields)) {
+        Err(e) => {
+            assert!(!extras_only, "{e}");
+            assert_eq!(e.kind, PlanErrorKind::InvalidJson, "{e}");
+            assert!(e.to_string().contains("io.podinit.pod-spec"), "{e}");
+        }
+        Ok(_) => assert!(extras_only, "a malformed rule was accepted"),
+    }
+}
+
+#[rstest]
+// The KEP's example: a regular container restarted only on exit code 42 in a Never pod.
+#[case::kep_regular_in_42(false, json!({"restartPolicy": "Never", "restartPolicyRules": [rule("In", json!([42]))]}), Kind::App, RestartPolicy::Never, 1)]
+#[case::container_always_in_never_pod(false, json!({"restartPolicy": "Always"}), Kind::App, RestartPolicy::Always, 0)]
+#[case::container_on_failure_in_never_pod(false, json!({"restartPolicy": "OnFailure"}), Kind::App, RestartPolicy::OnFailure, 0)]
+// With ContainerRestartRules an init container may say Never or OnFailure (the KEP's retry-init).
+#[case::init_on_failure(true, json!({"restartPolicy": "OnFailure"}), Kind::Init, RestartPolicy::OnFailure, 0)]
+#[case::kep_init_not_in_0(true, json!({"restartPolicy": "Never", "restartPolicyRules": [rule("NotIn", json!([0]))]}), Kind::Init, RestartPolicy::Never, 1)]
+#[case::native_sidecar_stays(true, json!({"restartPolicy": "Always"}), Kind::Sidecar, RestartPolicy::Always, 0)]
+// The API server accepts duplicate values, identical rules, an empty list and negative codes.
+#[case::duplicates_accepted(false, json!({"restartPolicy": "Never", "restartPolicyRules": [rule("In", json!([42, 42])), rule("In", json!([42, 42]))]}), Kind::App, RestartPolicy::Never, 2)]
+#[case::empty_values_accepted(false, json!({"restartPolicy": "Never", "restartPolicyRules": [rule("NotIn", json!([]))]}), Kind::App, RestartPolicy::Never, 1)]
+#[case::negative_accepted(false, json!({"restartPolicy": "Never", "restartPolicyRules": [rule("In", json!([-1, 2147483647]))]}), Kind::App, RestartPolicy::Never, 1)]
+#[case::twenty_rules_accepted(false, json!({"restartPolicy": "Never", "restartPolicyRules": vec![rule("In", json!([1])); 20]}), Kind::App, RestartPolicy::Never, 20)]
+#[case::null_rules_are_none(false, json!({"restartPolicy": "Never", "restartPolicyRules": null}), Kind::App, RestartPolicy::Never, 0)]
+fn container_restart_fields_are_planned(
+    #[case] init: bool,
+    #[case] fields: Value,
+    #[case] kind: Kind,
+    #[case] restart: RestartPolicy,
+    #[case] rules: usize,
+) {
+    let p = plan(restart_spec(init, fields));
+    assert_eq!(
+        (p.kind, p.restart, p.restart_rules.len()),
+        (kind, restart, rules)
+    );
+    if rules > 0 {
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("restartPolicyRules from pod spec")),
+            "{:?}",
+            p.notes
+        );
+    }
+}
+
+#[test]
+fn the_container_policy_beats_an_env_sidecar_but_not_the_annotations() {
+    let spec = json!({"restartPolicy": "Never", "containers": [{"name": "c", "restartPolicy": "Never"}, {"name": "a"}]});
+    let p = plan(with_spec(spec.clone(), &["__IS_SIDECAR__=true"]));
+    assert_eq!((p.kind, p.restart), (Kind::Sidecar, RestartPolicy::Never));
+    let mut config = with_spec(spec, &[]);
+    config["annotations"]["io.podinit.restart-policy"] = json!("OnFailure");
+    assert_eq!(plan(config).restart, RestartPolicy::OnFailure);
+    // The provenance is written down for explain.
+    let p = plan(restart_spec(false, json!({"restartPolicy": "Always"})));
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("spec.containers[1].restartPolicy")
+                && n.contains("overrides the pod's Never")),
+        "{:?}",
+        p.notes
+    );
+}
+
+/// A whole Pod in the pod spec annotation, with these pod annotations, and the bundle's own.
+fn pod_with_annotations(pod_ann: Value, own: Value) -> Value {
+    let pod = json!({"kind": "Pod", "metadata": {"name": "p", "annotations": pod_ann},
+        "spec": {"initContainers": [{"name": "proxy", "restartPolicy": "Always"}], "containers": [{"name": "c"}]}});
+    let mut ann = own;
+    ann["io.podinit.pod-spec"] = json!(pod.to_string());
+    bundle(ann, &[])
+}
+
+#[rstest]
+#[case::none(json!({}), json!({}), None)]
+#[case::container_default_wait(json!({}), json!({"io.podinit.start-timeout": "3s"}), Some((3000, start_wait::OnStartTimeout::Wait)))]
+#[case::container_fail(json!({}), json!({"io.podinit.start-timeout": "500ms", "io.podinit.on-start-timeout": "fail"}), Some((500, start_wait::OnStartTimeout::Fail)))]
+#[case::pod_level(json!({"io.podinit.start-timeout": "1m", "io.podinit.on-start-timeout": "start"}), json!({}), Some((60_000, start_wait::OnStartTimeout::Start)))]
+#[case::container_beats_pod(json!({"io.podinit.start-timeout": "1m", "io.podinit.on-start-timeout": "start"}), json!({"io.podinit.start-timeout": "2s"}), Some((2000, start_wait::OnStartTimeout::Start)))]
+#[case::outcome_from_container_timeout_from_pod(json!({"io.podinit.start-timeout": "4s"}), json!({"io.podinit.on-start-timeout": "fail"}), Some((4000, start_wait::OnStartTimeout::Fail)))]
+#[case::outcome_alone_does_nothing(json!({}), json!({"io.podinit.on-start-timeout": "fail"}), None)]
+fn start_wait_deadlines_are_read_with_their_precedence(
+    #[case] pod_ann: Value,
+    #[case] own: Value,
+    #[case] want: Option<(u64, start_wait::OnStartTimeout)>,
+) {
+    let p = plan(pod_with_annotations(pod_ann, own));
+    assert_eq!(
+        p.start_timeout.as_ref().map(|t| (t.millis, t.on_timeout)),
+        want
+    );
+    if let Some(t) = &p.start_timeout {
+        assert!(
+            t.source.contains("io.podinit.start-timeout"),
+            "{}",
+            t.source
+        );
+    }
+}
+
+#[rstest]
+#[case::bad_duration(json!({}), json!({"io.podinit.start-timeout": "3 seconds"}), PlanErrorKind::InvalidValue, "annotation io.podinit.start-timeout")]
+#[case::zero(json!({}), json!({"io.podinit.start-timeout": "0s"}), PlanErrorKind::InvalidValue, "io.podinit.start-timeout")]
+#[case::huge(json!({}), json!({"io.podinit.start-timeout": "999999999h"}), PlanErrorKind::OutOfRange, "io.podinit.start-timeout")]
+#[case::bad_outcome(json!({}), json!({"io.podinit.start-timeout": "3s", "io.podinit.on-start-timeout": "crash"}), PlanErrorKind::InvalidValue, "io.podinit.on-start-timeout")]
+#[case::bad_pod_level(json!({"io.podinit.on-start-timeout": "FAIL"}), json!({}), PlanErrorKind::InvalidValue, "metadata.annotations io.podinit.on-start-timeout")]
+fn hostile_start_wait_declarations(
+    #[case] pod_ann: Value,
+    #[case] own: Value,
+    #[case] kind: PlanErrorKind,
+    #[case] names: &str,
+) {
+    let err = classify(pod_with_annotations(pod_ann, own)).expect_err("must be refused");
+    assert_eq!(err.kind, kind, "{err}");
+    let text = err.to_string();
+    // A pod-level value is checked with the first container that reads it.
+    assert!(
+        text.contains(names) && (text.contains("\"c\"") || text.contains("\"proxy\"")),
+        "{text}"
+    );
 }

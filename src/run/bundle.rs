@@ -3,8 +3,8 @@
 //! projected and downwardAPI as the directories `volumes.rs` fills, read-only; the stdlog
 //! volume as the pod's log directory), `securityContext`
 //! runAsUser/runAsGroup, a shared network namespace, and the pod spec annotation on every
-//! container. The config is written as JSON directly (the shape `runc spec` produces), which keeps
-//! `oci-spec` out of the binary every container executes.
+//! container. The config is written as JSON directly (the shape `runc spec` produces); `argv`,
+//! `env`, `cwd` and `user` come from the image's config where it has one (`image::process`).
 
 use std::path::{Path, PathBuf};
 
@@ -17,12 +17,21 @@ use crate::plan::keys;
 pub struct ContainerSpec {
     pub name: String,
     pub image: String,
+    /// `command` and `args` as declared; `argv` is them merged with the image's Entrypoint and
+    /// Cmd (`image::process`), busybox's (`Cmd ["sh"]`) until a saved image's config applies.
+    pub command: Vec<String>,
+    pub args: Vec<String>,
     pub argv: Vec<String>,
+    /// The container's own env (`NAME=value`); `env` is it over the image's and PATH.
+    pub declared_env: Vec<String>,
     pub env: Vec<String>,
     pub mounts: Vec<(String, PathBuf, bool)>,
+    /// `runAsUser` / `runAsGroup` (the container's, else the pod's), before the image's User.
+    pub run_as: (Option<u32>, Option<u32>),
     pub user: (u32, u32),
     pub init: bool,
-    /// `workingDir`, else `/` (busybox has no WORKDIR).
+    /// `workingDir` as declared; `cwd` is it, else the image's WorkingDir, else `/`.
+    pub working_dir: Option<String>,
     pub cwd: String,
 }
 
@@ -31,8 +40,14 @@ pub struct PodManifest {
     pub name: String,
     /// `spec.hostname`, else the pod's name, as the kubelet sets it.
     pub hostname: String,
-    /// The PodSpec as JSON (what goes into `io.podinit.pod-spec`).
+    /// The PodSpec as JSON.
     pub spec: Value,
+    /// What goes into `io.podinit.pod-spec`: the PodSpec, or, when the Pod has
+    /// `metadata.annotations`, a whole Pod with them, so the pod-level annotations podinit and
+    /// the vendors read (`io.podinit.sidecar-grace-reserve`, `io.podinit.needs-sidecars`,
+    /// `io.podinit.start-timeout`, BCI's ignore-exit-code list) reach every container, as an
+    /// agent's pod annotation pass-through would.
+    pub declared: Value,
     /// initContainers first, then containers: the declaration order.
     pub containers: Vec<ContainerSpec>,
 }
@@ -72,8 +87,18 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
         }
         _ => ("pod".to_owned(), v.clone()),
     };
+    let declared = match v.pointer("/metadata/annotations") {
+        Some(a) if v.get("spec").is_some() && a.as_object().is_some_and(|m| !m.is_empty()) => {
+            serde_json::json!({"metadata": {"annotations": a}, "spec": spec})
+        }
+        _ => spec.clone(),
+    };
     // Validate through the plan module first: bad declarations fail here, before any container.
-    crate::plan::k8s::parse_pod_spec(&spec.to_string()).map_err(|e| format!("spec: {e}"))?;
+    let parsed = crate::plan::k8s::parse_pod_spec(&declared.to_string())
+        .map_err(|e| format!("spec: {e}"))?;
+    // Every container's plan too (restartPolicyRules as the API server checks them, probes,
+    // kinds): what a hook would refuse at create is refused before anything runs.
+    crate::plan::plans_from_pod_spec(&parsed).map_err(|e| e.to_string())?;
     let mut volumes = std::collections::BTreeMap::new();
     for vol in spec
         .get("volumes")
@@ -129,21 +154,13 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
                 .to_owned();
             let command = strings(c.get("command")).map_err(|e| ctx(format!("command: {e}")))?;
             let args = strings(c.get("args")).map_err(|e| ctx(format!("args: {e}")))?;
-            // Kubernetes: command replaces the image's entrypoint, args its cmd. busybox has no
-            // entrypoint, so args alone are the command line, and nothing at all is `sh`.
-            let mut argv: Vec<String> = command.into_iter().chain(args).collect();
-            if argv.is_empty() {
-                argv.push("sh".into());
-            }
-            let mut env = vec![
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
-            ];
+            let mut declared_env = Vec::new();
             for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
                 if let (Some(k), Some(val)) = (
                     e.get("name").and_then(Value::as_str),
                     e.get("value").and_then(Value::as_str),
                 ) {
-                    env.push(format!("{k}={val}"));
+                    declared_env.push(format!("{k}={val}"));
                 }
             }
             let mut mounts = Vec::new();
@@ -176,35 +193,40 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
                 let ro = always_ro || m.get("readOnly").and_then(Value::as_bool).unwrap_or(false);
                 mounts.push((dest.to_owned(), source, ro));
             }
-            let uid = c
-                .pointer("/securityContext/runAsUser")
-                .and_then(Value::as_u64)
-                .or(pod_user.0)
-                .unwrap_or(0);
-            let gid = c
-                .pointer("/securityContext/runAsGroup")
-                .and_then(Value::as_u64)
-                .or(pod_user.1)
-                .unwrap_or(uid);
-            let user = (
-                u32::try_from(uid).map_err(|_| ctx("runAsUser out of range".into()))?,
-                u32::try_from(gid).map_err(|_| ctx("runAsGroup out of range".into()))?,
-            );
-            let cwd = match c.get("workingDir") {
-                None | Some(Value::Null) => "/".to_owned(),
-                Some(Value::String(d)) if d.starts_with('/') => d.clone(),
+            let id = |key: &str, pod: Option<u64>| -> Result<Option<u32>, String> {
+                c.pointer(&format!("/securityContext/{key}"))
+                    .and_then(Value::as_u64)
+                    .or(pod)
+                    .map(|v| u32::try_from(v).map_err(|_| ctx(format!("{key} out of range"))))
+                    .transpose()
+            };
+            let run_as = (id("runAsUser", pod_user.0)?, id("runAsGroup", pod_user.1)?);
+            let working_dir = match c.get("workingDir") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(d)) if d.starts_with('/') => Some(d.clone()),
                 Some(_) => return Err(ctx("workingDir must be an absolute path".into())),
             };
-            containers.push(ContainerSpec {
-                cwd,
+            let mut spec = ContainerSpec {
                 name,
                 image,
-                argv,
-                env,
+                command,
+                args,
+                argv: Vec::new(),
+                declared_env,
+                env: Vec::new(),
                 mounts,
-                user,
+                user: (run_as.0.unwrap_or(0), run_as.1.or(run_as.0).unwrap_or(0)),
+                run_as,
                 init,
-            });
+                working_dir,
+                cwd: String::new(),
+            };
+            // The busybox image's config until a saved image's replaces it.
+            crate::run::image::process::apply(
+                &mut spec,
+                &crate::run::image::process::ImageProcess::busybox(),
+            )?;
+            containers.push(spec);
         }
     }
     if containers.is_empty() {
@@ -219,6 +241,7 @@ pub fn parse_pod(v: &Value, volumes_dir: &Path) -> Result<PodManifest, String> {
         name,
         hostname,
         spec,
+        declared,
         containers,
     })
 }
@@ -282,7 +305,7 @@ pub fn config(
         "mounts": mounts,
         "annotations": {
             keys::CONTAINER_NAME: c.name,
-            keys::POD_SPEC: pod.spec.to_string(),
+            keys::POD_SPEC: pod.declared.to_string(),
         },
         "linux": {
             "resources": {"devices": [{"allow": false, "access": "rwm"}]},
@@ -420,5 +443,18 @@ mod tests {
             );
         }
         assert!(parse_manifest("{nope", Path::new("/v")).is_err());
+    }
+
+    #[test]
+    fn a_restart_rule_the_api_server_refuses_is_refused_before_anything_runs() {
+        let pod = json!({"restartPolicy": "Never", "containers": [{"name": "a",
+            "restartPolicyRules": [{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]}]});
+        let err = parse_manifest(&pod.to_string(), Path::new("/v")).unwrap_err();
+        assert!(
+            err.contains("container \"a\"")
+                && err.contains("spec.containers[0].restartPolicy")
+                && err.contains("must specify restartPolicy when restart rules are used"),
+            "{err}"
+        );
     }
 }

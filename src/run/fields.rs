@@ -238,6 +238,8 @@ const CONTAINER: &[(&str, Use)] = &[
     ("volumeMounts", Handled),
     ("securityContext", Handled),
     ("restartPolicy", Handled),
+    // KEP-5307; validated by the plan as the API server does (`plan/restart.rs`).
+    ("restartPolicyRules", Handled),
     ("startupProbe", Handled),
     ("readinessProbe", Handled),
     ("livenessProbe", Handled),
@@ -264,6 +266,10 @@ const CONTAINER_SECURITY: &[(&str, Use)] = &[
     ("privileged", Unsupported),
     ("capabilities", Unsupported),
 ];
+
+const RESTART_RULE: &[(&str, Use)] = &[("action", Handled), ("exitCodes", Handled)];
+
+const RESTART_RULE_EXIT_CODES: &[(&str, Use)] = &[("operator", Handled), ("values", Handled)];
 
 // `valueFrom` and `envFrom` are resolved from the ConfigMap/Secret documents (`sources.rs`),
 // which names any reference it cannot resolve.
@@ -397,6 +403,10 @@ pub fn container(d: &Document, c: &str, extra: &[(&str, Use)]) -> Result<(), Man
         &format!("{c}/securityContext"),
         &[SECURITY, CONTAINER_SECURITY],
     )?;
+    each(d, &format!("{c}/restartPolicyRules"), |r| {
+        check(d, r, RESTART_RULE)?;
+        check(d, &format!("{r}/exitCodes"), RESTART_RULE_EXIT_CODES)
+    })?;
     each(d, &format!("{c}/env"), |e| check(d, e, ENV))?;
     each(d, &format!("{c}/envFrom"), |e| check(d, e, ENV_FROM))?;
     each(d, &format!("{c}/volumeMounts"), |m| {
@@ -588,12 +598,26 @@ mod tests {
                 "spec.containers[0].env[0] must be a mapping",
             ),
             ("status2: {}\n", "line 6: status2: unknown field"),
+            // The KEP's draft YAML nests the condition under `when:`; the API has none.
+            (
+                "    restartPolicy: Never\n    restartPolicyRules:\n    - action: Restart\n      when: {exitCodes: {operator: In, values: [42]}}\n",
+                "line 9: spec.containers[0].restartPolicyRules[0].when: unknown field",
+            ),
+            (
+                "    restartPolicyRules: [{action: Restart, exitCodes: {operator: In, value: [42]}}]\n",
+                "spec.containers[0].restartPolicyRules[0].exitCodes.value: unknown field",
+            ),
+            (
+                "    restartPolicyRules: {action: Restart}\n",
+                "spec.containers[0].restartPolicyRules must be a list",
+            ),
         ] {
             let e = pod(&format!("{head}{tail}")).expect_err(tail);
             assert!(e.contains(want), "{tail}\n got {e}\n want {want}");
             assert!(e.starts_with("p.yaml, document 1, line "), "{e}");
         }
         // Defaults and harmless fields pass.
+        pod(&format!("{head}    restartPolicy: Never\n    restartPolicyRules: [{{action: Restart, exitCodes: {{operator: In, values: [42]}}}}]\n")).unwrap();
         pod(&format!("{head}    resources: {{limits: {{cpu: 1}}}}\n    tty: false\n    envFrom: []\n  hostNetwork: false\n  nodeSelector: {{a: b}}\n  volumes:\n  - {{name: e, emptyDir: {{}}}}\n")).unwrap();
     }
 

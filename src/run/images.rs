@@ -10,24 +10,61 @@ pub enum Image {
     Busybox,
     /// A directory used as the root filesystem as it is.
     Rootfs(PathBuf),
+    /// A saved image (an OCI layout directory, an OCI archive or a docker archive), unpacked
+    /// by `image`.
+    Saved(PathBuf),
+}
+
+/// Where saved images come from: `--image NAME=PATH` (first) and `--image-store DIR`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    pub named: Vec<(String, PathBuf)>,
+    pub store: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageError {
     pub container: String,
     pub reference: String,
+    /// What is wrong beyond "not available offline" (a path that is not there …).
+    pub problem: Option<String>,
+    /// `--image-store`'s directory and the names found in it.
+    pub store: Option<(PathBuf, Vec<String>)>,
 }
 
 impl fmt::Display for ImageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = &self.problem {
+            return write!(
+                f,
+                "container {}: image {:?}: {p}",
+                self.container, self.reference
+            );
+        }
         write!(
             f,
             "container {}: image {:?} is not available offline; podinit run pulls nothing. \
-             It runs any image whose repository's last path element is busybox (any registry, \
-             any tag, e.g. docker.io/library/busybox:1.36) on the host's static busybox, or a \
-             root filesystem directory given as the image (an absolute or ./ path)",
-            self.container, self.reference
-        )
+             Give a saved copy with --image {}=PATH (an OCI image layout directory, an OCI \
+             archive or a docker archive, as podman save or docker save write them) or \
+             --image-store DIR (a directory of such images, found by the names they record). \
+             Any image whose repository's last path element is busybox (any registry, any tag, \
+             e.g. docker.io/library/busybox:1.36) runs on the host's static busybox, and a \
+             root filesystem directory can be given as the image (an absolute or ./ path)",
+            self.container, self.reference, self.reference
+        )?;
+        if let Some((dir, names)) = &self.store {
+            write!(
+                f,
+                "; the image store {} has {}",
+                dir.display(),
+                if names.is_empty() {
+                    "no named image".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -42,21 +79,75 @@ pub fn repository_name(reference: &str) -> &str {
     last.split(':').next().unwrap_or(last)
 }
 
-/// Resolve a container's image: a directory path first (a path is never a registry reference
-/// when it starts with `/` or `.`), then busybox by name.
-pub fn resolve(container: &str, reference: &str) -> Result<Image, ImageError> {
-    let as_path = Path::new(reference);
+/// A path given as an image: a saved image (a tarball, or a directory with `oci-layout` or
+/// `manifest.json`), else a root filesystem directory.
+fn at_path(path: &Path) -> Option<Image> {
+    if crate::run::image::is_saved_image(path) {
+        Some(Image::Saved(path.to_path_buf()))
+    } else if path.is_dir() {
+        Some(Image::Rootfs(path.to_path_buf()))
+    } else {
+        None
+    }
+}
+
+/// Resolve a container's image: `--image` first, then a path (a path is never a registry
+/// reference when it starts with `/` or `.`), then `--image-store`, then busybox by name.
+pub fn resolve(container: &str, reference: &str, sources: &Sources) -> Result<Image, ImageError> {
+    let err = |problem: Option<String>, store| ImageError {
+        container: container.to_owned(),
+        reference: reference.to_owned(),
+        problem,
+        store,
+    };
     let looks_like_path = reference.starts_with('/') || reference.starts_with('.');
-    if looks_like_path && as_path.is_dir() {
-        return Ok(Image::Rootfs(as_path.to_path_buf()));
+    let wanted = (!looks_like_path).then(|| crate::run::image::normalize(reference));
+    for (name, path) in &sources.named {
+        if name == reference || wanted.as_ref() == Some(&crate::run::image::normalize(name)) {
+            return at_path(path).ok_or_else(|| {
+                err(
+                    Some(format!(
+                        "--image {name}={}: no such file or directory",
+                        path.display()
+                    )),
+                    None,
+                )
+            });
+        }
+    }
+    if looks_like_path {
+        if let Some(image) = at_path(Path::new(reference)) {
+            return Ok(image);
+        }
+    }
+    let mut listed = None;
+    if let (Some(store), Some(wanted)) = (&sources.store, &wanted) {
+        let mut names = Vec::new();
+        let entries = std::fs::read_dir(store).map_err(|e| {
+            err(
+                Some(format!("--image-store {}: {e}", store.display())),
+                None,
+            )
+        })?;
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            if !crate::run::image::is_saved_image(&path) {
+                continue;
+            }
+            // An unreadable file in the store is not this image; the listing shows it.
+            match crate::run::image::names(&path) {
+                Ok(n) if n.contains(wanted) => return Ok(Image::Saved(path)),
+                Ok(n) => names.extend(n),
+                Err(e) => names.push(format!("({}: {e})", path.display())),
+            }
+        }
+        listed = Some((store.clone(), names));
     }
     if !looks_like_path && repository_name(reference) == "busybox" {
         return Ok(Image::Busybox);
     }
-    Err(ImageError {
-        container: container.to_owned(),
-        reference: reference.to_owned(),
-    })
+    Err(err(None, listed))
 }
 
 #[cfg(test)]
@@ -74,7 +165,11 @@ mod tests {
             "quay.io/x/busybox@sha256:0123",
             "quay.io/x/busybox:1.36@sha256:0123",
         ] {
-            assert_eq!(resolve("c", r), Ok(Image::Busybox), "{r}");
+            assert_eq!(
+                resolve("c", r, &Sources::default()),
+                Ok(Image::Busybox),
+                "{r}"
+            );
         }
     }
 
@@ -90,7 +185,9 @@ mod tests {
             "./busybox",
             "",
         ] {
-            let e = resolve("app", r).expect_err(r).to_string();
+            let e = resolve("app", r, &Sources::default())
+                .expect_err(r)
+                .to_string();
             assert!(
                 e.contains(&format!("image {r:?}"))
                     && e.contains("container app")
@@ -99,6 +196,9 @@ mod tests {
                 "{e}"
             );
         }
-        assert_eq!(resolve("c", "/"), Ok(Image::Rootfs("/".into())));
+        assert_eq!(
+            resolve("c", "/", &Sources::default()),
+            Ok(Image::Rootfs("/".into()))
+        );
     }
 }

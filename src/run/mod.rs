@@ -11,6 +11,7 @@
 
 pub mod bundle;
 pub mod fields;
+pub mod image;
 pub mod images;
 pub mod inputs;
 pub mod netns;
@@ -64,6 +65,8 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// Print the pod as it runs (SidecarSets applied, env resolved) before running it.
     pub explain: bool,
+    /// `--image NAME=PATH` and `--image-store DIR`.
+    pub images: images::Sources,
 }
 
 struct Runner {
@@ -250,11 +253,31 @@ fn run_pod(
     let work = work.to_path_buf();
     let volumes = work.join("volumes");
     // Everything about the input is checked before anything is created.
-    let pod = bundle::parse_pod(&w.pod, &volumes)?;
+    let mut pod = bundle::parse_pod(&w.pod, &volumes)?;
     let mut rootfs_of = BTreeMap::new();
+    // Saved images are read (index, manifest, config, checked) now; their layers later.
+    let mut saved: BTreeMap<(PathBuf, String), image::Loaded> = BTreeMap::new();
+    let mut configs = BTreeMap::new();
     for c in &pod.containers {
-        let image = images::resolve(&c.name, &c.image).map_err(|e| e.to_string())?;
-        rootfs_of.insert(c.name.clone(), image);
+        let img = images::resolve(&c.name, &c.image, &opts.images).map_err(|e| e.to_string())?;
+        if let images::Image::Saved(path) = &img {
+            let key = (path.clone(), c.image.clone());
+            if let std::collections::btree_map::Entry::Vacant(slot) = saved.entry(key.clone()) {
+                let loaded = image::load(path, &c.image)
+                    .map_err(|e| saved_error(&c.name, &c.image, path, &e))?;
+                slot.insert(loaded);
+            }
+            configs.insert(
+                c.name.clone(),
+                image::process::ImageProcess::from_config(&saved[&key].config),
+            );
+        }
+        rootfs_of.insert(c.name.clone(), img);
+    }
+    for c in &mut pod.containers {
+        if let Some(config) = configs.get(&c.name) {
+            image::process::apply(c, config)?;
+        }
     }
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     for (name, files) in &w.volume_files {
@@ -329,9 +352,33 @@ fn run_pod(
     let mut failure = None;
     let mut capture = output::Capture::default();
     for i in order {
-        let c = &pod.containers[i];
+        let mut c = pod.containers[i].clone();
         let rootfs = match rootfs_of.get(&c.name) {
             Some(images::Image::Rootfs(dir)) => (dir.clone(), false),
+            Some(images::Image::Saved(path)) => {
+                let own = work.join("rootfs").join(&c.name);
+                let prepared = saved
+                    .get(&(path.clone(), c.image.clone()))
+                    .ok_or_else(|| format!("container {}: image not loaded", c.name))
+                    .and_then(|img| {
+                        let shared = image::rootfs::unpacked(img, &work.join("images"))
+                            .map_err(|e| saved_error(&c.name, &c.image, path, &e))?;
+                        image::rootfs::copy_tree(&shared, &own)?;
+                        // The User's names are the image's own: resolved in its /etc.
+                        let user = configs.get(&c.name).and_then(|p| p.user.as_deref());
+                        c.user = image::user::for_container(c.run_as, user, &own)
+                            .map_err(|e| format!("container {}: {e}", c.name))?;
+                        Ok(())
+                    });
+                match prepared {
+                    Ok(()) => (own, true),
+                    Err(e) => {
+                        eprintln!("podinit run: {e}");
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
             _ => (
                 bundle::busybox_rootfs(&work.join("rootfs").join(&c.name))?,
                 true,
@@ -340,7 +387,7 @@ fn run_pod(
         let id = format!("{}-{}-{}", pod.name, c.name, std::process::id());
         match runner.create_and_start(
             &pod,
-            c,
+            &c,
             &id,
             (&rootfs.0, rootfs.1),
             &netns.path,
@@ -694,6 +741,14 @@ impl Runner {
         }
         *printed = (*printed).max(entries.len());
     }
+}
+
+/// A saved image's error with the container, the reference and the path it was read from.
+fn saved_error(container: &str, reference: &str, path: &Path, e: &image::Error) -> String {
+    format!(
+        "container {container}: image {reference:?} ({}): {e}",
+        path.display()
+    )
 }
 
 /// Spawn with the signal mask the runner had before it blocked SIGCHLD/SIGINT/SIGTERM.

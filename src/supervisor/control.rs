@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::pod::{Member, Pod};
 use super::{Supervisor, listing, start_time};
-use crate::engine::{Engine, Event, Registration};
+use crate::engine::{Engine, Event, Operation, Registration};
 use crate::plan::{ContainerPlan, PodDeclaration, PodKey};
 use crate::proto::{self, ControlReply, ControlRequest};
 use crate::sys::pidfd;
@@ -122,8 +122,63 @@ impl Supervisor {
                     Some(key) => refused(format!("no pod {key}; `podinit status` lists the pods")),
                 }
             }
+            ControlRequest::Restart { container, pod_key } => {
+                self.operate(pod_key, &container, Operation::Restart)
+            }
+            ControlRequest::Signal {
+                container,
+                signal,
+                pod_key,
+            } => self.operate(pod_key, &container, Operation::Signal(signal)),
         };
         self.reply(token, reply);
+    }
+
+    /// `podinit restart` / `podinit signal`: asked of the pod's engine first, so a refusal is
+    /// the reply and nothing is journalled; then journalled and carried out as any input.
+    fn operate(&mut self, key: Option<PodKey>, container: &str, op: Operation) -> ControlReply {
+        let key = match key {
+            Some(key) => key,
+            None => {
+                let live: Vec<&PodKey> = self.pods.keys().collect();
+                match live.as_slice() {
+                    [one] => (*one).clone(),
+                    [] => return refused("no pod is running".into()),
+                    _ => {
+                        let keys: Vec<String> = live.iter().map(|k| k.to_string()).collect();
+                        return refused(format!(
+                            "{} pods run here ({}); name one with --pod",
+                            keys.len(),
+                            keys.join(", ")
+                        ));
+                    }
+                }
+            }
+        };
+        let Some(pod) = self.pods.get(&key) else {
+            return if self.layout.pod_dir(&key).exists() {
+                refused(format!(
+                    "pod {key} has finished; nothing in it runs any more"
+                ))
+            } else {
+                refused(format!("no pod {key}; `podinit status` lists the pods"))
+            };
+        };
+        if let Err(why) = pod.engine.check_operation(container, op) {
+            return refused(format!("pod {key}: {why}"));
+        }
+        let event = match op {
+            Operation::Restart => Event::RestartRequested {
+                name: container.to_owned(),
+            },
+            Operation::Signal(signal) => Event::SignalRequested {
+                name: container.to_owned(),
+                signal,
+            },
+        };
+        log_info!("supervise: pod {key}: {event:?} asked on the control socket");
+        self.feed(&key, event);
+        accepted()
     }
 
     /// Every pod known: the live ones, and the finished ones whose files are behind (full or

@@ -93,11 +93,13 @@ fn check(files: &[PathBuf]) -> Result<String, String> {
     let scratch = std::env::temp_dir().join("podinit-vm-check");
     let pod = crate::run::bundle::parse_pod(&w.pod, &scratch)?;
     for c in &pod.containers {
-        match crate::run::images::resolve(&c.name, &c.image).map_err(|e| e.to_string())? {
+        match crate::run::images::resolve(&c.name, &c.image, &Default::default())
+            .map_err(|e| e.to_string())?
+        {
             crate::run::images::Image::Busybox => {}
-            crate::run::images::Image::Rootfs(dir) => {
+            crate::run::images::Image::Rootfs(dir) | crate::run::images::Image::Saved(dir) => {
                 return Err(format!(
-                    "container {}: the root filesystem directory {} is on this host; the VM \
+                    "container {}: the image {} is on this host; the VM \
                      carries busybox images only (use a busybox image, or run without --vm)",
                     c.name,
                     dir.display()

@@ -1,0 +1,38 @@
+//! `io.podinit.sidecar-grace-reserve`: seconds of the pod's grace budget kept for its sidecars
+//! at teardown, so a log sidecar that flushes after the apps are gone gets that long even when
+//! an app takes its whole share. A pod-level value: on the container's annotations (an agent
+//! copies pod annotations there, as for `io.kubernetes.pod.terminationGracePeriod`) or in a
+//! whole Pod's `metadata.annotations` in the pod spec annotation.
+
+use super::k8s::PodSpec;
+use super::keys::{POD_SPEC, SIDECAR_GRACE_RESERVE};
+use super::values::check_seconds;
+use super::{PlanError, PlanErrorKind};
+
+/// The reserve and where it was declared, or `None`.
+pub fn read(
+    name: &str,
+    annotation: Option<&str>,
+    spec: Option<&PodSpec>,
+) -> Result<Option<(u64, String)>, PlanError> {
+    let (raw, source) = match (
+        annotation,
+        spec.and_then(|s| s.pod_annotations.get(SIDECAR_GRACE_RESERVE)),
+    ) {
+        (Some(raw), _) => (raw, format!("annotation {SIDECAR_GRACE_RESERVE}")),
+        (None, Some(raw)) => (
+            raw.as_str(),
+            format!("annotation {POD_SPEC}: metadata.annotations {SIDECAR_GRACE_RESERVE}"),
+        ),
+        (None, None) => return Ok(None),
+    };
+    let bad = |kind, msg: String| PlanError::new(kind, name, &source, msg);
+    let n: i64 = raw.trim().parse().map_err(|_| {
+        bad(
+            PlanErrorKind::InvalidValue,
+            format!("expected whole seconds (e.g. \"10\"), got {raw:?}"),
+        )
+    })?;
+    let n = check_seconds(n).map_err(|m| bad(PlanErrorKind::OutOfRange, m))?;
+    Ok(Some((n, source)))
+}
