@@ -994,3 +994,48 @@ fn podinit_hook_accepts_every_stage_the_files_use_and_fails_cleanly_without_a_st
     assert!(stderr.contains("unknown stage"), "{stderr}");
     assert!(Path::new(PODINIT).is_file());
 }
+
+/// `PODINIT_NO_HOOKS=1` in the agent's environment: the front prepares the bundle as `inject
+/// --no-hooks` does, with the create's container id in the pending claim, and no hook.
+#[test]
+fn the_runtime_front_with_podinit_no_hooks_leaves_a_claim_and_no_hook() {
+    let tmp = TempDir::new("front-nohooks");
+    let bin = tmp.0.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    write_exec(&bin.join("runc"), FAKE_RUNTIME);
+    let state = tmp.0.join("state");
+    fs::create_dir_all(state.join("sock")).unwrap();
+    let bundle = tmp.0.join("bundle");
+    fs::create_dir_all(&bundle).unwrap();
+    let mut config: Value = serde_json::from_slice(&bundle_config(false)).unwrap();
+    config["linux"] = serde_json::json!({"namespaces": [{"type": "pid"}, {"type": "mount"}]});
+    fs::write(bundle.join("config.json"), config.to_string()).unwrap();
+    let mut cmd = Command::new(containerd_front());
+    cmd.env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("FAKE_LOG", tmp.0.join("fake.log"))
+        .env("PODINIT_BINARY", PODINIT)
+        .env("PODINIT_SOCKET", state.join("podinit.sock"))
+        .env("PODINIT_STATE_DIR", &state)
+        .env("PODINIT_NO_HOOKS", "1")
+        .args(["create", "--bundle", bundle.to_str().unwrap(), "ctr-7"]);
+    assert_eq!(run_with_stdin(&mut cmd, b""), 0);
+    let prepared = load_json(&bundle.join("config.json"));
+    assert!(prepared.get("hooks").is_none(), "no hooks: {prepared}");
+    assert!(
+        prepared["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["destination"] == "/.podinit/claim"),
+        "{prepared}"
+    );
+    let claims: Vec<_> = fs::read_dir(state.join("claims"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(claims.len(), 1);
+    let claim = load_json(&claims[0].path());
+    assert_eq!(claim["id"], "ctr-7");
+    assert_eq!(claim["plan"]["name"], "app");
+}

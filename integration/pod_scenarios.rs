@@ -44,6 +44,7 @@
 //! | x47 | a regular init container failing under OnFailure or Always beside (or before) a native sidecar: restarted with backoff, the sidecar runs in parallel (or never starts), the pod Pending |
 //! | x44 | the teardown cause (AppFailed, app=3) in the sidecar's preStop environment and in the teardown file its TERM trap reads |
 //! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
+//! | no_hooks_* | s01, s04, s06, s08, s09, s11, x01b, x04 with bundles injected `--no-hooks` (each init claims its registration; no OCI hook of podinit's); `PODTEST_INJECT=no-hooks` runs the whole file so |
 
 mod pod;
 mod support;
@@ -973,13 +974,15 @@ fn s11_gpu_bundle_keeps_nvidia_prestart_hook_first(#[case] order: CreateOrder) {
             .map(|a| a.iter().filter(|h| is_podinit(h)).count())
             .unwrap_or(0)
     };
+    // `--no-hooks` (PODTEST_INJECT): the NVIDIA hooks alone, in their places.
+    let ours = usize::from(test.inject() == pod::Inject::Hooks);
     assert!(
-        is_podinit(create_runtime.last().unwrap()),
+        ours == 0 || is_podinit(create_runtime.last().unwrap()),
         "podinit's createRuntime hook is not last: {hooks:#}"
     );
     assert_eq!(
         podinit_hooks("createRuntime") + podinit_hooks("prestart"),
-        1,
+        ours,
         "{hooks:#}"
     );
 
@@ -3690,4 +3693,66 @@ fn x52_a_sidecar_pre_stop_outliving_the_grace_leaves_the_job_succeeded(#[case] o
     assert_stopped_sidecar(&out, "s", 137);
     assert_reaped(&out, &[("s", 0), ("app", 0)]);
     assert_phase(&out, "Succeeded");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same scenarios with bundles injected `--no-hooks` (issue 13): no OCI hook runs, each
+// container's init claims its registration, and the supervisor sees every end through the
+// init's pidfd (poststop's job): the gate, restarts, teardown and a container the runtime
+// killed come out as with hooks. The whole file runs this way with `PODTEST_INJECT=no-hooks`.
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_s01_acs_native_sidecar_job(#[case] order: CreateOrder) {
+    pod::no_hooks(|| s01_acs_native_sidecar_job(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_s11_nvidia_hooks_alone(#[case] order: CreateOrder) {
+    pod::no_hooks(|| s11_gpu_bundle_keeps_nvidia_prestart_hook_first(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_s04_init_sequence(#[case] order: CreateOrder) {
+    pod::no_hooks(|| s04_init_sequence_init_then_sidecar_then_app(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_s06_stubborn_sidecar_killed(#[case] order: CreateOrder) {
+    pod::no_hooks(|| s06_stubborn_sidecar_killed_at_budget_end(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_s08_crashed_sidecar_restarted(#[case] order: CreateOrder) {
+    pod::no_hooks(|| s08_crashed_sidecar_restarted_alone(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_s09_pod_deletion(#[case] order: CreateOrder) {
+    pod::no_hooks(|| s09_pod_deletion_apps_first_then_sidecars_in_reverse(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_x01b_container_killed_by_runtime(#[case] order: CreateOrder) {
+    pod::no_hooks(|| x01b_app_container_killed_by_runtime_fails_pod(order))
+}
+
+#[rstest]
+#[case::spec(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn no_hooks_x04_failed_init_container(#[case] order: CreateOrder) {
+    pod::no_hooks(|| x04_failed_init_container_fails_pod_nothing_starts(order))
 }

@@ -26,6 +26,8 @@ pub enum Command {
         socket: PathBuf,
         state_dir: PathBuf,
         binary: Option<PathBuf>,
+        /// `--no-hooks` with the container's id.
+        no_hooks: Option<inject::NoHooks>,
     },
     Status {
         target: crate::operator::Target,
@@ -121,6 +123,7 @@ pub fn run(command: Command) -> i32 {
             socket,
             state_dir,
             binary,
+            no_hooks,
         } => {
             let binary = match binary.map(Ok).unwrap_or_else(std::env::current_exe) {
                 Ok(b) => b.canonicalize().unwrap_or(b),
@@ -139,6 +142,7 @@ pub fn run(command: Command) -> i32 {
                     socket,
                     state_dir,
                     log_level,
+                    no_hooks,
                 },
             ) {
                 Ok(_) => 0,

@@ -274,14 +274,22 @@ fn inject_rewrite() {
         socket: "/run/podinit/podinit.sock".into(),
         state_dir: "/run/podinit".into(),
         log_level: None,
+        no_hooks: None,
+    };
+    let no_hooks = InjectOptions {
+        no_hooks: Some(inject::NoHooks { id: "c".into() }),
+        ..opts.clone()
     };
     fuzz("inject", &testdata_configs(), |input| {
-        if let Ok(mut config) = serde_json::from_slice::<Value>(input) {
-            if inject::rewrite(&mut config, &opts).is_ok() {
-                // Idempotent on whatever it accepted.
-                let once = config.clone();
-                assert_eq!(inject::rewrite(&mut config, &opts), Ok(false));
-                assert_eq!(config, once);
+        if let Ok(original) = serde_json::from_slice::<Value>(input) {
+            for opts in [&opts, &no_hooks] {
+                let mut config = original.clone();
+                if inject::rewrite(&mut config, opts).is_ok() {
+                    // Idempotent on whatever it accepted, with hooks and without.
+                    let once = config.clone();
+                    assert_eq!(inject::rewrite(&mut config, opts), Ok(false));
+                    assert_eq!(config, once);
+                }
             }
         }
     });

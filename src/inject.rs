@@ -11,6 +11,12 @@
 //!   on any rootfs, read-only ones too (the teardown file, `src/init/teardown_note.rs`);
 //! - `process.args` wrapped as `/.podinit/podinit exec -- ARGS...`.
 //!
+//! With `--no-hooks` ([`NoHooks`], issue 13) there are no hooks (podinit's own are removed):
+//! `inject` writes the registration the createRuntime hook would send as a pending claim in
+//! `<state-dir>/claims/`, and a one-shot token in `BUNDLE/podinit-claim-NONCE/`, bind-mounted
+//! at `/.podinit/claim` for the container's init to claim it with (`claim.rs`). The container
+//! must have a pid namespace of its own.
+//!
 //! A config.json that is not JSON, or not an OCI config, is refused and left byte for byte as it was.
 //! A pod's sandbox (pause) bundle is left byte for byte as it was too ([`Outcome::Sandbox`]).
 
@@ -20,6 +26,7 @@ use serde_json::{Value, json};
 
 use crate::proto::{CONTAINER_BINARY, CONTAINER_RUN_DIR, CONTAINER_SOCK_DIR};
 
+#[derive(Clone)]
 pub struct InjectOptions {
     /// The podinit binary on the host (hooks run in the runtime's namespace).
     pub binary: PathBuf,
@@ -27,6 +34,14 @@ pub struct InjectOptions {
     pub state_dir: PathBuf,
     /// `PODINIT_LOG` for the hooks, if set.
     pub log_level: Option<String>,
+    /// `--no-hooks`: registered by its init's claim instead of the hooks.
+    pub no_hooks: Option<NoHooks>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoHooks {
+    /// The id the runtime creates the container with (a hook reads it from the OCI state).
+    pub id: String,
 }
 
 #[derive(Debug)]
@@ -37,6 +52,8 @@ pub enum InjectError {
     Write(PathBuf, std::io::Error),
     /// The caller's check before the rewrite failed (the runtime front: no supervisor state dir).
     Precondition(PathBuf, String),
+    /// `--no-hooks`: the pending claim could not be made; config.json is left unchanged.
+    Claim(PathBuf, String),
 }
 
 impl std::fmt::Display for InjectError {
@@ -55,6 +72,11 @@ impl std::fmt::Display for InjectError {
                 write!(f, "{}: cannot write: {e}; left unchanged", p.display())
             }
             InjectError::Precondition(p, why) => write!(f, "{}: {why}", p.display()),
+            InjectError::Claim(p, why) => write!(
+                f,
+                "{}: --no-hooks: {why}; config.json left unchanged",
+                p.display()
+            ),
         }
     }
 }
@@ -91,26 +113,42 @@ pub fn inject_checked(
         return Ok(Outcome::Sandbox(key));
     }
     check().map_err(|why| InjectError::Precondition(path.clone(), why))?;
-    if !rewrite(&mut config, opts).map_err(|why| InjectError::NotOci(path.clone(), why))? {
+    let mut changed =
+        rewrite(&mut config, opts).map_err(|why| InjectError::NotOci(path.clone(), why))?;
+    let mut written = None;
+    if let Some(no_hooks) = &opts.no_hooks {
+        let claim = crate::inject_claim::prepare(&path, &mut config, opts, no_hooks)?;
+        changed |= claim.mount_added;
+        written = Some(claim);
+    }
+    if !changed {
         return Ok(Outcome::Unchanged);
     }
+    write_config(&path, &config).inspect_err(|_| {
+        if let Some(w) = &written {
+            w.undo();
+        }
+    })?;
+    Ok(Outcome::Changed)
+}
+
+fn write_config(path: &Path, config: &Value) -> Result<(), InjectError> {
     // Invariant: a Value always serializes.
     let mut out = serde_json::to_vec_pretty(&config).expect("JSON value serializes");
     out.push(b'\n');
     let tmp = path.with_extension("json.podinit-tmp");
     let write = || -> std::io::Result<()> {
         std::fs::write(&tmp, &out)?;
-        if let Ok(meta) = std::fs::metadata(&path) {
+        if let Ok(meta) = std::fs::metadata(path) {
             std::fs::set_permissions(&tmp, meta.permissions())?;
         }
         std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, &path)
+        std::fs::rename(&tmp, path)
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        InjectError::Write(path.clone(), e)
-    })?;
-    Ok(Outcome::Changed)
+        InjectError::Write(path.to_path_buf(), e)
+    })
 }
 
 /// The rewrite itself, on a JSON value. Returns whether anything changed.
@@ -194,23 +232,61 @@ pub fn rewrite(config: &mut Value, opts: &InjectOptions) -> Result<bool, &'stati
     {
         env.push(format!("PODINIT_LOG={level}"));
     }
+    if opts.no_hooks.is_some() {
+        return Ok(remove_own_hooks(obj)? || changed);
+    }
+    // A bundle prepared --no-hooks before: its claim mount goes, the hooks register it now.
+    if let Some(mounts) = obj.get_mut("mounts").and_then(Value::as_array_mut) {
+        let before = mounts.len();
+        mounts.retain(|m| {
+            m.get("destination").and_then(Value::as_str) != Some(crate::proto::CONTAINER_CLAIM_DIR)
+        });
+        changed |= mounts.len() != before;
+    }
     let hooks = obj.entry("hooks").or_insert_with(|| json!({}));
     let hooks = hooks.as_object_mut().ok_or("hooks is not an object")?;
     let binary = opts.binary.to_string_lossy().into_owned();
     for stage in STAGES {
         let list = hooks.entry(stage).or_insert_with(|| json!([]));
         let list = list.as_array_mut().ok_or("a hooks stage is not an array")?;
-        let ours = |h: &Value| {
-            h.get("args").and_then(Value::as_array).is_some_and(|a| {
-                a.len() == 3 && a[1].as_str() == Some("hook") && a[2].as_str() == Some(stage)
-            }) && h
-                .get("path")
-                .and_then(Value::as_str)
-                .is_some_and(|p| p.ends_with("podinit"))
-        };
-        if !list.iter().any(ours) {
+        if !list.iter().any(|h| is_own_hook(h, stage)) {
             list.push(json!({ "path": binary, "args": ["podinit", "hook", stage], "env": env, "timeout": 10 }));
             changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+/// `podinit hook STAGE` as `inject` adds it.
+fn is_own_hook(h: &Value, stage: &str) -> bool {
+    h.get("args").and_then(Value::as_array).is_some_and(|a| {
+        a.len() == 3 && a[1].as_str() == Some("hook") && a[2].as_str() == Some(stage)
+    }) && h
+        .get("path")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.ends_with("podinit"))
+}
+
+/// `--no-hooks` on a bundle prepared with hooks before: podinit's hooks go (an NVIDIA hook
+/// stays), and a stage left empty by that goes too.
+fn remove_own_hooks(obj: &mut serde_json::Map<String, Value>) -> Result<bool, &'static str> {
+    let Some(hooks) = obj.get_mut("hooks") else {
+        return Ok(false);
+    };
+    let hooks = hooks.as_object_mut().ok_or("hooks is not an object")?;
+    let mut changed = false;
+    for stage in STAGES {
+        let Some(list) = hooks.get_mut(stage) else {
+            continue;
+        };
+        let list = list.as_array_mut().ok_or("a hooks stage is not an array")?;
+        let before = list.len();
+        list.retain(|h| !is_own_hook(h, stage));
+        if list.len() != before {
+            changed = true;
+            if list.is_empty() {
+                hooks.remove(stage);
+            }
         }
     }
     Ok(changed)
@@ -226,6 +302,7 @@ mod tests {
             socket: "/run/p/podinit.sock".into(),
             state_dir: "/run/p".into(),
             log_level: None,
+            no_hooks: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! The sans-IO core is [`plan`] (declarations → per-container plan) and [`engine`] (events and
 //! time in, actions out). Everything else is a thin driver around them.
 
+pub mod claim;
 pub mod cli;
 pub mod client;
 pub mod engine;
@@ -14,6 +15,7 @@ pub mod hook;
 pub mod hook_cli;
 pub mod init;
 pub mod inject;
+pub mod inject_claim;
 pub mod k8s_status;
 pub mod log;
 pub mod oci_state;

@@ -49,6 +49,9 @@ pub const CONTAINER_RUN_DIR: &str = "/.podinit/run";
 /// Why the pod ends, written by the container's init when its teardown reaches it
 /// (`engine::TeardownReport::file_text`: `KEY=VALUE` lines a shell can source).
 pub const CONTAINER_TEARDOWN_FILE: &str = "/.podinit/run/teardown";
+/// `inject --no-hooks`: the bundle's claim directory, seen by that container only; its init
+/// reads the token there and unlinks it (`claim.rs`).
+pub const CONTAINER_CLAIM_DIR: &str = "/.podinit/claim";
 pub const INIT_SOCKET_NAME: &str = "init.sock";
 
 pub const DEFAULT_SOCKET: &str = "/run/podinit/podinit.sock";
@@ -160,6 +163,13 @@ pub struct ControlReply {
 pub enum InitMessage {
     /// First message: the supervisor answers with `Welcome` (or closes the connection).
     Hello,
+    /// First message of an init of a bundle `inject --no-hooks` prepared: the pending
+    /// registration `claim` (its nonce) with its one-shot `token`. Answered with `Welcome`, or
+    /// `Refused` and the connection closed (`claim.rs`). Later connections say `Hello`.
+    Claim {
+        claim: String,
+        token: String,
+    },
     /// The process was exec'd (after a release or a restart).
     Started {
         pid: i32,
@@ -195,6 +205,10 @@ pub enum SupervisorMessage {
     Welcome {
         name: String,
         plan: Box<ContainerPlan>,
+    },
+    /// A claim was refused: why. The connection is closed after it.
+    Refused {
+        error: String,
     },
     Release,
     Restart,
@@ -328,6 +342,10 @@ mod tests {
                 ok: true,
             },
             InitMessage::AgentStop { signal: 15 },
+            InitMessage::Claim {
+                claim: "0123456789abcdef".into(),
+                token: "ab".repeat(32),
+            },
         ];
         for m in msgs {
             let line = encode(&m);

@@ -201,6 +201,10 @@ def main():
           "inject p50 %s per bundle, supervisor up p50 %s, both once per pod, before its first "
           "create).\n" % (ms(pct(ps["extra"]["inject_us"], 50)),
                           ms(pct(ps["extra"]["supervisor_up_us"], 50))))
+        if ps["extra"].get("inject_nohooks_us"):
+            p("`--no-hooks` variants: `podinit inject --no-hooks --id ID` (no OCI hooks; the "
+              "container's init claims the registration inject left), inject p50 %s per bundle.\n"
+              % ms(pct(ps["extra"]["inject_nohooks_us"], 50)))
         p("| variant | pod start p50 | p90 | ratio to bare (p50s) [95% CI] | `runc create` p50 | `runc create` p90 | `runc start` p50 | `runc start` → process p50 | per container, mean (ratio) |")
         p("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         bare_tot = col(rows["bare"], "total_us")
@@ -216,7 +220,11 @@ def main():
             se = [y for x in rows[v] for y in x.get("start_to_exec_us", [])]
             return mean(cr) + mean(se)
         for v, label in (("bare", "bare runc (anchor)"), ("podinit", "podinit, no sidecar (no gating)"),
-                         ("podinit+sidecar", "podinit, c0 a native sidecar gating the others")):
+                         ("podinit+sidecar", "podinit, c0 a native sidecar gating the others"),
+                         ("podinit-nohooks", "podinit --no-hooks, no sidecar"),
+                         ("podinit+sidecar-nohooks", "podinit --no-hooks, c0 a native sidecar")):
+            if v not in rows:
+                continue
             xs = col(rows[v], "total_us")
             cr = [y for x in rows[v] for y in x.get("create_us", [])]
             st = [y for x in rows[v] for y in x.get("start_us", [])]
@@ -232,10 +240,14 @@ def main():
           "a blocking wait (not `subprocess.run(timeout=)`, whose polling quantizes ~31-35 ms "
           "creates to 33 or 65 ms). Host CPU steal on this nested VM makes single creates slow "
           "now and then (tens of ms), hence the wide intervals.\n" % fails)
-        for v in ("podinit", "podinit+sidecar"):
+        for v in ("podinit", "podinit+sidecar", "podinit-nohooks", "podinit+sidecar-nohooks"):
+            if v not in rows:
+                continue
             ratio = pct(col(rows[v], "total_us"), 50) / b50
             lo, hi = ratio_ci(col(rows[v], "total_us"), bare_tot)
-            summary.append(("4. whole-pod start, %s" % ("no sidecar" if v == "podinit" else "sidecar-gated"),
+            summary.append(("4. whole-pod start, %s%s" % (
+                                "sidecar-gated" if "sidecar" in v else "no sidecar",
+                                ", --no-hooks" if v.endswith("nohooks") else ""),
                             "p50 %s" % ms(pct(col(rows[v], "total_us"), 50), 1),
                             "bare runc p50 %s" % ms(b50, 1),
                             "%.3fx (95%% CI %.2f-%.2f; per-container means %.3fx)" % (

@@ -7,7 +7,7 @@
 #
 # Sample counts: HOOK_N (300), GATE_N (30), POD_REPS (30), POD_N (4), IDLE_S (10),
 # SIZES (1,4,16,64), CURVE_REPS (5 pods per size); SECTIONS=hooks,gate,podstart,idle,curve
-# picks sections.
+# picks sections; NO_HOOKS=1 adds `inject --no-hooks` variants to podstart (issue 13).
 # Needs root, runc, ip, strace, cc (static glibc), python3, /bin/busybox (busybox-static).
 # Raw results: $KEEP_RESULTS (default: not kept) gets results.json.
 # Everything it makes lives in one work dir with its own runc --root and netns; it is removed

@@ -40,6 +40,11 @@
 //! Then, unless the pod is `bare()`, `podinit inject BUNDLE` with `PODINIT_SOCKET` /
 //! `PODINIT_STATE_DIR` set, and `podinit supervise` is started before the agent.
 //!
+//! Injection mode: hooks (the default), or `inject --no-hooks --id ID` (the init claims its
+//! registration, issue 13) for every pod when `PODTEST_INJECT=no-hooks`, for the pods a test
+//! builds inside `pod::no_hooks(|| ...)` (a thread-local: tests run on threads of their own),
+//! or for one pod with `.inject_mode(Inject::NoHooks)`.
+//!
 //! Timeline timestamps come from busybox `adjtimex` (`time.tv_sec` / `time.tv_usec`, i.e.
 //! CLOCK_REALTIME in microseconds): reading it needs no capability (works as root and as uid 1000
 //! under runc's default config, which has no seccomp profile; a profile that denies `adjtimex`
@@ -87,6 +92,40 @@ pub const TIMELINE: &str = "/shared/timeline.log";
 /// Env var the harness sets to the container's name in every container (used by `log_line`).
 pub const CONTAINER_ENV: &str = "PODTEST_CONTAINER";
 const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// How `podinit inject` prepares the bundles (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inject {
+    Hooks,
+    NoHooks,
+}
+
+thread_local! {
+    static INJECT: std::cell::Cell<Option<Inject>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with every pod it builds injected `--no-hooks` (a scenario reused as is).
+pub fn no_hooks<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(Option<Inject>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            INJECT.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(INJECT.with(|c| c.replace(Some(Inject::NoHooks))));
+    f()
+}
+
+/// This thread's mode, else `PODTEST_INJECT` (`no-hooks`), else hooks.
+pub fn default_inject() -> Inject {
+    INJECT
+        .with(|c| c.get())
+        .unwrap_or_else(|| match std::env::var("PODTEST_INJECT").as_deref() {
+            Ok("no-hooks") => Inject::NoHooks,
+            Ok("hooks") | Ok("") | Err(_) => Inject::Hooks,
+            Ok(other) => panic!("PODTEST_INJECT={other}: expected hooks or no-hooks"),
+        })
+}
 
 /// `ip netns add/del` are serialised: iproute2 sets up /run/netns racily on first use.
 static NETNS_LOCK: Mutex<()> = Mutex::new(());
@@ -336,6 +375,9 @@ impl Container {
     }
 }
 
+/// `PodTest::after_inject`'s callback.
+type AfterInject = std::rc::Rc<dyn Fn(&str, &Path)>;
+
 /// A pod to run; `run`/`start` can be called several times (each run is a fresh pod).
 pub struct PodTest {
     name: String,
@@ -352,6 +394,9 @@ pub struct PodTest {
     create_retries: u32,
     /// Joins this supervisor instead of starting its own (`on`).
     shared: Option<SharedPaths>,
+    inject: Inject,
+    /// Called with each container's name and bundle after `podinit inject`, before the agent.
+    after_inject: Option<AfterInject>,
 }
 
 impl PodTest {
@@ -370,7 +415,24 @@ impl PodTest {
             host_files: Vec::new(),
             create_retries: 0,
             shared: None,
+            inject: default_inject(),
+            after_inject: None,
         }
+    }
+
+    pub fn inject_mode(mut self, mode: Inject) -> PodTest {
+        self.inject = mode;
+        self
+    }
+
+    pub fn inject(&self) -> Inject {
+        self.inject
+    }
+
+    /// `f(name, bundle)` for each container once it is injected, before anything is created.
+    pub fn after_inject(mut self, f: impl Fn(&str, &Path) + 'static) -> PodTest {
+        self.after_inject = Some(std::rc::Rc::new(f));
+        self
     }
 
     /// Runs on `supervisor` (shared with other pods) instead of a supervisor of its own. The
@@ -547,11 +609,13 @@ impl PodTest {
                 &serde_json::to_vec_pretty(&config).unwrap(),
             );
             if !self.bare {
-                let out = proc::run(
-                    env.podinit().arg("inject").arg(&bundle),
-                    Duration::from_secs(20),
-                )
-                .unwrap_or_else(|e| panic!("podinit inject: {e}"));
+                let mut inject = env.podinit();
+                inject.arg("inject");
+                if self.inject == Inject::NoHooks {
+                    inject.args(["--no-hooks", "--id", &id]);
+                }
+                let out = proc::run(inject.arg(&bundle), Duration::from_secs(20))
+                    .unwrap_or_else(|e| panic!("podinit inject: {e}"));
                 assert!(
                     out.status.success(),
                     "podinit inject {}: {}\n{}{}",
@@ -560,6 +624,16 @@ impl PodTest {
                     String::from_utf8_lossy(&out.stdout),
                     String::from_utf8_lossy(&out.stderr)
                 );
+                if self.inject == Inject::NoHooks {
+                    let text = fs::read_to_string(bundle.join("config.json")).unwrap();
+                    assert!(
+                        !text.contains("\"hook\"") && text.contains("/.podinit/claim"),
+                        "inject --no-hooks left a hook or no claim mount: {text}"
+                    );
+                }
+                if let Some(f) = &self.after_inject {
+                    f(&c.name, &bundle);
+                }
             }
             env.ids.insert(c.name.clone(), id);
         }

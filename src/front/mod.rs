@@ -132,6 +132,7 @@ fn prepare(inv: &Invocation, s: &Settings, binary: &Path) -> Result<(), String> 
         socket: PathBuf::from(&s.socket.value),
         state_dir: state_dir.clone(),
         log_level: s.log.as_ref().map(|l| l.value.clone()),
+        no_hooks: s.no_hooks().then(|| inject::NoHooks { id: id.to_owned() }),
     };
     // The sandbox check comes first inside `inject`; only a managed container needs the socket.
     match inject::inject_checked(&bundle, &opts, || sock_dir_exists(&state_dir, s)) {

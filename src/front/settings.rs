@@ -15,10 +15,12 @@ pub const NEXT_RUNTIME: &str = "PODINIT_NEXT_RUNTIME";
 pub const SOCKET: &str = "PODINIT_SOCKET";
 pub const STATE_DIR: &str = "PODINIT_STATE_DIR";
 pub const LOG: &str = "PODINIT_LOG";
+/// `1`: bundles prepared `inject --no-hooks` (registered by their init's claim).
+pub const NO_HOOKS: &str = "PODINIT_NO_HOOKS";
 /// Where the config file is, when not `podinit.conf` next to the binary.
 pub const CONFIG: &str = "PODINIT_CONFIG";
 pub const CONFIG_FILE_NAME: &str = "podinit.conf";
-const KEYS: [&str; 4] = [NEXT_RUNTIME, SOCKET, STATE_DIR, LOG];
+const KEYS: [&str; 5] = [NEXT_RUNTIME, SOCKET, STATE_DIR, LOG, NO_HOOKS];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -60,6 +62,16 @@ pub struct Settings {
     pub socket: Setting<String>,
     pub state_dir: Setting<String>,
     pub log: Option<Setting<String>>,
+    /// On when set and not `0`/`false`/`no`/`off` (as the init's boolean variables).
+    pub no_hooks: Option<Setting<String>>,
+}
+
+impl Settings {
+    pub fn no_hooks(&self) -> bool {
+        self.no_hooks
+            .as_ref()
+            .is_some_and(|s| crate::init::env_flag(Some(std::ffi::OsStr::new(&s.value))))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +182,7 @@ pub fn resolve(
         socket: pick(SOCKET).unwrap_or_else(|| default(DEFAULT_SOCKET)),
         state_dir: pick(STATE_DIR).unwrap_or_else(|| default(DEFAULT_STATE_DIR)),
         log: pick(LOG),
+        no_hooks: pick(NO_HOOKS),
     }
 }
 
@@ -228,6 +241,20 @@ mod tests {
             format!("PODINIT_STATE_DIR=/run/p (from {FILE} line 1)")
         );
         assert_eq!(s.log, None);
+        assert!(!s.no_hooks());
+    }
+
+    #[rstest]
+    #[case::unset(&[], None, false)]
+    #[case::env(&[("PODINIT_NO_HOOKS", "1")], None, true)]
+    #[case::env_off_over_file(&[("PODINIT_NO_HOOKS", "0")], Some("PODINIT_NO_HOOKS=1"), false)]
+    #[case::file(&[], Some("PODINIT_NO_HOOKS=true"), true)]
+    fn no_hooks_is_a_setting(
+        #[case] env: &[(&str, &str)],
+        #[case] file: Option<&str>,
+        #[case] want: bool,
+    ) {
+        assert_eq!(settle(env, file, "podinit").no_hooks(), want);
     }
 
     #[rstest]

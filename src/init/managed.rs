@@ -42,13 +42,16 @@ const TOKEN_STDERR: u64 = 4;
 const RECONNECT_EVERY: Duration = Duration::from_millis(200);
 
 /// The socket to use, if this init is managed: `PODINIT_SOCKET`, else the directory `inject`
-/// mounts into every managed container.
+/// mounts into every managed container (when the socket is there, or a claim waits).
 pub fn socket_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("PODINIT_SOCKET") {
         return Some(PathBuf::from(p));
     }
     let p = PathBuf::from(proto::CONTAINER_SOCK_DIR).join(proto::INIT_SOCKET_NAME);
-    p.exists().then_some(p)
+    // A no-hooks bundle's init has a registration to claim: managed even while the socket is
+    // not there (a supervisor restarting), so PODINIT_ON_UNREACHABLE decides, not a plain run.
+    let claim = std::path::Path::new(proto::CONTAINER_CLAIM_DIR).join(crate::claim::TOKEN_FILE);
+    (p.exists() || claim.exists()).then_some(p)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +142,8 @@ struct Managed<'a> {
     sweep: Option<Sweep>,
     /// The app's output relay, for `FallbackToLogsOnError` only (`tee.rs`).
     tee: Option<Tee>,
+    /// The registration to claim (nonce, token) of a no-hooks bundle, until it is sent.
+    claim: Option<(String, String)>,
 }
 
 fn status_of(ended: Ended) -> ExitStatus {
@@ -163,6 +168,8 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
             e.desc()
         );
     }
+    // Non-dumpable already, so the token is out of the app's reach from the moment it is read.
+    let claim = crate::claim::take_token(std::path::Path::new(proto::CONTAINER_CLAIM_DIR));
     // SAFETY: getpid cannot fail and touches no memory.
     if opts.subreaper || unsafe { libc::getpid() } != 1 {
         if let Err(e) = sys::prctl::set_child_subreaper() {
@@ -247,6 +254,7 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
         exit_details: (false, None),
         sweep: None,
         tee: None,
+        claim,
     };
     m.connect();
     if m.link.is_none() {
@@ -328,7 +336,20 @@ impl Managed<'_> {
         });
         self.cancel(Timer::Reconnect);
         self.cancel(Timer::GiveUp);
-        self.send(&InitMessage::Hello);
+        // A no-hooks bundle's first connection claims the registration; every later one
+        // (a reconnect) says hello, as the supervisor knows this pid by then.
+        match self.claim.take() {
+            Some((claim, token)) => {
+                self.send(&InitMessage::Claim {
+                    claim: claim.clone(),
+                    token: token.clone(),
+                });
+                if self.link.is_none() {
+                    self.claim = Some((claim, token)); // not sent: the next connection
+                }
+            }
+            None => self.send(&InitMessage::Hello),
+        }
         log_debug!("{}: connected to {}", self.name, self.socket.display());
     }
 
@@ -435,6 +456,23 @@ impl Managed<'_> {
     fn on_message(&mut self, msg: SupervisorMessage) {
         log_debug!("{}: supervisor says {msg:?}", self.name);
         match msg {
+            // A claim refused (`claim.rs`): a decision, not an unreachable supervisor. As a
+            // refused createRuntime registration fails the create, the app does not run.
+            SupervisorMessage::Refused { error } => {
+                log_error!(
+                    "{}: the supervisor refused this container: {error}; not starting the app",
+                    self.name
+                );
+                match self.app {
+                    App::Held => {
+                        self.detached = true;
+                        self.cancel(Timer::Reconnect);
+                        self.cancel(Timer::GiveUp);
+                        self.finish = Some(super::EXIT_INIT_FAILURE);
+                    }
+                    _ => self.give_up(),
+                }
+            }
             SupervisorMessage::Welcome { name, plan } => {
                 self.name = name;
                 self.plan = Some(*plan);

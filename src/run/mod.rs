@@ -531,6 +531,7 @@ impl Runner {
                 socket: self.socket.clone(),
                 state_dir: self.state_dir.clone(),
                 log_level: std::env::var("PODINIT_LOG").ok(),
+                no_hooks: None,
             },
         )
         .map_err(|e| e.to_string())?;

@@ -35,10 +35,18 @@ fn accepted() -> ControlReply {
 }
 
 /// Why a registration was not taken.
-enum NotTaken {
+pub(super) enum NotTaken {
     Refused(String),
     /// It names the pod's declaration by digest, and the pod has none yet.
     NeedDeclaration(String),
+}
+
+impl NotTaken {
+    pub(super) fn message(&self) -> &str {
+        match self {
+            NotTaken::Refused(e) | NotTaken::NeedDeclaration(e) => e,
+        }
+    }
 }
 
 impl From<String> for NotTaken {
@@ -48,9 +56,9 @@ impl From<String> for NotTaken {
 }
 
 /// What a registration brings of its pod's declaration.
-struct Brought {
-    pod: Option<PodDeclaration>,
-    digest: String,
+pub(super) struct Brought {
+    pub(super) pod: Option<PodDeclaration>,
+    pub(super) digest: String,
 }
 
 /// The declaration a registration brings (rebuilt from the spec text, or as sent) and its
@@ -158,7 +166,7 @@ impl Supervisor {
                 let key = pod_key.unwrap_or_else(PodKey::default_pod);
                 let taken = brought(&plan.name, pod, pod_spec, pod_digest)
                     .map_err(NotTaken::Refused)
-                    .and_then(|b| self.register(key, id, pid, bundle, plan, b));
+                    .and_then(|b| self.register(key, id, pid, bundle, plan, b, None));
                 match taken {
                     Ok(()) => accepted(),
                     Err(NotTaken::NeedDeclaration(e)) => {
@@ -333,7 +341,9 @@ impl Supervisor {
 
     /// A container was created: take it into its pod, or refuse in the reply (the hook then
     /// fails the runtime's create with the reason) before anything is tracked or journalled.
-    fn register(
+    /// `pidfd`: the init's, when the caller opened it already (a claim, `claims.rs`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn register(
         &mut self,
         key: PodKey,
         id: String,
@@ -341,6 +351,7 @@ impl Supervisor {
         bundle: String,
         plan: Box<ContainerPlan>,
         declared: Brought,
+        pidfd: Option<std::os::fd::OwnedFd>,
     ) -> Result<(), NotTaken> {
         let member = Member {
             pod: key.clone(),
@@ -369,7 +380,11 @@ impl Supervisor {
             brought: declared.pod.is_some(),
         };
         self.check_registration(&member, &id, &plan, declares)?;
-        let fd = pidfd::open(pid).map_err(|e| {
+        let opened = match pidfd {
+            Some(fd) => Ok(fd),
+            None => pidfd::open(pid),
+        };
+        let fd = opened.map_err(|e| {
             format!(
                 "container {} ({id}) of pod {key}: cannot watch init pid {pid}: {e}",
                 plan.name

@@ -8,6 +8,7 @@
 //! <state-dir>/pods/<pod>/status.json   the pod's status, replaced atomically on every change
 //! <state-dir>/status.json              symlink to the newest pod's status.json (one-pod users)
 //! <state-dir>/archive/<pod>@<ms>/      an older pod of a key that registered again
+//! <state-dir>/claims/<nonce>.json       a registration `inject --no-hooks` left for an init to claim
 //! ```
 //!
 //! At most [`MAX_FINISHED_PODS`] finished pods are kept (in `pods/` and `archive/` together, the

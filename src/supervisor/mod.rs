@@ -12,6 +12,7 @@
 //! finished, after deleting any other pod.
 
 mod admission;
+mod claims;
 mod conn;
 mod control;
 mod delivery;
@@ -683,16 +684,19 @@ impl Supervisor {
         }
         let bound = self.conns.get(&token).and_then(|c| c.container.clone());
         let Some(member) = bound else {
-            if msg == InitMessage::Hello {
-                self.hello(token);
-            } else {
-                self.drop_conn(token, "first message was not hello");
+            match msg {
+                InitMessage::Hello => self.hello(token),
+                InitMessage::Claim {
+                    claim,
+                    token: secret,
+                } => self.claim(token, &claim, &secret),
+                _ => self.drop_conn(token, "first message was not hello"),
             }
             return;
         };
         let name = member.name;
         let event = match msg {
-            InitMessage::Hello => return,
+            InitMessage::Hello | InitMessage::Claim { .. } => return,
             InitMessage::Started { pid: _ } => Event::ProcessStarted { name },
             InitMessage::Exited {
                 status,

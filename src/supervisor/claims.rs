@@ -1,0 +1,127 @@
+//! A container's init claims the registration `inject --no-hooks` left for it (`claim.rs` has
+//! the rules and why): the pending claim is read from `<state-dir>/claims/NONCE.json`, the peer
+//! is looked at through `/proc` (world-readable files only: the supervisor keeps CAP_KILL and
+//! nothing else) with its pidfd already open, so a pid reused meanwhile is noticed, and the
+//! claim file is removed before the container is registered: it serves once. The bundle's
+//! claim directory goes too, before the app can start.
+
+use std::os::fd::OwnedFd;
+
+use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+
+use super::{Supervisor, start_time};
+use crate::claim::{self, Peer, PendingClaim};
+use crate::proto::{self, SupervisorMessage};
+use crate::sys::pidfd;
+use crate::{log_info, log_warn};
+
+/// One clock tick of `/proc/PID/stat`'s start time, in ns.
+fn tick_ns() -> u64 {
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(hz)) if hz > 0 => 1_000_000_000 / hz as u64,
+        _ => 10_000_000,
+    }
+}
+
+impl Supervisor {
+    /// The first line of an init connection was a claim: register its container and welcome
+    /// it, or say why not and close.
+    pub(super) fn claim(&mut self, token: u64, nonce: &str, secret: &str) {
+        match self.try_claim(token, nonce, secret) {
+            Ok(()) => {}
+            Err(why) => {
+                log_warn!("supervise: claim {nonce} refused: {why}");
+                let refused = SupervisorMessage::Refused { error: why.clone() };
+                self.send_bytes(token, &proto::encode(&refused));
+                self.drop_conn(token, &format!("claim refused: {why}"));
+            }
+        }
+    }
+
+    fn try_claim(&mut self, token: u64, nonce: &str, secret: &str) -> Result<(), String> {
+        let path = claim::claim_file(self.layout.root(), nonce)
+            .filter(|_| claim::is_hex(secret, claim::TOKEN_HEX))
+            .ok_or("a malformed claim (a nonce and a token are lowercase hex)")?;
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!(
+                    "no pending registration {nonce}: a claim serves once (this one was used \
+                     already, or inject wrote it to another state dir than {})",
+                    self.layout.root().display()
+                ));
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let pending: PendingClaim = serde_json::from_slice(&text)
+            .map_err(|e| format!("{}: not a pending claim: {e}", path.display()))?;
+        if !claim::tokens_equal(&pending.token, secret) {
+            return Err(format!(
+                "the token does not match pending registration {nonce}"
+            ));
+        }
+        let conn = self.conns.get(&token).ok_or("the connection is gone")?;
+        let cred = getsockopt(&conn.stream, PeerCredentials)
+            .map_err(|e| format!("no peer credentials: {e}"))?;
+        let pid = cred.pid();
+        let fd: OwnedFd =
+            pidfd::open(pid).map_err(|e| format!("cannot watch the claiming pid {pid}: {e}"))?;
+        let read = |file: &str| std::fs::read_to_string(format!("/proc/{pid}/{file}"));
+        let peer = Peer {
+            uid: cred.uid(),
+            ns_pids: read("status")
+                .map(|s| claim::ns_pids(&s))
+                .unwrap_or_default(),
+            start_ns: start_time(pid).map(|t| t.saturating_mul(tick_ns())),
+            claim_mount_root: read("mountinfo")
+                .ok()
+                .and_then(|m| claim::mount_root(&m, proto::CONTAINER_CLAIM_DIR)),
+            registered: self
+                .inits
+                .values()
+                .any(|i| i.pid == pid && i.pidfd.is_some()),
+        };
+        // Read after the pidfd was opened: had the pid been reused, the pidfd would show the
+        // first process gone.
+        if pidfd::has_exited(&fd) {
+            return Err(format!("the claiming pid {pid} exited"));
+        }
+        let who = format!("container {} ({})", pending.plan.name, pending.id);
+        claim::check(&pending, nonce, &peer, tick_ns()).map_err(|r| {
+            log_warn!(
+                "supervise: {who}: a valid token came from pid {pid}, which is not its init; \
+                 the token may have leaked"
+            );
+            format!("{who}: {r}")
+        })?;
+        std::fs::remove_file(&path)
+            .map_err(|e| format!("{who}: cannot use up the claim {}: {e}", path.display()))?;
+        // The claim directory too, now that the init emptied it: its mount in the container
+        // then shows a deleted directory, where the app can create nothing (it is the
+        // container user's, so the app could otherwise write to the bundle's filesystem).
+        let dir =
+            std::path::Path::new(&pending.bundle).join(format!("{}{nonce}", claim::DIR_PREFIX));
+        if let Err(e) = std::fs::remove_dir(&dir) {
+            log_warn!("supervise: {who}: cannot remove {}: {e}", dir.display());
+        }
+        let PendingClaim {
+            id,
+            bundle,
+            plan,
+            pod,
+            pod_key,
+            ..
+        } = pending;
+        let key = pod_key.clone();
+        // A claim always brings its pod's declaration (inject wrote it whole).
+        let declared = super::control::Brought {
+            digest: crate::plan::declaration::digest(&pod),
+            pod: Some(pod),
+        };
+        self.register(pod_key, id, pid, bundle, plan, declared, Some(fd))
+            .map_err(|e| format!("registration refused: {}", e.message()))?;
+        log_info!("supervise: {who} of pod {key} claimed by its init (pid {pid})");
+        self.hello(token);
+        Ok(())
+    }
+}
