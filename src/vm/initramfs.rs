@@ -61,6 +61,26 @@ fn cpio_err(e: super::cpio::CpioError) -> String {
     e.to_string()
 }
 
+/// podinit for the guest without its debug sections: a debug build's are tens of MiB, which the
+/// kernel unpacks into the guest's RAM before anything runs (an 83 MiB initramfs failed with
+/// "Initramfs unpacking failed: write error" in 256 MiB). binutils' `objcopy` when it is there;
+/// else the binary as it is.
+fn without_debug_info(path: &Path) -> Result<Vec<u8>, String> {
+    static COPIES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let copy = std::env::temp_dir().join(format!("podinit-guest-{}-{n}", std::process::id()));
+    let stripped = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(path)
+        .arg(&copy)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let bytes = if stripped { read(&copy) } else { read(path) };
+    let _ = std::fs::remove_file(&copy);
+    bytes
+}
+
 pub fn build(c: &Contents) -> Result<Vec<u8>, String> {
     let mut a = Archive::new();
     for (dir, mode) in [
@@ -83,7 +103,7 @@ pub fn build(c: &Contents) -> Result<Vec<u8>, String> {
     a.char_device("/dev/console", 0o600, 5, 1)
         .map_err(cpio_err)?;
     a.char_device("/dev/null", 0o666, 1, 3).map_err(cpio_err)?;
-    a.file(GUEST_PODINIT, 0o755, &read(&c.podinit)?)
+    a.file(GUEST_PODINIT, 0o755, &without_debug_info(&c.podinit)?)
         .map_err(cpio_err)?;
     a.file("/bin/busybox", 0o755, &read(&c.busybox)?)
         .map_err(cpio_err)?;
