@@ -379,6 +379,21 @@ impl Drop for Group {
     }
 }
 
+/// `n` processes standing in for container inits (a pid each), killed with their group.
+fn sleepers(n: usize) -> Vec<Group> {
+    (0..n)
+        .map(|_| {
+            Group(
+                Command::new("sleep")
+                    .arg("60")
+                    .process_group(0)
+                    .spawn()
+                    .expect("spawn sleep"),
+            )
+        })
+        .collect()
+}
+
 /// Issue 15 finding 7: a pod spec of ~240 KB, just inside Kubernetes' 256 KiB limit on a pod's
 /// annotations together, makes a registration the control socket takes (it was refused with a
 /// 256 KiB line limit). Four containers whose probes and lifecycle handlers run long scripts:
@@ -440,18 +455,7 @@ fn every_container_of_a_140_kb_pod_spec_registers_through_the_hook() {
         spec.len()
     );
     let sup = Supervisor::start();
-    let holders: Vec<Group> = names
-        .iter()
-        .map(|_| {
-            Group(
-                Command::new("sleep")
-                    .arg("60")
-                    .process_group(0)
-                    .spawn()
-                    .unwrap(),
-            )
-        })
-        .collect();
+    let holders = sleepers(names.len());
     for (name, holder) in names.iter().zip(&holders) {
         let bundle = sup.dir.join(format!("b-{name}"));
         std::fs::create_dir_all(&bundle).unwrap();
@@ -505,17 +509,7 @@ fn every_container_of_a_140_kb_pod_spec_registers_through_the_hook() {
 #[test]
 fn status_json_is_written_before_the_reply() {
     let sup = Supervisor::start();
-    let holders: Vec<Group> = (0..2)
-        .map(|_| {
-            Group(
-                Command::new("sleep")
-                    .arg("60")
-                    .process_group(0)
-                    .spawn()
-                    .unwrap(),
-            )
-        })
-        .collect();
+    let holders = sleepers(2);
     let file = || -> Value {
         serde_json::from_slice(
             &std::fs::read(sup.dir.join("state/pods/default/status.json")).unwrap(),

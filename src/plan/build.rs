@@ -666,22 +666,15 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         }
     };
 
-    let start_timeout = super::start_wait::read(
-        d.annotations,
-        spec.map(|s| &s.pod_annotations),
-        START_TIMEOUT,
-        ON_START_TIMEOUT,
-        POD_SPEC,
-        &mut notes,
-    )
-    .map_err(|(source, m)| {
-        let kind = if m.contains("out of range") {
-            PlanErrorKind::OutOfRange
-        } else {
-            PlanErrorKind::InvalidValue
-        };
-        err(kind, &source, m)
-    })?;
+    let start_timeout =
+        super::start_wait::read(d.annotations, spec, &mut notes).map_err(|(source, m)| {
+            let kind = if m.contains("out of range") {
+                PlanErrorKind::OutOfRange
+            } else {
+                PlanErrorKind::InvalidValue
+            };
+            err(kind, &source, m)
+        })?;
 
     let termination_message = termination_message(entry)
         .map_err(|(field, m)| err(PlanErrorKind::InvalidValue, &spec_src(field), m))?;

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::MAX_SECONDS;
+use super::k8s::PodSpec;
+use super::keys::{ON_START_TIMEOUT, START_TIMEOUT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -127,35 +129,17 @@ pub fn parse_outcome(raw: &str) -> Result<OnStartTimeout, String> {
     }
 }
 
-/// One key's value and where it was found: the container's annotation, else the Pod's.
-fn lookup<'a>(
-    key: &str,
-    container: &'a BTreeMap<String, String>,
-    pod: Option<&'a BTreeMap<String, String>>,
-    pod_spec_key: &str,
-) -> Option<(&'a str, String)> {
-    if let Some(v) = container.get(key) {
-        return Some((v.as_str(), format!("annotation {key}")));
-    }
-    pod.and_then(|p| p.get(key)).map(|v| {
-        (
-            v.as_str(),
-            format!("annotation {pod_spec_key}: metadata.annotations {key}"),
-        )
-    })
-}
-
 /// The container's start-wait deadline, if one is declared. Errors are `(source, message)`.
 pub fn read(
     container: &BTreeMap<String, String>,
-    pod: Option<&BTreeMap<String, String>>,
-    timeout_key: &str,
-    outcome_key: &str,
-    pod_spec_key: &str,
+    spec: Option<&PodSpec>,
     notes: &mut Vec<String>,
 ) -> Result<Option<StartTimeout>, (String, String)> {
-    let timeout = lookup(timeout_key, container, pod, pod_spec_key);
-    let outcome = lookup(outcome_key, container, pod, pod_spec_key);
+    let (timeout_key, outcome_key) = (START_TIMEOUT, ON_START_TIMEOUT);
+    let lookup =
+        |key: &str| super::pod_level::lookup(key, container.get(key).map(String::as_str), spec);
+    let timeout = lookup(timeout_key);
+    let outcome = lookup(outcome_key);
     let on_timeout = match &outcome {
         Some((raw, src)) => parse_outcome(raw).map_err(|m| (src.clone(), m))?,
         None => OnStartTimeout::Wait,

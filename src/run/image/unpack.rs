@@ -72,8 +72,7 @@ pub fn apply<R: Read>(
     digest: &str,
     root: &Path,
 ) -> Result<(), Error> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root_user = unsafe { libc::geteuid() } == 0;
+    let root_user = nix::unistd::geteuid().is_root();
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(root_user);
     archive.set_preserve_mtime(true);
