@@ -8,6 +8,8 @@
 //! spec) or unknown (name list only), so the gate holds whatever order the runtime creates the
 //! containers in. Pods that declare nothing get the settle rule (see `Config::settle`).
 
+use std::collections::BTreeMap;
+
 use super::container::Container;
 use super::status::ContainerState;
 use super::{Action, Declares, Engine, Refusal, Registration, Time};
@@ -152,7 +154,34 @@ impl Engine {
         }
     }
 
-    pub(super) fn gate_open(&self, i: usize, now: Time) -> bool {
+    /// What every gate reads, found in one pass over the containers.
+    pub(super) fn gate_index(&self) -> GateIndex {
+        let mut idx = GateIndex::default();
+        for (j, c) in self.containers.iter().enumerate() {
+            let key = c.slot().map(StartSlot::key);
+            if !c.passed {
+                let entry = (key, j);
+                match idx.earliest {
+                    [None, _] => idx.earliest[0] = Some(entry),
+                    [Some(first), _] if entry < first => {
+                        idx.earliest = [Some(entry), Some(first)];
+                    }
+                    [Some(_), None] => idx.earliest[1] = Some(entry),
+                    [Some(_), Some(second)] if entry < second => idx.earliest[1] = Some(entry),
+                    _ => {}
+                }
+            }
+            let post_start_pending = c.plan.as_ref().is_some_and(|p| p.post_start.is_some())
+                && !c.start_returned
+                && c.state != ContainerState::Terminated;
+            if let (Some(key), true) = (key, post_start_pending) {
+                idx.post_start.entry(key).or_insert(j);
+            }
+        }
+        idx
+    }
+
+    pub(super) fn gate_open(&self, i: usize, now: Time, idx: &GateIndex) -> bool {
         let Some(mine) = self.containers[i].slot() else {
             return false;
         };
@@ -162,39 +191,17 @@ impl Engine {
         if self.settle_deadline().is_some_and(|t| now < t) {
             return false;
         }
-        if matches!(mine, StartSlot::Regular { .. }) && self.earlier_post_start_pending(i, mine) {
+        if matches!(mine, StartSlot::Regular { .. }) && idx.post_start_before(i, mine).is_some() {
             return false;
         }
-        self.containers.iter().enumerate().all(|(j, other)| {
-            if i == j || other.passed {
-                return true;
-            }
-            match other.slot() {
-                // Known only by name: it may belong before us.
-                None => false,
-                Some(theirs) => theirs.key() >= mine.key(),
-            }
-        })
-    }
-
-    /// The kubelet starts a pod's regular containers one by one in declaration order, and a
-    /// start returns only once the container's postStart did (`startContainer`; Istio's
-    /// `holdApplicationUntilProxyStarts` relies on it). So a regular container waits while one
-    /// declared before it in the same start slot has a postStart that has not returned. Without
-    /// postStarts, equal slots still start together (ECI's "equal starts together").
-    fn earlier_post_start_pending(&self, i: usize, mine: StartSlot) -> bool {
-        self.containers[..i].iter().any(|other| {
-            other.slot().is_some_and(|s| s.key() == mine.key())
-                && other.plan.as_ref().is_some_and(|p| p.post_start.is_some())
-                && !other.start_returned
-                && other.state != ContainerState::Terminated
-        })
+        idx.blocker(i, mine).is_none()
     }
 
     pub(super) fn open_gates(&mut self, now: Time, out: &mut Vec<Action>) {
+        let idx = self.gate_index();
         let ready: Vec<usize> = (0..self.containers.len())
             .filter(|&i| {
-                self.containers[i].state == ContainerState::Waiting && self.gate_open(i, now)
+                self.containers[i].state == ContainerState::Waiting && self.gate_open(i, now, &idx)
             })
             .collect();
         for i in ready {
@@ -206,5 +213,43 @@ impl Engine {
             out.push(Action::ReleaseGate { name: name.clone() });
             self.note(now, Some(&name), "start gate released");
         }
+    }
+}
+
+type SlotKey = (u8, i64, u8);
+
+/// The gate rule's inputs, indexed: what a held container's gate reads, for every held
+/// container of the pod, from one pass over the containers (`Engine::gate_index`). A scan of
+/// the whole pod per held container made every event O(containers²) (BENCHMARKS.md, "The
+/// supervisor curve"). Built afresh where it is read, never kept: nothing to keep in step.
+#[derive(Default)]
+pub(super) struct GateIndex {
+    /// The two earliest containers that have not passed their gate condition, by (start slot,
+    /// declaration index), a container known only by name (no slot) first: the earliest one
+    /// other than a given container is one of them.
+    earliest: [Option<(Option<SlotKey>, usize)>; 2],
+    /// Per start slot, the first container declared in it whose postStart has not returned.
+    post_start: BTreeMap<SlotKey, usize>,
+}
+
+impl GateIndex {
+    /// The earliest container other than `i` that has not passed, if it comes before `mine`
+    /// (or is known only by name, so it may): what holds `i`'s gate.
+    pub(super) fn blocker(&self, i: usize, mine: StartSlot) -> Option<usize> {
+        self.earliest
+            .iter()
+            .flatten()
+            .find(|(_, j)| *j != i)
+            .filter(|(theirs, _)| theirs.is_none_or(|k| k < mine.key()))
+            .map(|(_, j)| *j)
+    }
+
+    /// The kubelet starts a pod's regular containers one by one in declaration order, and a
+    /// start returns only once the container's postStart did (`startContainer`; Istio's
+    /// `holdApplicationUntilProxyStarts` relies on it). So a regular container waits while one
+    /// declared before it in the same start slot has a postStart that has not returned. Without
+    /// postStarts, equal slots still start together (ECI's "equal starts together").
+    pub(super) fn post_start_before(&self, i: usize, mine: StartSlot) -> Option<usize> {
+        self.post_start.get(&mine.key()).copied().filter(|j| *j < i)
     }
 }

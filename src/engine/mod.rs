@@ -580,6 +580,15 @@ impl Engine {
     }
 
     pub fn status(&self) -> PodStatus {
+        PodStatus {
+            timeline: self.timeline.clone(),
+            ..self.status_head()
+        }
+    }
+
+    /// The status without its timeline (empty), for a driver that reads the timeline in place
+    /// ([`Engine::timeline`]) rather than copy up to `TIMELINE_MAX` entries at every write.
+    pub fn status_head(&self) -> PodStatus {
         let (reason, message) = match &self.teardown {
             None => (String::new(), String::new()),
             Some(td) => {
@@ -605,8 +614,17 @@ impl Engine {
             message,
             containers: self.containers.iter().map(Container::status).collect(),
             conditions: self.conditions.clone(),
-            timeline: self.timeline.clone(),
+            timeline: VecDeque::new(),
         }
+    }
+
+    pub fn timeline(&self) -> &VecDeque<TimelineEntry> {
+        &self.timeline
+    }
+
+    /// One container's status, without building the pod's.
+    pub fn container_status(&self, name: &str) -> Option<ContainerStatus> {
+        self.find(name).map(|i| self.containers[i].status())
     }
 
     fn note(&mut self, now: Time, container: Option<&str>, event: impl Into<String>) {

@@ -4,7 +4,10 @@
 //! long, the pod fails (`StartTimeout`), the container starts anyway, or it keeps waiting with
 //! the deadline's passing on record.
 
+use std::collections::HashMap;
+
 use super::container::Container;
+use super::gate::GateIndex;
 use super::status::ContainerState;
 use super::{Engine, TeardownCause, Time};
 use crate::plan::start_wait::{OnStartTimeout, format_millis};
@@ -15,50 +18,47 @@ const MAX_CHAIN: usize = 3;
 
 impl Engine {
     /// Why container `i`'s gate is still closed at `now`, or `None` if it would open.
-    pub(super) fn gate_blocker(&self, i: usize, now: Time) -> Option<String> {
-        self.gate_blocker_at_depth(i, now, 0)
+    pub(super) fn gate_blocker(&self, i: usize, now: Time, idx: &GateIndex) -> Option<String> {
+        self.gate_why(i, now, idx)
+            .map(|why| self.say_why(why, now, 0, idx))
     }
 
-    fn gate_blocker_at_depth(&self, i: usize, now: Time, depth: usize) -> Option<String> {
+    fn gate_why(&self, i: usize, now: Time, idx: &GateIndex) -> Option<Why> {
         let mine = self.containers[i].slot()?;
-        // No countdown in the text: the message would change at every event and rewrite
-        // status.json for nothing.
         if self.settle_deadline().is_some_and(|t| now < t) {
-            return Some(format!(
+            return Some(Why::Settling);
+        }
+        // The first container of the sequence that has not passed, as the gate reads it.
+        if let Some(j) = idx.blocker(i, mine) {
+            return Some(Why::Blocker(j));
+        }
+        idx.post_start_before(i, mine).map(Why::PostStart)
+    }
+
+    /// The words for `why`; the same for every container it holds.
+    fn say_why(&self, why: Why, now: Time, depth: usize, idx: &GateIndex) -> String {
+        match why {
+            // No countdown in the text: the message would change at every event and rewrite
+            // status.json for nothing.
+            Why::Settling => format!(
                 "waiting for the pod's containers to be created (no pod spec or name list \
                  declares them: the gate opens {} ms after the last registration)",
                 self.cfg.settle.as_millis()
-            ));
+            ),
+            Why::Blocker(j) => self.describe_blocker(j, now, depth, idx),
+            Why::PostStart(j) => {
+                let o = &self.containers[j];
+                format!(
+                    "waiting for {} {}: its postStart has not returned (containers start one \
+                     by one in declaration order)",
+                    kind_word(o),
+                    o.name
+                )
+            }
         }
-        // The first container of the sequence that has not passed, as the gate reads it.
-        let blocker = self
-            .containers
-            .iter()
-            .enumerate()
-            .filter(|(j, o)| *j != i && !o.passed)
-            .filter(|(_, o)| o.slot().is_none_or(|s| s.key() < mine.key()))
-            .min_by_key(|(j, o)| (o.slot().map(|s| s.key()), *j))
-            .map(|(j, _)| j);
-        if let Some(j) = blocker {
-            return Some(self.describe_blocker(j, now, depth));
-        }
-        let post_start = self.containers[..i].iter().find(|o| {
-            o.slot().is_some_and(|s| s.key() == mine.key())
-                && o.plan.as_ref().is_some_and(|p| p.post_start.is_some())
-                && !o.start_returned
-                && o.state != ContainerState::Terminated
-        });
-        post_start.map(|o| {
-            format!(
-                "waiting for {} {}: its postStart has not returned (containers start one by \
-                 one in declaration order)",
-                kind_word(o),
-                o.name
-            )
-        })
     }
 
-    fn describe_blocker(&self, j: usize, now: Time, depth: usize) -> String {
+    fn describe_blocker(&self, j: usize, now: Time, depth: usize, idx: &GateIndex) -> String {
         let o = &self.containers[j];
         let state = match o.state {
             ContainerState::Expected if o.plan.is_none() => {
@@ -67,8 +67,9 @@ impl Engine {
             ContainerState::Expected => "not created yet".to_owned(),
             ContainerState::Waiting => {
                 let inner = (depth < MAX_CHAIN)
-                    .then(|| self.gate_blocker_at_depth(j, now, depth + 1))
-                    .flatten();
+                    .then(|| self.gate_why(j, now, idx))
+                    .flatten()
+                    .map(|why| self.say_why(why, now, depth + 1, idx));
                 match inner {
                     Some(why) => format!("held at its own start gate ({why})"),
                     None => "held at its own start gate".to_owned(),
@@ -102,13 +103,15 @@ impl Engine {
 
     /// Held containers whose deadline has come: the declared outcome.
     pub(super) fn fire_start_timeouts(&mut self, now: Time) {
+        // What passed, and so the index, changes in neither branch below.
+        let idx = self.gate_index();
         for i in 0..self.containers.len() {
             if self.start_wait_due(i).is_none_or(|t| t > now) {
                 continue;
             }
             self.containers[i].start_wait_passed = true;
             // The gate opens at this very time anyway: nothing held it past the deadline.
-            let Some(blocker) = self.gate_blocker(i, now) else {
+            let Some(blocker) = self.gate_blocker(i, now, &idx) else {
                 continue;
             };
             let c = &self.containers[i];
@@ -152,29 +155,51 @@ impl Engine {
         if self.teardown.is_some() {
             return;
         }
+        let idx = self.gate_index();
+        // Most held containers wait for the same one: its words are made once.
+        let mut said: HashMap<Why, String> = HashMap::new();
         for i in 0..self.containers.len() {
             if self.containers[i].state != ContainerState::Waiting {
                 continue;
             }
-            let Some(mut msg) = self.gate_blocker(i, now) else {
+            let Some(why) = self.gate_why(i, now, &idx) else {
                 continue;
             };
+            let words = said
+                .entry(why)
+                .or_insert_with(|| self.say_why(why, now, 0, &idx));
             let c = &self.containers[i];
-            if c.start_wait_passed {
-                if let Some(t) = c.plan.as_ref().and_then(|p| p.start_timeout.as_ref()) {
-                    msg += &format!(
-                        " (start-wait timeout of {} passed; on-start-timeout: {})",
-                        format_millis(t.millis),
-                        t.on_timeout.as_str()
-                    );
-                }
-            }
+            let passed = c
+                .plan
+                .as_ref()
+                .and_then(|p| p.start_timeout.as_ref())
+                .filter(|_| c.start_wait_passed);
+            let msg = match passed {
+                Some(t) => format!(
+                    "{words} (start-wait timeout of {} passed; on-start-timeout: {})",
+                    format_millis(t.millis),
+                    t.on_timeout.as_str()
+                ),
+                None if c.message == *words => continue,
+                None => words.clone(),
+            };
             if self.containers[i].message != msg {
                 self.containers[i].message = msg;
                 self.dirty = true;
             }
         }
     }
+}
+
+/// What holds a gate (`Engine::gate_why`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Why {
+    /// No declaration: the settle time after the last registration is not over.
+    Settling,
+    /// This container, earlier in the start sequence, has not passed.
+    Blocker(usize),
+    /// This container, declared before in the same slot, has a postStart that has not returned.
+    PostStart(usize),
 }
 
 fn kind_word(c: &Container) -> &'static str {

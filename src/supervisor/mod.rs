@@ -758,7 +758,8 @@ impl Supervisor {
         let Some(engine) = self.pods.get(&member.pod).map(|p| &p.engine) else {
             return;
         };
-        let status = engine.status();
+        // This container's status only: the pod's would cost O(containers) per hello.
+        let status = engine.container_status(&member.name);
         let Some(plan) = engine.plan(&member.name) else {
             return;
         };
@@ -789,7 +790,7 @@ impl Supervisor {
         });
         if only_signals {
             // A reconnect (or a restarted supervisor): tell the init where its container stands.
-            if let Some(c) = status.containers.iter().find(|c| c.name == name) {
+            if let Some(c) = status {
                 match c.state {
                     // BackOff: the engine's restart timer sends Restart when the delay is over.
                     ContainerState::Running => {

@@ -11,7 +11,7 @@ use super::disk::{self, Health};
 use super::journal::{self, Journal, Record};
 use super::layout::{REPORTED_FILE, STATUS_FILE};
 use super::status_file::{self, Clock};
-use crate::engine::{self, Action, Engine, Event, Phase};
+use crate::engine::{self, Action, Engine, Event, Phase, PodStatus};
 use crate::plan::PodKey;
 use crate::{log_error, log_info, log_warn};
 
@@ -50,6 +50,8 @@ pub struct Pod {
     pub status_dirty: bool,
     /// Whether status.json can be written (a full or read-only state dir).
     status_health: Health,
+    /// The pieces of status.json kept between writes (`status_file::Rendered`).
+    rendered: status_file::Rendered,
 }
 
 /// What a pod directory found at start-up holds.
@@ -82,6 +84,7 @@ impl Pod {
             finished: false,
             status_dirty: true,
             status_health: Health::default(),
+            rendered: status_file::Rendered::default(),
         }
     }
 
@@ -221,7 +224,11 @@ impl Pod {
     /// The document with `warnings` when the journal (or, `status_failure`, status.json) cannot
     /// be written. The file's own copy never says the file cannot be written: it just was.
     fn doc(&self, clock: Clock, status_failure: Option<&str>) -> Value {
-        let mut doc = status_file::to_json(&self.engine.status(), clock);
+        self.doc_of(&self.engine.status(), clock, status_failure)
+    }
+
+    fn doc_of(&self, status: &PodStatus, clock: Clock, status_failure: Option<&str>) -> Value {
+        let mut doc = status_file::to_json(status, clock);
         decorate(&mut doc, &self.key, self.finished);
         let warnings: Vec<&str> = [self.journal.backlog(), status_failure]
             .into_iter()
@@ -236,9 +243,9 @@ impl Pod {
     /// Writes status.json; when that fails it stays dirty, so every later loop iteration tries
     /// again until it works (the status itself is in memory and served over the socket).
     pub fn write_status(&mut self, clock: Clock) {
-        let doc = self.doc(clock, None);
+        let bytes = self.status_bytes(clock);
         let path = self.dir.join(STATUS_FILE);
-        match status_file::write(&self.dir, &doc) {
+        match status_file::write(&self.dir, &bytes) {
             Ok(()) => {
                 self.status_dirty = false;
                 self.status_health
@@ -253,6 +260,16 @@ impl Pod {
                 ));
             }
         }
+    }
+
+    /// status.json's text: `doc` without `status_failure`, pretty-printed, with its containers
+    /// and timeline from the pieces kept since the last write.
+    fn status_bytes(&mut self, clock: Clock) -> Vec<u8> {
+        let mut head = self.engine.status_head();
+        let containers = std::mem::take(&mut head.containers);
+        let head = self.doc_of(&head, clock, None);
+        self.rendered
+            .render(&head, &containers, self.engine.timeline(), clock)
     }
 
     /// Writes the journal's records that wait in memory, if any.
@@ -351,6 +368,82 @@ mod tests {
         for (i, e) in events.into_iter().enumerate() {
             pod.handle_event(t(i as u64 + 1), e);
         }
+    }
+
+    /// status.json from kept pieces is byte for byte the document `podinit status` serves,
+    /// pretty-printed: as containers register, change and start, and once the timeline is full
+    /// and drops its oldest entries.
+    #[test]
+    fn status_json_from_pieces_is_the_whole_document() {
+        let dir = scratch("pieces");
+        let clock = Clock::new(Duration::from_secs(5));
+        let mut pod = Pod::create(
+            dir.clone(),
+            PodKey::default_pod(),
+            engine::Config::default(),
+        )
+        .unwrap();
+        let spec = parse_pod_spec(
+            r#"{"restartPolicy":"Never","initContainers":[{"name":"sc","restartPolicy":"Always"}],
+                "containers":[{"name":"a1"},{"name":"a2"},{"name":"a3"}]}"#,
+        )
+        .expect("spec");
+        let containers = plans_from_pod_spec(&spec).expect("plans");
+        let whole = |pod: &Pod| {
+            let mut b = serde_json::to_vec_pretty(&pod.doc(clock, None)).unwrap();
+            b.push(b'\n');
+            String::from_utf8(b).unwrap()
+        };
+        let check = |pod: &mut Pod, step: &str| {
+            let pieces = String::from_utf8(pod.status_bytes(clock)).unwrap();
+            assert_eq!(pieces, whole(pod), "after {step}");
+        };
+        check(&mut pod, "nothing");
+        let t = |ms: u64| Duration::from_millis(1000 + ms);
+        let mut ms = 0;
+        for (i, c) in containers.iter().enumerate().rev() {
+            ms += 1;
+            pod.handle_event(
+                t(ms),
+                Event::Registered {
+                    id: format!("{}-1", c.name),
+                    plan: Box::new(c.clone()),
+                    pod: (i == 3).then(|| PodDeclaration::Spec {
+                        containers: containers.clone(),
+                    }),
+                    pod_digest: None,
+                },
+            );
+            check(&mut pod, &format!("registering {}", c.name));
+        }
+        for c in &containers {
+            ms += 1;
+            pod.handle_event(
+                t(ms),
+                Event::ProcessStarted {
+                    name: c.name.clone(),
+                },
+            );
+            check(&mut pod, &format!("{} started", c.name));
+        }
+        // Reports about no such container: one timeline entry each, past TIMELINE_MAX.
+        for n in 0..engine::TIMELINE_MAX + 20 {
+            ms += 1;
+            pod.handle_event(
+                t(ms),
+                Event::ProcessStarted {
+                    name: format!("ghost{n}"),
+                },
+            );
+            if n % 97 == 0 || n + 25 > engine::TIMELINE_MAX {
+                check(&mut pod, &format!("ghost {n}"));
+            }
+        }
+        assert_eq!(pod.engine.timeline().len(), engine::TIMELINE_MAX);
+        ms += 1;
+        pod.handle_event(t(ms), Event::StopRequested { grace: None });
+        check(&mut pod, "the stop");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A journal without the final record whose replay ends the pod (a single-pod supervisor's,
