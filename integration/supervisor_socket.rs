@@ -536,3 +536,93 @@ fn status_json_is_written_before_the_reply() {
     assert_eq!(reply["ok"], true, "{reply}");
     assert_eq!(file()["reason"], "Deleted");
 }
+
+/// A burst of registrations (every request in before the supervisor's next wake-up) writes
+/// status.json once, and every reply is sent after that write: the first reply already finds
+/// the whole burst in the file, and the file was replaced once for the five of them.
+#[test]
+fn a_burst_of_registrations_writes_status_json_once_before_every_reply() {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    let sup = Supervisor::start();
+    let names: Vec<String> = (0..6).map(|i| format!("c{i}")).collect();
+    let spec = json!({"restartPolicy": "Never",
+        "containers": names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()});
+    let holders = sleepers(names.len());
+    let request = |i: usize| {
+        let plan = podinit_plan(&names[i], &spec);
+        json!({"v": 1, "op": "register", "id": format!("id-{}", names[i]),
+            "pid": holders[i].0.id(), "bundle": "/nonexistent",
+            "plan": plan["plan"], "pod": plan["pod"]})
+    };
+    // The first one makes the pod (and its first status.json).
+    let reply = sup.control(request(0));
+    assert_eq!(reply["ok"], true, "{reply}");
+    let pod_dir = sup.dir.join("state/pods/default");
+    // Both halves of each rename: IN_MOVED_TO alone, identical but for the cookie, is merged
+    // into one event while unread (seen on this kernel).
+    let writes = Inotify::init(InitFlags::IN_NONBLOCK).unwrap();
+    writes
+        .add_watch(
+            &pod_dir,
+            AddWatchFlags::IN_MOVED_FROM | AddWatchFlags::IN_MOVED_TO,
+        )
+        .unwrap();
+    let pid = Pid::from_raw(sup.child.id() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    let stopped = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('T'))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !stopped() {
+        assert!(Instant::now() < deadline, "the supervisor did not stop");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let requests: Vec<String> = (1..names.len())
+        .map(|i| format!("{}\n", request(i)))
+        .collect();
+    let mut clients: Vec<UnixStream> = requests
+        .iter()
+        .map(|line| {
+            let mut s = UnixStream::connect(sup.dir.join("ctl.sock")).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(line.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    kill(pid, Signal::SIGCONT).unwrap();
+    let registered_in_file = || -> usize {
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(pod_dir.join("status.json")).unwrap()).unwrap();
+        doc["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["id"].is_string())
+            .count()
+    };
+    for (n, s) in clients.iter_mut().enumerate() {
+        let mut reply = String::new();
+        BufReader::new(&*s).read_line(&mut reply).unwrap();
+        assert!(reply.contains("\"ok\":true"), "{reply}");
+        assert_eq!(registered_in_file(), names.len(), "at reply {n}");
+    }
+    // Anything written late would show by now (nothing else happens in this pod).
+    std::thread::sleep(Duration::from_millis(200));
+    let replaced = writes
+        .read_events()
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e.mask.contains(AddWatchFlags::IN_MOVED_TO))
+        .filter(|e| e.name.as_deref() == Some(std::ffi::OsStr::new("status.json")))
+        .count();
+    assert_eq!(
+        replaced, 1,
+        "status.json written {replaced} times for one burst"
+    );
+}
