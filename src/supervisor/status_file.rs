@@ -175,13 +175,10 @@ fn piece<T: Serialize>(x: &T, times: fn(&mut Value, Clock), clock: Clock) -> Vec
     times(&mut v, clock);
     let text = serde_json::to_vec_pretty(&v).expect("status serializes");
     // A JSON string holds no raw newline: every one in the text is between tokens.
-    let mut out = Vec::with_capacity(text.len() + text.len() / 8);
-    out.extend_from_slice(b"    ");
-    for b in text {
-        out.push(b);
-        if b == b'\n' {
-            out.extend_from_slice(b"    ");
-        }
+    let mut out = Vec::with_capacity(text.len() + text.len() / 4);
+    for (n, line) in text.split(|b| *b == b'\n').enumerate() {
+        out.extend_from_slice(if n == 0 { b"    " } else { b"\n    " });
+        out.extend_from_slice(line);
     }
     out
 }
