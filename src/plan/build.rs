@@ -218,7 +218,7 @@ pub fn plans_from_pod_spec(spec: &PodSpec) -> Result<Vec<ContainerPlan>, PlanErr
                 PlanErrorKind::InvalidValue,
                 &at,
                 &format!("annotation {POD_SPEC}"),
-                &format!("{at}.name is empty: every container of a pod spec needs a name"),
+                format!("{at}.name is empty: every container of a pod spec needs a name"),
             ));
         }
         if !seen.insert(c.name.as_str()) {
@@ -226,7 +226,7 @@ pub fn plans_from_pod_spec(spec: &PodSpec) -> Result<Vec<ContainerPlan>, PlanErr
                 PlanErrorKind::InvalidValue,
                 &c.name,
                 &format!("annotation {POD_SPEC}"),
-                &format!(
+                format!(
                     "{at}.name {:?} is taken by an earlier container: container names in a pod spec must be unique",
                     c.name
                 ),
