@@ -159,17 +159,8 @@ impl Engine {
         let mut idx = GateIndex::default();
         for (j, c) in self.containers.iter().enumerate() {
             let key = c.slot().map(StartSlot::key);
-            if !c.passed {
-                let entry = (key, j);
-                match idx.earliest {
-                    [None, _] => idx.earliest[0] = Some(entry),
-                    [Some(first), _] if entry < first => {
-                        idx.earliest = [Some(entry), Some(first)];
-                    }
-                    [Some(_), None] => idx.earliest[1] = Some(entry),
-                    [Some(_), Some(second)] if entry < second => idx.earliest[1] = Some(entry),
-                    _ => {}
-                }
+            if !c.passed && idx.earliest.is_none_or(|first| (key, j) < first) {
+                idx.earliest = Some((key, j));
             }
             let post_start_pending = c.plan.as_ref().is_some_and(|p| p.post_start.is_some())
                 && !c.start_returned
@@ -224,24 +215,21 @@ type SlotKey = (u8, i64, u8);
 /// supervisor curve"). Built afresh where it is read, never kept: nothing to keep in step.
 #[derive(Default)]
 pub(super) struct GateIndex {
-    /// The two earliest containers that have not passed their gate condition, by (start slot,
-    /// declaration index), a container known only by name (no slot) first: the earliest one
-    /// other than a given container is one of them.
-    earliest: [Option<(Option<SlotKey>, usize)>; 2],
+    /// The earliest container that has not passed its gate condition, by (start slot,
+    /// declaration index), one known only by name (no slot) first.
+    earliest: Option<(Option<SlotKey>, usize)>,
     /// Per start slot, the first container declared in it whose postStart has not returned.
     post_start: BTreeMap<SlotKey, usize>,
 }
 
 impl GateIndex {
     /// The earliest container other than `i` that has not passed, if it comes before `mine`
-    /// (or is known only by name, so it may): what holds `i`'s gate.
+    /// (or is known only by name, so it may): what holds `i`'s gate. When `i` is the earliest
+    /// itself, every other one comes at or after its slot: nothing holds it.
     pub(super) fn blocker(&self, i: usize, mine: StartSlot) -> Option<usize> {
         self.earliest
-            .iter()
-            .flatten()
-            .find(|(_, j)| *j != i)
-            .filter(|(theirs, _)| theirs.is_none_or(|k| k < mine.key()))
-            .map(|(_, j)| *j)
+            .filter(|(theirs, j)| *j != i && theirs.is_none_or(|k| k < mine.key()))
+            .map(|(_, j)| j)
     }
 
     /// The kubelet starts a pod's regular containers one by one in declaration order, and a
@@ -251,5 +239,99 @@ impl GateIndex {
     /// postStarts, equal slots still start together (ECI's "equal starts together").
     pub(super) fn post_start_before(&self, i: usize, mine: StartSlot) -> Option<usize> {
         self.post_start.get(&mine.key()).copied().filter(|j| *j < i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::engine::Config;
+    use crate::plan::{k8s::parse_pod_spec, plans_from_pod_spec};
+
+    /// The gate rule as it read before the index: a scan of the pod per held container.
+    fn scanned_blocker(e: &Engine, i: usize, mine: StartSlot) -> Option<usize> {
+        e.containers
+            .iter()
+            .enumerate()
+            .filter(|(j, o)| *j != i && !o.passed)
+            .filter(|(_, o)| o.slot().is_none_or(|s| s.key() < mine.key()))
+            .min_by_key(|(j, o)| (o.slot().map(StartSlot::key), *j))
+            .map(|(j, _)| j)
+    }
+
+    fn scanned_post_start(e: &Engine, i: usize, mine: StartSlot) -> Option<usize> {
+        e.containers[..i].iter().position(|o| {
+            o.slot().is_some_and(|s| s.key() == mine.key())
+                && o.plan.as_ref().is_some_and(|p| p.post_start.is_some())
+                && !o.start_returned
+                && o.state != ContainerState::Terminated
+        })
+    }
+
+    /// Two regular init containers, two sidecars, three apps (two with a postStart), and
+    /// `by_name` containers known only by name; `passed` have passed their gate condition,
+    /// `returned` had their start return. The index answers what the scan answers, for every
+    /// container.
+    #[rstest]
+    #[case::nothing_passed(&[], &[], &[])]
+    #[case::the_first_init_passed(&["i1"], &[], &[])]
+    #[case::every_init_passed(&["i1", "i2"], &[], &[])]
+    #[case::a_later_one_passed_first(&["sc2"], &[], &[])]
+    #[case::all_but_the_apps_passed(&["i1", "i2", "sc1", "sc2"], &[], &[])]
+    #[case::the_first_app_started_its_post_start_returned(
+        &["i1", "i2", "sc1", "sc2", "a1"], &["a1"], &[]
+    )]
+    #[case::everything_passed(&["i1", "i2", "sc1", "sc2", "a1", "a2", "a3"], &["a1", "a2"], &[])]
+    #[case::one_known_by_name_only(&["i1", "i2", "sc1", "sc2"], &[], &["n1"])]
+    #[case::two_known_by_name_only(&["i1"], &[], &["n1", "n2"])]
+    fn the_gate_index_reads_what_a_scan_of_the_pod_reads(
+        #[case] passed: &[&str],
+        #[case] returned: &[&str],
+        #[case] by_name: &[&str],
+    ) {
+        let post_start = serde_json::json!({"postStart": {"exec": {"command": ["true"]}}});
+        let spec = serde_json::json!({
+            "initContainers": [
+                {"name": "i1"}, {"name": "i2"},
+                {"name": "sc1", "restartPolicy": "Always"},
+                {"name": "sc2", "restartPolicy": "Always", "lifecycle": post_start},
+            ],
+            "containers": [
+                {"name": "a1", "lifecycle": post_start},
+                {"name": "a2", "lifecycle": post_start},
+                {"name": "a3"},
+            ],
+        });
+        let spec = parse_pod_spec(&spec.to_string()).expect("spec");
+        let mut e = Engine::new(Config::default());
+        for plan in plans_from_pod_spec(&spec).expect("plans") {
+            let mut c = Container::new(&plan.name);
+            c.passed = passed.contains(&plan.name.as_str());
+            c.start_returned = returned.contains(&plan.name.as_str());
+            c.plan = Some(plan);
+            e.containers.push(c);
+        }
+        for n in by_name {
+            e.containers.push(Container::new(n));
+        }
+        let idx = e.gate_index();
+        for i in 0..e.containers.len() {
+            let Some(mine) = e.containers[i].slot() else {
+                continue;
+            };
+            let name = &e.containers[i].name;
+            assert_eq!(
+                idx.blocker(i, mine),
+                scanned_blocker(&e, i, mine),
+                "blocker of {name}"
+            );
+            assert_eq!(
+                idx.post_start_before(i, mine),
+                scanned_post_start(&e, i, mine),
+                "postStart before {name}"
+            );
+        }
     }
 }
