@@ -8,7 +8,7 @@
 //! spec) or unknown (name list only), so the gate holds whatever order the runtime creates the
 //! containers in. Pods that declare nothing get the settle rule (see `Config::settle`).
 
-use super::container::Container;
+use super::container::{Container, Held, Life, Run};
 use super::status::ContainerState;
 use super::{Action, Declares, Engine, Refusal, Registration, Time};
 use crate::plan::{ContainerPlan, PodDeclaration, StartSlot};
@@ -89,9 +89,8 @@ impl Engine {
         fresh.restart_count = restarts;
         fresh.id = Some(id.clone());
         fresh.plan = Some(plan);
-        fresh.state = ContainerState::Waiting;
+        fresh.life = Life::Held(Held::since(now));
         fresh.reason = "Waiting at the start gate".into();
-        fresh.held_since = Some(now);
         self.containers[i] = fresh;
         self.last_registration = Some(now);
         self.started.get_or_insert(now);
@@ -156,7 +155,7 @@ impl Engine {
         let Some(mine) = self.containers[i].slot() else {
             return false;
         };
-        if self.containers[i].gate_forced {
+        if self.containers[i].gate_forced() {
             return true;
         }
         if self.settle_deadline().is_some_and(|t| now < t) {
@@ -187,19 +186,19 @@ impl Engine {
             other.slot().is_some_and(|s| s.key() == mine.key())
                 && other.plan.as_ref().is_some_and(|p| p.post_start.is_some())
                 && !other.start_returned
-                && other.state != ContainerState::Terminated
+                && other.state() != ContainerState::Terminated
         })
     }
 
     pub(super) fn open_gates(&mut self, now: Time, out: &mut Vec<Action>) {
         let ready: Vec<usize> = (0..self.containers.len())
             .filter(|&i| {
-                self.containers[i].state == ContainerState::Waiting && self.gate_open(i, now)
+                self.containers[i].state() == ContainerState::Waiting && self.gate_open(i, now)
             })
             .collect();
         for i in ready {
             let c = &mut self.containers[i];
-            c.state = ContainerState::Running;
+            c.life = Life::Running(Run::default());
             c.gate_released = true;
             c.reason = "Starting".into();
             let name = c.name.clone();

@@ -480,14 +480,11 @@ impl Engine {
         for c in &self.containers {
             // Only a running container is killed: a kill deadline left on one the runtime
             // removed must not wake the loop (issue 15 finding 2).
-            if let Some(t) = c
-                .kill_at
-                .filter(|_| !c.killed && c.state == ContainerState::Running)
-            {
-                consider(t);
+            if let Some(s) = c.run().and_then(|r| r.signaled).filter(|s| !s.killed) {
+                consider(s.kill_at);
             }
-            if self.teardown.is_none() && c.state == ContainerState::BackOff {
-                if let Some(t) = c.restart_at {
+            if let (None, container::Life::BackOff(b)) = (&self.teardown, &c.life) {
+                if let container::RestartDue::At(t) = b.restart {
                     consider(t);
                 }
             }
@@ -516,7 +513,7 @@ impl Engine {
             let awaiting_creation = self
                 .containers
                 .iter()
-                .any(|c| c.state == ContainerState::Expected);
+                .any(|c| c.state() == ContainerState::Expected);
             // Once the deadline passed, what it ends was done at that timeout; a container the
             // agent still has to create is then waited for by events only (issue 15 finding 1).
             if awaiting_creation && !self.finished && td.deadline > self.now {
@@ -527,7 +524,7 @@ impl Engine {
             // exits of the one before it, never for the clock.
             for i in 0..self.containers.len() {
                 let c = &self.containers[i];
-                if c.state == ContainerState::Running && c.signaled_at.is_none() {
+                if c.run().is_some_and(|r| r.signaled.is_none()) {
                     let t = self.stop_deadline(td, i);
                     if t > self.now {
                         consider(t);
@@ -540,7 +537,7 @@ impl Engine {
             if self
                 .containers
                 .iter()
-                .any(|c| c.state == ContainerState::Waiting)
+                .any(|c| c.state() == ContainerState::Waiting)
             {
                 consider(t);
             }
@@ -663,7 +660,7 @@ impl Engine {
         self.containers
             .iter()
             .filter(|c| c.id.is_some())
-            .all(|c| c.state == ContainerState::Terminated)
+            .all(|c| c.state() == ContainerState::Terminated)
     }
 
     /// Pod phase from app containers only (kubelet `getPhase`; sidecar codes never count).

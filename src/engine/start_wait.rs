@@ -4,7 +4,7 @@
 //! long, the pod fails (`StartTimeout`), the container starts anyway, or it keeps waiting with
 //! the deadline's passing on record.
 
-use super::container::Container;
+use super::container::{Container, Life};
 use super::status::ContainerState;
 use super::{Engine, TeardownCause, Time};
 use crate::plan::start_wait::{OnStartTimeout, format_millis};
@@ -46,7 +46,7 @@ impl Engine {
             o.slot().is_some_and(|s| s.key() == mine.key())
                 && o.plan.as_ref().is_some_and(|p| p.post_start.is_some())
                 && !o.start_returned
-                && o.state != ContainerState::Terminated
+                && o.state() != ContainerState::Terminated
         });
         post_start.map(|o| {
             format!(
@@ -60,7 +60,7 @@ impl Engine {
 
     fn describe_blocker(&self, j: usize, now: Time, depth: usize) -> String {
         let o = &self.containers[j];
-        let state = match o.state {
+        let state = match o.state() {
             ContainerState::Expected if o.plan.is_none() => {
                 "not created yet (declared by name only)".to_owned()
             }
@@ -93,11 +93,12 @@ impl Engine {
     /// When container `i`'s start-wait deadline falls, if it has one still to come.
     pub(super) fn start_wait_due(&self, i: usize) -> Option<Time> {
         let c = &self.containers[i];
-        if self.teardown.is_some() || c.state != ContainerState::Waiting || c.start_wait_passed {
+        let held = c.held()?;
+        if self.teardown.is_some() || held.start_wait_passed {
             return None;
         }
         let t = c.plan.as_ref()?.start_timeout.as_ref()?;
-        Some(c.held_since? + std::time::Duration::from_millis(t.millis))
+        Some(held.since + std::time::Duration::from_millis(t.millis))
     }
 
     /// Held containers whose deadline has come: the declared outcome.
@@ -106,7 +107,9 @@ impl Engine {
             if self.start_wait_due(i).is_none_or(|t| t > now) {
                 continue;
             }
-            self.containers[i].start_wait_passed = true;
+            if let Life::Held(h) = &mut self.containers[i].life {
+                h.start_wait_passed = true;
+            }
             // The gate opens at this very time anyway: nothing held it past the deadline.
             let Some(blocker) = self.gate_blocker(i, now) else {
                 continue;
@@ -124,7 +127,9 @@ impl Engine {
                     format!("start-wait timeout of {waited} passed, still held: {blocker} (on-start-timeout: wait)"),
                 ),
                 OnStartTimeout::Start => {
-                    self.containers[i].gate_forced = true;
+                    if let Life::Held(h) = &mut self.containers[i].life {
+                        h.gate_forced = true;
+                    }
                     self.note(
                         now,
                         Some(&name),
@@ -153,14 +158,14 @@ impl Engine {
             return;
         }
         for i in 0..self.containers.len() {
-            if self.containers[i].state != ContainerState::Waiting {
+            let Some(held) = self.containers[i].held().copied() else {
                 continue;
-            }
+            };
             let Some(mut msg) = self.gate_blocker(i, now) else {
                 continue;
             };
             let c = &self.containers[i];
-            if c.start_wait_passed {
+            if held.start_wait_passed {
                 if let Some(t) = c.plan.as_ref().and_then(|p| p.start_timeout.as_ref()) {
                     msg += &format!(
                         " (start-wait timeout of {} passed; on-start-timeout: {})",
@@ -201,13 +206,13 @@ fn running_state(c: &Container) -> String {
     if p.gate_on == GateOn::ExitZero {
         return "running; it must exit 0 first".to_owned();
     }
-    if !c.process_running {
+    let Some(run) = c.run().filter(|r| r.process) else {
         return "its process is starting".to_owned();
-    }
-    if !c.post_start_done {
+    };
+    if !run.post_start_done {
         return "its postStart is running".to_owned();
     }
-    if let Some(probe) = p.startup_probe.as_ref().filter(|_| !c.startup_ok) {
+    if let Some(probe) = p.startup_probe.as_ref().filter(|_| !run.startup_ok) {
         if c.startup_failures == 0 {
             return "its startupProbe has not passed yet".to_owned();
         }
@@ -218,7 +223,7 @@ fn running_state(c: &Container) -> String {
             probe.failure_threshold, c.startup_failures, c.restart_count
         );
     }
-    if p.gate_on == GateOn::Ready && !c.ready {
+    if p.gate_on == GateOn::Ready && !run.ready {
         return "its readinessProbe has not passed yet".to_owned();
     }
     "starting".to_owned()

@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use super::container::PreStop;
+use super::container::{Life, PreStop, Signaled};
 use super::status::ContainerState;
 use super::{Action, Engine, HandlerKind, NEVER_STARTED_EXIT_CODE, Teardown, TeardownCause, Time};
 use crate::plan::Kind;
@@ -104,9 +104,12 @@ impl Engine {
             // From now on, the new budget bounds every stop under way, a stage's too, and an
             // app's part of it ends the reserve before the budget's end.
             let mine = self.stop_deadline(&td, i).max(floor);
-            let c = &mut self.containers[i];
-            if let Some(k) = c.kill_at.filter(|_| !c.killed) {
-                c.kill_at = Some(k.min(mine));
+            if let Some(s) = self.containers[i]
+                .run_mut()
+                .and_then(|r| r.signaled.as_mut())
+                .filter(|s| !s.killed)
+            {
+                s.kill_at = s.kill_at.min(mine);
             }
         }
         self.note(
@@ -121,31 +124,30 @@ impl Engine {
             return;
         };
         for i in 0..self.containers.len() {
-            match self.containers[i].state {
-                ContainerState::Waiting => self.end_never_started(now, i, out),
-                ContainerState::BackOff => {
+            match &mut self.containers[i].life {
+                Life::Held(_) => self.end_never_started(now, i, out),
+                Life::BackOff(b) => {
+                    let kill_at = b.exit_kill_at;
                     let raw = self.containers[i].last_exit.map_or(0, |s| s.raw_code());
-                    self.terminate(now, i, raw, out);
+                    self.terminate(now, i, raw, kill_at, out);
                 }
-                ContainerState::Running => {
-                    if !self.containers[i].told_teardown {
-                        self.containers[i].told_teardown = true;
+                Life::Running(run) => {
+                    if !std::mem::replace(&mut run.told_teardown, true) {
                         self.tell_teardown(i, out);
                     }
                     // Probes stop at t0 (k/k#141766): a failing liveness probe must not
                     // restart anything during teardown.
                     self.begin_stop(i, !td.forced, out);
                 }
-                ContainerState::Expected | ContainerState::Terminated => {}
+                Life::Expected | Life::Terminated => {}
             }
         }
         for i in 0..self.containers.len() {
-            let c = &self.containers[i];
-            if c.state != ContainerState::Running || c.signaled_at.is_some() {
+            let Some(run) = self.containers[i].run().filter(|r| r.signaled.is_none()) else {
                 continue;
-            }
+            };
             let my_deadline = self.stop_deadline(&td, i);
-            let pre_stop_over = c.pre_stop == PreStop::Done || now >= my_deadline;
+            let pre_stop_over = run.pre_stop == PreStop::Done || now >= my_deadline;
             // Budget used up: nobody waits for a turn any more, all get the signal and 2 s (KEP
             // item 5). Stages have a budget each: a later stage still waits for its turn.
             let budget_gone = !td.staged && now >= my_deadline;
@@ -161,8 +163,13 @@ impl Engine {
                     .plan
                     .as_ref()
                     .map_or(libc::SIGTERM, |p| p.stop_signal.number);
-                c.signaled_at = Some(now);
-                c.kill_at = Some(kill_at);
+                if let Some(run) = c.run_mut() {
+                    run.signaled = Some(Signaled {
+                        at: now,
+                        kill_at,
+                        killed: false,
+                    });
+                }
                 let name = c.name.clone();
                 // The apps' codes are in by now (a sidecar's turn comes after them).
                 self.tell_teardown(i, out);
@@ -181,20 +188,20 @@ impl Engine {
             }
         }
         let registered = || self.containers.iter().filter(|c| c.id.is_some());
-        let all_done = registered().all(|c| c.state == ContainerState::Terminated && c.gone);
+        let all_done = registered().all(|c| c.state() == ContainerState::Terminated && c.gone);
         // A declared container the agent has not created yet gets until the end of the grace
         // budget: created then, it ends without starting, as in any creation order.
         let awaiting_creation = self
             .containers
             .iter()
-            .any(|c| c.state == ContainerState::Expected);
+            .any(|c| c.state() == ContainerState::Expected);
         if !self.finished && all_done && (!awaiting_creation || now >= td.deadline) {
             for c in self
                 .containers
                 .iter_mut()
-                .filter(|c| c.state == ContainerState::Expected)
+                .filter(|c| c.state() == ContainerState::Expected)
             {
-                c.state = ContainerState::Terminated;
+                c.life = Life::Terminated;
                 c.reason = "NeverCreated".into();
                 c.message = "the pod ended before this declared container was created".into();
             }
@@ -210,26 +217,29 @@ impl Engine {
     /// over. Returns whether a preStop started now.
     pub(super) fn begin_stop(&mut self, i: usize, pre_stop: bool, out: &mut Vec<Action>) -> bool {
         let c = &mut self.containers[i];
-        if c.probing {
-            c.probing = false;
+        let has = c.plan.as_ref().is_some_and(|p| p.pre_stop.is_some());
+        let Life::Running(run) = &mut c.life else {
+            return false;
+        };
+        if run.probing {
+            run.probing = false;
             out.push(Action::StopProbes {
                 name: c.name.clone(),
                 keep_readiness: true,
             });
         }
-        if c.pre_stop != PreStop::NotRun {
+        if run.pre_stop != PreStop::NotRun {
             return false;
         }
-        let has = c.plan.as_ref().is_some_and(|p| p.pre_stop.is_some());
-        if has && pre_stop && c.process_running {
-            c.pre_stop = PreStop::Running;
+        if has && pre_stop && run.process {
+            run.pre_stop = PreStop::Running;
             out.push(Action::RunHandler {
                 name: c.name.clone(),
                 handler: HandlerKind::PreStop,
             });
             true
         } else {
-            c.pre_stop = PreStop::Done;
+            run.pre_stop = PreStop::Done;
             false
         }
     }
@@ -251,7 +261,7 @@ impl Engine {
         } else {
             NEVER_STARTED_EXIT_CODE
         };
-        c.state = ContainerState::Terminated;
+        c.life = Life::Terminated;
         c.exit_code = Some(code);
         c.finished_at = Some(now);
         c.start_returned = true;
@@ -297,7 +307,7 @@ impl Engine {
     /// Whether container `i` may get its stop signal now.
     fn stop_turn(&self, i: usize) -> bool {
         let c = &self.containers[i];
-        let running = |o: &&super::container::Container| o.state == ContainerState::Running;
+        let running = |o: &&super::container::Container| o.state() == ContainerState::Running;
         let priority = |o: &super::container::Container| {
             o.plan.as_ref().and_then(|p| p.exit_priority).unwrap_or(0)
         };
@@ -343,11 +353,11 @@ impl Engine {
     pub(super) fn fire_kills(&mut self, now: Time, out: &mut Vec<Action>) {
         for i in 0..self.containers.len() {
             let c = &mut self.containers[i];
-            if c.state == ContainerState::Running
-                && !c.killed
-                && c.kill_at.is_some_and(|t| t <= now)
-            {
-                c.killed = true;
+            let Some(s) = c.run_mut().and_then(|r| r.signaled.as_mut()) else {
+                continue;
+            };
+            if !s.killed && s.kill_at <= now {
+                s.killed = true;
                 let name = c.name.clone();
                 out.push(Action::Kill { name: name.clone() });
                 self.note(now, Some(&name), "grace budget used up: SIGKILL");
