@@ -97,7 +97,7 @@ impl Engine {
             Life::Running(_) if !self.containers[i].is_sidecar() => {
                 self.stop_alone(i);
             }
-            // A sidecar waits for the window (`fire_agent_stop_windows`).
+            // A sidecar waits for the window (`end_agent_stop_window`).
             _ => {}
         }
     }
@@ -130,24 +130,14 @@ impl Engine {
             .then(|| a.at + self.cfg.agent_stop_window)
     }
 
-    pub(super) fn fire_agent_stop_windows(&mut self, now: Time) {
-        if self.teardown.is_some() {
-            return;
-        }
-        let due: Vec<usize> = (0..self.containers.len())
-            .filter(|&i| {
-                self.agent_stop_window_end(&self.containers[i])
-                    .is_some_and(|t| t <= now)
-            })
-            .collect();
-        for i in due {
-            self.stop_alone(i);
-            let name = self.containers[i].name.clone();
-            self.note(
-                now,
-                Some(&name),
-                "the rest of the pod was not stopped: stopping this container alone",
-            );
-        }
+    /// [`super::timers::Timer::AgentStopWindow`]: the rest of the pod did not follow.
+    pub(super) fn end_agent_stop_window(&mut self, now: Time, i: usize) {
+        self.stop_alone(i);
+        let name = self.containers[i].name.clone();
+        self.note(
+            now,
+            Some(&name),
+            "the rest of the pod was not stopped: stopping this container alone",
+        );
     }
 }

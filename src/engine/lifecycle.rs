@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::container::{BackOff, Life, RestartAfter, RestartDue, Run};
 use super::status::ContainerState;
+use super::timers::Timer;
 use super::{Action, Engine, ExitDetails, ExitStatus, HandlerKind, ProbeKind, TeardownCause, Time};
 use crate::plan::restart::Verdict;
 use crate::plan::{Kind, RestartPolicy};
@@ -483,7 +484,7 @@ impl Engine {
                 continue;
             };
             let held = b.restart == RestartDue::HeldForSidecars;
-            if !held && !matches!(b.restart, RestartDue::At(t) if t <= now) {
+            if !held && !self.is_due(Timer::Restart(i), now) {
                 continue;
             }
             // An app that needs sidecars restarts only once they are all up (`regate.rs`);

@@ -30,6 +30,7 @@ mod teardown;
 mod teardown_report;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -359,6 +360,8 @@ pub const MAX_GRACE: Duration = Duration::from_secs(crate::plan::MAX_SECONDS as 
 /// (still held at the gate when the pod ended). Sidecars report 0 like any stopped sidecar.
 pub const NEVER_STARTED_EXIT_CODE: i32 = 1;
 
+/// Cloned by the sequence fuzz, to try a timeout on a copy without disturbing the run.
+#[derive(Clone)]
 pub struct Engine {
     cfg: Config,
     containers: Vec<Container>,
@@ -460,89 +463,15 @@ impl Engine {
     pub fn handle_timeout(&mut self, now: Time) -> Vec<Action> {
         let mut out = Vec::new();
         self.now = self.now.max(now);
-        self.fire_kills(now, &mut out);
-        self.fire_agent_stop_windows(now);
-        if self.teardown.is_none() && self.active_deadline().is_some_and(|t| t <= now) {
-            self.start_teardown(now, TeardownCause::DeadlineExceeded, None);
-        }
-        if self.teardown.is_none() {
-            self.fire_start_timeouts(now);
-        }
+        self.fire_due(now, &mut out);
         self.reconcile(now, &mut out);
         out
     }
 
-    /// When the engine next needs [`Engine::handle_timeout`], if ever. Nothing pending = `None`:
-    /// an idle pod causes no wake-ups.
+    /// When the engine next needs [`Engine::handle_timeout`], if ever: the earliest deadline of
+    /// the timer table (`timers.rs`). Nothing pending = `None`: an idle pod causes no wake-ups.
     pub fn poll_timeout(&self) -> Option<Time> {
-        let mut next: Option<Time> = None;
-        let mut consider = |t: Time| next = Some(next.map_or(t, |n| n.min(t)));
-        for c in &self.containers {
-            // Only a running container is killed: a kill deadline left on one the runtime
-            // removed must not wake the loop (issue 15 finding 2).
-            if let Some(s) = c.run().and_then(|r| r.signaled).filter(|s| !s.killed) {
-                consider(s.kill_at);
-            }
-            if let (None, container::Life::BackOff(b)) = (&self.teardown, &c.life) {
-                if let container::RestartDue::At(t) = b.restart {
-                    consider(t);
-                }
-            }
-            if self.teardown.is_none() {
-                if let Some(t) = self.agent_stop_window_end(c) {
-                    consider(t);
-                }
-            }
-        }
-        if self.teardown.is_none() {
-            for i in 0..self.containers.len() {
-                if let Some(t) = self.solo_stop_due(i) {
-                    consider(t);
-                }
-            }
-            if let Some(t) = self.active_deadline() {
-                consider(t);
-            }
-            for i in 0..self.containers.len() {
-                if let Some(t) = self.start_wait_due(i) {
-                    consider(t);
-                }
-            }
-        }
-        if let Some(td) = &self.teardown {
-            let awaiting_creation = self
-                .containers
-                .iter()
-                .any(|c| c.state() == ContainerState::Expected);
-            // Once the deadline passed, what it ends was done at that timeout; a container the
-            // agent still has to create is then waited for by events only (issue 15 finding 1).
-            if awaiting_creation && !self.finished && td.deadline > self.now {
-                consider(td.deadline);
-            }
-            // The end of a preStop's time, or of the wait for a turn under the shared budget.
-            // One already passed was acted on when it came; after it, a stage waits for the
-            // exits of the one before it, never for the clock.
-            for i in 0..self.containers.len() {
-                let c = &self.containers[i];
-                if c.run().is_some_and(|r| r.signaled.is_none()) {
-                    let t = self.stop_deadline(td, i);
-                    if t > self.now {
-                        consider(t);
-                    }
-                }
-            }
-        } else if let Some(t) = self.settle_deadline().filter(|t| *t > self.now) {
-            // Only while the settle time is ahead: once it has passed, a held gate waits for
-            // events, never for the clock.
-            if self
-                .containers
-                .iter()
-                .any(|c| c.state() == ContainerState::Waiting)
-            {
-                consider(t);
-            }
-        }
-        next
+        self.deadlines().map(|(t, _)| t).min()
     }
 
     /// The plan the engine holds for a container (what its init needs to run it).

@@ -190,6 +190,28 @@ fn advance(engine: &mut Engine, now: &mut Time, to: Time, seed: u64, step: usize
     *now = (*now).max(to);
 }
 
+/// A driver calls `handle_timeout` when it wakes, which may be at any time, late or early:
+/// after `handle_timeout(t)` the next deadline is none or after `t` (else the driver would spin
+/// or sleep past a due timer). Tried on copies, at the clock and a little after it, so the run
+/// itself (and its replay) keeps firing timers at their own deadlines.
+fn late_timeouts_leave_the_next_deadline_ahead(engine: &Engine, now: Time, seed: u64, step: usize) {
+    // Its own stream: the sequence a seed makes stays what it was without these checks.
+    let rng = &mut Rng(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ (step as u64) | 1);
+    let late = [
+        Duration::from_nanos(rng.below64(1_000_000)),
+        Duration::from_millis(rng.below64(5_000)),
+    ];
+    for t in [now, now + late[0], now + late[1]] {
+        let mut copy = engine.clone();
+        copy.handle_timeout(t);
+        let next = copy.poll_timeout();
+        assert!(
+            next.is_none_or(|n| n > t),
+            "seed {seed} step {step}: after handle_timeout({t:?}) the next deadline {next:?} is not ahead"
+        );
+    }
+}
+
 fn run_sequence(seed: u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let decl = declarations(seed % 6);
@@ -208,12 +230,14 @@ fn run_sequence(seed: u64) {
             };
             let to = now + by;
             advance(&mut engine, &mut now, to, seed, step);
+            late_timeouts_leave_the_next_deadline_ahead(&engine, now, seed, step);
             continue;
         }
         let event = random_event(&mut rng, &decl, step as u64);
         let in_teardown = !engine.status().reason.is_empty();
         inputs.push((now, event.clone()));
         let actions = engine.handle_event(now, event);
+        late_timeouts_leave_the_next_deadline_ahead(&engine, now, seed, step);
         let known: Vec<String> = engine
             .status()
             .containers

@@ -6,6 +6,7 @@
 //! solo stop runs takes it over.
 
 use super::container::{Life, PreStop, RestartAfter, Signaled, SoloStop};
+use super::timers::Timer;
 use super::{Action, Engine, Time};
 
 impl Engine {
@@ -50,11 +51,13 @@ impl Engine {
                 self.note(now, Some(&name), "preStop before the stop signal");
                 continue;
             }
+            // After `begin_stop` the preStop runs (until its timer) or is over.
+            let pre_stop_over = self.is_due(Timer::SoloPreStop(i), now);
             let c = &mut self.containers[i];
             let Life::Running(run) = &mut c.life else {
                 continue;
             };
-            if run.pre_stop == PreStop::Done || now >= stop.deadline {
+            if run.pre_stop == PreStop::Done || pre_stop_over {
                 let kill_at = stop.deadline.max(now + floor);
                 run.signaled = Some(Signaled {
                     at: now,

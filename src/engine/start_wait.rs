@@ -101,53 +101,48 @@ impl Engine {
         Some(held.since + std::time::Duration::from_millis(t.millis))
     }
 
-    /// Held containers whose deadline has come: the declared outcome.
-    pub(super) fn fire_start_timeouts(&mut self, now: Time) {
-        for i in 0..self.containers.len() {
-            if self.start_wait_due(i).is_none_or(|t| t > now) {
-                continue;
-            }
-            if let Life::Held(h) = &mut self.containers[i].life {
-                h.start_wait_passed = true;
-            }
-            // The gate opens at this very time anyway: nothing held it past the deadline.
-            let Some(blocker) = self.gate_blocker(i, now) else {
-                continue;
-            };
-            let c = &self.containers[i];
-            let Some(t) = c.plan.as_ref().and_then(|p| p.start_timeout.clone()) else {
-                continue;
-            };
-            let name = c.name.clone();
-            let waited = format_millis(t.millis);
-            match t.on_timeout {
-                OnStartTimeout::Wait => self.note(
+    /// [`super::timers::Timer::StartWait`]: held container `i`'s deadline has come, the
+    /// declared outcome.
+    pub(super) fn fire_start_wait(&mut self, now: Time, i: usize) {
+        if let Life::Held(h) = &mut self.containers[i].life {
+            h.start_wait_passed = true;
+        }
+        // The gate opens at this very time anyway: nothing held it past the deadline.
+        let Some(blocker) = self.gate_blocker(i, now) else {
+            return;
+        };
+        let c = &self.containers[i];
+        let Some(t) = c.plan.as_ref().and_then(|p| p.start_timeout.clone()) else {
+            return;
+        };
+        let name = c.name.clone();
+        let waited = format_millis(t.millis);
+        match t.on_timeout {
+            OnStartTimeout::Wait => self.note(
+                now,
+                Some(&name),
+                format!("start-wait timeout of {waited} passed, still held: {blocker} (on-start-timeout: wait)"),
+            ),
+            OnStartTimeout::Start => {
+                if let Life::Held(h) = &mut self.containers[i].life {
+                    h.gate_forced = true;
+                }
+                self.note(
                     now,
                     Some(&name),
-                    format!("start-wait timeout of {waited} passed, still held: {blocker} (on-start-timeout: wait)"),
-                ),
-                OnStartTimeout::Start => {
-                    if let Life::Held(h) = &mut self.containers[i].life {
-                        h.gate_forced = true;
-                    }
-                    self.note(
-                        now,
-                        Some(&name),
-                        format!("start-wait timeout of {waited} passed: starting anyway, {blocker} (on-start-timeout: start)"),
-                    );
-                }
-                OnStartTimeout::Fail => {
-                    let why = format!("container {name} waited {waited} at its start gate, {blocker}");
-                    self.note(
-                        now,
-                        Some(&name),
-                        format!("start-wait timeout of {waited} passed: failing the pod, {blocker} (on-start-timeout: fail)"),
-                    );
-                    self.containers[i].message = why.clone();
-                    self.start_timeout_failure = Some(why);
-                    self.start_teardown(now, TeardownCause::StartTimeout, None);
-                    return;
-                }
+                    format!("start-wait timeout of {waited} passed: starting anyway, {blocker} (on-start-timeout: start)"),
+                );
+            }
+            OnStartTimeout::Fail => {
+                let why = format!("container {name} waited {waited} at its start gate, {blocker}");
+                self.note(
+                    now,
+                    Some(&name),
+                    format!("start-wait timeout of {waited} passed: failing the pod, {blocker} (on-start-timeout: fail)"),
+                );
+                self.containers[i].message = why.clone();
+                self.start_timeout_failure = Some(why);
+                self.start_teardown(now, TeardownCause::StartTimeout, None);
             }
         }
     }

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use super::container::{Life, PreStop, Signaled};
 use super::status::ContainerState;
+use super::timers::Timer;
 use super::{Action, Engine, HandlerKind, NEVER_STARTED_EXIT_CODE, Teardown, TeardownCause, Time};
 use crate::plan::Kind;
 
@@ -143,10 +144,13 @@ impl Engine {
             }
         }
         for i in 0..self.containers.len() {
-            let Some(run) = self.containers[i].run().filter(|r| r.signaled.is_none()) else {
+            // Set for a running container not signalled yet.
+            let Some(my_deadline) = self.deadline(Timer::TeardownStop(i)) else {
                 continue;
             };
-            let my_deadline = self.stop_deadline(&td, i);
+            let Some(run) = self.containers[i].run() else {
+                continue;
+            };
             let pre_stop_over = run.pre_stop == PreStop::Done || now >= my_deadline;
             // Budget used up: nobody waits for a turn any more, all get the signal and 2 s (KEP
             // item 5). Stages have a budget each: a later stage still waits for its turn.
@@ -191,11 +195,10 @@ impl Engine {
         let all_done = registered().all(|c| c.state() == ContainerState::Terminated && c.gone);
         // A declared container the agent has not created yet gets until the end of the grace
         // budget: created then, it ends without starting, as in any creation order.
-        let awaiting_creation = self
-            .containers
-            .iter()
-            .any(|c| c.state() == ContainerState::Expected);
-        if !self.finished && all_done && (!awaiting_creation || now >= td.deadline) {
+        let budget_over = self
+            .deadline(Timer::TeardownBudget)
+            .is_none_or(|t| now >= t);
+        if !self.finished && all_done && budget_over {
             for c in self
                 .containers
                 .iter_mut()
@@ -350,18 +353,15 @@ impl Engine {
         })
     }
 
-    pub(super) fn fire_kills(&mut self, now: Time, out: &mut Vec<Action>) {
-        for i in 0..self.containers.len() {
-            let c = &mut self.containers[i];
-            let Some(s) = c.run_mut().and_then(|r| r.signaled.as_mut()) else {
-                continue;
-            };
-            if !s.killed && s.kill_at <= now {
-                s.killed = true;
-                let name = c.name.clone();
-                out.push(Action::Kill { name: name.clone() });
-                self.note(now, Some(&name), "grace budget used up: SIGKILL");
-            }
-        }
+    /// [`Timer::Kill`]: the grace of container `i`'s stop is over.
+    pub(super) fn fire_kill(&mut self, now: Time, i: usize, out: &mut Vec<Action>) {
+        let c = &mut self.containers[i];
+        let Some(s) = c.run_mut().and_then(|r| r.signaled.as_mut()) else {
+            return;
+        };
+        s.killed = true;
+        let name = c.name.clone();
+        out.push(Action::Kill { name: name.clone() });
+        self.note(now, Some(&name), "grace budget used up: SIGKILL");
     }
 }
