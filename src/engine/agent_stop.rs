@@ -24,7 +24,7 @@
 
 use super::container::{AgentStop, Container, Life};
 use super::status::ContainerState;
-use super::{Action, Engine, TeardownCause, Time};
+use super::{Action, Engine, NoteKind, TeardownCause, Time};
 
 impl Engine {
     pub(super) fn on_agent_stop(
@@ -67,6 +67,7 @@ impl Engine {
         self.note(
             now,
             Some(name),
+            NoteKind::RuntimeStop,
             format!("stop signal {signal} from the runtime"),
         );
         if self.teardown.is_some() {
@@ -83,6 +84,7 @@ impl Engine {
             self.note(
                 now,
                 None,
+                NoteKind::PodDeletedByRuntime,
                 "the runtime stopped every container of the pod: it is being deleted",
             );
             self.start_teardown(now, TeardownCause::Deleted, Some(left));
@@ -137,6 +139,7 @@ impl Engine {
         self.note(
             now,
             Some(&name),
+            NoteKind::StoppingAlone,
             "the rest of the pod was not stopped: stopping this container alone",
         );
     }

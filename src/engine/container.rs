@@ -1,6 +1,6 @@
 //! One container as the engine tracks it.
 
-use super::status::{ContainerState, ContainerStatus};
+use super::status::{ContainerState, ContainerStatus, Reason};
 use super::{Backoff, ExitDetails, ExitStatus, TerminationReason, Time};
 use crate::plan::{ContainerPlan, GateOn, Kind, StartSlot};
 
@@ -180,7 +180,7 @@ pub struct Container {
     /// The last run's `terminated.reason` (for `lastState` once the container runs again).
     pub last_reason: Option<TerminationReason>,
     pub exit_code: Option<i32>,
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
     pub started_at: Option<Time>,
     pub finished_at: Option<Time>,
@@ -211,7 +211,7 @@ impl Container {
             last_details: ExitDetails::default(),
             last_reason: None,
             exit_code: None,
-            reason: String::new(),
+            reason: Reason::None,
             message: String::new(),
             started_at: None,
             finished_at: None,
@@ -324,7 +324,7 @@ impl Container {
                 _ => None,
             },
             init_container: matches!(self.slot(), Some(StartSlot::Init { .. })),
-            reason: self.reason.clone(),
+            reason: self.reason,
             message: self.message.clone(),
             last_reason: self.last_reason,
             last_message: self.last_details.message.clone(),

@@ -10,7 +10,7 @@
 
 use super::container::{Container, Held, Life, Run};
 use super::status::ContainerState;
-use super::{Action, Declares, Engine, Refusal, Registration, Time};
+use super::{Action, Declares, Engine, NoteKind, Reason, Refusal, Registration, Time};
 use crate::plan::{ContainerPlan, PodDeclaration, StartSlot};
 
 impl Engine {
@@ -44,7 +44,7 @@ impl Engine {
                         "ignored registration as {id}: it names a pod declaration the pod does not have"
                     ),
                 };
-                self.note(now, Some(&name), msg);
+                self.note(now, Some(&name), NoteKind::RegistrationRefused, msg);
                 return;
             }
         }
@@ -90,12 +90,17 @@ impl Engine {
         fresh.id = Some(id.clone());
         fresh.plan = Some(plan);
         fresh.life = Life::Held(Held::since(now));
-        fresh.reason = "Waiting at the start gate".into();
+        fresh.reason = Reason::HeldAtGate;
         self.containers[i] = fresh;
         self.last_registration = Some(now);
         self.started.get_or_insert(now);
         // During teardown the new container never starts: `advance_teardown` ends it.
-        self.note(now, Some(&name), format!("registered as {id}"));
+        self.note(
+            now,
+            Some(&name),
+            NoteKind::Registered,
+            format!("registered as {id}"),
+        );
     }
 
     /// Whether a registration would be taken, asked before the driver tracks or journals
@@ -200,10 +205,15 @@ impl Engine {
             let c = &mut self.containers[i];
             c.life = Life::Running(Run::default());
             c.gate_released = true;
-            c.reason = "Starting".into();
+            c.reason = Reason::Starting;
             let name = c.name.clone();
             out.push(Action::ReleaseGate { name: name.clone() });
-            self.note(now, Some(&name), "start gate released");
+            self.note(
+                now,
+                Some(&name),
+                NoteKind::GateReleased,
+                "start gate released",
+            );
         }
     }
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 use super::container::{BackOff, Life, RestartAfter, RestartDue, Run};
 use super::status::ContainerState;
 use super::timers::Timer;
-use super::{Action, Engine, ExitDetails, ExitStatus, HandlerKind, ProbeKind, TeardownCause, Time};
+use super::{
+    Action, Engine, ExitDetails, ExitStatus, HandlerKind, NoteKind, ProbeKind, Reason,
+    TeardownCause, Time,
+};
 use crate::plan::restart::Verdict;
 use crate::plan::{Kind, RestartPolicy};
 
@@ -17,7 +20,12 @@ impl Engine {
         };
         let c = &mut self.containers[i];
         let Life::Running(run) = &mut c.life else {
-            self.note(now, Some(name), "ignored process start: not expected now");
+            self.note(
+                now,
+                Some(name),
+                NoteKind::Ignored,
+                "ignored process start: not expected now",
+            );
             return;
         };
         if run.process {
@@ -26,9 +34,9 @@ impl Engine {
         run.process = true;
         c.ran = true;
         c.started_at = Some(now);
-        c.reason = "Running".into();
+        c.reason = Reason::Running;
         c.message.clear();
-        self.note(now, Some(name), "process started");
+        self.note(now, Some(name), NoteKind::ProcessStarted, "process started");
         let c = &mut self.containers[i];
         let has_post_start = c.plan.as_ref().is_some_and(|p| p.post_start.is_some());
         if has_post_start {
@@ -72,7 +80,7 @@ impl Engine {
             }
             let name = c.name.clone();
             if self.containers[i].started() {
-                self.note(now, Some(&name), "started");
+                self.note(now, Some(&name), NoteKind::Started, "started");
             }
         }
     }
@@ -107,11 +115,21 @@ impl Engine {
                     // (a sidecar's for the apps): a stop for restart now would jump the order
                     // (issue 15 finding 6).
                     self.containers[i].message = "postStart hook failed".into();
-                    self.note(now, Some(name), "postStart failed during teardown");
+                    self.note(
+                        now,
+                        Some(name),
+                        NoteKind::PostStartFailed,
+                        "postStart failed during teardown",
+                    );
                 } else {
                     // kubelet: FailedPostStartHook → kill, then the restart policy decides.
                     self.containers[i].message = "postStart hook failed".into();
-                    self.note(now, Some(name), "postStart failed: stopping the container");
+                    self.note(
+                        now,
+                        Some(name),
+                        NoteKind::PostStartFailed,
+                        "postStart failed: stopping the container",
+                    );
                     self.stop_for_restart(now, i, None, RestartAfter::Policy, out);
                 }
             }
@@ -123,6 +141,7 @@ impl Engine {
                 self.note(
                     now,
                     Some(name),
+                    NoteKind::PreStopEnded,
                     if ok { "preStop done" } else { "preStop failed" },
                 );
             }
@@ -164,7 +183,12 @@ impl Engine {
                 // kubelet: a startup failure kills and restarts, never fails the pod
                 // (k/k#120234, k/e#4880), with the probe's own grace where it has one.
                 self.containers[i].message = "startup probe failed".into();
-                self.note(now, Some(name), "startup probe failed: restarting");
+                self.note(
+                    now,
+                    Some(name),
+                    NoteKind::StartupProbeFailed,
+                    "startup probe failed: restarting",
+                );
                 let grace = plan
                     .startup_probe
                     .as_ref()
@@ -184,7 +208,12 @@ impl Engine {
                     run.ready = ready;
                     c.refresh_started();
                     let sidecar = c.is_sidecar();
-                    self.note(now, Some(name), if ready { "ready" } else { "not ready" });
+                    self.note(
+                        now,
+                        Some(name),
+                        NoteKind::ReadinessChanged,
+                        if ready { "ready" } else { "not ready" },
+                    );
                     if sidecar && !ready {
                         self.on_sidecar_lost(now, name, out);
                     }
@@ -193,7 +222,12 @@ impl Engine {
             (ProbeKind::Liveness, true) => {}
             (ProbeKind::Liveness, false) => {
                 self.containers[i].message = "liveness probe failed".into();
-                self.note(now, Some(name), "liveness probe failed: restarting");
+                self.note(
+                    now,
+                    Some(name),
+                    NoteKind::LivenessProbeFailed,
+                    "liveness probe failed: restarting",
+                );
                 let grace = plan
                     .liveness_probe
                     .as_ref()
@@ -260,6 +294,7 @@ impl Engine {
                 self.note(
                     now,
                     Some(name),
+                    NoteKind::Ignored,
                     "ignored exit: the container is not running",
                 );
                 return;
@@ -329,7 +364,7 @@ impl Engine {
         } else if oom_killed {
             how += " (the kernel's OOM killer killed a process of it)";
         }
-        self.note(now, Some(name), how);
+        self.note(now, Some(name), NoteKind::Exited, how);
         if in_teardown {
             self.terminate(now, i, raw, exit_kill_at, out);
             return;
@@ -350,12 +385,17 @@ impl Engine {
                 restart: RestartDue::At(now),
                 exit_kill_at,
             });
-            c.reason = "Restarting".into();
-            self.note(now, Some(name), "restart in 0s (requested)");
+            c.reason = Reason::Restarting;
+            self.note(
+                now,
+                Some(name),
+                NoteKind::RestartScheduled,
+                "restart in 0s (requested)",
+            );
             return;
         }
         if let Some(m) = matched {
-            self.note(now, Some(name), m);
+            self.note(now, Some(name), NoteKind::RestartRuleMatched, m);
         }
         let restarts = match kind {
             // An init container that succeeded is done, whatever its rules say (the kubelet
@@ -386,11 +426,16 @@ impl Engine {
             exit_kill_at,
         });
         c.reason = if delay.is_zero() {
-            "Restarting".into()
+            Reason::Restarting
         } else {
-            "CrashLoopBackOff".into()
+            Reason::CrashLoopBackOff
         };
-        self.note(now, Some(name), format!("restart in {}s", delay.as_secs()));
+        self.note(
+            now,
+            Some(name),
+            NoteKind::RestartScheduled,
+            format!("restart in {}s", delay.as_secs()),
+        );
     }
 
     /// The container is done for good: report its code and tell its init to exit.
@@ -433,9 +478,7 @@ impl Engine {
         c.exit_code = Some(code);
         c.start_returned = true;
         c.finished_at.get_or_insert(now);
-        c.reason = super::termination_reason(raw, code, c.last_details.oom_killed)
-            .as_str()
-            .into();
+        c.reason = super::termination_reason(raw, code, c.last_details.oom_killed).into();
         if code != raw && c.message.is_empty() {
             c.message = format!("exit code {raw} reported as {code}");
         }
@@ -475,7 +518,7 @@ impl Engine {
             self.record_termination(now, i, raw);
         }
         self.containers[i].gone = true;
-        self.note(now, Some(name), "gone");
+        self.note(now, Some(name), NoteKind::Gone, "gone");
     }
 
     pub(super) fn fire_restarts(&mut self, now: Time, out: &mut Vec<Action>) {
@@ -496,7 +539,7 @@ impl Engine {
                     restart: RestartDue::HeldForSidecars,
                     ..b
                 });
-                c.reason = "WaitingForSidecar".into();
+                c.reason = Reason::WaitingForSidecar;
                 c.message = format!(
                     "waiting for sidecar {} to be started and ready",
                     missing.join(", ")
@@ -504,16 +547,16 @@ impl Engine {
                 if !held {
                     let name = c.name.clone();
                     let note = format!("restart held: {}", c.message);
-                    self.note(now, Some(&name), note);
+                    self.note(now, Some(&name), NoteKind::RestartHeld, note);
                 }
                 continue;
             }
             c.life = Life::Running(Run::default());
             c.restart_count += 1;
-            c.reason = "Restarting".into();
+            c.reason = Reason::Restarting;
             let name = c.name.clone();
             out.push(Action::Restart { name: name.clone() });
-            self.note(now, Some(&name), "restarting");
+            self.note(now, Some(&name), NoteKind::Restarting, "restarting");
         }
     }
 

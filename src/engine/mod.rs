@@ -43,7 +43,10 @@ pub use exit_reason::{
     MAX_TERMINATION_MESSAGE, TerminationReason, cap_message, termination_reason,
 };
 pub use operator_ops::{Operation, OperationRefused};
-pub use status::{ContainerState, ContainerStatus, Phase, PodStatus, TIMELINE_MAX, TimelineEntry};
+pub use status::{
+    ContainerState, ContainerStatus, NoteKind, Phase, PodStatus, Reason, TIMELINE_MAX,
+    TimelineEntry,
+};
 pub use teardown_report::{AppExit, TeardownReason, TeardownReport};
 
 use crate::plan::{ContainerPlan, Kind, PodDeclaration};
@@ -275,6 +278,19 @@ struct Teardown {
     staged: bool,
     /// Grace at or below `Config::force_grace`: no preStop, no ordering.
     forced: bool,
+}
+
+impl TeardownCause {
+    /// The pod's `reason` in the status while it ends so.
+    pub fn reason(self) -> &'static str {
+        match self {
+            TeardownCause::JobComplete => "JobComplete",
+            TeardownCause::InitFailed => "InitContainerFailed",
+            TeardownCause::Deleted => "Deleted",
+            TeardownCause::DeadlineExceeded => "DeadlineExceeded",
+            TeardownCause::StartTimeout => "StartTimeout",
+        }
+    }
 }
 
 /// What [`Engine::check_registration`] says about a registration it would take.
@@ -509,13 +525,7 @@ impl Engine {
         let (reason, message) = match &self.teardown {
             None => (String::new(), String::new()),
             Some(td) => {
-                let reason = match td.cause {
-                    TeardownCause::JobComplete => "JobComplete",
-                    TeardownCause::InitFailed => "InitContainerFailed",
-                    TeardownCause::Deleted => "Deleted",
-                    TeardownCause::DeadlineExceeded => "DeadlineExceeded",
-                    TeardownCause::StartTimeout => "StartTimeout",
-                };
+                let reason = td.cause.reason();
                 let budget = td.deadline.saturating_sub(td.started).as_secs();
                 let budget = format!("teardown with a grace budget of {budget}s");
                 let message = match &self.start_timeout_failure {
@@ -535,13 +545,20 @@ impl Engine {
         }
     }
 
-    fn note(&mut self, now: Time, container: Option<&str>, event: impl Into<String>) {
+    fn note(
+        &mut self,
+        now: Time,
+        container: Option<&str>,
+        kind: NoteKind,
+        event: impl Into<String>,
+    ) {
         if self.timeline.len() == TIMELINE_MAX {
             self.timeline.pop_front();
         }
         self.timeline.push_back(TimelineEntry {
             at: now,
             container: container.map(str::to_owned),
+            kind,
             event: event.into(),
         });
         self.dirty = true;
@@ -560,6 +577,7 @@ impl Engine {
                 self.note(
                     now,
                     Some(name),
+                    NoteKind::Ignored,
                     format!("ignored {what}: no such registered container"),
                 );
                 None

@@ -15,7 +15,7 @@
 use std::fmt;
 
 use super::container::{BackOff, Life, RestartAfter, RestartDue};
-use super::{Action, Engine, Time};
+use super::{Action, Engine, NoteKind, Time};
 
 /// What an operator asked for one container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +130,12 @@ impl Engine {
 
     pub(super) fn on_restart_requested(&mut self, now: Time, name: &str, out: &mut Vec<Action>) {
         if let Err(why) = self.check_operation(name, Operation::Restart) {
-            self.note(now, Some(name), format!("ignored restart request: {why}"));
+            self.note(
+                now,
+                Some(name),
+                NoteKind::Ignored,
+                format!("ignored restart request: {why}"),
+            );
             return;
         }
         let Some(i) = self.find(name) else { return };
@@ -140,11 +145,21 @@ impl Engine {
                 restart: RestartDue::At(now),
                 ..*b
             };
-            self.note(now, Some(name), "restart requested: starting it now");
+            self.note(
+                now,
+                Some(name),
+                NoteKind::RestartRequested,
+                "restart requested: starting it now",
+            );
             return;
         }
         self.containers[i].message = "restart requested (podinit restart)".into();
-        self.note(now, Some(name), "restart requested: stopping it");
+        self.note(
+            now,
+            Some(name),
+            NoteKind::RestartRequested,
+            "restart requested: stopping it",
+        );
         self.stop_for_restart(now, i, None, RestartAfter::AtOnce, out);
     }
 
@@ -156,13 +171,23 @@ impl Engine {
         out: &mut Vec<Action>,
     ) {
         if let Err(why) = self.check_operation(name, Operation::Signal(signal)) {
-            self.note(now, Some(name), format!("ignored signal request: {why}"));
+            self.note(
+                now,
+                Some(name),
+                NoteKind::Ignored,
+                format!("ignored signal request: {why}"),
+            );
             return;
         }
         out.push(Action::Signal {
             name: name.to_owned(),
             signal,
         });
-        self.note(now, Some(name), format!("signal {signal} (podinit signal)"));
+        self.note(
+            now,
+            Some(name),
+            NoteKind::SignalRequested,
+            format!("signal {signal} (podinit signal)"),
+        );
     }
 }

@@ -7,7 +7,7 @@
 //! [`Engine::missing_sidecars`]). Nothing of this applies in teardown, when nothing restarts.
 
 use super::container::RestartAfter;
-use super::{Action, Engine, Time};
+use super::{Action, Engine, NoteKind, Time};
 use crate::plan::{Kind, SidecarLoss};
 
 impl Engine {
@@ -61,6 +61,7 @@ impl Engine {
                 self.note(
                     now,
                     Some(&name),
+                    NoteKind::SidecarLost,
                     format!("sidecar {sidecar} lost: stopping it until {sidecar} is back"),
                 );
                 self.stop_for_restart(now, i, None, RestartAfter::AtOnce, out);

@@ -184,7 +184,7 @@ fn a_foreign_declaration_is_ignored_not_merged() {
         status
             .timeline
             .iter()
-            .any(|t| t.event.contains("is not the pod's")),
+            .any(|t| t.kind == NoteKind::RegistrationRefused && t.container.as_deref() == Some("b")),
         "{:?}",
         status.timeline
     );

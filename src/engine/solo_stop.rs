@@ -7,7 +7,7 @@
 
 use super::container::{Life, PreStop, RestartAfter, Signaled, SoloStop};
 use super::timers::Timer;
-use super::{Action, Engine, Time};
+use super::{Action, Engine, NoteKind, Time};
 
 impl Engine {
     /// Start stopping container `i` alone: the signal `signal`, SIGKILL after `deadline`;
@@ -48,7 +48,12 @@ impl Engine {
             }
             if self.begin_stop(i, true, out) {
                 let name = self.containers[i].name.clone();
-                self.note(now, Some(&name), "preStop before the stop signal");
+                self.note(
+                    now,
+                    Some(&name),
+                    NoteKind::PreStopStarted,
+                    "preStop before the stop signal",
+                );
                 continue;
             }
             // After `begin_stop` the preStop runs (until its timer) or is over.
@@ -72,6 +77,7 @@ impl Engine {
                 self.note(
                     now,
                     Some(&name),
+                    NoteKind::StopSignal,
                     format!(
                         "signal {}, SIGKILL in {}ms",
                         stop.signal,

@@ -6,7 +6,7 @@
 
 use super::container::{Container, Life};
 use super::status::ContainerState;
-use super::{Engine, TeardownCause, Time};
+use super::{Engine, NoteKind, TeardownCause, Time};
 use crate::plan::start_wait::{OnStartTimeout, format_millis};
 use crate::plan::{GateOn, Kind};
 
@@ -120,7 +120,7 @@ impl Engine {
         match t.on_timeout {
             OnStartTimeout::Wait => self.note(
                 now,
-                Some(&name),
+                Some(&name), NoteKind::StartWaitTimeout,
                 format!("start-wait timeout of {waited} passed, still held: {blocker} (on-start-timeout: wait)"),
             ),
             OnStartTimeout::Start => {
@@ -129,7 +129,7 @@ impl Engine {
                 }
                 self.note(
                     now,
-                    Some(&name),
+                    Some(&name), NoteKind::StartWaitTimeout,
                     format!("start-wait timeout of {waited} passed: starting anyway, {blocker} (on-start-timeout: start)"),
                 );
             }
@@ -137,7 +137,7 @@ impl Engine {
                 let why = format!("container {name} waited {waited} at its start gate, {blocker}");
                 self.note(
                     now,
-                    Some(&name),
+                    Some(&name), NoteKind::StartWaitTimeout,
                     format!("start-wait timeout of {waited} passed: failing the pod, {blocker} (on-start-timeout: fail)"),
                 );
                 self.containers[i].message = why.clone();

@@ -24,7 +24,10 @@ use std::time::Duration;
 use super::container::{Life, PreStop, Signaled};
 use super::status::ContainerState;
 use super::timers::Timer;
-use super::{Action, Engine, HandlerKind, NEVER_STARTED_EXIT_CODE, Teardown, TeardownCause, Time};
+use super::{
+    Action, Engine, HandlerKind, NEVER_STARTED_EXIT_CODE, NoteKind, Reason, Teardown,
+    TeardownCause, Time,
+};
 use crate::plan::Kind;
 
 impl Engine {
@@ -66,6 +69,7 @@ impl Engine {
         self.note(
             now,
             None,
+            NoteKind::TeardownStarted,
             format!(
                 "teardown: {why}; grace budget {}s{}",
                 grace.as_secs(),
@@ -116,6 +120,7 @@ impl Engine {
         self.note(
             now,
             None,
+            NoteKind::GraceShortened,
             format!("stop again: grace budget shortened to {}s", grace.as_secs()),
         );
     }
@@ -184,6 +189,7 @@ impl Engine {
                 self.note(
                     now,
                     Some(&name),
+                    NoteKind::StopSignal,
                     format!(
                         "stop signal {signal}, SIGKILL in {}ms",
                         (kill_at - now).as_millis()
@@ -205,13 +211,18 @@ impl Engine {
                 .filter(|c| c.state() == ContainerState::Expected)
             {
                 c.life = Life::Terminated;
-                c.reason = "NeverCreated".into();
+                c.reason = Reason::NeverCreated;
                 c.message = "the pod ended before this declared container was created".into();
             }
             self.finished = true;
             let phase = self.final_phase();
             out.push(Action::PodFinished { phase });
-            self.note(now, None, format!("pod finished: {phase:?}"));
+            self.note(
+                now,
+                None,
+                NoteKind::PodFinished,
+                format!("pod finished: {phase:?}"),
+            );
         }
     }
 
@@ -268,7 +279,7 @@ impl Engine {
         c.exit_code = Some(code);
         c.finished_at = Some(now);
         c.start_returned = true;
-        c.reason = "NeverStarted".into();
+        c.reason = Reason::NeverStarted;
         c.message =
             "the pod ended before this container's start gate opened; its process never ran".into();
         let name = c.name.clone();
@@ -278,7 +289,12 @@ impl Engine {
             // Its process never ran: nothing of it can be left.
             leftover_grace: Duration::ZERO,
         });
-        self.note(now, Some(&name), "ended without starting");
+        self.note(
+            now,
+            Some(&name),
+            NoteKind::EndedWithoutStarting,
+            "ended without starting",
+        );
     }
 
     /// Until when container `i`'s preStop may run, and under the shared budget its SIGKILL:
@@ -362,6 +378,11 @@ impl Engine {
         s.killed = true;
         let name = c.name.clone();
         out.push(Action::Kill { name: name.clone() });
-        self.note(now, Some(&name), "grace budget used up: SIGKILL");
+        self.note(
+            now,
+            Some(&name),
+            NoteKind::Killed,
+            "grace budget used up: SIGKILL",
+        );
     }
 }

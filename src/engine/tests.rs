@@ -982,7 +982,7 @@ fn reports_about_unknown_containers_are_ignored() {
             .status()
             .timeline
             .iter()
-            .any(|e| e.event.contains("ignored"))
+            .any(|e| e.kind == NoteKind::Ignored)
     );
 }
 
@@ -1018,6 +1018,39 @@ fn the_timeline_is_bounded() {
         pod.run("s1");
     }
     assert_eq!(pod.engine.status().timeline.len(), TIMELINE_MAX);
+}
+
+/// `status.json` keeps its words (the reason tokens, the timeline's `event`) and adds each
+/// timeline entry's `kind`, which is what a reader by machine matches on.
+#[test]
+fn the_status_json_keeps_the_reason_tokens_and_gives_each_note_a_kind() {
+    let mut pod = running_job();
+    pod.exit("app", 0);
+    let json = serde_json::to_value(pod.engine.status()).unwrap();
+    let app = |key: &str| {
+        json["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "app")
+            .map(|c| c[key].clone())
+    };
+    assert_eq!(app("reason"), Some(json!("Completed")));
+    let exited = json["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "exited" && e["container"] == "app")
+        .cloned();
+    assert_eq!(
+        exited.map(|e| e["event"].clone()),
+        Some(json!("exited with code 0"))
+    );
+    let registered = &json["timeline"][0];
+    assert_eq!(
+        (&registered["kind"], registered["event"].as_str()),
+        (&json!("registered"), Some("registered as id-app"))
+    );
 }
 
 #[test]
