@@ -423,6 +423,7 @@ impl Engine {
         }
     }
 
+    #[must_use = "the driver must carry out every action, in order"]
     pub fn handle_event(&mut self, now: Time, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
         self.now = self.now.max(now);
@@ -470,12 +471,15 @@ impl Engine {
     /// handled them when they came). The loop ends because every handled timeout leaves the
     /// next deadline ahead of it (issue 15 finding 1).
     pub fn replay(&mut self, t: Time, event: Event) {
+        // The actions were carried out when the inputs first came (that is what the journal
+        // records): a replay only rebuilds the state.
         while let Some(due) = self.poll_timeout().filter(|d| *d <= t) {
-            self.handle_timeout(due);
+            let _ = self.handle_timeout(due);
         }
-        self.handle_event(t, event);
+        let _ = self.handle_event(t, event);
     }
 
+    #[must_use = "the driver must carry out every action, in order"]
     pub fn handle_timeout(&mut self, now: Time) -> Vec<Action> {
         let mut out = Vec::new();
         self.now = self.now.max(now);
@@ -486,6 +490,7 @@ impl Engine {
 
     /// When the engine next needs [`Engine::handle_timeout`], if ever: the earliest deadline of
     /// the timer table (`timers.rs`). Nothing pending = `None`: an idle pod causes no wake-ups.
+    #[must_use = "the driver must call handle_timeout at this time"]
     pub fn poll_timeout(&self) -> Option<Time> {
         self.deadlines().map(|(t, _)| t).min()
     }

@@ -7,6 +7,7 @@
 //! Deterministic: `PODINIT_FUZZ_SEED=N` replays one seed (printed on failure), else a fixed
 //! range; `PODINIT_FUZZ_SEQUENCES` sets how many (default 400, a second or so).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::json;
@@ -172,12 +173,86 @@ fn random_event(
     }
 }
 
+/// What the actions so far said, for the invariants that span steps.
+#[derive(Default)]
+struct Watch {
+    /// Ids of the container incarnations that got their `Finish`.
+    finished: HashSet<String>,
+    pod_finished: bool,
+}
+
+impl Watch {
+    /// The actions of one input, checked against what came before; `in_teardown` is whether
+    /// the pod was being torn down before the input.
+    fn check(&mut self, engine: &Engine, in_teardown: bool, actions: &[Action], at: &str) {
+        let status = engine.status();
+        for a in actions {
+            let name = match a {
+                Action::ReleaseGate { name }
+                | Action::Restart { name }
+                | Action::RunHandler { name, .. }
+                | Action::StartProbes { name }
+                | Action::StopProbes { name, .. }
+                | Action::Teardown { name, .. }
+                | Action::Signal { name, .. }
+                | Action::Kill { name }
+                | Action::Finish { name, .. } => Some(name),
+                Action::StatusChanged | Action::PodFinished { .. } => None,
+            };
+            if let Some(n) = name {
+                let c = status.containers.iter().find(|c| &c.name == n);
+                let Some(c) = c else {
+                    panic!("{at}: {a:?} for an unknown container")
+                };
+                // An incarnation is done at its Finish: its init exits, nothing may follow.
+                let id = c.id.clone().unwrap_or_default();
+                assert!(
+                    !self.finished.contains(&id),
+                    "{at}: {a:?} after the Finish of {n} ({id})"
+                );
+                if matches!(a, Action::Finish { .. }) {
+                    self.finished.insert(id);
+                }
+            }
+            assert!(
+                !(in_teardown && matches!(a, Action::Restart { .. })),
+                "{at}: {a:?} during teardown"
+            );
+            if let Action::PodFinished { phase } = a {
+                assert!(!self.pod_finished, "{at}: the pod finished twice");
+                self.pod_finished = true;
+                // Succeeded only if every app exited 0 (kubelet `getPhase`).
+                let apps_ok = status
+                    .containers
+                    .iter()
+                    .filter(|c| c.kind == Some(crate::plan::Kind::App))
+                    .all(|c| c.exit_code == Some(0));
+                assert!(
+                    *phase != Phase::Succeeded || apps_ok,
+                    "{at}: Succeeded with an app that did not exit 0: {:?}",
+                    status.containers
+                );
+            }
+        }
+    }
+}
+
 /// Advance the clock to `to`, handling every timer at its own deadline (as the replay does).
-fn advance(engine: &mut Engine, now: &mut Time, to: Time, seed: u64, step: usize) {
+fn advance(
+    engine: &mut Engine,
+    watch: &mut Watch,
+    now: &mut Time,
+    to: Time,
+    seed: u64,
+    step: usize,
+) {
     let mut fired = 0;
     while let Some(due) = engine.poll_timeout().filter(|d| *d <= to) {
         let due = due.max(*now);
-        engine.handle_timeout(due);
+        let in_teardown = !engine.status().reason.is_empty();
+        let actions = engine.handle_timeout(due);
+        let at = format!("seed {seed} step {step} timeout {due:?}");
+        watch.check(engine, in_teardown, &actions, &at);
         *now = due;
         fired += 1;
         let next = engine.poll_timeout();
@@ -203,7 +278,7 @@ fn late_timeouts_leave_the_next_deadline_ahead(engine: &Engine, now: Time, seed:
     ];
     for t in [now, now + late[0], now + late[1]] {
         let mut copy = engine.clone();
-        copy.handle_timeout(t);
+        let _ = copy.handle_timeout(t);
         let next = copy.poll_timeout();
         assert!(
             next.is_none_or(|n| n > t),
@@ -218,6 +293,7 @@ fn run_sequence(seed: u64) {
     let mut engine = Engine::new(Config::default());
     let mut now = Time::ZERO;
     let mut inputs: Vec<(Time, Event)> = Vec::new();
+    let mut watch = Watch::default();
     let steps = 20 + rng.below64(60) as usize;
     let replay_at = rng.below64(steps as u64) as usize;
     for step in 0..steps {
@@ -229,7 +305,7 @@ fn run_sequence(seed: u64) {
                 _ => Duration::from_secs(rng.below64(400)),
             };
             let to = now + by;
-            advance(&mut engine, &mut now, to, seed, step);
+            advance(&mut engine, &mut watch, &mut now, to, seed, step);
             late_timeouts_leave_the_next_deadline_ahead(&engine, now, seed, step);
             continue;
         }
@@ -238,36 +314,12 @@ fn run_sequence(seed: u64) {
         inputs.push((now, event.clone()));
         let actions = engine.handle_event(now, event);
         late_timeouts_leave_the_next_deadline_ahead(&engine, now, seed, step);
-        let known: Vec<String> = engine
-            .status()
-            .containers
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
-        for a in &actions {
-            let name = match a {
-                Action::ReleaseGate { name }
-                | Action::Restart { name }
-                | Action::RunHandler { name, .. }
-                | Action::StartProbes { name }
-                | Action::StopProbes { name, .. }
-                | Action::Teardown { name, .. }
-                | Action::Signal { name, .. }
-                | Action::Kill { name }
-                | Action::Finish { name, .. } => Some(name),
-                Action::StatusChanged | Action::PodFinished { .. } => None,
-            };
-            if let Some(n) = name {
-                assert!(
-                    known.contains(n),
-                    "seed {seed} step {step}: {a:?} for an unknown container"
-                );
-            }
-            assert!(
-                !(in_teardown && matches!(a, Action::Restart { .. })),
-                "seed {seed} step {step}: {a:?} during teardown"
-            );
-        }
+        watch.check(
+            &engine,
+            in_teardown,
+            &actions,
+            &format!("seed {seed} step {step}"),
+        );
         if step == replay_at {
             // The supervisor is SIGKILLed here and started again from its journal.
             // Through the journal's encoding: what a restarted supervisor reads back.
