@@ -2,13 +2,61 @@
 //! Drivers feed it [`Event`]s with the current time and carry out the [`Action`]s it returns; they
 //! ask [`Engine::poll_timeout`] when to call [`Engine::handle_timeout`] next.
 //!
+//! # The driver contract
+//!
+//! The supervisor (`src/supervisor/`) is the driver; a test is one too (`tests.rs`, on a fake
+//! clock). What the engine asks of it:
+//!
+//! - **Inputs.** [`Engine::handle_event`] for each thing that happened (a registration, a
+//!   report from a container's init, an operator's request, a stop), [`Engine::handle_timeout`]
+//!   when a deadline came. Each returns the actions that follow, and each is `#[must_use]`.
+//! - **Time.** `now` is one monotonic clock of the driver's choosing (the supervisor's
+//!   `CLOCK_MONOTONIC`), the same for every call, and does not go back: inputs are handed over
+//!   in the order they happened, an event and a timeout at different instants not interleaved
+//!   out of order. The engine keeps the latest `now` it saw; what it schedules counts from it.
+//! - **Timers.** After every input ask [`Engine::poll_timeout`] again (any input may set, move
+//!   or clear a deadline) and call [`Engine::handle_timeout`] once that time has come; `None`
+//!   means no wake-up at all until the next event. A call before the deadline fires nothing; a
+//!   late one fires everything due by its `now`, at that `now`. After `handle_timeout(now)` the
+//!   next deadline is `None` or after `now` (the sequence fuzz checks it), so a driver that
+//!   loops on it cannot spin. Every deadline is in one table (`timers.rs`).
+//! - **Actions.** Carry out every action, in order, before the next input:
+//!   - [`Action::ReleaseGate`], [`Action::Restart`]: let the container's init exec its process
+//!     (again), then report [`Event::ProcessStarted`] (or [`Event::ProcessExited`]);
+//!   - [`Action::RunHandler`]: run the handler, report [`Event::HandlerDone`] when it returns;
+//!   - [`Action::StartProbes`], [`Action::StopProbes`]: start or stop the init's prober; it
+//!     reports [`Event::ProbeResult`] on transitions only;
+//!   - [`Action::Teardown`]: hand the report to the init (before its preStop and its signal);
+//!   - [`Action::Signal`], [`Action::Kill`]: deliver to the container's process (the init passes
+//!     it on; SIGKILL takes everything left in it). A container whose init cannot be reached
+//!     gets it another way (the supervisor's pidfd fallback): the engine does not ask twice;
+//!   - [`Action::Finish`]: the init exits with `exit_code`; what is left in the container gets
+//!     the stop signal and `leftover_grace`, then SIGKILL. Nothing of that container follows;
+//!   - [`Action::StatusChanged`]: write the status (`Engine::status`) when convenient;
+//!   - [`Action::PodFinished`]: the pod is over, with its phase (once).
+//! - **Reports back.** [`Event::ProcessExited`] for every exit of a started process, and
+//!   [`Event::Gone`] once the container's init is gone (it exited, or the runtime deleted it):
+//!   the pod finishes only when every registered container is gone.
+//! - **Questions first.** [`Engine::check_registration`] before a registration is tracked or
+//!   journalled, [`Engine::check_operation`] before an operator's request: both are pure, and
+//!   the events re-check (a journal replays them without the question).
+//! - **Restarts of the driver.** The engine's state is a function of its inputs and their
+//!   times: journal each input with its `now` before handing it over, and rebuild a fresh engine
+//!   with [`Engine::replay`] in the same order. A replay fires the timers that fell due between
+//!   two inputs at their own deadlines and drops every action (they were carried out when the
+//!   inputs first came); the driver then finds out what became of the world (which inits are
+//!   still there, feeding [`Event::Gone`] for the others) and goes on.
+//!
 //! Where things happen:
+//! - a container's life (held, running with its probes, handlers and stop, back-off,
+//!   terminated): `container.rs`
 //! - the start gate (init sequence, sidecars first, launch priorities): `gate.rs`
 //! - exits, restarts and backoff: `lifecycle.rs`
 //! - teardown (preStop, who gets SIGTERM when, the shared grace budget, SIGKILL): `teardown.rs`
 //! - stops that come from the runtime (`runc kill`, CRI StopContainer): `agent_stop.rs`
 //! - one container stopped alone (probe kills, runtime stops): preStop first, `solo_stop.rs`
-//! - pod phase and status: `status.rs` and [`Engine::status`]
+//! - every deadline, for `poll_timeout` and `handle_timeout` alike: `timers.rs`
+//! - pod phase and status, reasons and the timeline's kinds: `status.rs` and [`Engine::status`]
 
 mod agent_stop;
 mod backoff;
