@@ -4,6 +4,16 @@
 //! random step a fresh engine is rebuilt from the inputs so far, as a restarted supervisor does
 //! from its journal (`Engine::replay`), and must hold the same state.
 //!
+//! The invariants, after every input (event or timeout):
+//! - every action names a container the pod knows;
+//! - nothing names a container incarnation after its `Finish` (so one `Finish` at most);
+//! - no `Restart` in teardown;
+//! - in teardown, a sidecar's stop signal only once every app exited, unless the stop is
+//!   forced or the budget is used up (a signal the input asked for aside);
+//! - the pod finishes once, and Succeeded only if every app exited 0;
+//! - after `handle_timeout(t)`, for a `t` at a deadline or any other time, the next deadline is
+//!   none or after `t`.
+//!
 //! Deterministic: `PODINIT_FUZZ_SEED=N` replays one seed (printed on failure), else a fixed
 //! range; `PODINIT_FUZZ_SEQUENCES` sets how many (default 400, a second or so).
 
@@ -184,9 +194,34 @@ struct Watch {
 impl Watch {
     /// The actions of one input, checked against what came before; `in_teardown` is whether
     /// the pod was being torn down before the input.
-    fn check(&mut self, engine: &Engine, in_teardown: bool, actions: &[Action], at: &str) {
+    /// `asked` is whether the input could ask for a signal itself (`podinit signal`, a stop
+    /// from the runtime that the engine says again over the link).
+    fn check(
+        &mut self,
+        engine: &Engine,
+        now: Time,
+        in_teardown: bool,
+        asked: bool,
+        actions: &[Action],
+        at: &str,
+    ) {
         let status = engine.status();
         for a in actions {
+            if let (Action::Signal { name, .. }, Some(td), false) = (a, &engine.teardown, asked) {
+                // Teardown: a sidecar's stop signal waits until every app exited, unless the
+                // stop is forced or the whole budget is used up.
+                let sidecar = engine
+                    .find(name)
+                    .is_some_and(|i| engine.containers[i].is_sidecar());
+                let app_running = engine.containers.iter().any(|c| {
+                    c.kind() == Some(crate::plan::Kind::App) && c.state() == ContainerState::Running
+                });
+                assert!(
+                    !(sidecar && app_running && !td.forced && now < td.deadline),
+                    "{at}: {a:?} while an app runs, before the end of the budget: {:?}",
+                    status.containers
+                );
+            }
             let name = match a {
                 Action::ReleaseGate { name }
                 | Action::Restart { name }
@@ -252,7 +287,7 @@ fn advance(
         let in_teardown = !engine.status().reason.is_empty();
         let actions = engine.handle_timeout(due);
         let at = format!("seed {seed} step {step} timeout {due:?}");
-        watch.check(engine, in_teardown, &actions, &at);
+        watch.check(engine, due, in_teardown, false, &actions, &at);
         *now = due;
         fired += 1;
         let next = engine.poll_timeout();
@@ -311,12 +346,18 @@ fn run_sequence(seed: u64) {
         }
         let event = random_event(&mut rng, &decl, step as u64);
         let in_teardown = !engine.status().reason.is_empty();
+        let asked = matches!(
+            event,
+            Event::SignalRequested { .. } | Event::AgentStop { .. }
+        );
         inputs.push((now, event.clone()));
         let actions = engine.handle_event(now, event);
         late_timeouts_leave_the_next_deadline_ahead(&engine, now, seed, step);
         watch.check(
             &engine,
+            now,
             in_teardown,
+            asked,
             &actions,
             &format!("seed {seed} step {step}"),
         );
