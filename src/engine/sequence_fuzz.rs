@@ -317,7 +317,8 @@ fn late_timeouts_leave_the_next_deadline_ahead(engine: &Engine, now: Time, seed:
         let next = copy.poll_timeout();
         assert!(
             next.is_none_or(|n| n > t),
-            "seed {seed} step {step}: after handle_timeout({t:?}) the next deadline {next:?} is not ahead"
+            "seed {seed} step {step}: after handle_timeout({t:?}) the next deadline {next:?} is not ahead: {:?}",
+            copy.deadlines().collect::<Vec<_>>()
         );
     }
 }

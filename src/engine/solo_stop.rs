@@ -54,7 +54,12 @@ impl Engine {
                     NoteKind::PreStopStarted,
                     "preStop before the stop signal",
                 );
-                continue;
+                // A late timeout (the runtime's stop window ended long before it) may start
+                // the preStop with its time already over: the signal goes now, not at a
+                // wake-up in the past (after `handle_timeout(now)` no deadline is due).
+                if !self.is_due(Timer::SoloPreStop(i), now) {
+                    continue;
+                }
             }
             // After `begin_stop` the preStop runs (until its timer) or is over.
             let pre_stop_over = self.is_due(Timer::SoloPreStop(i), now);

@@ -1173,6 +1173,24 @@ fn a_sidecar_stopped_alone_by_the_runtime_stops_after_the_window_and_is_replaced
     assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal s2 15"]));
 }
 
+/// A driver woken long after the window of a sidecar's stop (past the grace the stop has):
+/// its preStop starts with its time already over, so the signal goes in the same timeout, and
+/// no deadline is left in the past (`timeout_at` checks).
+#[test]
+fn a_late_wakeup_after_a_sidecars_window_sends_its_pre_stop_and_signal_at_once() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "initContainers": [{"name": "s", "restartPolicy": "Always",
+                            "lifecycle": {"preStop": {"exec": {"command": ["true"]}}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    pod.run("app");
+    assert_eq!(pod.agent_stop("s"), s(&[]), "waits for the window");
+    assert_eq!(pod.timeout_at(secs(40)), s(&["prestop s", "signal s 15"]));
+}
+
 #[test]
 fn an_app_stopped_alone_by_the_runtime_runs_pre_stop_first_and_does_not_complete_the_job() {
     let mut pod = Pod::new(json!({
