@@ -13,6 +13,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod core;
 mod http_probe;
 pub mod leftovers;
 pub mod managed;
