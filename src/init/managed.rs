@@ -20,17 +20,17 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::sys::epoll::{EpollEvent, EpollTimeout};
-use nix::sys::signal::SigmaskHow;
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
+use super::bootstrap::{Booted, bootstrap};
 use super::checks::{self, Started};
 use super::core::{Config, Effect, ExitDetails, InitCore, Input, Launch};
 use super::oom;
 use super::reap;
 use super::spawn::{ChildSetup, Prepared};
 use super::tee::{Stream, Tee};
-use super::{EventLoop, InitOptions, TOKEN_SIGNALS, pristine, signals, termination};
+use super::{EventLoop, InitOptions, TOKEN_SIGNALS, signals, termination};
 use crate::proto::{self, InitMessage, SupervisorMessage};
 use crate::sys;
 use crate::sys::wait::Ended;
@@ -88,11 +88,18 @@ struct Driver<'a> {
 }
 
 pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
-    let original_mask = match signals::blocked_set().thread_swap_mask(SigmaskHow::SIG_SETMASK) {
-        Ok(m) => m,
+    // The start-up the plain init has too; the app is held, so nothing is spawned yet. Unlike
+    // the plain init, the fds it inherited stay: every restart of the app gets them again.
+    let Booted {
+        event_loop: el,
+        prepared,
+        setup,
+        parent_already_gone,
+    } = match bootstrap(opts) {
+        Ok(b) => b,
         Err(e) => {
-            log_error!("sigprocmask: {}", e.desc());
-            return super::EXIT_INIT_FAILURE;
+            log_error!("{e}");
+            return e.exit_code();
         }
     };
     // Before the socket exists: the app must never reach it through us (`prctl.rs`).
@@ -104,38 +111,6 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
     }
     // Non-dumpable already, so the token is out of the app's reach from the moment it is read.
     let claim = crate::claim::take_token(std::path::Path::new(proto::CONTAINER_CLAIM_DIR));
-    // SAFETY: getpid cannot fail and touches no memory.
-    if opts.subreaper || unsafe { libc::getpid() } != 1 {
-        if let Err(e) = sys::prctl::set_child_subreaper() {
-            log_warn!(
-                "cannot register as child subreaper ({}): orphans will not be reaped by podinit",
-                e.desc()
-            );
-        }
-    }
-    let setup = ChildSetup {
-        mask: original_mask,
-        pristine: pristine::Pristine::get(),
-        take_terminal: ChildSetup::init_owns_terminal(),
-        // The app, its restarts, probes and handlers start in the init's start directory; the
-        // init itself is in `/` before any of them exists (`leave_start_dir`).
-        start_dir: super::spawn::leave_start_dir(),
-    };
-    let path = std::env::var_os("PATH");
-    let prepared = match Prepared::new(&opts.command, path.as_deref()) {
-        Ok(p) => p,
-        Err(e) => {
-            log_error!("{e}");
-            return e.exit_code();
-        }
-    };
-    let el = match EventLoop::new(&signals::blocked_set()) {
-        Ok(el) => el,
-        Err(e) => {
-            log_error!("signalfd/epoll: {}", e.desc());
-            return super::EXIT_INIT_FAILURE;
-        }
-    };
     let timerfd = match TimerFd::new(
         ClockId::CLOCK_MONOTONIC,
         TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
@@ -186,6 +161,10 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
         tee: None,
     };
     d.feed(Input::Boot);
+    if let Some(signo) = parent_already_gone {
+        // `-p`: the parent died before the prctl; the signal it would have sent arrives now.
+        d.feed(Input::Signal(signo));
+    }
     d.run()
 }
 
