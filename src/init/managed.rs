@@ -26,11 +26,11 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 use super::bootstrap::{Booted, bootstrap};
 use super::checks::{self, Started};
 use super::core::{Config, Effect, ExitDetails, InitCore, Input, Launch};
-use super::oom;
 use super::reap;
+use super::run_watch::RunWatch;
 use super::spawn::{ChildSetup, Prepared};
-use super::tee::{Stream, Tee};
-use super::{EventLoop, InitOptions, TOKEN_SIGNALS, signals, termination};
+use super::tee::Stream;
+use super::{EventLoop, InitOptions, TOKEN_SIGNALS, signals};
 use crate::proto::{self, InitMessage, SupervisorMessage};
 use crate::sys;
 use crate::sys::wait::Ended;
@@ -54,13 +54,6 @@ pub fn socket_path() -> Option<PathBuf> {
     (p.exists() || claim.exists()).then_some(p)
 }
 
-/// Measured at the start of a run, compared at its end.
-#[derive(Debug, Default)]
-struct RunBaseline {
-    oom: Option<oom::Reading>,
-    message_file: Option<termination::Snapshot>,
-}
-
 struct Link {
     stream: UnixStream,
     inbuf: Vec<u8>,
@@ -79,12 +72,8 @@ struct Driver<'a> {
     finish: Option<i32>,
     /// Start-up pages dropped (see `run`).
     settled: bool,
-    /// The container's OOM counter, looked up at the first start (`None` inside: no memory
-    /// cgroup visible).
-    oom: Option<Option<oom::Counter>>,
-    baseline: RunBaseline,
-    /// The app's output relay, for `FallbackToLogsOnError` only (`tee.rs`).
-    tee: Option<Tee>,
+    /// What each run of the app is measured by (OOM kills, its termination message).
+    watch: RunWatch,
 }
 
 pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
@@ -156,9 +145,7 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
         link: None,
         finish: None,
         settled: false,
-        oom: None,
-        baseline: RunBaseline::default(),
-        tee: None,
+        watch: RunWatch::default(),
     };
     d.feed(Input::Boot);
     if let Some(signo) = parent_already_gone {
@@ -270,8 +257,8 @@ impl Driver<'_> {
                     TOKEN_SIGNALS => self.on_signals(),
                     TOKEN_SOCKET => self.on_socket(),
                     TOKEN_TIMER => self.on_timer(),
-                    TOKEN_STDOUT => self.relay(Stream::Stdout),
-                    TOKEN_STDERR => self.relay(Stream::Stderr),
+                    TOKEN_STDOUT => self.watch.relay(Stream::Stdout),
+                    TOKEN_STDERR => self.watch.relay(Stream::Stderr),
                     _ => {}
                 }
             }
@@ -368,8 +355,13 @@ impl Driver<'_> {
     // ----- the app ----------------------------------------------------------------------------
 
     fn start_app(&mut self) {
-        self.take_baseline();
-        let output = self.tee.as_ref().map(Tee::child_fds);
+        let el = &self.el;
+        self.watch
+            .before_run(self.core.plan(), self.core.name(), |tee| {
+                el.add(tee.read_fd(Stream::Stdout), TOKEN_STDOUT)?;
+                el.add(tee.read_fd(Stream::Stderr), TOKEN_STDERR)
+            });
+        let output = self.watch.output();
         match super::spawn::spawn_with_output(&self.prepared, &self.setup, output) {
             Ok(pid) => {
                 log_info!(
@@ -390,79 +382,11 @@ impl Driver<'_> {
 
     fn app_ended(&mut self, ended: Ended) {
         let details = if self.core.wants_exit_details() {
-            self.observe_exit(ended)
+            self.watch.after_run(self.core.plan(), ended)
         } else {
             ExitDetails::default()
         };
         self.feed(Input::AppEnded { ended, details });
-    }
-
-    /// Before a run: the OOM counter and the termination-message file as they are now.
-    fn take_baseline(&mut self) {
-        let counter = self.oom.get_or_insert_with(oom::Counter::locate);
-        self.baseline.oom = counter.as_ref().and_then(oom::Counter::read);
-        let plan = self.core.plan();
-        self.baseline.message_file = plan
-            .and_then(|p| termination::prepare(std::path::Path::new(&p.termination_message.path)));
-        let fallback = plan.is_some_and(|p| p.termination_message.fallback_to_logs);
-        if fallback && self.tee.is_none() && Tee::applies() {
-            self.tee = self.start_tee();
-        }
-        if let Some(tee) = &mut self.tee {
-            tee.tail.clear();
-        }
-    }
-
-    fn start_tee(&self) -> Option<Tee> {
-        let tee = Tee::new()
-            .and_then(|tee| {
-                self.el.add(tee.read_fd(Stream::Stdout), TOKEN_STDOUT)?;
-                self.el.add(tee.read_fd(Stream::Stderr), TOKEN_STDERR)?;
-                Ok(tee)
-            })
-            .map_err(|e| {
-                log_warn!(
-                    "{}: cannot relay the app's output for FallbackToLogsOnError ({}): \
-                     a failed run's message will be empty",
-                    self.core.name(),
-                    e.desc()
-                )
-            })
-            .ok()?;
-        Some(tee)
-    }
-
-    fn relay(&mut self, stream: Stream) {
-        if let Some(tee) = &mut self.tee {
-            tee.drain(stream);
-        }
-    }
-
-    /// After a run: whether the OOM killer acted during it, and its termination message.
-    fn observe_exit(&mut self, ended: Ended) -> ExitDetails {
-        // The app's last words may still sit in the pipes.
-        if let Some(tee) = &mut self.tee {
-            tee.drain_all();
-        }
-        let now = self
-            .oom
-            .as_ref()
-            .and_then(Option::as_ref)
-            .and_then(oom::Counter::read);
-        let oom_killed = oom::oom_killed(self.baseline.oom, now);
-        let message = self.core.plan().and_then(|p| {
-            let tm = &p.termination_message;
-            let file = termination::read_if_changed(
-                std::path::Path::new(&tm.path),
-                self.baseline.message_file,
-            );
-            let tail = self.tee.as_ref().map(|t| &t.tail);
-            termination::message(file, tm.fallback_to_logs, reap::exit_code(ended), tail)
-        });
-        ExitDetails {
-            oom_killed,
-            message,
-        }
     }
 
     // ----- signals and reaping ----------------------------------------------------------------

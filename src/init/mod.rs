@@ -22,6 +22,7 @@ pub mod oom;
 pub mod pristine;
 pub mod reap;
 pub mod resolve;
+pub mod run_watch;
 pub mod signals;
 pub mod spawn;
 pub mod teardown_note;
