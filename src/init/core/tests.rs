@@ -712,3 +712,254 @@ fn stopping_probes_kills_the_runs_under_way() {
     init.run(&script);
     assert_eq!(init.step("app exits 0"), ["kill 200 9", "exited 0"]);
 }
+
+// ----- more rules --------------------------------------------------------------------------
+
+#[rstest]
+#[case::a_refusal_of_a_running_app_detaches_and_keeps_it(
+    "claim", vec!["boot", "up", "welcome", "release", "spawned 100", "refused"], &[]
+)]
+#[case::then_the_init_exits_with_the_app(
+    "claim", vec!["boot", "up", "welcome", "release", "spawned 100", "refused", "app exits 5"],
+    &["exit 5"]
+)]
+#[case::a_detached_init_applies_remap_exit(
+    "remap3", vec!["boot", "connect failed", "+30s", "spawned 100", "app exits 3"], &["exit 0"]
+)]
+#[case::remap_exit_only_maps_its_codes(
+    "remap3", vec!["boot", "connect failed", "+30s", "spawned 100", "app exits 4"], &["exit 4"]
+)]
+fn more_link_rules(#[case] variant: &str, #[case] script: Vec<&str>, #[case] expected: &[&str]) {
+    let mut init = Init::new("");
+    init.core = InitCore::new(Config {
+        remap: if variant == "remap3" {
+            ExitRemap::new(&[3])
+        } else {
+            ExitRemap::default()
+        },
+        ..config(variant)
+    });
+    assert_eq!(init.run(&script), expected, "{script:?}");
+}
+
+#[test]
+fn a_lost_link_is_retried_every_200ms_until_the_give_up() {
+    let mut init = Init::new("");
+    init.run(&then(RUNNING, &["down"]));
+    let t = init.at();
+    assert_eq!(
+        init.core.poll_timeout(),
+        Some(t + Duration::from_millis(200))
+    );
+    init.now += Duration::from_millis(200);
+    assert_eq!(init.step("+0s"), Vec::<String>::new(), "a connect, failed");
+    assert_eq!(
+        init.core.poll_timeout(),
+        Some(t + Duration::from_millis(400)),
+        "the next try"
+    );
+}
+
+// ----- invariants over random sequences -------------------------------------------------------
+
+/// A small deterministic generator (no crate needed for a test): xorshift64*.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// What the harness knows of the world, to answer effects as a driver would and check them.
+#[derive(Default)]
+struct World {
+    link_up: bool,
+    app: Option<libc::pid_t>,
+    next_pid: libc::pid_t,
+    children: Vec<libc::pid_t>,
+    exited: bool,
+}
+
+/// Random inputs, answered as the driver answers (a spawn starts, a connection fails or comes
+/// up at random, a reap reports what is left), checking after every step: nothing after the
+/// exit, sends only on a live link, one app at a time, signals only to the running app, and
+/// no timer already due once the timers due were handled.
+#[test]
+fn random_sequences_keep_the_invariants() {
+    let messages = [
+        "welcome",
+        "release",
+        "restart",
+        "start probes",
+        "stop probes",
+        "stop probes but readiness",
+        "signal 15",
+        "kill",
+        "poststart",
+        "prestop",
+        "finish 0 grace 3000",
+        "finish 1",
+    ];
+    for seed in 1..=300u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut plan = full_plan();
+        plan.startup_probe = Some(exec_probe(2, 1));
+        plan.liveness_probe = Some(exec_probe(1, 1));
+        let mut init = Init::with_plan(if seed % 3 == 0 { "fail" } else { "" }, plan);
+        let mut world = World {
+            next_pid: 100,
+            ..World::default()
+        };
+        let mut pending = vec![Input::Boot];
+        for step in 0..150 {
+            let input = pending.pop().unwrap_or_else(|| {
+                let live = world.children.clone();
+                match rng.below(9) {
+                    0 => Input::Supervisor(message(&init.plan, messages[rng.below(12) as usize])),
+                    1 if world.link_up => Input::LinkDown,
+                    2 => Input::Signal([1, 2, 10, 15][rng.below(4) as usize]),
+                    3 if !live.is_empty() => {
+                        let pid = live[rng.below(live.len() as u64) as usize];
+                        world.children.retain(|p| *p != pid);
+                        let ended = Ended::Exited(rng.below(2) as i32);
+                        if world.app == Some(pid) {
+                            world.app = None;
+                            Input::AppEnded {
+                                ended,
+                                details: ExitDetails::default(),
+                            }
+                        } else {
+                            Input::Reaped { pid, ended }
+                        }
+                    }
+                    4 if !world.link_up => Input::LinkUp,
+                    _ => {
+                        init.now += Duration::from_millis(rng.below(3000));
+                        Input::Timeout
+                    }
+                }
+            });
+            if input == Input::LinkUp {
+                world.link_up = true;
+            }
+            if matches!(input, Input::LinkDown | Input::SendFailed(_)) {
+                world.link_up = false;
+            }
+            let at = init.at();
+            let timeout = input == Input::Timeout;
+            let fx = init.core.handle(at, input.clone());
+            let why = format!("seed {seed} step {step}: {input:?} -> {fx:?}");
+            assert!(!world.exited || fx.is_empty(), "after the exit: {why}");
+            for e in fx {
+                match e {
+                    Effect::Send(_) => assert!(world.link_up, "a send without a link: {why}"),
+                    Effect::Exit(_) => world.exited = true,
+                    Effect::SpawnApp => {
+                        assert_eq!(world.app, None, "two apps: {why}");
+                        world.next_pid += 1;
+                        world.app = Some(world.next_pid);
+                        world.children.push(world.next_pid);
+                        pending.insert(
+                            0,
+                            Input::AppStarted {
+                                pid: world.next_pid,
+                            },
+                        );
+                    }
+                    Effect::Forward { pid, .. } => {
+                        assert_eq!(Some(pid), world.app, "a signal to no app: {why}")
+                    }
+                    Effect::Connect => pending.insert(
+                        0,
+                        if rng.below(2) == 0 {
+                            Input::ConnectFailed
+                        } else {
+                            Input::LinkUp
+                        },
+                    ),
+                    Effect::StartProbe { kind, .. } => {
+                        world.next_pid += 1;
+                        world.children.push(world.next_pid);
+                        pending.insert(
+                            0,
+                            Input::ProbeLaunched {
+                                kind,
+                                launch: Launch::Child(world.next_pid),
+                            },
+                        );
+                    }
+                    Effect::RunHandler { kind, .. } => {
+                        world.next_pid += 1;
+                        world.children.push(world.next_pid);
+                        pending.insert(
+                            0,
+                            Input::HandlerLaunched {
+                                kind,
+                                launch: Launch::Child(world.next_pid),
+                            },
+                        );
+                    }
+                    Effect::Kill { pid, .. } => world.children.retain(|p| *p != pid),
+                    Effect::Reap => pending.insert(
+                        0,
+                        Input::Leftovers {
+                            left: rng.below(2) == 0,
+                        },
+                    ),
+                    _ => {}
+                }
+            }
+            if timeout && !world.exited {
+                assert!(
+                    init.core.poll_timeout().is_none_or(|t| t > at),
+                    "a timer due is left after the timeout: seed {seed} step {step}"
+                );
+            }
+        }
+    }
+}
+
+fn message(plan: &ContainerPlan, step: &str) -> SupervisorMessage {
+    match step.split_whitespace().collect::<Vec<_>>().as_slice() {
+        ["welcome"] => SupervisorMessage::Welcome {
+            name: "c".into(),
+            plan: Box::new(plan.clone()),
+        },
+        ["release"] => SupervisorMessage::Release,
+        ["restart"] => SupervisorMessage::Restart,
+        ["start", "probes"] => SupervisorMessage::StartProbes,
+        ["stop", "probes"] => SupervisorMessage::StopProbes {
+            keep_readiness: false,
+        },
+        ["stop", "probes", "but", "readiness"] => SupervisorMessage::StopProbes {
+            keep_readiness: true,
+        },
+        ["signal", n] => SupervisorMessage::Signal {
+            signal: n.parse().unwrap_or(15),
+        },
+        ["kill"] => SupervisorMessage::Kill,
+        ["poststart"] => SupervisorMessage::RunHandler {
+            handler: HandlerKind::PostStart,
+        },
+        ["prestop"] => SupervisorMessage::RunHandler {
+            handler: HandlerKind::PreStop,
+        },
+        ["finish", code, "grace", ms] => SupervisorMessage::Finish {
+            exit_code: code.parse().unwrap_or(0),
+            leftover_grace_ms: ms.parse().ok(),
+        },
+        ["finish", code] => SupervisorMessage::Finish {
+            exit_code: code.parse().unwrap_or(0),
+            leftover_grace_ms: None,
+        },
+        _ => panic!("unknown message {step:?}"),
+    }
+}
