@@ -17,6 +17,7 @@
 //! | test | what |
 //! |---|---|
 //! | seed_job | the ACS document's Job: native sidecar + app, `command:` set, restartPolicy Never; spec order and app first |
+//! | seed_job_on_the_hookless_front | the seed Job on a second handler, the multi-call symlink front with `PODINIT_NO_HOOKS=1` in its podinit.conf: no hook in any bundle, the inits claim |
 //! | is_sidecar_job | the same Job with `__IS_SIDECAR__` on a container declared after the app, no pod spec, restart policy and container set as annotations |
 //! | two_jobs_at_once | two Job pods with the same container names on one supervisor, containers interleaved |
 //! | three_jobs_in_a_row | three Job pods one after another on one supervisor |
@@ -309,6 +310,64 @@ fn seed_job(#[case] order: Order) {
     let mut p = run_native_job(&env, "test");
     let mut ch = Checks::default();
     create_in_order(&mut ch, &mut p, order, &sidecar("started"), &job_app());
+    check_job(&mut ch, &mut p);
+    ch.finish(&[&p]);
+}
+
+/// The seed Job on the hookless front as an operator deploys it (issue 13): handler
+/// `podinit-nohooks`, BinaryName the multi-call symlink `podinit-runc` → podinit with
+/// `PODINIT_NO_HOOKS=1` in the `podinit.conf` beside it. No bundle containerd hands runc has an
+/// OCI hook or lacks the claim mount; each init claims its registration; the Job's checks as in
+/// `seed_job`, in both orders.
+#[rstest]
+#[case::spec_order(Order::Spec)]
+#[case::app_first(Order::AppFirst)]
+fn seed_job_on_the_hookless_front(#[case] order: Order) {
+    let env = CriEnv::start(&format!("seed_job_on_the_hookless_front-{order:?}"));
+    let spec = native_spec("Never", &sidecar("started"), &job_app());
+    let mut p = env.run_pod_on(
+        cri::containerd::NO_HOOKS_HANDLER,
+        "test",
+        &[("io.podinit.pod-spec", &spec)],
+    );
+    let mut ch = Checks::default();
+    create_in_order(&mut ch, &mut p, order, &sidecar("started"), &job_app());
+    for (name, id) in &p.ids {
+        // containerd's copy of the bundle the front rewrote (its task state dir).
+        let path = env
+            .paths
+            .dir
+            .join("state/io.containerd.runtime.v2.task/k8s.io")
+            .join(id)
+            .join("config.json");
+        let config: Value = match std::fs::read(&path).map(|b| serde_json::from_slice(&b)) {
+            Ok(Ok(v)) => v,
+            other => {
+                ch.fail(format!("{name}: {}: {other:?}", path.display()));
+                continue;
+            }
+        };
+        let hooks: Vec<&str> = config["hooks"]
+            .as_object()
+            .map(|h| {
+                h.iter()
+                    .filter(|(_, l)| l.as_array().is_some_and(|l| !l.is_empty()))
+                    .map(|(stage, _)| stage.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ch.eq(
+            &format!("{name}: OCI hook stages in its bundle"),
+            hooks,
+            Vec::<&str>::new(),
+        );
+        let claim = config["mounts"]
+            .as_array()
+            .is_some_and(|ms| ms.iter().any(|m| m["destination"] == "/.podinit/claim"));
+        ch.check(claim, || {
+            format!("{name}: no claim mount in {}", path.display())
+        });
+    }
     check_job(&mut ch, &mut p);
     ch.finish(&[&p]);
 }

@@ -118,6 +118,16 @@ impl Drop for Run {
 }
 
 fn run(runtime: &str, pod: &str, order: &str, interrupt_after: Option<&str>) -> Run {
+    run_with(runtime, pod, order, interrupt_after, &[])
+}
+
+fn run_with(
+    runtime: &str,
+    pod: &str,
+    order: &str,
+    interrupt_after: Option<&str>,
+    extra: &[&str],
+) -> Run {
     let work = std::env::temp_dir().join(format!(
         "podinit-runtest-{}-{}",
         std::process::id(),
@@ -140,6 +150,7 @@ fn run(runtime: &str, pod: &str, order: &str, interrupt_after: Option<&str>) -> 
             "--work-dir",
         ])
         .arg(&work)
+        .args(extra)
         .arg(&manifest)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -179,6 +190,52 @@ fn job_with_a_native_sidecar_succeeds(#[case] runtime: &str, #[case] order: &str
         "the sidecar tailed the app's log: {}",
         r.dump()
     );
+}
+
+/// `podinit run --no-hooks` (issue 13): every bundle is injected `--no-hooks`, so no OCI hook
+/// runs in `create`; each container's init claims its registration, and the Job behaves as with
+/// hooks, in both creation orders.
+#[rstest]
+#[case::runc_spec("runc", "spec")]
+#[case::runc_reverse("runc", "reverse")]
+#[case::crun_reverse("crun", "reverse")]
+fn a_job_run_without_hooks_succeeds_with_its_inits_claiming(
+    #[case] runtime: &str,
+    #[case] order: &str,
+) {
+    if skip(runtime) {
+        return;
+    }
+    let r = run_with(runtime, "pods/demo-job.json", order, None, &["--no-hooks"]);
+    r.assert_job_succeeded_with_the_sidecar_first_and_zero();
+    assert!(
+        r.stdout()
+            .contains(&format!("runtime {runtime} without hooks")),
+        "{}",
+        r.dump()
+    );
+    for name in ["sidecar", "app"] {
+        let path = r.work.join("bundles").join(name).join("config.json");
+        let config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let hooks = config["hooks"].as_object().cloned().unwrap_or_default();
+        assert!(
+            hooks
+                .values()
+                .all(|stage| stage.as_array().is_none_or(|l| l.is_empty())),
+            "{name}'s bundle still has hooks: {hooks:?}\n{}",
+            r.dump()
+        );
+        assert!(
+            config["mounts"]
+                .as_array()
+                .is_some_and(|ms| ms.iter().any(|m| m["destination"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("claim")))),
+            "{name}'s bundle has no claim mount: {}",
+            r.dump()
+        );
+    }
 }
 
 #[rstest]

@@ -171,13 +171,22 @@ fn boot(
 }
 
 /// The demo Job in spec order and app first: Succeeded, the sidecar's process before the app's,
-/// the sidecar stopped after the app and reported 0, the guest's PID 1 podinit.
+/// the sidecar stopped after the app and reported 0, the guest's PID 1 podinit; also with the
+/// guest's bundles prepared without hooks (`podinit.no-hooks=1`, their inits claim them).
 #[rstest::rstest]
-#[case::spec_order("spec")]
-#[case::app_first("reverse")]
-fn the_demo_job_succeeds_in_a_vm_with_podinit_as_pid_1(#[case] order: &str) {
+#[case::spec_order(&["--create-order", "spec"])]
+#[case::app_first(&["--create-order", "reverse"])]
+#[case::app_first_no_hooks(&["--create-order", "reverse", "--no-hooks"])]
+fn the_demo_job_succeeds_in_a_vm_with_podinit_as_pid_1(#[case] args: &[&str]) {
     support::require!(NEEDS);
-    let r = boot(None, &["--create-order", order], None, &[]);
+    let r = boot(None, args, None, &[]);
+    if args.contains(&"--no-hooks") {
+        assert!(
+            r.out.contains(" without hooks (each init claims"),
+            "{}",
+            r.out
+        );
+    }
     assert_eq!(r.code, Some(0), "{}", r.out);
     r.assert_pid1_was_podinit();
     assert!(r.out.contains("pod test: Succeeded"), "{}", r.out);

@@ -180,6 +180,10 @@ enum Command {
         /// element is busybox runs on the host's static busybox; anything else is an error.
         #[arg(long, value_name = "DIR", conflicts_with = "vm")]
         image_store: Option<PathBuf>,
+        /// Inject every bundle with `inject --no-hooks`: no OCI hook runs in `runc create`; each
+        /// container's init claims its registration (faster create; see README).
+        #[arg(long)]
+        no_hooks: bool,
         /// Run the pod in a microVM under qemu whose PID 1 is podinit (podinit sandbox-init),
         /// built from this machine's kernel, busybox, runtime and podinit.
         #[arg(long)]
@@ -498,6 +502,7 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
             explain,
             images,
             image_store,
+            no_hooks,
             vm,
             kernel,
             memory,
@@ -521,6 +526,7 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
                     named: images,
                     store: image_store,
                 },
+                no_hooks,
             };
             if vm {
                 C::RunVm(

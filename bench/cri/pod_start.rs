@@ -2,7 +2,9 @@
 //! two-container pod (a native sidecar, then an app, both long-running, created and started
 //! serially as a kubelet does) run on the plain `runc` handler and on the shipped `podinit`
 //! handler (`oci-hooks/containerd/`: the `podinit-runc` front script, `podinit runtime`, the
-//! supervisor, each container's `podinit exec`), variants interleaved.
+//! supervisor, each container's `podinit exec`) and on the hookless front (`podinit-nohooks`:
+//! the multi-call symlink, `PODINIT_NO_HOOKS=1` in its podinit.conf, each init claims its
+//! registration; `integration/cri/containerd.rs`), variants interleaved.
 //!
 //! Measured per pod from the containers' own timeline (busybox `adjtimex` time, as every test
 //! timeline): RunPodSandbox's start → the last container's process logged `started`. Also the
@@ -30,7 +32,7 @@ use serde_json::json;
 use cri::image::BUSYBOX_IMAGE;
 use cri::{CriEnv, Ctr};
 
-const VARIANTS: [&str; 2] = ["runc", "podinit"];
+const VARIANTS: [&str; 3] = ["runc", "podinit", "podinit-nohooks"];
 
 #[derive(Default)]
 struct Samples {
@@ -125,7 +127,7 @@ fn main() {
         1
     };
     let env = CriEnv::start("cri_pod_start");
-    let mut samples = [Samples::default(), Samples::default()];
+    let mut samples = [Samples::default(), Samples::default(), Samples::default()];
     // One pod per variant first, not counted: the first container of a handler pays for
     // the shim binary's and the image's first use.
     for (v, handler) in VARIANTS.iter().enumerate() {
@@ -143,21 +145,27 @@ fn main() {
         assert_eq!(s.running.len(), pods, "{}: every pod measured", VARIANTS[v]);
     }
     let row = |name: &str, f: fn(&Samples) -> &Vec<f64>| {
-        let (r, p) = (f(&samples[0]), f(&samples[1]));
+        let (r, p, h) = (f(&samples[0]), f(&samples[1]), f(&samples[2]));
+        let p50 = |v: &[f64]| quantile(v, 0.5);
         format!(
-            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}x |",
-            quantile(r, 0.5),
+            "| {name} | {:.1} / {:.1} | {:.1} / {:.1} | {:.2}x | {:.1} / {:.1} | {:.2}x |",
+            p50(r),
             quantile(r, 0.9),
-            quantile(p, 0.5),
+            p50(p),
             quantile(p, 0.9),
-            quantile(p, 0.5) / quantile(r, 0.5)
+            p50(p) / p50(r),
+            p50(h),
+            quantile(h, 0.9),
+            p50(h) / p50(r)
         )
     };
     println!(
         "CRI pod start, containerd {}, n = {pods} pods per variant, interleaved\n",
         containerd_version()
     );
-    println!("| ms | runc p50 | runc p90 | podinit p50 | podinit p90 | ratio of p50 |");
+    println!(
+        "| ms (p50 / p90) | runc | podinit (script front, hooks) | ratio | podinit-nohooks (symlink front, claims) | ratio |"
+    );
     println!("|---|---|---|---|---|---|");
     println!(
         "{}",

@@ -15,6 +15,9 @@ fuzz_target!(|input: &[u8]| {
         socket: "/run/podinit-fuzz/podinit.sock".into(),
         state_dir: "/run/podinit-fuzz".into(),
         log_level: Some("debug".into()),
+        // With hooks: a no-hooks inject also writes a claim into the state dir, outside the
+        // temp bundle this target owns.
+        no_hooks: None,
     };
     let read = || std::fs::read(&config).expect("read the temp bundle's config.json");
     match inject::inject(bundle, &opts) {

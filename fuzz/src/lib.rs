@@ -56,7 +56,11 @@ pub fn check_classified(c: &Classified) {
         pid: 1,
         bundle: "/b".into(),
         plan: plan.clone(),
-        pod: pod.clone(),
+        pod: Some(pod.clone()),
+        pod_spec: None,
+        // The declaration's digest, as the first registration of a pod sends it beside the
+        // declaration (later ones send the digest alone).
+        pod_digest: Some(plan::declaration::digest(pod)),
         pod_key: Some(pod_key.key.clone()),
     };
     let wire = proto::encode(&register);

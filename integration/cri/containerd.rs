@@ -29,6 +29,10 @@ pub const FRONT: &str = concat!(
 );
 /// The runtime handler the fragment defines.
 pub const HANDLER: &str = "podinit";
+/// The same fragment a second time, as an operator deploys the hookless front (issue 13): the
+/// handler renamed, BinaryName a symlink `podinit-runc` to a podinit binary whose
+/// `podinit.conf` beside it says `PODINIT_NO_HOOKS=1` (see [`NoHooksFront`]).
+pub const NO_HOOKS_HANDLER: &str = "podinit-nohooks";
 /// Where containerd 1.6 puts shim sockets, whatever its config says.
 const SHIM_SOCKETS: &str = "/run/containerd/s";
 
@@ -40,6 +44,8 @@ pub struct Paths {
     pub grpc: PathBuf,
     pub runc_root: PathBuf,
     pub log: PathBuf,
+    /// The no-hooks front's directory: `podinit`, `podinit.conf`, `podinit-runc` → podinit.
+    pub no_hooks_front: PathBuf,
 }
 
 impl Paths {
@@ -50,6 +56,7 @@ impl Paths {
             grpc: dir.join("grpc.sock"),
             runc_root: dir.join("runc"),
             log: dir.join("containerd.log"),
+            no_hooks_front: dir.join("nohooks"),
             dir,
         }
     }
@@ -85,20 +92,38 @@ pub fn config(p: &Paths) -> String {
         binary_lines, 1,
         "{FRAGMENT}: expected exactly one BinaryName line, the one this test rewrites"
     );
-    let fragment: String = fragment
-        .lines()
-        .map(|l| {
-            if l.trim_start().starts_with("BinaryName") {
-                let indent = &l[..l.len() - l.trim_start().len()];
-                format!(
-                    "{indent}BinaryName = \"{FRONT}\"\n{indent}Root = \"{}\"\n",
-                    p.runc_root.display()
-                )
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
+    let handler = |binary: &Path| -> String {
+        fragment
+            .lines()
+            .map(|l| {
+                if l.trim_start().starts_with("BinaryName") {
+                    let indent = &l[..l.len() - l.trim_start().len()];
+                    format!(
+                        "{indent}BinaryName = \"{}\"\n{indent}Root = \"{}\"\n",
+                        binary.display(),
+                        p.runc_root.display()
+                    )
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect()
+    };
+    let table = format!("runtimes.{HANDLER}]");
+    let no_hooks = handler(&p.no_hooks_front.join("podinit-runc"))
+        .replace(&table, &format!("runtimes.{NO_HOOKS_HANDLER}]"))
+        .replace(
+            &format!("runtimes.{HANDLER}.options]"),
+            &format!("runtimes.{NO_HOOKS_HANDLER}.options]"),
+        );
+    assert!(
+        no_hooks.contains(NO_HOOKS_HANDLER),
+        "{FRAGMENT}: expected the table [...runtimes.{HANDLER}], the one this test copies"
+    );
+    let fragment = format!(
+        "{}\n# ---- the same, as the hookless front (integration/cri/containerd.rs) ----\n{no_hooks}",
+        handler(Path::new(FRONT))
+    );
     let d = |name: &str| p.dir.join(name).display().to_string();
     format!(
         r#"# Private containerd of one podinit CRI test (integration/cri/containerd.rs).
@@ -170,6 +195,7 @@ pub fn spawn(p: &Paths, env: &[(&str, &Path)]) -> Child {
         let d = p.dir.join(d);
         fs::create_dir_all(&d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
     }
+    NoHooksFront::install(&p.no_hooks_front);
     fs::write(&p.config, config(p)).unwrap_or_else(|e| panic!("write config: {e}"));
     let log = fs::File::create(&p.log).unwrap_or_else(|e| panic!("create log: {e}"));
     let mut cmd = Command::new("containerd");
@@ -189,6 +215,28 @@ pub fn spawn(p: &Paths, env: &[(&str, &Path)]) -> Child {
     cmd.spawn().unwrap_or_else(|e| {
         panic!("spawn containerd: {e} (install the Debian package `containerd`)")
     })
+}
+
+/// The hookless front as an operator installs it without a shell: `podinit` (a hard link to
+/// the tested binary, a copy across file systems), `podinit.conf` beside it with
+/// `PODINIT_NO_HOOKS=1` (the front reads the file next to its canonical binary), and the
+/// multi-call symlink `podinit-runc` → `podinit` as containerd's BinaryName.
+pub struct NoHooksFront;
+
+impl NoHooksFront {
+    fn install(dir: &Path) {
+        fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        let bin = dir.join("podinit");
+        let tested = Path::new(crate::support::PODINIT);
+        if fs::hard_link(tested, &bin).is_err() {
+            fs::copy(tested, &bin)
+                .unwrap_or_else(|e| panic!("copy {} to {}: {e}", tested.display(), bin.display()));
+        }
+        fs::write(dir.join("podinit.conf"), "PODINIT_NO_HOOKS=1\n")
+            .unwrap_or_else(|e| panic!("write {}/podinit.conf: {e}", dir.display()));
+        std::os::unix::fs::symlink("podinit", dir.join("podinit-runc"))
+            .unwrap_or_else(|e| panic!("symlink {}/podinit-runc: {e}", dir.display()));
+    }
 }
 
 /// The last `n` lines of a file (for failure messages).

@@ -207,12 +207,29 @@ pub fn plans_from_pod_spec(spec: &PodSpec) -> Result<Vec<ContainerPlan>, PlanErr
     );
     let mut plans = Vec::new();
     for (c, role) in entries {
-        if c.name.is_empty() || !seen.insert(c.name.as_str()) {
+        // The API server's field path: a nameless container has only its position to be named
+        // by (a fuzz campaign found the error naming nothing at all).
+        let at = match role {
+            Role::Init(i) => format!("initContainers[{i}]"),
+            Role::Regular(i) => format!("containers[{i}]"),
+        };
+        if c.name.is_empty() {
+            return Err(PlanError::new(
+                PlanErrorKind::InvalidValue,
+                &at,
+                &format!("annotation {POD_SPEC}"),
+                format!("{at}.name is empty: every container of a pod spec needs a name"),
+            ));
+        }
+        if !seen.insert(c.name.as_str()) {
             return Err(PlanError::new(
                 PlanErrorKind::InvalidValue,
                 &c.name,
                 &format!("annotation {POD_SPEC}"),
-                "container names in a pod spec must be unique and non-empty",
+                format!(
+                    "{at}.name {:?} is taken by an earlier container: container names in a pod spec must be unique",
+                    c.name
+                ),
             ));
         }
         plans.push(build_plan(&Declared {

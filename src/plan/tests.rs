@@ -583,3 +583,35 @@ fn hostile_start_wait_declarations(
         "{text}"
     );
 }
+
+/// A pod spec's names as the API server checks them; every refusal names the container, by its
+/// position when it has no name. `nameless_with_a_rule` is the input a coverage-guided campaign
+/// found refused with no container named (fuzz/ target `pod_spec`, 2026-12-02).
+#[rstest]
+#[case::nameless_with_a_rule(
+    r#"{"restartPolicy":"NeverenvFrom","containers":[{"name":"","restartPolicyRules":[{"action":"Restart","exitCodes":{"operator":"In","values":[42]}}]}]}"#,
+    "containers[0]",
+    "containers[0].name is empty"
+)]
+#[case::nameless_init(
+    r#"{"initContainers":[{"name":"a"},{"name":""}],"containers":[{"name":"c"}]}"#,
+    "initContainers[1]",
+    "initContainers[1].name is empty"
+)]
+#[case::twice_across_lists(
+    r#"{"initContainers":[{"name":"c"}],"containers":[{"name":"c"}]}"#,
+    "c",
+    "containers[0].name \"c\" is taken by an earlier container"
+)]
+fn pod_spec_names_empty_or_taken_are_refused_naming_the_container(
+    #[case] spec: &str,
+    #[case] container: &str,
+    #[case] message: &str,
+) {
+    let spec = k8s::parse_pod_spec(spec).expect("parses");
+    let err = plans_from_pod_spec(&spec).expect_err("must be refused");
+    assert_eq!(err.kind, PlanErrorKind::InvalidValue, "{err}");
+    assert_eq!(err.container, container, "{err}");
+    assert!(err.message.contains(message), "{err}");
+    assert!(err.source.contains("io.podinit.pod-spec"), "{err}");
+}

@@ -67,6 +67,9 @@ pub struct RunOptions {
     pub explain: bool,
     /// `--image NAME=PATH` and `--image-store DIR`.
     pub images: images::Sources,
+    /// `--no-hooks`: every bundle is injected `--no-hooks` (its init claims its registration;
+    /// no OCI hook runs in `runc create`), as issue 13's fast path.
+    pub no_hooks: bool,
 }
 
 struct Runner {
@@ -77,6 +80,8 @@ struct Runner {
     socket: PathBuf,
     state_dir: PathBuf,
     started: Instant,
+    /// `--no-hooks`: bundles left for their inits to claim.
+    no_hooks: bool,
 }
 
 fn runtime_command(runtime: &str, root: &Path) -> Vec<String> {
@@ -308,6 +313,7 @@ fn run_pod(
         state_dir: work.join("state"),
         work: work.clone(),
         started: Instant::now(),
+        no_hooks: opts.no_hooks,
     };
     crate::sys::prctl::set_child_subreaper()
         .map_err(|e| format!("cannot become a child subreaper: {e}"))?;
@@ -342,10 +348,15 @@ fn run_pod(
         .map(|i| pod.containers[*i].name.as_str())
         .collect();
     println!(
-        "pod {}: {} containers, runtime {}, creating in order {}",
+        "pod {}: {} containers, runtime {}{}, creating in order {}",
         pod.name,
         names.len(),
         opts.runtime,
+        if opts.no_hooks {
+            " without hooks (each init claims its registration)"
+        } else {
+            ""
+        },
         names.join(", ")
     );
     let mut pids: BTreeMap<i32, String> = BTreeMap::new();
@@ -531,7 +542,8 @@ impl Runner {
                 socket: self.socket.clone(),
                 state_dir: self.state_dir.clone(),
                 log_level: std::env::var("PODINIT_LOG").ok(),
-                no_hooks: None,
+                // The claim is bound to the id the container is created with just below.
+                no_hooks: self.no_hooks.then(|| inject::NoHooks { id: id.to_owned() }),
             },
         )
         .map_err(|e| e.to_string())?;

@@ -30,6 +30,8 @@ pub struct BuiltinAgent {
     pub order: CreateOrder,
     pub seed: Option<u64>,
     pub timeout: Option<u64>,
+    /// `podinit.no-hooks=1`: `podinit run --no-hooks` (bundles claimed by their inits).
+    pub no_hooks: bool,
 }
 
 /// Where `podinit run --vm` puts the pod's manifests in the initramfs.
@@ -59,6 +61,7 @@ impl Default for SandboxConfig {
                 order: CreateOrder::Spec,
                 seed: None,
                 timeout: None,
+                no_hooks: false,
             }),
             hostname: None,
             control: None,
@@ -115,6 +118,7 @@ const KEYS: &[&str] = &[
     "podinit.create-order",
     "podinit.seed",
     "podinit.timeout",
+    "podinit.no-hooks",
     "podinit.hostname",
     "podinit.control",
     "podinit.debug-exit",
@@ -264,6 +268,20 @@ pub fn parse(cmdline: &str) -> Result<SandboxConfig, CmdlineError> {
                 builtin.timeout = Some(number(&key, value, "a number of seconds")?);
                 builtin_set = Some(key);
             }
+            "no-hooks" => {
+                builtin.no_hooks = match value {
+                    "1" => true,
+                    "0" => false,
+                    _ => {
+                        return Err(CmdlineError::Invalid {
+                            key,
+                            value: value.into(),
+                            expected: "1 or 0",
+                        });
+                    }
+                };
+                builtin_set = Some(key);
+            }
             "hostname" => {
                 // sethostname's limit (HOST_NAME_MAX) and what a hostname may hold.
                 let ok = value.len() <= 64
@@ -332,7 +350,8 @@ mod tests {
     fn every_setting_is_read() {
         let cfg = parse(
             "podinit.pod=/pod/a.yaml,/pod/b.json podinit.runtime=crun podinit.create-order=reverse \
-             podinit.seed=7 podinit.timeout=30 podinit.hostname=test-pod podinit.control=/dev/ttyS1 \
+             podinit.seed=7 podinit.timeout=30 podinit.no-hooks=1 podinit.hostname=test-pod \
+             podinit.control=/dev/ttyS1 \
              podinit.debug-exit=0xf4 podinit.log=debug podinit.kill-after=3",
         )
         .unwrap();
@@ -344,6 +363,7 @@ mod tests {
                 order: CreateOrder::Reverse,
                 seed: Some(7),
                 timeout: Some(30),
+                no_hooks: true,
             })
         );
         assert_eq!(cfg.hostname.as_deref(), Some("test-pod"));
@@ -368,6 +388,7 @@ mod tests {
     #[case::empty_value("podinit.hostname=", "podinit.hostname needs a value")]
     #[case::relative_pod("podinit.pod=pod.yaml", "not an absolute path")]
     #[case::bad_order("podinit.create-order=up", "spec, reverse or random")]
+    #[case::bad_no_hooks("podinit.no-hooks=yes", "1 or 0")]
     #[case::bad_port("podinit.debug-exit=0x", "an I/O port")]
     #[case::zero_port("podinit.debug-exit=0", "an I/O port")]
     #[case::huge_port("podinit.debug-exit=70000", "an I/O port")]

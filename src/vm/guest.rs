@@ -395,6 +395,9 @@ impl Sandbox {
                 if let Some(t) = b.timeout {
                     cmd.arg("--timeout").arg(t.to_string());
                 }
+                if b.no_hooks {
+                    cmd.arg("--no-hooks");
+                }
                 cmd.args(pods);
                 cmd
             }

@@ -213,6 +213,9 @@ fn boot_pod(opts: &RunOptions, vm: &VmOptions, work: &Path) -> Result<i32, Strin
     if let Some(seed) = opts.seed {
         words.push(format!("podinit.seed={seed}"));
     }
+    if opts.no_hooks {
+        words.push("podinit.no-hooks=1".into());
+    }
     if let Ok(level) = std::env::var("PODINIT_LOG") {
         words.push(format!("podinit.log={level}"));
     }

@@ -92,18 +92,38 @@ fn main() {
                 &format!("welcome-{name}"),
                 &proto::encode(&welcome),
             );
+            // A pod's first registration brings the declaration and its digest; every later
+            // one the digest alone.
+            let digest = podinit::plan::declaration::digest(&pod);
             let register = ControlRequest::Register {
                 id: name.clone(),
                 pid: 4242,
                 bundle: bundle.display().to_string(),
-                plan,
-                pod,
-                pod_key: Some(pod_key.key),
+                plan: plan.clone(),
+                pod: Some(pod),
+                pod_spec: None,
+                pod_digest: Some(digest.clone()),
+                pod_key: Some(pod_key.key.clone()),
             };
             out.put(
                 "control_request",
                 &format!("register-{name}"),
                 &proto::encode(&register),
+            );
+            let by_digest = ControlRequest::Register {
+                id: format!("{name}-2"),
+                pid: 4243,
+                bundle: bundle.display().to_string(),
+                plan,
+                pod: None,
+                pod_spec: None,
+                pod_digest: Some(digest),
+                pod_key: Some(pod_key.key),
+            };
+            out.put(
+                "control_request",
+                &format!("register-by-digest-{name}"),
+                &proto::encode(&by_digest),
             );
         }
     }
