@@ -23,6 +23,15 @@ fn done(kind: HandlerKind, ok: bool) -> Effect {
     Effect::Send(InitMessage::HandlerDone { handler: kind, ok })
 }
 
+/// A handler that ran to its end.
+fn finished(name: &str, kind: HandlerKind, ok: bool, fx: &mut Vec<Effect>) {
+    log_debug!(
+        "{name}: {kind:?} handler {}",
+        if ok { "succeeded" } else { "failed" }
+    );
+    fx.push(done(kind, ok));
+}
+
 impl Handlers {
     /// Whether a handler child is under way (the driver waits for it before it settles).
     pub fn busy(&self) -> bool {
@@ -63,20 +72,16 @@ impl Handlers {
     }
 
     /// A reaped pid: the handler's result if it was one (false when it was not ours).
-    pub fn reaped(&mut self, pid: libc::pid_t, ok: bool, fx: &mut Vec<Effect>) -> bool {
+    pub fn reaped(&mut self, name: &str, pid: libc::pid_t, ok: bool, fx: &mut Vec<Effect>) -> bool {
         let Some(kind) = self.running.remove(&pid) else {
             return false;
         };
-        log_debug!(
-            "{kind:?} handler {}",
-            if ok { "succeeded" } else { "failed" }
-        );
-        fx.push(done(kind, ok));
+        finished(name, kind, ok, fx);
         true
     }
 
     /// `Timer::Sleep(kind)`: the sleep is over.
-    pub fn slept(&self, kind: HandlerKind, fx: &mut Vec<Effect>) {
-        fx.push(done(kind, true));
+    pub fn slept(&self, name: &str, kind: HandlerKind, fx: &mut Vec<Effect>) {
+        finished(name, kind, true, fx);
     }
 }

@@ -39,7 +39,7 @@ impl InitCore {
         }
     }
 
-    pub(super) fn reconnect(&mut self, _now: Instant, fx: &mut Vec<Effect>) {
+    pub(super) fn reconnect(&mut self, fx: &mut Vec<Effect>) {
         if self.link != Link::Up && !self.detached {
             fx.push(Effect::Connect);
         }

@@ -225,7 +225,7 @@ impl InitCore {
             Input::AppEnded { ended, details } => self.app_ended(ended, details, &mut fx),
             Input::Reaped { pid, ended } => {
                 let ok = ended == Ended::Exited(0);
-                if !self.handlers.reaped(pid, ok, &mut fx) {
+                if !self.handlers.reaped(&self.name, pid, ok, &mut fx) {
                     self.prober.reaped(pid, ok, now, &mut self.timers, &mut fx);
                 }
             }
@@ -299,8 +299,8 @@ impl InitCore {
         match timer {
             Timer::Probe(kind) => self.prober.due(kind, fx),
             Timer::ProbeTimeout(kind) => self.prober.timed_out(kind, now, &mut self.timers, fx),
-            Timer::Sleep(kind) => self.handlers.slept(kind, fx),
-            Timer::Reconnect => self.reconnect(now, fx),
+            Timer::Sleep(kind) => self.handlers.slept(&self.name, kind, fx),
+            Timer::Reconnect => self.reconnect(fx),
             Timer::GiveUp => {
                 if self.link != Link::Up {
                     self.give_up(fx);

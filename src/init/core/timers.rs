@@ -34,8 +34,15 @@ const COUNT: usize = 2 * PROBES.len() + HANDLERS.len() + 3;
 
 impl Timer {
     fn slot(self) -> usize {
-        let probe = |k: ProbeKind| PROBES.iter().position(|p| *p == k).unwrap_or(0);
-        let handler = |k: HandlerKind| HANDLERS.iter().position(|h| *h == k).unwrap_or(0);
+        let probe = |k: ProbeKind| match k {
+            ProbeKind::Startup => 0,
+            ProbeKind::Readiness => 1,
+            ProbeKind::Liveness => 2,
+        };
+        let handler = |k: HandlerKind| match k {
+            HandlerKind::PostStart => 0,
+            HandlerKind::PreStop => 1,
+        };
         match self {
             Timer::Probe(k) => probe(k),
             Timer::ProbeTimeout(k) => PROBES.len() + probe(k),
