@@ -3213,6 +3213,16 @@ fn x47_a_failing_init_container_restarts_beside_a_running_sidecar(
         container_state(s, "init").is_some_and(|c| c["restartCount"].as_u64() >= Some(2))
     });
     let mid = running.status();
+    // restartCount 2 is the third run's start; its first line may still be on its way (a stop
+    // right away once cut it off under load): wait for it before stopping.
+    support::eventually(Duration::from_secs(10), || {
+        running
+            .timeline()
+            .iter()
+            .filter(|e| e.container == "init" && e.text == "failing")
+            .count()
+            >= 3
+    });
     stop(&running, 5);
     let out = running.finish();
     assert!(restarted_twice, "init did not restart twice\n{out}");
