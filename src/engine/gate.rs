@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use super::container::Container;
+use super::container::{Container, Held, Life, Run};
 use super::status::ContainerState;
-use super::{Action, Declares, Engine, Refusal, Registration, Time};
+use super::{Action, Declares, Engine, NoteKind, Reason, Refusal, Registration, Time};
 use crate::plan::{ContainerPlan, PodDeclaration, StartSlot};
 
 impl Engine {
@@ -46,7 +46,7 @@ impl Engine {
                         "ignored registration as {id}: it names a pod declaration the pod does not have"
                     ),
                 };
-                self.note(now, Some(&name), msg);
+                self.note(now, Some(&name), NoteKind::RegistrationRefused, msg);
                 return;
             }
         }
@@ -91,14 +91,18 @@ impl Engine {
         fresh.restart_count = restarts;
         fresh.id = Some(id.clone());
         fresh.plan = Some(plan);
-        fresh.state = ContainerState::Waiting;
-        fresh.reason = "Waiting at the start gate".into();
-        fresh.held_since = Some(now);
+        fresh.life = Life::Held(Held::since(now));
+        fresh.reason = Reason::HeldAtGate;
         self.containers[i] = fresh;
         self.last_registration = Some(now);
         self.started.get_or_insert(now);
         // During teardown the new container never starts: `advance_teardown` ends it.
-        self.note(now, Some(&name), format!("registered as {id}"));
+        self.note(
+            now,
+            Some(&name),
+            NoteKind::Registered,
+            format!("registered as {id}"),
+        );
     }
 
     /// Whether a registration would be taken, asked before the driver tracks or journals
@@ -164,7 +168,7 @@ impl Engine {
             }
             let post_start_pending = c.plan.as_ref().is_some_and(|p| p.post_start.is_some())
                 && !c.start_returned
-                && c.state != ContainerState::Terminated;
+                && c.state() != ContainerState::Terminated;
             if let (Some(key), true) = (key, post_start_pending) {
                 idx.post_start.entry(key).or_insert(j);
             }
@@ -176,7 +180,7 @@ impl Engine {
         let Some(mine) = self.containers[i].slot() else {
             return false;
         };
-        if self.containers[i].gate_forced {
+        if self.containers[i].gate_forced() {
             return true;
         }
         if self.settle_deadline().is_some_and(|t| now < t) {
@@ -192,17 +196,23 @@ impl Engine {
         let idx = self.gate_index();
         let ready: Vec<usize> = (0..self.containers.len())
             .filter(|&i| {
-                self.containers[i].state == ContainerState::Waiting && self.gate_open(i, now, &idx)
+                self.containers[i].state() == ContainerState::Waiting
+                    && self.gate_open(i, now, &idx)
             })
             .collect();
         for i in ready {
             let c = &mut self.containers[i];
-            c.state = ContainerState::Running;
+            c.life = Life::Running(Run::default());
             c.gate_released = true;
-            c.reason = "Starting".into();
+            c.reason = Reason::Starting;
             let name = c.name.clone();
             out.push(Action::ReleaseGate { name: name.clone() });
-            self.note(now, Some(&name), "start gate released");
+            self.note(
+                now,
+                Some(&name),
+                NoteKind::GateReleased,
+                "start gate released",
+            );
         }
     }
 }
@@ -266,7 +276,7 @@ mod tests {
             o.slot().is_some_and(|s| s.key() == mine.key())
                 && o.plan.as_ref().is_some_and(|p| p.post_start.is_some())
                 && !o.start_returned
-                && o.state != ContainerState::Terminated
+                && o.state() != ContainerState::Terminated
         })
     }
 
