@@ -13,7 +13,7 @@ use super::probe::{handler_from_k8s, probe_from_k8s};
 use super::restart;
 use super::values::{check_seconds, parse_int_in, parse_signal};
 use super::{
-    ContainerPlan, GateOn, Kind, PlanError, PlanErrorKind, PodDeclaration, RestartPolicy,
+    ContainerPlan, GateOn, Kind, PlanError, PlanErrorKind, PodDeclaration, RestartPolicy, Source,
     StartSlot, StopSignal, TerminationMessage,
 };
 
@@ -63,19 +63,21 @@ pub fn sandbox_marker(config: &Value) -> Option<&'static str> {
 
 pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError> {
     let fallback = input.fallback_name;
-    let invalid = |source: &str, msg: String| {
-        PlanError::new(PlanErrorKind::InvalidJson, fallback, source, msg)
+    let invalid = |field: Option<&str>, msg: String| {
+        PlanError::new(
+            PlanErrorKind::InvalidJson,
+            fallback,
+            Source::config(field),
+            msg,
+        )
     };
     if !input.config.is_object() {
-        return Err(invalid(
-            "config.json",
-            "the top level is not a JSON object".into(),
-        ));
+        return Err(invalid(None, "the top level is not a JSON object".into()));
     }
-    let annotations = string_map(input.config.get("annotations"))
-        .map_err(|m| invalid("config.json annotations", m))?;
+    let annotations =
+        string_map(input.config.get("annotations")).map_err(|m| invalid(Some("annotations"), m))?;
     let process_env = string_list(input.config.pointer("/process/env"))
-        .map_err(|m| invalid("config.json process.env", m))?;
+        .map_err(|m| invalid(Some("process.env"), m))?;
 
     let mut notes = Vec::new();
     let name = [
@@ -113,17 +115,13 @@ pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError>
 
     let pod_key = identify(&annotations, &name)?;
 
-    let spec = match annotations.get(POD_SPEC) {
-        None => None,
-        Some(text) => Some(k8s::parse_pod_spec(text).map_err(|m| {
-            PlanError::new(
-                PlanErrorKind::InvalidJson,
-                &name,
-                &format!("annotation {POD_SPEC}"),
-                m,
-            )
-        })?),
-    };
+    let spec =
+        match annotations.get(POD_SPEC) {
+            None => None,
+            Some(text) => Some(k8s::parse_pod_spec(text).map_err(|m| {
+                PlanError::new(PlanErrorKind::InvalidJson, &name, Source::PodSpec, m)
+            })?),
+        };
 
     let (mut plan, pod) = match &spec {
         Some(spec) => {
@@ -132,7 +130,7 @@ pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError>
                 PlanError::new(
                     PlanErrorKind::NotInPodSpec,
                     &name,
-                    &format!("annotation {POD_SPEC}"),
+                    Source::PodSpec,
                     "the pod spec has no initContainers or containers entry with this name; \
                      check the container-name annotation",
                 )
@@ -169,7 +167,7 @@ pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError>
                         return Err(PlanError::new(
                             PlanErrorKind::NotInPodSpec,
                             &name,
-                            &format!("annotation {POD_CONTAINERS}"),
+                            Source::annotation(POD_CONTAINERS),
                             format!("the list {list:?} does not name this container"),
                         ));
                     }
@@ -217,7 +215,7 @@ pub fn plans_from_pod_spec(spec: &PodSpec) -> Result<Vec<ContainerPlan>, PlanErr
             return Err(PlanError::new(
                 PlanErrorKind::InvalidValue,
                 &at,
-                &format!("annotation {POD_SPEC}"),
+                Source::PodSpec,
                 format!("{at}.name is empty: every container of a pod spec needs a name"),
             ));
         }
@@ -225,7 +223,7 @@ pub fn plans_from_pod_spec(spec: &PodSpec) -> Result<Vec<ContainerPlan>, PlanErr
             return Err(PlanError::new(
                 PlanErrorKind::InvalidValue,
                 &c.name,
-                &format!("annotation {POD_SPEC}"),
+                Source::PodSpec,
                 format!(
                     "{at}.name {:?} is taken by an earlier container: container names in a pod spec must be unique",
                     c.name
@@ -260,9 +258,9 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
     let name = d.name;
     let ann = |k: &str| d.annotations.get(k).map(String::as_str);
     let err =
-        |kind: PlanErrorKind, source: &str, msg: String| PlanError::new(kind, name, source, msg);
-    let ann_src = |k: &str| format!("annotation {k}");
-    let spec_src = |field: &str| format!("annotation {POD_SPEC}: {name}.{field}");
+        |kind: PlanErrorKind, source: Source, msg: String| PlanError::new(kind, name, source, msg);
+    let ann_src = Source::annotation;
+    let spec_src = |field: &str| Source::spec_field(format!("{name}.{field}"));
     let (spec, entry, role) = match d.spec {
         Some((s, c, r)) => (Some(s), Some(c), Some(r)),
         None => (None, None, None),
@@ -298,11 +296,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
                 } else {
                     PlanErrorKind::InvalidValue
                 };
-                err(
-                    kind,
-                    &format!("annotation {POD_SPEC}: {}", e.path),
-                    e.message,
-                )
+                err(kind, Source::spec_field(e.path), e.message)
             })?
         }
         _ => restart::ContainerRestart::default(),
@@ -328,7 +322,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
             other => {
                 return Err(err(
                     PlanErrorKind::InvalidValue,
-                    &ann_src(KIND),
+                    ann_src(KIND),
                     format!("unknown kind {other:?} (expected init, sidecar or app)"),
                 ));
             }
@@ -365,7 +359,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
     let index = match ann(INDEX) {
         Some(raw) => Some(
             parse_int_in(raw, 0, 10_000)
-                .map_err(|m| err(PlanErrorKind::InvalidValue, &ann_src(INDEX), m))?
+                .map_err(|m| err(PlanErrorKind::InvalidValue, ann_src(INDEX), m))?
                 as u32,
         ),
         None => None,
@@ -423,18 +417,18 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
             let p: k8s::Probe = serde_json::from_str(raw).map_err(|e| {
                 err(
                     PlanErrorKind::InvalidJson,
-                    &ann_src(key),
+                    ann_src(key),
                     format!("not a Kubernetes Probe: {e}"),
                 )
             })?;
             return probe_from_k8s(&p, ports, once)
                 .map(Some)
-                .map_err(|m| err(PlanErrorKind::InvalidValue, &ann_src(key), m));
+                .map_err(|m| err(PlanErrorKind::InvalidValue, ann_src(key), m));
         }
         match from_spec {
             Some(p) => probe_from_k8s(p, ports, once)
                 .map(Some)
-                .map_err(|m| err(PlanErrorKind::InvalidValue, &spec_src(field), m)),
+                .map_err(|m| err(PlanErrorKind::InvalidValue, spec_src(field), m)),
             None => Ok(None),
         }
     };
@@ -446,18 +440,18 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
             let h: k8s::LifecycleHandler = serde_json::from_str(raw).map_err(|e| {
                 err(
                     PlanErrorKind::InvalidJson,
-                    &ann_src(key),
+                    ann_src(key),
                     format!("not a Kubernetes LifecycleHandler: {e}"),
                 )
             })?;
             return handler_from_k8s(&h, ports)
                 .map(Some)
-                .map_err(|m| err(PlanErrorKind::InvalidValue, &ann_src(key), m));
+                .map_err(|m| err(PlanErrorKind::InvalidValue, ann_src(key), m));
         }
         match from_spec {
             Some(h) => handler_from_k8s(h, ports)
                 .map(Some)
-                .map_err(|m| err(PlanErrorKind::InvalidValue, &spec_src(field), m)),
+                .map_err(|m| err(PlanErrorKind::InvalidValue, spec_src(field), m)),
             None => Ok(None),
         }
     };
@@ -529,7 +523,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         Some(raw) => RestartPolicy::parse(raw).ok_or_else(|| {
             err(
                 PlanErrorKind::InvalidValue,
-                &format!("annotation {POD_SPEC}: restartPolicy"),
+                Source::spec_field("restartPolicy"),
                 format!("expected Always, OnFailure or Never, got {raw:?}"),
             )
         })?,
@@ -539,7 +533,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         RestartPolicy::parse(raw).ok_or_else(|| {
             err(
                 PlanErrorKind::InvalidValue,
-                &ann_src(RESTART_POLICY),
+                ann_src(RESTART_POLICY),
                 format!("expected Always, OnFailure or Never, got {raw:?}"),
             )
         })?
@@ -583,11 +577,11 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         lifecycle.and_then(|l| l.stop_signal.as_deref()),
     ) {
         (Some(raw), _) => parse_signal(raw)
-            .map_err(|m| err(PlanErrorKind::InvalidValue, &ann_src(STOP_SIGNAL), m))?,
+            .map_err(|m| err(PlanErrorKind::InvalidValue, ann_src(STOP_SIGNAL), m))?,
         (None, Some(raw)) => parse_signal(raw).map_err(|m| {
             err(
                 PlanErrorKind::InvalidValue,
-                &spec_src("lifecycle.stopSignal"),
+                spec_src("lifecycle.stopSignal"),
                 m,
             )
         })?,
@@ -613,16 +607,16 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
                 };
                 err(
                     kind,
-                    &ann_src(GRACE),
+                    ann_src(GRACE),
                     format!("expected whole seconds, got {raw:?}"),
                 )
             })?;
-            Some(check_seconds(n).map_err(|m| err(PlanErrorKind::OutOfRange, &ann_src(GRACE), m))?)
+            Some(check_seconds(n).map_err(|m| err(PlanErrorKind::OutOfRange, ann_src(GRACE), m))?)
         }
         (None, Some(n)) => Some(check_seconds(n).map_err(|m| {
             err(
                 PlanErrorKind::OutOfRange,
-                &spec_src("terminationGracePeriodSeconds"),
+                spec_src("terminationGracePeriodSeconds"),
                 m,
             )
         })?),
@@ -677,7 +671,7 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
         Some(n) => {
             return Err(err(
                 PlanErrorKind::OutOfRange,
-                &format!("annotation {POD_SPEC}: activeDeadlineSeconds"),
+                Source::spec_field("activeDeadlineSeconds"),
                 format!("must be between 1 and {}, got {n}", i32::MAX),
             ));
         }
@@ -690,11 +684,11 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
             } else {
                 PlanErrorKind::InvalidValue
             };
-            err(kind, &source, m)
+            err(kind, source, m)
         })?;
 
     let termination_message = termination_message(entry)
-        .map_err(|(field, m)| err(PlanErrorKind::InvalidValue, &spec_src(field), m))?;
+        .map_err(|(field, m)| err(PlanErrorKind::InvalidValue, spec_src(field), m))?;
 
     Ok(ContainerPlan {
         name: name.to_owned(),

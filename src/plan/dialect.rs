@@ -3,7 +3,7 @@
 
 use super::keys::*;
 use super::values::{parse_bool, parse_int_in};
-use super::{PlanError, PlanErrorKind};
+use super::{PlanError, PlanErrorKind, Source};
 
 /// The env a container's declarations are read from.
 pub struct Env<'a> {
@@ -60,7 +60,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
         PlanError::new(
             PlanErrorKind::InvalidValue,
             container,
-            &format!("env {var}"),
+            Source::env(var),
             msg,
         )
     };
@@ -84,7 +84,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
                     } else {
                         PlanErrorKind::InvalidValue
                     };
-                    PlanError::new(kind, container, &format!("env {var}"), m)
+                    PlanError::new(kind, container, Source::env(var), m)
                 }),
         }
     };

@@ -25,6 +25,7 @@ mod probe;
 mod regate;
 pub mod restart;
 mod sidecar_reserve;
+mod source;
 pub mod start_wait;
 #[cfg(test)]
 mod tests;
@@ -44,6 +45,7 @@ pub use probe::{Handler, HttpGet, ProbeAction, ProbeSpec};
 #[doc(hidden)]
 pub use probe::{handler_from_k8s, probe_from_k8s};
 pub use regate::{NeedsSidecars, SidecarLoss};
+pub use source::Source;
 pub use values::MAX_SECONDS;
 
 /// Annotation and env names podinit understands, in one place so docs, explain and tests agree.

@@ -7,19 +7,19 @@
 use super::k8s::PodSpec;
 use super::keys::SIDECAR_GRACE_RESERVE;
 use super::values::check_seconds;
-use super::{PlanError, PlanErrorKind};
+use super::{PlanError, PlanErrorKind, Source};
 
 /// The reserve and where it was declared, or `None`.
 pub fn read(
     name: &str,
     annotation: Option<&str>,
     spec: Option<&PodSpec>,
-) -> Result<Option<(u64, String)>, PlanError> {
+) -> Result<Option<(u64, Source)>, PlanError> {
     let Some((raw, source)) = super::pod_level::lookup(SIDECAR_GRACE_RESERVE, annotation, spec)
     else {
         return Ok(None);
     };
-    let bad = |kind, msg: String| PlanError::new(kind, name, &source, msg);
+    let bad = |kind, msg: String| PlanError::new(kind, name, source.clone(), msg);
     let n: i64 = raw.trim().parse().map_err(|_| {
         bad(
             PlanErrorKind::InvalidValue,

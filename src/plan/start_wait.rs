@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::MAX_SECONDS;
 use super::k8s::PodSpec;
 use super::keys::{ON_START_TIMEOUT, START_TIMEOUT};
+use super::{MAX_SECONDS, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -134,7 +134,7 @@ pub fn read(
     container: &BTreeMap<String, String>,
     spec: Option<&PodSpec>,
     notes: &mut Vec<String>,
-) -> Result<Option<StartTimeout>, (String, String)> {
+) -> Result<Option<StartTimeout>, (Source, String)> {
     let (timeout_key, outcome_key) = (START_TIMEOUT, ON_START_TIMEOUT);
     let lookup =
         |key: &str| super::pod_level::lookup(key, container.get(key).map(String::as_str), spec);
