@@ -5,6 +5,9 @@ use super::keys::*;
 use super::values::{parse_bool, parse_int_in};
 use super::{PlanError, PlanErrorKind, Source};
 
+/// A dialect's word on one decision: the value, the sentence explain shows, and the variable.
+pub type Said<T> = (T, String, Source);
+
 /// The env a container's declarations are read from.
 pub struct Env<'a> {
     /// `process.env` of config.json, `NAME=value` strings (what the process really gets).
@@ -44,8 +47,8 @@ pub enum SidecarStyle {
 
 #[derive(Debug, Default)]
 pub struct EnvDialect {
-    pub sidecar: Option<(SidecarStyle, String)>,
-    pub launch_priority: Option<(i32, String)>,
+    pub sidecar: Option<Said<SidecarStyle>>,
+    pub launch_priority: Option<Said<i32>>,
     pub exit_priority: Option<i32>,
     pub ignore_exit_code: bool,
     pub ignore_ready: bool,
@@ -96,6 +99,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
             d.sidecar.get_or_insert((
                 SidecarStyle::StartsFirst,
                 format!("env {var}=true ({origin})"),
+                Source::env(var),
             ));
         }
     }
@@ -105,6 +109,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
                 d.sidecar.get_or_insert((
                     SidecarStyle::StopOnly,
                     format!("env {ENV_ECI_TYPE}=sidecar ({origin})"),
+                    Source::env(ENV_ECI_TYPE),
                 ));
             }
             "normal" | "" => {}
@@ -120,6 +125,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
         d.sidecar.get_or_insert((
             SidecarStyle::StopOnly,
             format!("env {ENV_KRUISE_SIDECAR}=true ({origin})"),
+            Source::env(ENV_KRUISE_SIDECAR),
         ));
     }
 
@@ -138,7 +144,8 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
             Some(_) => {}
         }
     }
-    d.launch_priority = launch.map(|(var, n, o)| (n, format!("env {var}={n} ({o})")));
+    d.launch_priority =
+        launch.map(|(var, n, o)| (n, format!("env {var}={n} ({o})"), Source::env(var)));
     if let Some((n, o)) = priority(ENV_ECI_EXIT)? {
         d.exit_priority = Some(n);
         d.notes

@@ -74,6 +74,20 @@ impl fmt::Display for Source {
     }
 }
 
+/// The source of each of a plan's main decisions, for `explain --json` (the sentences are in
+/// `ContainerPlan::reason` and `notes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sources {
+    pub kind: Source,
+    pub start: Source,
+    pub restart: Source,
+    pub stop_signal: Source,
+    /// Only when a grace period is declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace: Option<Source>,
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
