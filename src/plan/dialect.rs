@@ -72,7 +72,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
             None => Ok(None),
             Some((v, origin)) => parse_bool(v)
                 .map(|b| Some((b, origin)))
-                .map_err(|m| bad(var, m)),
+                .map_err(|e| bad(var, e.to_string())),
         }
     };
     let priority = |var: &str| -> Result<Option<(i32, &'static str)>, PlanError> {
@@ -81,14 +81,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
             Some((v, origin)) => parse_int_in(v, PRIORITY_MIN, PRIORITY_MAX)
                 // Invariant: the range check keeps the value within i32.
                 .map(|n| Some((n as i32, origin)))
-                .map_err(|m| {
-                    let kind = if v.trim().parse::<i64>().is_ok() {
-                        PlanErrorKind::OutOfRange
-                    } else {
-                        PlanErrorKind::InvalidValue
-                    };
-                    PlanError::new(kind, container, Source::env(var), m)
-                }),
+                .map_err(|e| PlanError::new(e.kind(), container, Source::env(var), e.to_string())),
         }
     };
 

@@ -26,6 +26,6 @@ pub fn read(
             format!("expected whole seconds (e.g. \"10\"), got {raw:?}"),
         )
     })?;
-    let n = check_seconds(n).map_err(|m| bad(PlanErrorKind::OutOfRange, m))?;
+    let n = check_seconds(n).map_err(|e| bad(e.kind(), e.to_string()))?;
     Ok(Some((n, source)))
 }

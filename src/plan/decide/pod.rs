@@ -60,12 +60,6 @@ pub fn start_timeout(
     ctx: &Ctx<'_>,
     notes: &mut Vec<String>,
 ) -> Result<Option<StartTimeout>, PlanError> {
-    start_wait::read(ctx.annotations, ctx.spec, notes).map_err(|(source, m)| {
-        let kind = if m.contains("out of range") {
-            PlanErrorKind::OutOfRange
-        } else {
-            PlanErrorKind::InvalidValue
-        };
-        ctx.err(kind, source, m)
-    })
+    start_wait::read(ctx.annotations, ctx.spec, notes)
+        .map_err(|(source, e)| ctx.err(e.kind(), source, e.to_string()))
 }

@@ -4,7 +4,7 @@
 
 use super::super::dialect::{EnvDialect, SidecarStyle};
 use super::super::keys::{KIND, RESTART_POLICY};
-use super::super::restart::{self, ContainerRestart, RestartRule};
+use super::super::restart::{self, ContainerRestart, FieldErrorType, RestartRule};
 use super::super::{Kind, PlanError, PlanErrorKind, RestartPolicy, Source};
 use super::{Ctx, Decided, Role};
 
@@ -15,12 +15,11 @@ pub fn own(ctx: &Ctx<'_>) -> Result<ContainerRestart, PlanError> {
         return Ok(ContainerRestart::default());
     };
     restart::validate(c, &role.spec_path(), matches!(role, Role::Init(_))).map_err(|e| {
-        let kind = if e.message.starts_with("Too many") {
-            PlanErrorKind::OutOfRange
-        } else {
-            PlanErrorKind::InvalidValue
+        let kind = match e.kind {
+            FieldErrorType::TooMany => PlanErrorKind::OutOfRange,
+            _ => PlanErrorKind::InvalidValue,
         };
-        ctx.err(kind, Source::spec_field(e.path), e.message)
+        ctx.err(kind, Source::spec_field(e.path.clone()), e.to_string())
     })
 }
 

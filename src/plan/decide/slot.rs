@@ -17,8 +17,13 @@ pub fn start_slot(
         Some(raw) => Some(
             parse_int_in(raw, 0, 10_000)
                 // Any bad index, out of range included, has always been InvalidValue.
-                .map_err(|m| ctx.err(PlanErrorKind::InvalidValue, Source::annotation(INDEX), m))?
-                as u32,
+                .map_err(|e| {
+                    ctx.err(
+                        PlanErrorKind::InvalidValue,
+                        Source::annotation(INDEX),
+                        e.to_string(),
+                    )
+                })? as u32,
         ),
         None => None,
     };
