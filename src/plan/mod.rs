@@ -40,7 +40,7 @@ pub use pod_key::{
     DEFAULT_POD_KEY, MAX_POD_KEY_LEN, POD_KEY_ANNOTATIONS, PodIdentity, PodKey, PodKeyError,
     identify,
 };
-pub use probe::{Handler, HttpGet, ProbeAction, ProbeSpec};
+pub use probe::{Handler, HttpGet, ProbeAction, ProbeError, ProbeSpec};
 /// The Kubernetes `Probe` / `LifecycleHandler` parsers on their own, for the fuzz targets
 /// (`fuzz/`); the product reaches them through the pod spec.
 #[doc(hidden)]

@@ -92,14 +92,23 @@ fn probe(
                 format!("not a Kubernetes Probe: {e}"),
             )
         })?;
-        return probe_from_k8s(&p, ports, once)
-            .map(Some)
-            .map_err(|m| ctx.err(PlanErrorKind::InvalidValue, Source::annotation(key), m));
+        return probe_from_k8s(&p, ports, once).map(Some).map_err(|e| {
+            ctx.err(
+                PlanErrorKind::InvalidValue,
+                Source::annotation(key),
+                e.to_string(),
+            )
+        });
     }
     from_spec
         .map(|p| {
-            probe_from_k8s(p, ports, once)
-                .map_err(|m| ctx.err(PlanErrorKind::InvalidValue, ctx.spec_field(field), m))
+            probe_from_k8s(p, ports, once).map_err(|e| {
+                ctx.err(
+                    PlanErrorKind::InvalidValue,
+                    ctx.spec_field(field),
+                    e.to_string(),
+                )
+            })
         })
         .transpose()
 }
@@ -119,14 +128,23 @@ fn handler(
                 format!("not a Kubernetes LifecycleHandler: {e}"),
             )
         })?;
-        return handler_from_k8s(&h, ports)
-            .map(Some)
-            .map_err(|m| ctx.err(PlanErrorKind::InvalidValue, Source::annotation(key), m));
+        return handler_from_k8s(&h, ports).map(Some).map_err(|e| {
+            ctx.err(
+                PlanErrorKind::InvalidValue,
+                Source::annotation(key),
+                e.to_string(),
+            )
+        });
     }
     from_spec
         .map(|h| {
-            handler_from_k8s(h, ports)
-                .map_err(|m| ctx.err(PlanErrorKind::InvalidValue, ctx.spec_field(field), m))
+            handler_from_k8s(h, ports).map_err(|e| {
+                ctx.err(
+                    PlanErrorKind::InvalidValue,
+                    ctx.spec_field(field),
+                    e.to_string(),
+                )
+            })
         })
         .transpose()
 }
