@@ -290,3 +290,49 @@ fn an_init_with_a_claim_and_no_supervisor_follows_its_unreachable_policy() {
     assert_eq!(out.exit_code("late"), Some(1), "late gave up\n{out}");
     assert!(!out.events_of("late").contains(&"ran"), "{out}");
 }
+
+/// A registration no init will ever claim (here: the container's `runc create` failed, its
+/// root filesystem missing; also a container created and never started) is known to nobody
+/// but the state dir: no hook reports it. When its pod finishes, the supervisor removes it,
+/// and a claim of that pod's container that did run was used up already: the claims
+/// directory is empty afterwards.
+#[test]
+fn a_finished_pods_unclaimed_registrations_are_removed() {
+    if pod::skip("a_finished_pods_unclaimed_registrations_are_removed") {
+        return;
+    }
+    let running = pod("claim-leftover")
+        .add(app("app", "tlog ran"))
+        .add(app("broken", "tlog never").edit(|cfg| {
+            cfg["root"]["path"] = "/nonexistent-podinit-test-rootfs".into();
+        }))
+        .start(CreateOrder::Reverse);
+    let claims = running.state_dir().join("claims");
+    let pending = || {
+        std::fs::read_dir(&claims)
+            .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let done = support::eventually(Duration::from_secs(20), || {
+        running.status().is_some_and(|s| s["phase"] == "Succeeded")
+    });
+    let left = if done {
+        // Removed in the same step that finished the pod; a moment for that step to end.
+        support::eventually(Duration::from_secs(5), || pending().is_empty());
+        pending()
+    } else {
+        Vec::new()
+    };
+    let out = running.finish();
+    assert!(done, "the pod finished\n{out}");
+    assert_eq!(out.exit_code("app"), Some(0), "{out}");
+    assert!(
+        left.is_empty(),
+        "claims left after the pod finished: {left:?}\n{out}"
+    );
+    assert!(
+        supervisor_log(&out).contains("container broken")
+            && supervisor_log(&out).contains("never claimed its registration; removed"),
+        "{out}"
+    );
+}

@@ -21,7 +21,7 @@
 //! | is_sidecar_job | the same Job with `__IS_SIDECAR__` on a container declared after the app, no pod spec, restart policy and container set as annotations |
 //! | two_jobs_at_once | two Job pods with the same container names on one supervisor, containers interleaved |
 //! | three_jobs_in_a_row | three Job pods one after another on one supervisor |
-//! | kubelet_deletes_long_running_pod | StopContainer on every container at once: the app's TERM first, nothing restarts, codes 0 |
+//! | kubelet_deletes_long_running_pod | StopContainer on every container at once: the app's TERM first, nothing restarts, codes 0; also on the hookless front |
 //! | supervisor_killed_between_pods | the supervisor SIGKILLed and restarted between two Job pods |
 //! | sidecar_replaced_in_place | stop, remove and re-create the sidecar with a new command under a running app |
 //!
@@ -442,12 +442,14 @@ fn three_jobs_in_a_row() {
 /// A kubelet deleting a long-running pod (restartPolicy Always): StopContainer on every
 /// container at once. podinit still applies the teardown order (the app's SIGTERM first, the
 /// sidecar's after the app exited), nothing restarts, CRI reports 0 for both.
-#[test]
-fn kubelet_deletes_long_running_pod() {
-    let env = CriEnv::start("kubelet_deletes");
+#[rstest]
+#[case::hooks(cri::containerd::HANDLER)]
+#[case::hookless_front(cri::containerd::NO_HOOKS_HANDLER)]
+fn kubelet_deletes_long_running_pod(#[case] handler: &str) {
+    let env = CriEnv::start(&format!("kubelet_deletes-{handler}"));
     let (side, app) = (sidecar("started"), service_app());
     let spec = native_spec("Always", &side, &app);
-    let mut p = env.run_pod("svc", &[("io.podinit.pod-spec", &spec)]);
+    let mut p = env.run_pod_on(handler, "svc", &[("io.podinit.pod-spec", &spec)]);
     let mut ch = Checks::default();
     create_in_order(&mut ch, &mut p, Order::AppFirst, &side, &app);
     ch.check(p.wait_for("app started", START_TIMEOUT), || {

@@ -415,7 +415,21 @@ fn orphans_are_adopted_and_reaped_when_not_pid_1() {
 
 #[test]
 fn parent_death_signal_is_forwarded() {
-    let dir = tempdir("pdeathsig");
+    parent_death_signal_reaches_the_app(&[]);
+}
+
+/// A managed init sets `-p` too (the one bootstrap; it used to ignore it): here without a
+/// supervisor, so it gives up after 1 s, starts the app, and passes the signal on.
+#[test]
+fn a_managed_init_forwards_the_parent_death_signal_too() {
+    parent_death_signal_reaches_the_app(&[
+        ("PODINIT_SOCKET", "/nonexistent/podinit/init.sock"),
+        ("PODINIT_UNREACHABLE_TIMEOUT", "1"),
+    ]);
+}
+
+fn parent_death_signal_reaches_the_app(env: &[(&str, &str)]) {
+    let dir = tempdir(&format!("pdeathsig{}", env.len()));
     let ready = dir.join("ready");
     let got = dir.join("got");
     // sh starts podinit in the background, waits for the app's trap, and exits: the init gets
@@ -427,10 +441,12 @@ fn parent_death_signal_is_forwarded() {
         got = path(&got),
         ready = path(&ready)
     );
-    let out = run(
-        Command::new("sh").args(["-c", &script, support::PODINIT]),
-        T,
-    );
+    let mut sh = Command::new("sh");
+    sh.args(["-c", &script, support::PODINIT]);
+    for (k, v) in env {
+        sh.env(k, v);
+    }
+    let out = run(&mut sh, T);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         eventually(LINE, || std::fs::read_to_string(&got)

@@ -22,9 +22,9 @@
 //! dies at once, the runtime reports 137, and podinit records the container as ended without
 //! reporting (raw code 137).
 
-use super::container::{AgentStop, Container};
+use super::container::{AgentStop, Container, Life};
 use super::status::ContainerState;
-use super::{Action, Engine, TeardownCause, Time};
+use super::{Action, Engine, NoteKind, TeardownCause, Time};
 
 impl Engine {
     pub(super) fn on_agent_stop(
@@ -38,22 +38,20 @@ impl Engine {
             return;
         };
         let c = &mut self.containers[i];
-        if matches!(
-            c.state,
-            ContainerState::Terminated | ContainerState::Expected
-        ) {
+        if matches!(c.life, Life::Terminated | Life::Expected) {
             return; // nothing left to stop
         }
-        if c.state == ContainerState::Running && c.signaled_at.is_some() {
+        if let Some(run) = c.run().filter(|r| r.signaled.is_some()) {
             // Podinit stopped it already. What came back may be that very stop: sent as a real
             // signal to an init that was not connected (a restarted supervisor, an init still
             // reconnecting) and had reconnected when it arrived, so the init held it for us.
             // Say it again over the link; the init passes it on.
+            let ours = run.restart_after_stop().is_some();
             out.push(Action::Signal {
                 name: name.to_owned(),
                 signal,
             });
-            if c.stopping_for_restart {
+            if ours {
                 return; // our own stop for a restart, not the runtime's: it still restarts
             }
         }
@@ -69,6 +67,7 @@ impl Engine {
         self.note(
             now,
             Some(name),
+            NoteKind::RuntimeStop,
             format!("stop signal {signal} from the runtime"),
         );
         if self.teardown.is_some() {
@@ -85,21 +84,22 @@ impl Engine {
             self.note(
                 now,
                 None,
+                NoteKind::PodDeletedByRuntime,
                 "the runtime stopped every container of the pod: it is being deleted",
             );
             self.start_teardown(now, TeardownCause::Deleted, Some(left));
             return;
         }
-        match self.containers[i].state {
-            ContainerState::Waiting => self.end_never_started(now, i, out),
-            ContainerState::BackOff => {
+        match self.containers[i].life {
+            Life::Held(_) => self.end_never_started(now, i, out),
+            Life::BackOff(b) => {
                 let raw = self.containers[i].last_exit.map_or(0, |s| s.raw_code());
-                self.terminate(now, i, raw, out);
+                self.terminate(now, i, raw, b.exit_kill_at, out);
             }
-            ContainerState::Running if !self.containers[i].is_sidecar() => {
+            Life::Running(_) if !self.containers[i].is_sidecar() => {
                 self.stop_alone(i);
             }
-            // A sidecar waits for the window (`fire_agent_stop_windows`).
+            // A sidecar waits for the window (`end_agent_stop_window`).
             _ => {}
         }
     }
@@ -108,7 +108,7 @@ impl Engine {
     fn every_live_container_stopped(&self) -> bool {
         self.containers
             .iter()
-            .filter(|c| c.id.is_some() && c.state != ContainerState::Terminated)
+            .filter(|c| c.id.is_some() && c.state() != ContainerState::Terminated)
             .all(|c| c.agent_stop.is_some())
     }
 
@@ -121,34 +121,26 @@ impl Engine {
         };
         a.alone = true;
         let (deadline, signal) = (a.at + grace, a.signal);
-        self.begin_solo_stop(i, deadline, signal);
+        self.begin_solo_stop(i, deadline, signal, None);
     }
 
     /// The end of the window of a sidecar's stop that is still waiting to see whether the rest
     /// of the pod follows.
     pub(super) fn agent_stop_window_end(&self, c: &Container) -> Option<Time> {
         let a = c.agent_stop?;
-        (!a.alone && c.state == ContainerState::Running).then(|| a.at + self.cfg.agent_stop_window)
+        (!a.alone && c.state() == ContainerState::Running)
+            .then(|| a.at + self.cfg.agent_stop_window)
     }
 
-    pub(super) fn fire_agent_stop_windows(&mut self, now: Time) {
-        if self.teardown.is_some() {
-            return;
-        }
-        let due: Vec<usize> = (0..self.containers.len())
-            .filter(|&i| {
-                self.agent_stop_window_end(&self.containers[i])
-                    .is_some_and(|t| t <= now)
-            })
-            .collect();
-        for i in due {
-            self.stop_alone(i);
-            let name = self.containers[i].name.clone();
-            self.note(
-                now,
-                Some(&name),
-                "the rest of the pod was not stopped: stopping this container alone",
-            );
-        }
+    /// [`super::timers::Timer::AgentStopWindow`]: the rest of the pod did not follow.
+    pub(super) fn end_agent_stop_window(&mut self, now: Time, i: usize) {
+        self.stop_alone(i);
+        let name = self.containers[i].name.clone();
+        self.note(
+            now,
+            Some(&name),
+            NoteKind::StoppingAlone,
+            "the rest of the pod was not stopped: stopping this container alone",
+        );
     }
 }

@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use super::status::{ContainerState, Phase};
+use super::status::Phase;
 use super::{Engine, Time};
 use crate::plan::{Kind, StartSlot};
 
@@ -57,9 +57,7 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|p| p.kind != Kind::Init && p.counts_for_ready)
         });
-        let ready = counted
-            .clone()
-            .all(|c| c.ready && c.state == ContainerState::Running);
+        let ready = counted.clone().all(|c| c.ready());
         let completed = self.finished && self.final_phase() == Phase::Succeeded;
         let not_ready = if completed {
             "PodCompleted"

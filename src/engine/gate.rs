@@ -8,9 +8,9 @@
 //! spec) or unknown (name list only), so the gate holds whatever order the runtime creates the
 //! containers in. Pods that declare nothing get the settle rule (see `Config::settle`).
 
-use super::container::Container;
+use super::container::{Container, Held, Life, Run};
 use super::status::ContainerState;
-use super::{Action, Declares, Engine, Refusal, Registration, Time};
+use super::{Action, Declares, Engine, NoteKind, Reason, Refusal, Registration, Time};
 use crate::plan::{ContainerPlan, PodDeclaration, StartSlot};
 
 impl Engine {
@@ -44,7 +44,7 @@ impl Engine {
                         "ignored registration as {id}: it names a pod declaration the pod does not have"
                     ),
                 };
-                self.note(now, Some(&name), msg);
+                self.note(now, Some(&name), NoteKind::RegistrationRefused, msg);
                 return;
             }
         }
@@ -89,14 +89,18 @@ impl Engine {
         fresh.restart_count = restarts;
         fresh.id = Some(id.clone());
         fresh.plan = Some(plan);
-        fresh.state = ContainerState::Waiting;
-        fresh.reason = "Waiting at the start gate".into();
-        fresh.held_since = Some(now);
+        fresh.life = Life::Held(Held::since(now));
+        fresh.reason = Reason::HeldAtGate;
         self.containers[i] = fresh;
         self.last_registration = Some(now);
         self.started.get_or_insert(now);
         // During teardown the new container never starts: `advance_teardown` ends it.
-        self.note(now, Some(&name), format!("registered as {id}"));
+        self.note(
+            now,
+            Some(&name),
+            NoteKind::Registered,
+            format!("registered as {id}"),
+        );
     }
 
     /// Whether a registration would be taken, asked before the driver tracks or journals
@@ -156,7 +160,7 @@ impl Engine {
         let Some(mine) = self.containers[i].slot() else {
             return false;
         };
-        if self.containers[i].gate_forced {
+        if self.containers[i].gate_forced() {
             return true;
         }
         if self.settle_deadline().is_some_and(|t| now < t) {
@@ -187,24 +191,29 @@ impl Engine {
             other.slot().is_some_and(|s| s.key() == mine.key())
                 && other.plan.as_ref().is_some_and(|p| p.post_start.is_some())
                 && !other.start_returned
-                && other.state != ContainerState::Terminated
+                && other.state() != ContainerState::Terminated
         })
     }
 
     pub(super) fn open_gates(&mut self, now: Time, out: &mut Vec<Action>) {
         let ready: Vec<usize> = (0..self.containers.len())
             .filter(|&i| {
-                self.containers[i].state == ContainerState::Waiting && self.gate_open(i, now)
+                self.containers[i].state() == ContainerState::Waiting && self.gate_open(i, now)
             })
             .collect();
         for i in ready {
             let c = &mut self.containers[i];
-            c.state = ContainerState::Running;
+            c.life = Life::Running(Run::default());
             c.gate_released = true;
-            c.reason = "Starting".into();
+            c.reason = Reason::Starting;
             let name = c.name.clone();
             out.push(Action::ReleaseGate { name: name.clone() });
-            self.note(now, Some(&name), "start gate released");
+            self.note(
+                now,
+                Some(&name),
+                NoteKind::GateReleased,
+                "start gate released",
+            );
         }
     }
 }

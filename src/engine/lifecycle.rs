@@ -3,8 +3,13 @@
 
 use std::time::Duration;
 
+use super::container::{BackOff, Life, RestartAfter, RestartDue, Run};
 use super::status::ContainerState;
-use super::{Action, Engine, ExitDetails, ExitStatus, HandlerKind, ProbeKind, TeardownCause, Time};
+use super::timers::Timer;
+use super::{
+    Action, Engine, ExitDetails, ExitStatus, HandlerKind, NoteKind, ProbeKind, Reason,
+    TeardownCause, Time,
+};
 use crate::plan::restart::Verdict;
 use crate::plan::{Kind, RestartPolicy};
 
@@ -14,20 +19,24 @@ impl Engine {
             return;
         };
         let c = &mut self.containers[i];
-        if c.process_running {
+        let Life::Running(run) = &mut c.life else {
+            self.note(
+                now,
+                Some(name),
+                NoteKind::Ignored,
+                "ignored process start: not expected now",
+            );
+            return;
+        };
+        if run.process {
             return; // repeated after a reconnect: nothing new
         }
-        if c.state != ContainerState::Running {
-            self.note(now, Some(name), "ignored process start: not expected now");
-            return;
-        }
-        c.process_running = true;
-        c.exit_kill_at = None;
+        run.process = true;
         c.ran = true;
         c.started_at = Some(now);
-        c.reason = "Running".into();
+        c.reason = Reason::Running;
         c.message.clear();
-        self.note(now, Some(name), "process started");
+        self.note(now, Some(name), NoteKind::ProcessStarted, "process started");
         let c = &mut self.containers[i];
         let has_post_start = c.plan.as_ref().is_some_and(|p| p.post_start.is_some());
         if has_post_start {
@@ -38,34 +47,40 @@ impl Engine {
                 handler: HandlerKind::PostStart,
             });
         } else {
-            c.post_start_done = true;
+            if let Some(run) = c.run_mut() {
+                run.post_start_done = true;
+            }
             c.start_returned = true;
             self.after_post_start(now, i, out);
         }
     }
 
     fn after_post_start(&mut self, now: Time, i: usize, out: &mut Vec<Action>) {
+        let in_teardown = self.teardown.is_some();
         let c = &mut self.containers[i];
         let p = c.plan.as_ref();
         let has_probes = p.is_some_and(|p| {
             p.startup_probe.is_some() || p.readiness_probe.is_some() || p.liveness_probe.is_some()
         });
-        if has_probes && !c.probing && self.teardown.is_none() {
-            c.probing = true;
+        // Without a readiness probe a started container is ready (kubelet prober default).
+        let no_readiness = p.is_some_and(|p| p.readiness_probe.is_none());
+        let Life::Running(run) = &mut c.life else {
+            return;
+        };
+        if has_probes && !run.probing && !in_teardown {
+            run.probing = true;
             out.push(Action::StartProbes {
                 name: c.name.clone(),
             });
         }
-        // Without a readiness probe a started container is ready (kubelet prober default).
-        let no_readiness = p.is_some_and(|p| p.readiness_probe.is_none());
         if c.refresh_started() {
-            if c.started && no_readiness {
-                c.ready = true;
+            if let Some(run) = c.run_mut().filter(|r| r.started && no_readiness) {
+                run.ready = true;
                 c.refresh_started();
             }
             let name = c.name.clone();
-            if self.containers[i].started {
-                self.note(now, Some(&name), "started");
+            if self.containers[i].started() {
+                self.note(now, Some(&name), NoteKind::Started, "started");
             }
         }
     }
@@ -83,31 +98,50 @@ impl Engine {
         };
         match handler {
             HandlerKind::PostStart => {
-                if !self.containers[i].process_running || self.containers[i].post_start_done {
+                let Some(run) = self.containers[i].run_mut().filter(|r| r.process) else {
                     return;
+                };
+                if run.post_start_done {
+                    return;
+                }
+                if ok {
+                    run.post_start_done = true;
                 }
                 self.containers[i].start_returned = true;
                 if ok {
-                    self.containers[i].post_start_done = true;
                     self.after_post_start(now, i, out);
                 } else if self.teardown.is_some() {
                     // Nothing restarts in teardown, and the container's stop waits for its turn
                     // (a sidecar's for the apps): a stop for restart now would jump the order
                     // (issue 15 finding 6).
                     self.containers[i].message = "postStart hook failed".into();
-                    self.note(now, Some(name), "postStart failed during teardown");
+                    self.note(
+                        now,
+                        Some(name),
+                        NoteKind::PostStartFailed,
+                        "postStart failed during teardown",
+                    );
                 } else {
                     // kubelet: FailedPostStartHook → kill, then the restart policy decides.
                     self.containers[i].message = "postStart hook failed".into();
-                    self.note(now, Some(name), "postStart failed: stopping the container");
-                    self.stop_for_restart(now, i, None, out);
+                    self.note(
+                        now,
+                        Some(name),
+                        NoteKind::PostStartFailed,
+                        "postStart failed: stopping the container",
+                    );
+                    self.stop_for_restart(now, i, None, RestartAfter::Policy, out);
                 }
             }
             HandlerKind::PreStop => {
-                self.containers[i].pre_stop = super::container::PreStop::Done;
+                // A preStop result for a run that is over changes nothing.
+                if let Some(run) = self.containers[i].run_mut() {
+                    run.pre_stop = super::container::PreStop::Done;
+                }
                 self.note(
                     now,
                     Some(name),
+                    NoteKind::PreStopEnded,
                     if ok { "preStop done" } else { "preStop failed" },
                 );
             }
@@ -126,12 +160,12 @@ impl Engine {
             return;
         };
         let c = &self.containers[i];
-        if !c.process_running {
+        let Some(run) = c.run().filter(|r| r.process) else {
             return; // a late result from a process that is gone
-        }
+        };
         // A container being stopped (teardown, or a kill for a restart) is still probed for
         // readiness, as by the kubelet; a late startup or liveness result changes nothing.
-        let stopping = self.teardown.is_some() || c.signaled_at.is_some() || c.solo_stop.is_some();
+        let stopping = self.teardown.is_some() || run.stopping();
         if stopping && probe != ProbeKind::Readiness {
             return;
         }
@@ -139,7 +173,9 @@ impl Engine {
         let Some(plan) = plan else { return };
         match (probe, ok) {
             (ProbeKind::Startup, true) => {
-                self.containers[i].startup_ok = true;
+                if let Some(run) = self.containers[i].run_mut() {
+                    run.startup_ok = true;
+                }
                 self.after_post_start(now, i, out);
             }
             (ProbeKind::Startup, false) => {
@@ -147,20 +183,37 @@ impl Engine {
                 // kubelet: a startup failure kills and restarts, never fails the pod
                 // (k/k#120234, k/e#4880), with the probe's own grace where it has one.
                 self.containers[i].message = "startup probe failed".into();
-                self.note(now, Some(name), "startup probe failed: restarting");
+                self.note(
+                    now,
+                    Some(name),
+                    NoteKind::StartupProbeFailed,
+                    "startup probe failed: restarting",
+                );
                 let grace = plan
                     .startup_probe
                     .as_ref()
                     .and_then(|p| p.termination_grace_period_seconds);
-                self.stop_for_restart(now, i, grace.map(Duration::from_secs), out);
+                self.stop_for_restart(
+                    now,
+                    i,
+                    grace.map(Duration::from_secs),
+                    RestartAfter::Policy,
+                    out,
+                );
             }
             (ProbeKind::Readiness, ready) => {
                 let c = &mut self.containers[i];
-                if c.started && c.ready != ready {
-                    c.ready = ready;
+                let Some(run) = c.run_mut() else { return };
+                if run.started && run.ready != ready {
+                    run.ready = ready;
                     c.refresh_started();
                     let sidecar = c.is_sidecar();
-                    self.note(now, Some(name), if ready { "ready" } else { "not ready" });
+                    self.note(
+                        now,
+                        Some(name),
+                        NoteKind::ReadinessChanged,
+                        if ready { "ready" } else { "not ready" },
+                    );
                     if sidecar && !ready {
                         self.on_sidecar_lost(now, name, out);
                     }
@@ -169,12 +222,23 @@ impl Engine {
             (ProbeKind::Liveness, true) => {}
             (ProbeKind::Liveness, false) => {
                 self.containers[i].message = "liveness probe failed".into();
-                self.note(now, Some(name), "liveness probe failed: restarting");
+                self.note(
+                    now,
+                    Some(name),
+                    NoteKind::LivenessProbeFailed,
+                    "liveness probe failed: restarting",
+                );
                 let grace = plan
                     .liveness_probe
                     .as_ref()
                     .and_then(|p| p.termination_grace_period_seconds);
-                self.stop_for_restart(now, i, grace.map(Duration::from_secs), out);
+                self.stop_for_restart(
+                    now,
+                    i,
+                    grace.map(Duration::from_secs),
+                    RestartAfter::Policy,
+                    out,
+                );
             }
         }
     }
@@ -186,28 +250,28 @@ impl Engine {
         now: Time,
         i: usize,
         grace: Option<Duration>,
+        restart: RestartAfter,
         out: &mut Vec<Action>,
     ) {
         let grace = grace
             .unwrap_or_else(|| self.grace())
             .max(self.cfg.min_stop_timeout);
         let c = &mut self.containers[i];
-        if c.signaled_at.is_some() || c.solo_stop.is_some() {
-            return;
-        }
         let signal = c
             .plan
             .as_ref()
             .map_or(libc::SIGTERM, |p| p.stop_signal.number);
-        c.stopping_for_restart = true;
-        if c.probing {
-            c.probing = false;
+        let Some(run) = c.run_mut().filter(|r| !r.stopping()) else {
+            return;
+        };
+        if run.probing {
+            run.probing = false;
             out.push(Action::StopProbes {
                 name: c.name.clone(),
                 keep_readiness: true,
             });
         }
-        self.begin_solo_stop(i, now + grace, signal);
+        self.begin_solo_stop(i, now + grace, signal, Some(restart));
     }
 
     pub(super) fn on_exited(
@@ -221,14 +285,21 @@ impl Engine {
         let Some(i) = self.registered(now, name, "exit") else {
             return;
         };
-        if !matches!(self.containers[i].state, ContainerState::Running) {
-            self.note(
-                now,
-                Some(name),
-                "ignored exit: the container is not running",
-            );
-            return;
-        }
+        // The run ends here: its probes, handlers and stop go with it. Every way out below
+        // sets the container's next life (BackOff or Terminated).
+        let run = match std::mem::replace(&mut self.containers[i].life, Life::Terminated) {
+            Life::Running(run) => run,
+            other => {
+                self.containers[i].life = other;
+                self.note(
+                    now,
+                    Some(name),
+                    NoteKind::Ignored,
+                    "ignored exit: the container is not running",
+                );
+                return;
+            }
+        };
         let in_teardown = self.teardown.is_some();
         let raw = status.raw_code();
         // The init caps the message already; an engine fed from a journal or another init
@@ -248,26 +319,16 @@ impl Engine {
         let oom_killed = details.oom_killed;
         c.last_details = details;
         c.finished_at = Some(now);
-        c.process_running = false;
-        c.post_start_done = false;
-        c.startup_ok = false;
-        c.started = false;
-        c.ready = false;
-        c.signaled_at = None;
         // A stop under way ends here; what it left of its grace goes to the leftovers.
-        c.exit_kill_at = c.kill_at.or(c.solo_stop.map(|st| st.deadline));
-        c.kill_at = None;
-        c.killed = false;
-        let after_kill = c.stopping_for_restart;
-        c.stopping_for_restart = false;
-        let operator_restart =
-            std::mem::take(&mut c.operator_restart) | std::mem::take(&mut c.regate_restart);
-        c.solo_stop = None;
-        // A restarted process gets its own preStop when it is stopped.
-        c.pre_stop = super::container::PreStop::NotRun;
+        let exit_kill_at = run
+            .signaled
+            .map(|s| s.kill_at)
+            .or(run.solo_stop.map(|st| st.deadline));
+        let restart_after = run.restart_after_stop();
+        let after_kill = restart_after.is_some();
+        let operator_restart = restart_after == Some(RestartAfter::AtOnce);
         c.start_returned = true;
-        if c.probing {
-            c.probing = false;
+        if run.probing {
             out.push(Action::StopProbes {
                 name: name.to_owned(),
                 keep_readiness: false,
@@ -303,9 +364,9 @@ impl Engine {
         } else if oom_killed {
             how += " (the kernel's OOM killer killed a process of it)";
         }
-        self.note(now, Some(name), how);
+        self.note(now, Some(name), NoteKind::Exited, how);
         if in_teardown {
-            self.terminate(now, i, raw, out);
+            self.terminate(now, i, raw, exit_kill_at, out);
             return;
         }
         if let Some(a) = self.containers[i].agent_stop {
@@ -314,20 +375,27 @@ impl Engine {
             if c.message.is_empty() {
                 c.message = format!("stopped by the runtime with signal {}", a.signal);
             }
-            self.terminate(now, i, raw, out);
+            self.terminate(now, i, raw, exit_kill_at, out);
             return;
         }
         if operator_restart {
             // Asked for: at once, and not a crash (the backoff stays where it was).
             let c = &mut self.containers[i];
-            c.state = ContainerState::BackOff;
-            c.restart_at = Some(now);
-            c.reason = "Restarting".into();
-            self.note(now, Some(name), "restart in 0s (requested)");
+            c.life = Life::BackOff(BackOff {
+                restart: RestartDue::At(now),
+                exit_kill_at,
+            });
+            c.reason = Reason::Restarting;
+            self.note(
+                now,
+                Some(name),
+                NoteKind::RestartScheduled,
+                "restart in 0s (requested)",
+            );
             return;
         }
         if let Some(m) = matched {
-            self.note(now, Some(name), m);
+            self.note(now, Some(name), NoteKind::RestartRuleMatched, m);
         }
         let restarts = match kind {
             // An init container that succeeded is done, whatever its rules say (the kubelet
@@ -337,7 +405,7 @@ impl Engine {
                 false
             }
             Kind::Init if !verdict.restart => {
-                self.terminate(now, i, raw, out);
+                self.terminate(now, i, raw, exit_kill_at, out);
                 self.init_failed = true;
                 self.start_teardown(now, TeardownCause::InitFailed, None);
                 return;
@@ -345,7 +413,7 @@ impl Engine {
             _ => verdict.restart,
         };
         if !restarts {
-            self.terminate(now, i, raw, out);
+            self.terminate(now, i, raw, exit_kill_at, out);
             return;
         }
         let delay = {
@@ -353,19 +421,34 @@ impl Engine {
             self.containers[i].backoff.next(&cfg, now)
         };
         let c = &mut self.containers[i];
-        c.state = ContainerState::BackOff;
-        c.restart_at = Some(now + delay);
+        c.life = Life::BackOff(BackOff {
+            restart: RestartDue::At(now + delay),
+            exit_kill_at,
+        });
         c.reason = if delay.is_zero() {
-            "Restarting".into()
+            Reason::Restarting
         } else {
-            "CrashLoopBackOff".into()
+            Reason::CrashLoopBackOff
         };
-        self.note(now, Some(name), format!("restart in {}s", delay.as_secs()));
+        self.note(
+            now,
+            Some(name),
+            NoteKind::RestartScheduled,
+            format!("restart in {}s", delay.as_secs()),
+        );
     }
 
     /// The container is done for good: report its code and tell its init to exit.
-    pub(super) fn terminate(&mut self, now: Time, i: usize, raw: i32, out: &mut Vec<Action>) {
-        let leftover_grace = self.leftover_grace(now, i);
+    /// `stop_kill_at` is the SIGKILL deadline of the stop under way when its process exited.
+    pub(super) fn terminate(
+        &mut self,
+        now: Time,
+        i: usize,
+        raw: i32,
+        stop_kill_at: Option<Time>,
+        out: &mut Vec<Action>,
+    ) {
+        let leftover_grace = self.leftover_grace(now, stop_kill_at);
         let code = self.record_termination(now, i, raw);
         out.push(Action::Finish {
             name: self.containers[i].name.clone(),
@@ -378,12 +461,8 @@ impl Engine {
     /// between the stop signal and SIGKILL: the rest of the container's grace when a stop was
     /// under way, else the kubelet's minimum stop window (an app that ended by itself leaves
     /// its children the same short grace a stop would have).
-    pub(super) fn leftover_grace(&self, now: Time, i: usize) -> Duration {
-        let c = &self.containers[i];
-        let deadline = c
-            .kill_at
-            .or(c.exit_kill_at)
-            .or(self.teardown.as_ref().map(|t| t.deadline));
+    pub(super) fn leftover_grace(&self, now: Time, stop_kill_at: Option<Time>) -> Duration {
+        let deadline = stop_kill_at.or(self.teardown.as_ref().map(|t| t.deadline));
         match deadline {
             Some(kill_at) => kill_at.saturating_sub(now),
             None => self.cfg.min_stop_timeout,
@@ -395,15 +474,11 @@ impl Engine {
         let in_teardown = self.teardown.is_some();
         let c = &mut self.containers[i];
         let code = c.reported_code(raw, in_teardown);
-        c.state = ContainerState::Terminated;
+        c.life = Life::Terminated;
         c.exit_code = Some(code);
-        c.restart_at = None;
-        c.kill_at = None;
         c.start_returned = true;
         c.finished_at.get_or_insert(now);
-        c.reason = super::termination_reason(raw, code, c.last_details.oom_killed)
-            .as_str()
-            .into();
+        c.reason = super::termination_reason(raw, code, c.last_details.oom_killed).into();
         if code != raw && c.message.is_empty() {
             c.message = format!("exit code {raw} reported as {code}");
         }
@@ -425,7 +500,7 @@ impl Engine {
         if self.containers[i].gone || self.containers[i].id.is_none() {
             return;
         }
-        if self.containers[i].state != ContainerState::Terminated {
+        if self.containers[i].state() != ContainerState::Terminated {
             // Removed behind our back (runtime kill/delete): nothing can restart it in place.
             let raw = self.containers[i]
                 .last_exit
@@ -433,25 +508,26 @@ impl Engine {
             if self.containers[i].last_exit.is_none() && self.containers[i].ran {
                 self.containers[i].last_exit = Some(ExitStatus::Signal(libc::SIGKILL));
             }
-            if self.containers[i].process_running {
+            if self.containers[i].process_running() {
                 // What the init saw at an earlier exit is not about this run.
                 self.containers[i].last_details = ExitDetails::default();
             }
             self.containers[i].message =
                 "the container ended without reporting through podinit".into();
-            self.containers[i].process_running = false;
             // Its init is gone already: there is no one to tell, only the record to keep.
             self.record_termination(now, i, raw);
         }
         self.containers[i].gone = true;
-        self.note(now, Some(name), "gone");
+        self.note(now, Some(name), NoteKind::Gone, "gone");
     }
 
     pub(super) fn fire_restarts(&mut self, now: Time, out: &mut Vec<Action>) {
         for i in 0..self.containers.len() {
-            let c = &self.containers[i];
-            let due = c.restart_at.is_some_and(|t| t <= now) || c.held_for_sidecars;
-            if c.state != ContainerState::BackOff || !due {
+            let Life::BackOff(b) = self.containers[i].life else {
+                continue;
+            };
+            let held = b.restart == RestartDue::HeldForSidecars;
+            if !held && !self.is_due(Timer::Restart(i), now) {
                 continue;
             }
             // An app that needs sidecars restarts only once they are all up (`regate.rs`);
@@ -459,27 +535,28 @@ impl Engine {
             let missing = self.missing_sidecars(i);
             let c = &mut self.containers[i];
             if !missing.is_empty() {
-                c.restart_at = None;
-                c.reason = "WaitingForSidecar".into();
+                c.life = Life::BackOff(BackOff {
+                    restart: RestartDue::HeldForSidecars,
+                    ..b
+                });
+                c.reason = Reason::WaitingForSidecar;
                 c.message = format!(
                     "waiting for sidecar {} to be started and ready",
                     missing.join(", ")
                 );
-                if !std::mem::replace(&mut c.held_for_sidecars, true) {
+                if !held {
                     let name = c.name.clone();
                     let note = format!("restart held: {}", c.message);
-                    self.note(now, Some(&name), note);
+                    self.note(now, Some(&name), NoteKind::RestartHeld, note);
                 }
                 continue;
             }
-            c.held_for_sidecars = false;
-            c.state = ContainerState::Running;
-            c.restart_at = None;
+            c.life = Life::Running(Run::default());
             c.restart_count += 1;
-            c.reason = "Restarting".into();
+            c.reason = Reason::Restarting;
             let name = c.name.clone();
             out.push(Action::Restart { name: name.clone() });
-            self.note(now, Some(&name), "restarting");
+            self.note(now, Some(&name), NoteKind::Restarting, "restarting");
         }
     }
 
@@ -493,7 +570,7 @@ impl Engine {
         if apps.peek().is_none() {
             return;
         }
-        let apps_done = apps.all(|c| c.state == ContainerState::Terminated);
+        let apps_done = apps.all(|c| c.state() == ContainerState::Terminated);
         // A container known only by name may be an app still to come.
         let unknown_pending = self.containers.iter().any(|c| c.plan.is_none());
         // An app the runtime stopped is being replaced or deleted: the agent says which

@@ -2,13 +2,61 @@
 //! Drivers feed it [`Event`]s with the current time and carry out the [`Action`]s it returns; they
 //! ask [`Engine::poll_timeout`] when to call [`Engine::handle_timeout`] next.
 //!
+//! # The driver contract
+//!
+//! The supervisor (`src/supervisor/`) is the driver; a test is one too (`tests.rs`, on a fake
+//! clock). What the engine asks of it:
+//!
+//! - **Inputs.** [`Engine::handle_event`] for each thing that happened (a registration, a
+//!   report from a container's init, an operator's request, a stop), [`Engine::handle_timeout`]
+//!   when a deadline came. Each returns the actions that follow, and each is `#[must_use]`.
+//! - **Time.** `now` is one monotonic clock of the driver's choosing (the supervisor's
+//!   `CLOCK_MONOTONIC`), the same for every call, and does not go back: inputs are handed over
+//!   in the order they happened, an event and a timeout at different instants not interleaved
+//!   out of order. The engine keeps the latest `now` it saw; what it schedules counts from it.
+//! - **Timers.** After every input ask [`Engine::poll_timeout`] again (any input may set, move
+//!   or clear a deadline) and call [`Engine::handle_timeout`] once that time has come; `None`
+//!   means no wake-up at all until the next event. A call before the deadline fires nothing; a
+//!   late one fires everything due by its `now`, at that `now`. After `handle_timeout(now)` the
+//!   next deadline is `None` or after `now` (the sequence fuzz checks it), so a driver that
+//!   loops on it cannot spin. Every deadline is in one table (`timers.rs`).
+//! - **Actions.** Carry out every action, in order, before the next input:
+//!   - [`Action::ReleaseGate`], [`Action::Restart`]: let the container's init exec its process
+//!     (again), then report [`Event::ProcessStarted`] (or [`Event::ProcessExited`]);
+//!   - [`Action::RunHandler`]: run the handler, report [`Event::HandlerDone`] when it returns;
+//!   - [`Action::StartProbes`], [`Action::StopProbes`]: start or stop the init's prober; it
+//!     reports [`Event::ProbeResult`] on transitions only;
+//!   - [`Action::Teardown`]: hand the report to the init (before its preStop and its signal);
+//!   - [`Action::Signal`], [`Action::Kill`]: deliver to the container's process (the init passes
+//!     it on; SIGKILL takes everything left in it). A container whose init cannot be reached
+//!     gets it another way (the supervisor's pidfd fallback): the engine does not ask twice;
+//!   - [`Action::Finish`]: the init exits with `exit_code`; what is left in the container gets
+//!     the stop signal and `leftover_grace`, then SIGKILL. Nothing of that container follows;
+//!   - [`Action::StatusChanged`]: write the status (`Engine::status`) when convenient;
+//!   - [`Action::PodFinished`]: the pod is over, with its phase (once).
+//! - **Reports back.** [`Event::ProcessExited`] for every exit of a started process, and
+//!   [`Event::Gone`] once the container's init is gone (it exited, or the runtime deleted it):
+//!   the pod finishes only when every registered container is gone.
+//! - **Questions first.** [`Engine::check_registration`] before a registration is tracked or
+//!   journalled, [`Engine::check_operation`] before an operator's request: both are pure, and
+//!   the events re-check (a journal replays them without the question).
+//! - **Restarts of the driver.** The engine's state is a function of its inputs and their
+//!   times: journal each input with its `now` before handing it over, and rebuild a fresh engine
+//!   with [`Engine::replay`] in the same order. A replay fires the timers that fell due between
+//!   two inputs at their own deadlines and drops every action (they were carried out when the
+//!   inputs first came); the driver then finds out what became of the world (which inits are
+//!   still there, feeding [`Event::Gone`] for the others) and goes on.
+//!
 //! Where things happen:
+//! - a container's life (held, running with its probes, handlers and stop, back-off,
+//!   terminated): `container.rs`
 //! - the start gate (init sequence, sidecars first, launch priorities): `gate.rs`
 //! - exits, restarts and backoff: `lifecycle.rs`
 //! - teardown (preStop, who gets SIGTERM when, the shared grace budget, SIGKILL): `teardown.rs`
 //! - stops that come from the runtime (`runc kill`, CRI StopContainer): `agent_stop.rs`
 //! - one container stopped alone (probe kills, runtime stops): preStop first, `solo_stop.rs`
-//! - pod phase and status: `status.rs` and [`Engine::status`]
+//! - every deadline, for `poll_timeout` and `handle_timeout` alike: `timers.rs`
+//! - pod phase and status, reasons and the timeline's kinds: `status.rs` and [`Engine::status`]
 
 mod agent_stop;
 mod backoff;
@@ -30,6 +78,7 @@ mod teardown;
 mod teardown_report;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -42,7 +91,10 @@ pub use exit_reason::{
     MAX_TERMINATION_MESSAGE, TerminationReason, cap_message, termination_reason,
 };
 pub use operator_ops::{Operation, OperationRefused};
-pub use status::{ContainerState, ContainerStatus, Phase, PodStatus, TIMELINE_MAX, TimelineEntry};
+pub use status::{
+    ContainerState, ContainerStatus, NoteKind, Phase, PodStatus, Reason, TIMELINE_MAX,
+    TimelineEntry,
+};
 pub use teardown_report::{AppExit, TeardownReason, TeardownReport};
 
 use crate::plan::{ContainerPlan, Kind, PodDeclaration};
@@ -276,6 +328,19 @@ struct Teardown {
     forced: bool,
 }
 
+impl TeardownCause {
+    /// The pod's `reason` in the status while it ends so.
+    pub fn reason(self) -> &'static str {
+        match self {
+            TeardownCause::JobComplete => "JobComplete",
+            TeardownCause::InitFailed => "InitContainerFailed",
+            TeardownCause::Deleted => "Deleted",
+            TeardownCause::DeadlineExceeded => "DeadlineExceeded",
+            TeardownCause::StartTimeout => "StartTimeout",
+        }
+    }
+}
+
 /// What [`Engine::check_registration`] says about a registration it would take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
@@ -359,6 +424,8 @@ pub const MAX_GRACE: Duration = Duration::from_secs(crate::plan::MAX_SECONDS as 
 /// (still held at the gate when the pod ended). Sidecars report 0 like any stopped sidecar.
 pub const NEVER_STARTED_EXIT_CODE: i32 = 1;
 
+/// Cloned by the sequence fuzz, to try a timeout on a copy without disturbing the run.
+#[derive(Clone)]
 pub struct Engine {
     cfg: Config,
     containers: Vec<Container>,
@@ -404,6 +471,7 @@ impl Engine {
         }
     }
 
+    #[must_use = "the driver must carry out every action, in order"]
     pub fn handle_event(&mut self, now: Time, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
         self.now = self.now.max(now);
@@ -451,101 +519,28 @@ impl Engine {
     /// handled them when they came). The loop ends because every handled timeout leaves the
     /// next deadline ahead of it (issue 15 finding 1).
     pub fn replay(&mut self, t: Time, event: Event) {
+        // The actions were carried out when the inputs first came (that is what the journal
+        // records): a replay only rebuilds the state.
         while let Some(due) = self.poll_timeout().filter(|d| *d <= t) {
-            self.handle_timeout(due);
+            let _ = self.handle_timeout(due);
         }
-        self.handle_event(t, event);
+        let _ = self.handle_event(t, event);
     }
 
+    #[must_use = "the driver must carry out every action, in order"]
     pub fn handle_timeout(&mut self, now: Time) -> Vec<Action> {
         let mut out = Vec::new();
         self.now = self.now.max(now);
-        self.fire_kills(now, &mut out);
-        self.fire_agent_stop_windows(now);
-        if self.teardown.is_none() && self.active_deadline().is_some_and(|t| t <= now) {
-            self.start_teardown(now, TeardownCause::DeadlineExceeded, None);
-        }
-        if self.teardown.is_none() {
-            self.fire_start_timeouts(now);
-        }
+        self.fire_due(now, &mut out);
         self.reconcile(now, &mut out);
         out
     }
 
-    /// When the engine next needs [`Engine::handle_timeout`], if ever. Nothing pending = `None`:
-    /// an idle pod causes no wake-ups.
+    /// When the engine next needs [`Engine::handle_timeout`], if ever: the earliest deadline of
+    /// the timer table (`timers.rs`). Nothing pending = `None`: an idle pod causes no wake-ups.
+    #[must_use = "the driver must call handle_timeout at this time"]
     pub fn poll_timeout(&self) -> Option<Time> {
-        let mut next: Option<Time> = None;
-        let mut consider = |t: Time| next = Some(next.map_or(t, |n| n.min(t)));
-        for c in &self.containers {
-            // Only a running container is killed: a kill deadline left on one the runtime
-            // removed must not wake the loop (issue 15 finding 2).
-            if let Some(t) = c
-                .kill_at
-                .filter(|_| !c.killed && c.state == ContainerState::Running)
-            {
-                consider(t);
-            }
-            if self.teardown.is_none() && c.state == ContainerState::BackOff {
-                if let Some(t) = c.restart_at {
-                    consider(t);
-                }
-            }
-            if self.teardown.is_none() {
-                if let Some(t) = self.agent_stop_window_end(c) {
-                    consider(t);
-                }
-            }
-        }
-        if self.teardown.is_none() {
-            for i in 0..self.containers.len() {
-                if let Some(t) = self.solo_stop_due(i) {
-                    consider(t);
-                }
-            }
-            if let Some(t) = self.active_deadline() {
-                consider(t);
-            }
-            for i in 0..self.containers.len() {
-                if let Some(t) = self.start_wait_due(i) {
-                    consider(t);
-                }
-            }
-        }
-        if let Some(td) = &self.teardown {
-            let awaiting_creation = self
-                .containers
-                .iter()
-                .any(|c| c.state == ContainerState::Expected);
-            // Once the deadline passed, what it ends was done at that timeout; a container the
-            // agent still has to create is then waited for by events only (issue 15 finding 1).
-            if awaiting_creation && !self.finished && td.deadline > self.now {
-                consider(td.deadline);
-            }
-            // The end of a preStop's time, or of the wait for a turn under the shared budget.
-            // One already passed was acted on when it came; after it, a stage waits for the
-            // exits of the one before it, never for the clock.
-            for i in 0..self.containers.len() {
-                let c = &self.containers[i];
-                if c.state == ContainerState::Running && c.signaled_at.is_none() {
-                    let t = self.stop_deadline(td, i);
-                    if t > self.now {
-                        consider(t);
-                    }
-                }
-            }
-        } else if let Some(t) = self.settle_deadline().filter(|t| *t > self.now) {
-            // Only while the settle time is ahead: once it has passed, a held gate waits for
-            // events, never for the clock.
-            if self
-                .containers
-                .iter()
-                .any(|c| c.state == ContainerState::Waiting)
-            {
-                consider(t);
-            }
-        }
-        next
+        self.deadlines().map(|(t, _)| t).min()
     }
 
     /// The plan the engine holds for a container (what its init needs to run it).
@@ -583,13 +578,7 @@ impl Engine {
         let (reason, message) = match &self.teardown {
             None => (String::new(), String::new()),
             Some(td) => {
-                let reason = match td.cause {
-                    TeardownCause::JobComplete => "JobComplete",
-                    TeardownCause::InitFailed => "InitContainerFailed",
-                    TeardownCause::Deleted => "Deleted",
-                    TeardownCause::DeadlineExceeded => "DeadlineExceeded",
-                    TeardownCause::StartTimeout => "StartTimeout",
-                };
+                let reason = td.cause.reason();
                 let budget = td.deadline.saturating_sub(td.started).as_secs();
                 let budget = format!("teardown with a grace budget of {budget}s");
                 let message = match &self.start_timeout_failure {
@@ -609,13 +598,20 @@ impl Engine {
         }
     }
 
-    fn note(&mut self, now: Time, container: Option<&str>, event: impl Into<String>) {
+    fn note(
+        &mut self,
+        now: Time,
+        container: Option<&str>,
+        kind: NoteKind,
+        event: impl Into<String>,
+    ) {
         if self.timeline.len() == TIMELINE_MAX {
             self.timeline.pop_front();
         }
         self.timeline.push_back(TimelineEntry {
             at: now,
             container: container.map(str::to_owned),
+            kind,
             event: event.into(),
         });
         self.dirty = true;
@@ -634,6 +630,7 @@ impl Engine {
                 self.note(
                     now,
                     Some(name),
+                    NoteKind::Ignored,
                     format!("ignored {what}: no such registered container"),
                 );
                 None
@@ -663,7 +660,7 @@ impl Engine {
         self.containers
             .iter()
             .filter(|c| c.id.is_some())
-            .all(|c| c.state == ContainerState::Terminated)
+            .all(|c| c.state() == ContainerState::Terminated)
     }
 
     /// Pod phase from app containers only (kubelet `getPhase`; sidecar codes never count).

@@ -14,8 +14,8 @@
 
 use std::fmt;
 
-use super::status::ContainerState;
-use super::{Action, Engine, Time};
+use super::container::{BackOff, Life, RestartAfter, RestartDue};
+use super::{Action, Engine, NoteKind, Time};
 
 /// What an operator asked for one container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,17 +109,15 @@ impl Engine {
         if c.id.is_none() {
             return Err(OperationRefused::NotCreated { name });
         }
-        match c.state {
-            ContainerState::Terminated => Err(OperationRefused::Finished {
+        match &c.life {
+            Life::Terminated => Err(OperationRefused::Finished {
                 name,
                 exit_code: c.exit_code,
             }),
-            ContainerState::BackOff if op == Operation::Restart => Ok(()),
-            ContainerState::Running if c.process_running => {
-                let stopping = c.signaled_at.is_some()
-                    || c.solo_stop.is_some()
-                    || c.agent_stop.is_some()
-                    || c.operator_restart;
+            Life::BackOff(_) if op == Operation::Restart => Ok(()),
+            Life::Running(run) if run.process => {
+                // A restart podinit stops it for is a solo stop too.
+                let stopping = run.stopping() || c.agent_stop.is_some();
                 if stopping && op == Operation::Restart {
                     Err(OperationRefused::Stopping { name })
                 } else {
@@ -132,20 +130,37 @@ impl Engine {
 
     pub(super) fn on_restart_requested(&mut self, now: Time, name: &str, out: &mut Vec<Action>) {
         if let Err(why) = self.check_operation(name, Operation::Restart) {
-            self.note(now, Some(name), format!("ignored restart request: {why}"));
+            self.note(
+                now,
+                Some(name),
+                NoteKind::Ignored,
+                format!("ignored restart request: {why}"),
+            );
             return;
         }
         let Some(i) = self.find(name) else { return };
-        if self.containers[i].state == ContainerState::BackOff {
+        if let Life::BackOff(b) = &mut self.containers[i].life {
             // Its backoff is cut short; `fire_restarts` starts it in this same step.
-            self.containers[i].restart_at = Some(now);
-            self.note(now, Some(name), "restart requested: starting it now");
+            *b = BackOff {
+                restart: RestartDue::At(now),
+                ..*b
+            };
+            self.note(
+                now,
+                Some(name),
+                NoteKind::RestartRequested,
+                "restart requested: starting it now",
+            );
             return;
         }
-        self.containers[i].operator_restart = true;
         self.containers[i].message = "restart requested (podinit restart)".into();
-        self.note(now, Some(name), "restart requested: stopping it");
-        self.stop_for_restart(now, i, None, out);
+        self.note(
+            now,
+            Some(name),
+            NoteKind::RestartRequested,
+            "restart requested: stopping it",
+        );
+        self.stop_for_restart(now, i, None, RestartAfter::AtOnce, out);
     }
 
     pub(super) fn on_signal_requested(
@@ -156,13 +171,23 @@ impl Engine {
         out: &mut Vec<Action>,
     ) {
         if let Err(why) = self.check_operation(name, Operation::Signal(signal)) {
-            self.note(now, Some(name), format!("ignored signal request: {why}"));
+            self.note(
+                now,
+                Some(name),
+                NoteKind::Ignored,
+                format!("ignored signal request: {why}"),
+            );
             return;
         }
         out.push(Action::Signal {
             name: name.to_owned(),
             signal,
         });
-        self.note(now, Some(name), format!("signal {signal} (podinit signal)"));
+        self.note(
+            now,
+            Some(name),
+            NoteKind::SignalRequested,
+            format!("signal {signal} (podinit signal)"),
+        );
     }
 }

@@ -6,21 +6,17 @@
 //! every sidecar it needs is started and ready again (`fire_restarts` asks
 //! [`Engine::missing_sidecars`]). Nothing of this applies in teardown, when nothing restarts.
 
-use super::status::ContainerState;
-use super::{Action, Engine, Time};
+use super::container::RestartAfter;
+use super::{Action, Engine, NoteKind, Time};
 use crate::plan::{Kind, SidecarLoss};
 
 impl Engine {
     /// Sidecar `name` runs, has started and is ready, and is not being stopped.
     fn sidecar_up(&self, name: &str) -> bool {
         self.find(name).is_some_and(|i| {
-            let c = &self.containers[i];
-            c.state == ContainerState::Running
-                && c.process_running
-                && c.started
-                && c.ready
-                && c.signaled_at.is_none()
-                && c.solo_stop.is_none()
+            self.containers[i]
+                .run()
+                .is_some_and(|r| r.process && r.started && r.ready && !r.stopping())
         })
     }
 
@@ -54,25 +50,21 @@ impl Engine {
                 .is_some_and(|n| {
                     n.on_loss == SidecarLoss::Restart && n.sidecars.iter().any(|s| s == sidecar)
                 });
+            // A restart podinit stops it for (operator, or an earlier loss) is a solo stop too.
             let stoppable = c.kind() == Some(Kind::App)
-                && c.state == ContainerState::Running
-                && c.process_running
-                && c.signaled_at.is_none()
-                && c.solo_stop.is_none()
-                && c.agent_stop.is_none()
-                && !c.operator_restart
-                && !c.regate_restart;
+                && c.run().is_some_and(|r| r.process && !r.stopping())
+                && c.agent_stop.is_none();
             if needs && stoppable {
                 let name = c.name.clone();
                 let c = &mut self.containers[i];
-                c.regate_restart = true;
                 c.message = format!("sidecar {sidecar} it needs was lost");
                 self.note(
                     now,
                     Some(&name),
+                    NoteKind::SidecarLost,
                     format!("sidecar {sidecar} lost: stopping it until {sidecar} is back"),
                 );
-                self.stop_for_restart(now, i, None, out);
+                self.stop_for_restart(now, i, None, RestartAfter::AtOnce, out);
             }
         }
     }

@@ -4,9 +4,20 @@
 //! random step a fresh engine is rebuilt from the inputs so far, as a restarted supervisor does
 //! from its journal (`Engine::replay`), and must hold the same state.
 //!
+//! The invariants, after every input (event or timeout):
+//! - every action names a container the pod knows;
+//! - nothing names a container incarnation after its `Finish` (so one `Finish` at most);
+//! - no `Restart` in teardown;
+//! - in teardown, a sidecar's stop signal only once every app exited, unless the stop is
+//!   forced or the budget is used up (a signal the input asked for aside);
+//! - the pod finishes once, and Succeeded only if every app exited 0;
+//! - after `handle_timeout(t)`, for a `t` at a deadline or any other time, the next deadline is
+//!   none or after `t`.
+//!
 //! Deterministic: `PODINIT_FUZZ_SEED=N` replays one seed (printed on failure), else a fixed
 //! range; `PODINIT_FUZZ_SEQUENCES` sets how many (default 400, a second or so).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::json;
@@ -172,55 +183,45 @@ fn random_event(
     }
 }
 
-/// Advance the clock to `to`, handling every timer at its own deadline (as the replay does).
-fn advance(engine: &mut Engine, now: &mut Time, to: Time, seed: u64, step: usize) {
-    let mut fired = 0;
-    while let Some(due) = engine.poll_timeout().filter(|d| *d <= to) {
-        let due = due.max(*now);
-        engine.handle_timeout(due);
-        *now = due;
-        fired += 1;
-        let next = engine.poll_timeout();
-        assert!(
-            next.is_none_or(|n| n > due),
-            "seed {seed} step {step}: after the timeout at {due:?} the next deadline {next:?} is not ahead"
-        );
-        assert!(fired < 10_000, "seed {seed} step {step}: unbounded timers");
-    }
-    *now = (*now).max(to);
+/// What the actions so far said, for the invariants that span steps.
+#[derive(Default)]
+struct Watch {
+    /// Ids of the container incarnations that got their `Finish`.
+    finished: HashSet<String>,
+    pod_finished: bool,
 }
 
-fn run_sequence(seed: u64) {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let decl = declarations(seed % 6);
-    let mut engine = Engine::new(Config::default());
-    let mut now = Time::ZERO;
-    let mut inputs: Vec<(Time, Event)> = Vec::new();
-    let steps = 20 + rng.below64(60) as usize;
-    let replay_at = rng.below64(steps as u64) as usize;
-    for step in 0..steps {
-        if rng.below64(3) == 0 {
-            // Nanosecond steps too: the journal keeps them (finding 7).
-            let by = match rng.below64(3) {
-                0 => Duration::from_nanos(rng.below64(2_000_000)),
-                1 => Duration::from_millis(rng.below64(3_000)),
-                _ => Duration::from_secs(rng.below64(400)),
-            };
-            let to = now + by;
-            advance(&mut engine, &mut now, to, seed, step);
-            continue;
-        }
-        let event = random_event(&mut rng, &decl, step as u64);
-        let in_teardown = !engine.status().reason.is_empty();
-        inputs.push((now, event.clone()));
-        let actions = engine.handle_event(now, event);
-        let known: Vec<String> = engine
-            .status()
-            .containers
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
-        for a in &actions {
+impl Watch {
+    /// The actions of one input, checked against what came before; `in_teardown` is whether
+    /// the pod was being torn down before the input.
+    /// `asked` is whether the input could ask for a signal itself (`podinit signal`, a stop
+    /// from the runtime that the engine says again over the link).
+    fn check(
+        &mut self,
+        engine: &Engine,
+        now: Time,
+        in_teardown: bool,
+        asked: bool,
+        actions: &[Action],
+        at: &str,
+    ) {
+        let status = engine.status();
+        for a in actions {
+            if let (Action::Signal { name, .. }, Some(td), false) = (a, &engine.teardown, asked) {
+                // Teardown: a sidecar's stop signal waits until every app exited, unless the
+                // stop is forced or the whole budget is used up.
+                let sidecar = engine
+                    .find(name)
+                    .is_some_and(|i| engine.containers[i].is_sidecar());
+                let app_running = engine.containers.iter().any(|c| {
+                    c.kind() == Some(crate::plan::Kind::App) && c.state() == ContainerState::Running
+                });
+                assert!(
+                    !(sidecar && app_running && !td.forced && now < td.deadline),
+                    "{at}: {a:?} while an app runs, before the end of the budget: {:?}",
+                    status.containers
+                );
+            }
             let name = match a {
                 Action::ReleaseGate { name }
                 | Action::Restart { name }
@@ -234,16 +235,133 @@ fn run_sequence(seed: u64) {
                 Action::StatusChanged | Action::PodFinished { .. } => None,
             };
             if let Some(n) = name {
+                let c = status.containers.iter().find(|c| &c.name == n);
+                let Some(c) = c else {
+                    panic!("{at}: {a:?} for an unknown container")
+                };
+                // An incarnation is done at its Finish: its init exits, nothing may follow.
+                let id = c.id.clone().unwrap_or_default();
                 assert!(
-                    known.contains(n),
-                    "seed {seed} step {step}: {a:?} for an unknown container"
+                    !self.finished.contains(&id),
+                    "{at}: {a:?} after the Finish of {n} ({id})"
                 );
+                if matches!(a, Action::Finish { .. }) {
+                    self.finished.insert(id);
+                }
             }
             assert!(
                 !(in_teardown && matches!(a, Action::Restart { .. })),
-                "seed {seed} step {step}: {a:?} during teardown"
+                "{at}: {a:?} during teardown"
             );
+            if let Action::PodFinished { phase } = a {
+                assert!(!self.pod_finished, "{at}: the pod finished twice");
+                self.pod_finished = true;
+                // Succeeded only if every app exited 0 (kubelet `getPhase`).
+                let apps_ok = status
+                    .containers
+                    .iter()
+                    .filter(|c| c.kind == Some(crate::plan::Kind::App))
+                    .all(|c| c.exit_code == Some(0));
+                assert!(
+                    *phase != Phase::Succeeded || apps_ok,
+                    "{at}: Succeeded with an app that did not exit 0: {:?}",
+                    status.containers
+                );
+            }
         }
+    }
+}
+
+/// Advance the clock to `to`, handling every timer at its own deadline (as the replay does).
+fn advance(
+    engine: &mut Engine,
+    watch: &mut Watch,
+    now: &mut Time,
+    to: Time,
+    seed: u64,
+    step: usize,
+) {
+    let mut fired = 0;
+    while let Some(due) = engine.poll_timeout().filter(|d| *d <= to) {
+        let due = due.max(*now);
+        let in_teardown = !engine.status().reason.is_empty();
+        let actions = engine.handle_timeout(due);
+        let at = format!("seed {seed} step {step} timeout {due:?}");
+        watch.check(engine, due, in_teardown, false, &actions, &at);
+        *now = due;
+        fired += 1;
+        let next = engine.poll_timeout();
+        assert!(
+            next.is_none_or(|n| n > due),
+            "seed {seed} step {step}: after the timeout at {due:?} the next deadline {next:?} is not ahead"
+        );
+        assert!(fired < 10_000, "seed {seed} step {step}: unbounded timers");
+    }
+    *now = (*now).max(to);
+}
+
+/// A driver calls `handle_timeout` when it wakes, which may be at any time, late or early:
+/// after `handle_timeout(t)` the next deadline is none or after `t` (else the driver would spin
+/// or sleep past a due timer). Tried on copies, at the clock and a little after it, so the run
+/// itself (and its replay) keeps firing timers at their own deadlines.
+fn late_timeouts_leave_the_next_deadline_ahead(engine: &Engine, now: Time, seed: u64, step: usize) {
+    // Its own stream: the sequence a seed makes stays what it was without these checks.
+    let rng = &mut Rng(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ (step as u64) | 1);
+    let late = [
+        Duration::from_nanos(rng.below64(1_000_000)),
+        Duration::from_millis(rng.below64(5_000)),
+    ];
+    for t in [now, now + late[0], now + late[1]] {
+        let mut copy = engine.clone();
+        let _ = copy.handle_timeout(t);
+        let next = copy.poll_timeout();
+        assert!(
+            next.is_none_or(|n| n > t),
+            "seed {seed} step {step}: after handle_timeout({t:?}) the next deadline {next:?} is not ahead: {:?}",
+            copy.deadlines().collect::<Vec<_>>()
+        );
+    }
+}
+
+fn run_sequence(seed: u64) {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let decl = declarations(seed % 6);
+    let mut engine = Engine::new(Config::default());
+    let mut now = Time::ZERO;
+    let mut inputs: Vec<(Time, Event)> = Vec::new();
+    let mut watch = Watch::default();
+    let steps = 20 + rng.below64(60) as usize;
+    let replay_at = rng.below64(steps as u64) as usize;
+    for step in 0..steps {
+        if rng.below64(3) == 0 {
+            // Nanosecond steps too: the journal keeps them (finding 7).
+            let by = match rng.below64(3) {
+                0 => Duration::from_nanos(rng.below64(2_000_000)),
+                1 => Duration::from_millis(rng.below64(3_000)),
+                _ => Duration::from_secs(rng.below64(400)),
+            };
+            let to = now + by;
+            advance(&mut engine, &mut watch, &mut now, to, seed, step);
+            late_timeouts_leave_the_next_deadline_ahead(&engine, now, seed, step);
+            continue;
+        }
+        let event = random_event(&mut rng, &decl, step as u64);
+        let in_teardown = !engine.status().reason.is_empty();
+        let asked = matches!(
+            event,
+            Event::SignalRequested { .. } | Event::AgentStop { .. }
+        );
+        inputs.push((now, event.clone()));
+        let actions = engine.handle_event(now, event);
+        late_timeouts_leave_the_next_deadline_ahead(&engine, now, seed, step);
+        watch.check(
+            &engine,
+            now,
+            in_teardown,
+            asked,
+            &actions,
+            &format!("seed {seed} step {step}"),
+        );
         if step == replay_at {
             // The supervisor is SIGKILLed here and started again from its journal.
             // Through the journal's encoding: what a restarted supervisor reads back.

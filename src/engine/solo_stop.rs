@@ -5,47 +5,75 @@
 //! signal). Teardown has its own order and budget (`teardown.rs`); a teardown that starts while a
 //! solo stop runs takes it over.
 
-use super::container::{PreStop, SoloStop};
-use super::status::ContainerState;
-use super::{Action, Engine, Time};
+use super::container::{Life, PreStop, RestartAfter, Signaled, SoloStop};
+use super::timers::Timer;
+use super::{Action, Engine, NoteKind, Time};
 
 impl Engine {
-    /// Start stopping container `i` alone: the signal `signal`, SIGKILL after `deadline`.
-    pub(super) fn begin_solo_stop(&mut self, i: usize, deadline: Time, signal: i32) {
-        let c = &mut self.containers[i];
-        if c.solo_stop.is_none() && c.signaled_at.is_none() {
-            c.solo_stop = Some(SoloStop { deadline, signal });
+    /// Start stopping container `i` alone: the signal `signal`, SIGKILL after `deadline`;
+    /// `restart` says how its exit restarts it when podinit stops it for a restart.
+    pub(super) fn begin_solo_stop(
+        &mut self,
+        i: usize,
+        deadline: Time,
+        signal: i32,
+        restart: Option<RestartAfter>,
+    ) {
+        if let Some(run) = self.containers[i].run_mut().filter(|r| !r.stopping()) {
+            run.solo_stop = Some(SoloStop {
+                deadline,
+                signal,
+                restart,
+            });
         }
     }
 
     /// The end of a preStop's share of the grace, while it runs.
     pub(super) fn solo_stop_due(&self, i: usize) -> Option<Time> {
-        let c = &self.containers[i];
-        let s = c.solo_stop?;
-        let waiting = c.state == ContainerState::Running
-            && c.signaled_at.is_none()
-            && c.pre_stop == PreStop::Running;
+        let run = self.containers[i].run()?;
+        let s = run.solo_stop?;
+        let waiting = run.signaled.is_none() && run.pre_stop == PreStop::Running;
         waiting.then_some(s.deadline)
     }
 
     pub(super) fn advance_solo_stops(&mut self, now: Time, out: &mut Vec<Action>) {
         let floor = self.cfg.min_stop_timeout;
         for i in 0..self.containers.len() {
-            let c = &mut self.containers[i];
-            let Some(stop) = c.solo_stop else { continue };
-            if c.state != ContainerState::Running || c.signaled_at.is_some() {
+            let Some(run) = self.containers[i].run() else {
+                continue;
+            };
+            let Some(stop) = run.solo_stop else { continue };
+            if run.signaled.is_some() {
                 continue;
             }
             if self.begin_stop(i, true, out) {
                 let name = self.containers[i].name.clone();
-                self.note(now, Some(&name), "preStop before the stop signal");
-                continue;
+                self.note(
+                    now,
+                    Some(&name),
+                    NoteKind::PreStopStarted,
+                    "preStop before the stop signal",
+                );
+                // A late timeout (the runtime's stop window ended long before it) may start
+                // the preStop with its time already over: the signal goes now, not at a
+                // wake-up in the past (after `handle_timeout(now)` no deadline is due).
+                if !self.is_due(Timer::SoloPreStop(i), now) {
+                    continue;
+                }
             }
+            // After `begin_stop` the preStop runs (until its timer) or is over.
+            let pre_stop_over = self.is_due(Timer::SoloPreStop(i), now);
             let c = &mut self.containers[i];
-            if c.pre_stop == PreStop::Done || now >= stop.deadline {
+            let Life::Running(run) = &mut c.life else {
+                continue;
+            };
+            if run.pre_stop == PreStop::Done || pre_stop_over {
                 let kill_at = stop.deadline.max(now + floor);
-                c.signaled_at = Some(now);
-                c.kill_at = Some(kill_at);
+                run.signaled = Some(Signaled {
+                    at: now,
+                    kill_at,
+                    killed: false,
+                });
                 let name = c.name.clone();
                 out.push(Action::Signal {
                     name: name.clone(),
@@ -54,6 +82,7 @@ impl Engine {
                 self.note(
                     now,
                     Some(&name),
+                    NoteKind::StopSignal,
                     format!(
                         "signal {}, SIGKILL in {}ms",
                         stop.signal,

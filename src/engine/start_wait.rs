@@ -4,9 +4,9 @@
 //! long, the pod fails (`StartTimeout`), the container starts anyway, or it keeps waiting with
 //! the deadline's passing on record.
 
-use super::container::Container;
+use super::container::{Container, Life};
 use super::status::ContainerState;
-use super::{Engine, TeardownCause, Time};
+use super::{Engine, NoteKind, TeardownCause, Time};
 use crate::plan::start_wait::{OnStartTimeout, format_millis};
 use crate::plan::{GateOn, Kind};
 
@@ -46,7 +46,7 @@ impl Engine {
             o.slot().is_some_and(|s| s.key() == mine.key())
                 && o.plan.as_ref().is_some_and(|p| p.post_start.is_some())
                 && !o.start_returned
-                && o.state != ContainerState::Terminated
+                && o.state() != ContainerState::Terminated
         });
         post_start.map(|o| {
             format!(
@@ -60,7 +60,7 @@ impl Engine {
 
     fn describe_blocker(&self, j: usize, now: Time, depth: usize) -> String {
         let o = &self.containers[j];
-        let state = match o.state {
+        let state = match o.state() {
             ContainerState::Expected if o.plan.is_none() => {
                 "not created yet (declared by name only)".to_owned()
             }
@@ -93,56 +93,56 @@ impl Engine {
     /// When container `i`'s start-wait deadline falls, if it has one still to come.
     pub(super) fn start_wait_due(&self, i: usize) -> Option<Time> {
         let c = &self.containers[i];
-        if self.teardown.is_some() || c.state != ContainerState::Waiting || c.start_wait_passed {
+        let held = c.held()?;
+        if self.teardown.is_some() || held.start_wait_passed {
             return None;
         }
         let t = c.plan.as_ref()?.start_timeout.as_ref()?;
-        Some(c.held_since? + std::time::Duration::from_millis(t.millis))
+        Some(held.since + std::time::Duration::from_millis(t.millis))
     }
 
-    /// Held containers whose deadline has come: the declared outcome.
-    pub(super) fn fire_start_timeouts(&mut self, now: Time) {
-        for i in 0..self.containers.len() {
-            if self.start_wait_due(i).is_none_or(|t| t > now) {
-                continue;
-            }
-            self.containers[i].start_wait_passed = true;
-            // The gate opens at this very time anyway: nothing held it past the deadline.
-            let Some(blocker) = self.gate_blocker(i, now) else {
-                continue;
-            };
-            let c = &self.containers[i];
-            let Some(t) = c.plan.as_ref().and_then(|p| p.start_timeout.clone()) else {
-                continue;
-            };
-            let name = c.name.clone();
-            let waited = format_millis(t.millis);
-            match t.on_timeout {
-                OnStartTimeout::Wait => self.note(
+    /// [`super::timers::Timer::StartWait`]: held container `i`'s deadline has come, the
+    /// declared outcome.
+    pub(super) fn fire_start_wait(&mut self, now: Time, i: usize) {
+        if let Life::Held(h) = &mut self.containers[i].life {
+            h.start_wait_passed = true;
+        }
+        // The gate opens at this very time anyway: nothing held it past the deadline.
+        let Some(blocker) = self.gate_blocker(i, now) else {
+            return;
+        };
+        let c = &self.containers[i];
+        let Some(t) = c.plan.as_ref().and_then(|p| p.start_timeout.clone()) else {
+            return;
+        };
+        let name = c.name.clone();
+        let waited = format_millis(t.millis);
+        match t.on_timeout {
+            OnStartTimeout::Wait => self.note(
+                now,
+                Some(&name), NoteKind::StartWaitTimeout,
+                format!("start-wait timeout of {waited} passed, still held: {blocker} (on-start-timeout: wait)"),
+            ),
+            OnStartTimeout::Start => {
+                if let Life::Held(h) = &mut self.containers[i].life {
+                    h.gate_forced = true;
+                }
+                self.note(
                     now,
-                    Some(&name),
-                    format!("start-wait timeout of {waited} passed, still held: {blocker} (on-start-timeout: wait)"),
-                ),
-                OnStartTimeout::Start => {
-                    self.containers[i].gate_forced = true;
-                    self.note(
-                        now,
-                        Some(&name),
-                        format!("start-wait timeout of {waited} passed: starting anyway, {blocker} (on-start-timeout: start)"),
-                    );
-                }
-                OnStartTimeout::Fail => {
-                    let why = format!("container {name} waited {waited} at its start gate, {blocker}");
-                    self.note(
-                        now,
-                        Some(&name),
-                        format!("start-wait timeout of {waited} passed: failing the pod, {blocker} (on-start-timeout: fail)"),
-                    );
-                    self.containers[i].message = why.clone();
-                    self.start_timeout_failure = Some(why);
-                    self.start_teardown(now, TeardownCause::StartTimeout, None);
-                    return;
-                }
+                    Some(&name), NoteKind::StartWaitTimeout,
+                    format!("start-wait timeout of {waited} passed: starting anyway, {blocker} (on-start-timeout: start)"),
+                );
+            }
+            OnStartTimeout::Fail => {
+                let why = format!("container {name} waited {waited} at its start gate, {blocker}");
+                self.note(
+                    now,
+                    Some(&name), NoteKind::StartWaitTimeout,
+                    format!("start-wait timeout of {waited} passed: failing the pod, {blocker} (on-start-timeout: fail)"),
+                );
+                self.containers[i].message = why.clone();
+                self.start_timeout_failure = Some(why);
+                self.start_teardown(now, TeardownCause::StartTimeout, None);
             }
         }
     }
@@ -153,14 +153,14 @@ impl Engine {
             return;
         }
         for i in 0..self.containers.len() {
-            if self.containers[i].state != ContainerState::Waiting {
+            let Some(held) = self.containers[i].held().copied() else {
                 continue;
-            }
+            };
             let Some(mut msg) = self.gate_blocker(i, now) else {
                 continue;
             };
             let c = &self.containers[i];
-            if c.start_wait_passed {
+            if held.start_wait_passed {
                 if let Some(t) = c.plan.as_ref().and_then(|p| p.start_timeout.as_ref()) {
                     msg += &format!(
                         " (start-wait timeout of {} passed; on-start-timeout: {})",
@@ -201,13 +201,13 @@ fn running_state(c: &Container) -> String {
     if p.gate_on == GateOn::ExitZero {
         return "running; it must exit 0 first".to_owned();
     }
-    if !c.process_running {
+    let Some(run) = c.run().filter(|r| r.process) else {
         return "its process is starting".to_owned();
-    }
-    if !c.post_start_done {
+    };
+    if !run.post_start_done {
         return "its postStart is running".to_owned();
     }
-    if let Some(probe) = p.startup_probe.as_ref().filter(|_| !c.startup_ok) {
+    if let Some(probe) = p.startup_probe.as_ref().filter(|_| !run.startup_ok) {
         if c.startup_failures == 0 {
             return "its startupProbe has not passed yet".to_owned();
         }
@@ -218,7 +218,7 @@ fn running_state(c: &Container) -> String {
             probe.failure_threshold, c.startup_failures, c.restart_count
         );
     }
-    if p.gate_on == GateOn::Ready && !c.ready {
+    if p.gate_on == GateOn::Ready && !run.ready {
         return "its readinessProbe has not passed yet".to_owned();
     }
     "starting".to_owned()

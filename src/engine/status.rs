@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::TerminationReason;
 use crate::plan::Kind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +32,75 @@ pub enum ContainerState {
     Terminated,
 }
 
+/// Why a container is in its state, as `status.json` words it: the kubelet's tokens where it has
+/// one (`Running`, `CrashLoopBackOff`, `Completed`, `Error`, `OOMKilled`), podinit's own where
+/// the kubelet has none (a container held at podinit's start gate). Serialized as the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reason {
+    /// Not created yet: no reason (the empty string).
+    #[default]
+    None,
+    /// Created, held at the start gate.
+    HeldAtGate,
+    /// Its gate opened: the process is being started.
+    Starting,
+    Running,
+    /// Its restart is due now (no backoff delay), or was asked for.
+    Restarting,
+    /// Its restart waits out a backoff delay.
+    CrashLoopBackOff,
+    /// Its restart is due and waits for the sidecars it needs (`regate.rs`).
+    WaitingForSidecar,
+    /// It ended for good: how its last run ended.
+    Terminated(TerminationReason),
+    /// Declared, and the pod ended before it was created.
+    NeverCreated,
+    /// The pod ended while it was held at its start gate.
+    NeverStarted,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::None => "",
+            Reason::HeldAtGate => "Waiting at the start gate",
+            Reason::Starting => "Starting",
+            Reason::Running => "Running",
+            Reason::Restarting => "Restarting",
+            Reason::CrashLoopBackOff => "CrashLoopBackOff",
+            Reason::WaitingForSidecar => "WaitingForSidecar",
+            Reason::Terminated(t) => t.as_str(),
+            Reason::NeverCreated => "NeverCreated",
+            Reason::NeverStarted => "NeverStarted",
+        }
+    }
+}
+
+impl From<TerminationReason> for Reason {
+    fn from(t: TerminationReason) -> Self {
+        Reason::Terminated(t)
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Tests and callers compare with the token.
+impl PartialEq<&str> for Reason {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStatus {
@@ -52,7 +122,7 @@ pub struct ContainerStatus {
     /// An `initContainers` entry (regular init container or native sidecar): Kubernetes
     /// reports it under `initContainerStatuses`.
     pub init_container: bool,
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
     /// How the last run ended (`OOMKilled`, `Error`, `Completed`, `Stopped`): the kubelet's
     /// `lastState.terminated.reason` while the container runs again or waits to.
@@ -69,12 +139,73 @@ pub struct ContainerStatus {
     pub gone: bool,
 }
 
+/// What a timeline entry records, for whoever reads the timeline by machine (the tests, a
+/// dashboard): its `kind` in the JSON. `event` keeps the words for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NoteKind {
+    /// An input about a container the engine does not take (unregistered, not expected now,
+    /// refused operation): recorded and dropped.
+    Ignored,
+    Registered,
+    /// A registration the engine would not take (`Refusal`).
+    RegistrationRefused,
+    GateReleased,
+    ProcessStarted,
+    /// Running, postStart done, startup probe passed.
+    Started,
+    /// Became ready or unready.
+    ReadinessChanged,
+    PostStartFailed,
+    StartupProbeFailed,
+    LivenessProbeFailed,
+    PreStopStarted,
+    /// A preStop returned (done or failed).
+    PreStopEnded,
+    /// Its process ended (code or signal, OOM kill).
+    Exited,
+    /// A restartPolicyRules entry decided the exit.
+    RestartRuleMatched,
+    /// A restart was scheduled (with its delay).
+    RestartScheduled,
+    /// A due restart waits for the sidecars the container needs.
+    RestartHeld,
+    Restarting,
+    /// `podinit restart`.
+    RestartRequested,
+    /// `podinit signal`.
+    SignalRequested,
+    /// A sidecar an app needs was lost: the app is stopped until it is back.
+    SidecarLost,
+    /// A stop signal from podinit (alone or in teardown), with when SIGKILL follows.
+    StopSignal,
+    /// SIGKILL at the end of the grace.
+    Killed,
+    /// A stop signal from the runtime.
+    RuntimeStop,
+    /// The runtime stopped every container: the pod is being deleted.
+    PodDeletedByRuntime,
+    /// A sidecar stopped by the runtime, whose pod did not follow, stops alone.
+    StoppingAlone,
+    /// A start-wait deadline passed, with its outcome.
+    StartWaitTimeout,
+    TeardownStarted,
+    /// A second stop shortened the grace budget.
+    GraceShortened,
+    /// A container held at its gate when the pod ended.
+    EndedWithoutStarting,
+    /// Its init is gone.
+    Gone,
+    PodFinished,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineEntry {
     #[serde(serialize_with = "ser_ms_plain")]
     pub at: Duration,
     pub container: Option<String>,
+    pub kind: NoteKind,
     pub event: String,
 }
 

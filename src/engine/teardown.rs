@@ -21,9 +21,13 @@
 
 use std::time::Duration;
 
-use super::container::PreStop;
+use super::container::{Life, PreStop, Signaled};
 use super::status::ContainerState;
-use super::{Action, Engine, HandlerKind, NEVER_STARTED_EXIT_CODE, Teardown, TeardownCause, Time};
+use super::timers::Timer;
+use super::{
+    Action, Engine, HandlerKind, NEVER_STARTED_EXIT_CODE, NoteKind, Reason, Teardown,
+    TeardownCause, Time,
+};
 use crate::plan::Kind;
 
 impl Engine {
@@ -65,6 +69,7 @@ impl Engine {
         self.note(
             now,
             None,
+            NoteKind::TeardownStarted,
             format!(
                 "teardown: {why}; grace budget {}s{}",
                 grace.as_secs(),
@@ -104,14 +109,18 @@ impl Engine {
             // From now on, the new budget bounds every stop under way, a stage's too, and an
             // app's part of it ends the reserve before the budget's end.
             let mine = self.stop_deadline(&td, i).max(floor);
-            let c = &mut self.containers[i];
-            if let Some(k) = c.kill_at.filter(|_| !c.killed) {
-                c.kill_at = Some(k.min(mine));
+            if let Some(s) = self.containers[i]
+                .run_mut()
+                .and_then(|r| r.signaled.as_mut())
+                .filter(|s| !s.killed)
+            {
+                s.kill_at = s.kill_at.min(mine);
             }
         }
         self.note(
             now,
             None,
+            NoteKind::GraceShortened,
             format!("stop again: grace budget shortened to {}s", grace.as_secs()),
         );
     }
@@ -121,31 +130,33 @@ impl Engine {
             return;
         };
         for i in 0..self.containers.len() {
-            match self.containers[i].state {
-                ContainerState::Waiting => self.end_never_started(now, i, out),
-                ContainerState::BackOff => {
+            match &mut self.containers[i].life {
+                Life::Held(_) => self.end_never_started(now, i, out),
+                Life::BackOff(b) => {
+                    let kill_at = b.exit_kill_at;
                     let raw = self.containers[i].last_exit.map_or(0, |s| s.raw_code());
-                    self.terminate(now, i, raw, out);
+                    self.terminate(now, i, raw, kill_at, out);
                 }
-                ContainerState::Running => {
-                    if !self.containers[i].told_teardown {
-                        self.containers[i].told_teardown = true;
+                Life::Running(run) => {
+                    if !std::mem::replace(&mut run.told_teardown, true) {
                         self.tell_teardown(i, out);
                     }
                     // Probes stop at t0 (k/k#141766): a failing liveness probe must not
                     // restart anything during teardown.
                     self.begin_stop(i, !td.forced, out);
                 }
-                ContainerState::Expected | ContainerState::Terminated => {}
+                Life::Expected | Life::Terminated => {}
             }
         }
         for i in 0..self.containers.len() {
-            let c = &self.containers[i];
-            if c.state != ContainerState::Running || c.signaled_at.is_some() {
+            // Set for a running container not signalled yet.
+            let Some(my_deadline) = self.deadline(Timer::TeardownStop(i)) else {
                 continue;
-            }
-            let my_deadline = self.stop_deadline(&td, i);
-            let pre_stop_over = c.pre_stop == PreStop::Done || now >= my_deadline;
+            };
+            let Some(run) = self.containers[i].run() else {
+                continue;
+            };
+            let pre_stop_over = run.pre_stop == PreStop::Done || now >= my_deadline;
             // Budget used up: nobody waits for a turn any more, all get the signal and 2 s (KEP
             // item 5). Stages have a budget each: a later stage still waits for its turn.
             let budget_gone = !td.staged && now >= my_deadline;
@@ -161,8 +172,13 @@ impl Engine {
                     .plan
                     .as_ref()
                     .map_or(libc::SIGTERM, |p| p.stop_signal.number);
-                c.signaled_at = Some(now);
-                c.kill_at = Some(kill_at);
+                if let Some(run) = c.run_mut() {
+                    run.signaled = Some(Signaled {
+                        at: now,
+                        kill_at,
+                        killed: false,
+                    });
+                }
                 let name = c.name.clone();
                 // The apps' codes are in by now (a sidecar's turn comes after them).
                 self.tell_teardown(i, out);
@@ -173,6 +189,7 @@ impl Engine {
                 self.note(
                     now,
                     Some(&name),
+                    NoteKind::StopSignal,
                     format!(
                         "stop signal {signal}, SIGKILL in {}ms",
                         (kill_at - now).as_millis()
@@ -181,27 +198,31 @@ impl Engine {
             }
         }
         let registered = || self.containers.iter().filter(|c| c.id.is_some());
-        let all_done = registered().all(|c| c.state == ContainerState::Terminated && c.gone);
+        let all_done = registered().all(|c| c.state() == ContainerState::Terminated && c.gone);
         // A declared container the agent has not created yet gets until the end of the grace
         // budget: created then, it ends without starting, as in any creation order.
-        let awaiting_creation = self
-            .containers
-            .iter()
-            .any(|c| c.state == ContainerState::Expected);
-        if !self.finished && all_done && (!awaiting_creation || now >= td.deadline) {
+        let budget_over = self
+            .deadline(Timer::TeardownBudget)
+            .is_none_or(|t| now >= t);
+        if !self.finished && all_done && budget_over {
             for c in self
                 .containers
                 .iter_mut()
-                .filter(|c| c.state == ContainerState::Expected)
+                .filter(|c| c.state() == ContainerState::Expected)
             {
-                c.state = ContainerState::Terminated;
-                c.reason = "NeverCreated".into();
+                c.life = Life::Terminated;
+                c.reason = Reason::NeverCreated;
                 c.message = "the pod ended before this declared container was created".into();
             }
             self.finished = true;
             let phase = self.final_phase();
             out.push(Action::PodFinished { phase });
-            self.note(now, None, format!("pod finished: {phase:?}"));
+            self.note(
+                now,
+                None,
+                NoteKind::PodFinished,
+                format!("pod finished: {phase:?}"),
+            );
         }
     }
 
@@ -210,26 +231,29 @@ impl Engine {
     /// over. Returns whether a preStop started now.
     pub(super) fn begin_stop(&mut self, i: usize, pre_stop: bool, out: &mut Vec<Action>) -> bool {
         let c = &mut self.containers[i];
-        if c.probing {
-            c.probing = false;
+        let has = c.plan.as_ref().is_some_and(|p| p.pre_stop.is_some());
+        let Life::Running(run) = &mut c.life else {
+            return false;
+        };
+        if run.probing {
+            run.probing = false;
             out.push(Action::StopProbes {
                 name: c.name.clone(),
                 keep_readiness: true,
             });
         }
-        if c.pre_stop != PreStop::NotRun {
+        if run.pre_stop != PreStop::NotRun {
             return false;
         }
-        let has = c.plan.as_ref().is_some_and(|p| p.pre_stop.is_some());
-        if has && pre_stop && c.process_running {
-            c.pre_stop = PreStop::Running;
+        if has && pre_stop && run.process {
+            run.pre_stop = PreStop::Running;
             out.push(Action::RunHandler {
                 name: c.name.clone(),
                 handler: HandlerKind::PreStop,
             });
             true
         } else {
-            c.pre_stop = PreStop::Done;
+            run.pre_stop = PreStop::Done;
             false
         }
     }
@@ -251,11 +275,11 @@ impl Engine {
         } else {
             NEVER_STARTED_EXIT_CODE
         };
-        c.state = ContainerState::Terminated;
+        c.life = Life::Terminated;
         c.exit_code = Some(code);
         c.finished_at = Some(now);
         c.start_returned = true;
-        c.reason = "NeverStarted".into();
+        c.reason = Reason::NeverStarted;
         c.message =
             "the pod ended before this container's start gate opened; its process never ran".into();
         let name = c.name.clone();
@@ -265,7 +289,12 @@ impl Engine {
             // Its process never ran: nothing of it can be left.
             leftover_grace: Duration::ZERO,
         });
-        self.note(now, Some(&name), "ended without starting");
+        self.note(
+            now,
+            Some(&name),
+            NoteKind::EndedWithoutStarting,
+            "ended without starting",
+        );
     }
 
     /// Until when container `i`'s preStop may run, and under the shared budget its SIGKILL:
@@ -297,7 +326,7 @@ impl Engine {
     /// Whether container `i` may get its stop signal now.
     fn stop_turn(&self, i: usize) -> bool {
         let c = &self.containers[i];
-        let running = |o: &&super::container::Container| o.state == ContainerState::Running;
+        let running = |o: &&super::container::Container| o.state() == ContainerState::Running;
         let priority = |o: &super::container::Container| {
             o.plan.as_ref().and_then(|p| p.exit_priority).unwrap_or(0)
         };
@@ -340,18 +369,20 @@ impl Engine {
         })
     }
 
-    pub(super) fn fire_kills(&mut self, now: Time, out: &mut Vec<Action>) {
-        for i in 0..self.containers.len() {
-            let c = &mut self.containers[i];
-            if c.state == ContainerState::Running
-                && !c.killed
-                && c.kill_at.is_some_and(|t| t <= now)
-            {
-                c.killed = true;
-                let name = c.name.clone();
-                out.push(Action::Kill { name: name.clone() });
-                self.note(now, Some(&name), "grace budget used up: SIGKILL");
-            }
-        }
+    /// [`Timer::Kill`]: the grace of container `i`'s stop is over.
+    pub(super) fn fire_kill(&mut self, now: Time, i: usize, out: &mut Vec<Action>) {
+        let c = &mut self.containers[i];
+        let Some(s) = c.run_mut().and_then(|r| r.signaled.as_mut()) else {
+            return;
+        };
+        s.killed = true;
+        let name = c.name.clone();
+        out.push(Action::Kill { name: name.clone() });
+        self.note(
+            now,
+            Some(&name),
+            NoteKind::Killed,
+            "grace budget used up: SIGKILL",
+        );
     }
 }

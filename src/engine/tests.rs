@@ -982,7 +982,7 @@ fn reports_about_unknown_containers_are_ignored() {
             .status()
             .timeline
             .iter()
-            .any(|e| e.event.contains("ignored"))
+            .any(|e| e.kind == NoteKind::Ignored)
     );
 }
 
@@ -1018,6 +1018,39 @@ fn the_timeline_is_bounded() {
         pod.run("s1");
     }
     assert_eq!(pod.engine.status().timeline.len(), TIMELINE_MAX);
+}
+
+/// `status.json` keeps its words (the reason tokens, the timeline's `event`) and adds each
+/// timeline entry's `kind`, which is what a reader by machine matches on.
+#[test]
+fn the_status_json_keeps_the_reason_tokens_and_gives_each_note_a_kind() {
+    let mut pod = running_job();
+    pod.exit("app", 0);
+    let json = serde_json::to_value(pod.engine.status()).unwrap();
+    let app = |key: &str| {
+        json["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "app")
+            .map(|c| c[key].clone())
+    };
+    assert_eq!(app("reason"), Some(json!("Completed")));
+    let exited = json["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "exited" && e["container"] == "app")
+        .cloned();
+    assert_eq!(
+        exited.map(|e| e["event"].clone()),
+        Some(json!("exited with code 0"))
+    );
+    let registered = &json["timeline"][0];
+    assert_eq!(
+        (&registered["kind"], registered["event"].as_str()),
+        (&json!("registered"), Some("registered as id-app"))
+    );
 }
 
 #[test]
@@ -1138,6 +1171,24 @@ fn a_sidecar_stopped_alone_by_the_runtime_stops_after_the_window_and_is_replaced
     assert_eq!(pod.status("s2").restart_count, 1, "the next incarnation");
     pod.run("s2");
     assert_eq!(pod.exit("app", 0), s(&["finish app 0", "signal s2 15"]));
+}
+
+/// A driver woken long after the window of a sidecar's stop (past the grace the stop has):
+/// its preStop starts with its time already over, so the signal goes in the same timeout, and
+/// no deadline is left in the past (`timeout_at` checks).
+#[test]
+fn a_late_wakeup_after_a_sidecars_window_sends_its_pre_stop_and_signal_at_once() {
+    let mut pod = Pod::new(json!({
+        "restartPolicy": "Never",
+        "initContainers": [{"name": "s", "restartPolicy": "Always",
+                            "lifecycle": {"preStop": {"exec": {"command": ["true"]}}}}],
+        "containers": [{"name": "app"}]
+    }));
+    pod.register_all(&["s", "app"]);
+    pod.run("s");
+    pod.run("app");
+    assert_eq!(pod.agent_stop("s"), s(&[]), "waits for the window");
+    assert_eq!(pod.timeout_at(secs(40)), s(&["prestop s", "signal s 15"]));
 }
 
 #[test]

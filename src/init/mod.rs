@@ -11,8 +11,10 @@
 //! a timerfd under their own tokens ([`EventLoop::add`]); there is no periodic wake-up: past one
 //! time-out at the end of start-up, the init sleeps until a signal arrives.
 
+pub mod bootstrap;
 pub mod checks;
 pub mod cli;
+pub mod core;
 mod http_probe;
 pub mod leftovers;
 pub mod managed;
@@ -20,6 +22,7 @@ pub mod oom;
 pub mod pristine;
 pub mod reap;
 pub mod resolve;
+pub mod run_watch;
 pub mod signals;
 pub mod spawn;
 pub mod teardown_note;
@@ -32,14 +35,14 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use libc::c_int;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
-use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::sys;
 use crate::sys::wait::Ended;
 use crate::{log_debug, log_error, log_info, log_trace, log_warn};
 use reap::{Describe, ExitRemap};
-use spawn::{ChildSetup, Prepared, SpawnError};
+use spawn::SpawnError;
 
 /// Exit code when the init itself fails before the app runs (tini's choice too).
 pub const EXIT_INIT_FAILURE: i32 = 1;
@@ -249,57 +252,17 @@ struct Started {
     gave_terminal: bool,
 }
 
-/// Everything up to a running app: signals blocked and on a signalfd, prctls, the init's move
-/// to `/`, fork+exec, then the rest of its hygiene (inherited fds dropped).
+/// Everything up to a running app: the shared start-up ([`bootstrap`]), fork+exec, then the
+/// rest of the init's hygiene (inherited fds dropped).
 fn start(opts: &InitOptions) -> Result<Started, SpawnError> {
-    let sys_err = |call| move |errno| SpawnError::Sys { call, errno };
-    // SAFETY: getpid and getppid cannot fail and touch no memory.
-    let (self_pid, parent_before) = unsafe { (libc::getpid(), libc::getppid()) };
-
-    // Block first, so a signal that arrives from here on waits in the signalfd instead of taking
-    // its default action on the init.
-    let original_mask = signals::blocked_set()
-        .thread_swap_mask(SigmaskHow::SIG_SETMASK)
-        .map_err(sys_err("sigprocmask"))?;
-
-    let mut parent_already_gone = None;
-    if let Some(sig) = opts.pdeathsig {
-        sys::prctl::set_pdeathsig(sig).map_err(sys_err("prctl(PR_SET_PDEATHSIG)"))?;
-        // SAFETY: as above.
-        if unsafe { libc::getppid() } != parent_before {
-            // Our parent died before the prctl: the signal will never come, so deliver it now.
-            parent_already_gone = Some(sig);
-        }
-    }
-
-    if opts.subreaper || self_pid != 1 {
-        match sys::prctl::set_child_subreaper() {
-            Ok(()) => log_debug!("registered as child subreaper (pid {self_pid})"),
-            Err(errno) if opts.subreaper => {
-                return Err(SpawnError::Sys {
-                    call: "prctl(PR_SET_CHILD_SUBREAPER)",
-                    errno,
-                });
-            }
-            Err(errno) => log_warn!(
-                "not PID 1 and cannot register as child subreaper ({}): orphans will not be reaped by podinit",
-                errno.desc()
-            ),
-        }
-    }
-
-    let event_loop = EventLoop::new(&signals::blocked_set()).map_err(sys_err("signalfd/epoll"))?;
-
-    let path = std::env::var_os("PATH");
-    let prepared = Prepared::new(&opts.command, path.as_deref())?;
-    let setup = ChildSetup {
-        mask: original_mask,
-        pristine: pristine::Pristine::get(),
-        take_terminal: ChildSetup::init_owns_terminal(),
-        // Hygiene of a long-lived PID 1 (catatonit#28): the init leaves its start directory
-        // before the app exists, the app goes back to it (why this order: `leave_start_dir`).
-        start_dir: spawn::leave_start_dir(),
-    };
+    // SAFETY: getpid cannot fail and touches no memory.
+    let self_pid = unsafe { libc::getpid() };
+    let bootstrap::Booted {
+        event_loop,
+        prepared,
+        setup,
+        parent_already_gone,
+    } = bootstrap::bootstrap(opts)?;
     let child = spawn::spawn(&prepared, &setup)?;
     log_debug!(
         "started {} as pid {child} (init pid {self_pid}{})",

@@ -58,6 +58,22 @@ impl ExitRemap {
     }
 }
 
+/// Collects every child that has ended, calling `each` for each one. An error (other than
+/// "no children") stops the loop; what was reaped before it has been passed to `each`.
+pub fn reap_each(mut each: impl FnMut(libc::pid_t, Ended)) -> nix::Result<()> {
+    loop {
+        match wait::wait_nohang(-1) {
+            Ok(Some((pid, raw))) => {
+                if let Some(ended) = Ended::from_raw(raw) {
+                    each(pid, ended);
+                }
+            }
+            Ok(None) | Err(nix::errno::Errno::ECHILD) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Collects every child that has ended. Returns how the app (`main_pid`) ended if it was among
 /// them; calls `on_other` for each other (orphaned) process reaped.
 pub fn reap_all(
@@ -65,22 +81,14 @@ pub fn reap_all(
     mut on_other: impl FnMut(libc::pid_t, Ended),
 ) -> nix::Result<Option<Ended>> {
     let mut main = None;
-    loop {
-        match wait::wait_nohang(-1) {
-            Ok(Some((pid, raw))) => {
-                let Some(ended) = Ended::from_raw(raw) else {
-                    continue;
-                };
-                if pid == main_pid {
-                    main = Some(ended);
-                } else {
-                    on_other(pid, ended);
-                }
-            }
-            Ok(None) | Err(nix::errno::Errno::ECHILD) => return Ok(main),
-            Err(e) => return Err(e),
+    reap_each(|pid, ended| {
+        if pid == main_pid {
+            main = Some(ended);
+        } else {
+            on_other(pid, ended);
         }
-    }
+    })?;
+    Ok(main)
 }
 
 #[cfg(test)]

@@ -124,4 +124,45 @@ impl Supervisor {
         self.hello(token);
         Ok(())
     }
+
+    /// A finished pod's registrations no init claimed (a container whose create failed, or
+    /// that was created and never started: no hook ever tells the supervisor about it) are
+    /// removed with their claim directories, so the state dir does not keep them for ever. A
+    /// claim of another pod, or that cannot be read, is left alone.
+    pub(super) fn drop_unclaimed(&self, key: &crate::plan::PodKey) {
+        let dir = claim::claims_dir(self.layout.root());
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            let Some(pending) = std::fs::read(&path)
+                .ok()
+                .and_then(|t| serde_json::from_slice::<PendingClaim>(&t).ok())
+            else {
+                continue;
+            };
+            if pending.pod_key != *key {
+                continue;
+            }
+            let nonce = path
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Err(e) = std::fs::remove_file(&path) {
+                log_warn!(
+                    "supervise: pod {key}: cannot remove {}: {e}",
+                    path.display()
+                );
+                continue;
+            }
+            let bundle_dir =
+                std::path::Path::new(&pending.bundle).join(format!("{}{nonce}", claim::DIR_PREFIX));
+            let _ = std::fs::remove_dir_all(&bundle_dir);
+            log_info!(
+                "supervise: pod {key} finished: container {} ({}) never claimed its registration; removed",
+                pending.plan.name,
+                pending.id
+            );
+        }
+    }
 }

@@ -901,6 +901,7 @@ impl Supervisor {
         };
         log_info!("supervise: pod {key} finished: {phase:?}");
         pod.finish(phase, self.clock);
+        self.drop_unclaimed(key);
         if !pod.is_on_disk() {
             self.retiring.push(pod);
         }

@@ -1,0 +1,93 @@
+//! What the managed init measures around each run of the app, for its `exited` report: whether
+//! the OOM killer acted during the run (the container's `memory.events` counter before and
+//! after), and the Kubernetes termination message (the file the app wrote, or with
+//! `FallbackToLogsOnError` the tail of its output, relayed through [`Tee`]).
+
+use std::path::Path;
+
+use super::core::ExitDetails;
+use super::tee::{Stream, Tee};
+use super::{oom, reap, termination};
+use crate::log_warn;
+use crate::plan::ContainerPlan;
+use crate::sys::wait::Ended;
+
+#[derive(Default)]
+pub struct RunWatch {
+    /// The container's OOM counter, looked up at the first start (`None` inside: no memory
+    /// cgroup visible).
+    oom: Option<Option<oom::Counter>>,
+    /// The counter and the message file as the current run found them.
+    oom_before: Option<oom::Reading>,
+    message_file_before: Option<termination::Snapshot>,
+    /// The app's output relay, for `FallbackToLogsOnError` only.
+    tee: Option<Tee>,
+}
+
+impl RunWatch {
+    /// Before a run: the OOM counter and the termination-message file as they are now, and the
+    /// relay set up the first time it is needed (`watch` registers its pipes with the loop).
+    pub fn before_run(
+        &mut self,
+        plan: Option<&ContainerPlan>,
+        name: &str,
+        watch: impl FnOnce(&Tee) -> nix::Result<()>,
+    ) {
+        let counter = self.oom.get_or_insert_with(oom::Counter::locate);
+        self.oom_before = counter.as_ref().and_then(oom::Counter::read);
+        self.message_file_before =
+            plan.and_then(|p| termination::prepare(Path::new(&p.termination_message.path)));
+        let fallback = plan.is_some_and(|p| p.termination_message.fallback_to_logs);
+        if fallback && self.tee.is_none() && Tee::applies() {
+            self.tee = Tee::new()
+                .and_then(|tee| watch(&tee).map(|()| tee))
+                .map_err(|e| {
+                    log_warn!(
+                        "{name}: cannot relay the app's output for FallbackToLogsOnError ({}): \
+                         a failed run's message will be empty",
+                        e.desc()
+                    )
+                })
+                .ok();
+        }
+        if let Some(tee) = &mut self.tee {
+            tee.tail.clear();
+        }
+    }
+
+    /// The app's stdout and stderr, when they go through the relay.
+    pub fn output(&self) -> Option<[std::os::fd::RawFd; 2]> {
+        self.tee.as_ref().map(Tee::child_fds)
+    }
+
+    /// One of the relay's pipes is readable.
+    pub fn relay(&mut self, stream: Stream) {
+        if let Some(tee) = &mut self.tee {
+            tee.drain(stream);
+        }
+    }
+
+    /// After a run: whether the OOM killer acted during it, and its termination message.
+    pub fn after_run(&mut self, plan: Option<&ContainerPlan>, ended: Ended) -> ExitDetails {
+        // The app's last words may still sit in the pipes.
+        if let Some(tee) = &mut self.tee {
+            tee.drain_all();
+        }
+        let now = self
+            .oom
+            .as_ref()
+            .and_then(Option::as_ref)
+            .and_then(oom::Counter::read);
+        let oom_killed = oom::oom_killed(self.oom_before, now);
+        let message = plan.and_then(|p| {
+            let tm = &p.termination_message;
+            let file = termination::read_if_changed(Path::new(&tm.path), self.message_file_before);
+            let tail = self.tee.as_ref().map(|t| &t.tail);
+            termination::message(file, tm.fallback_to_logs, reap::exit_code(ended), tail)
+        });
+        ExitDetails {
+            oom_killed,
+            message,
+        }
+    }
+}
