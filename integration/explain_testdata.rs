@@ -2,7 +2,8 @@
 //! against the bundle's `expected.json`, which holds exactly one of:
 //!
 //! - `{"name": N, "kind": "init" | "sidecar" | "app"}`: exit 0, stdout is one JSON object with
-//!   that `name` and `kind` and a non-empty string `reason`;
+//!   that `name` and `kind`, a non-empty string `reason` and its source as data
+//!   (`sources.kind`, tagged by `kind`);
 //! - `{"ignored": true}`: exit 0, stdout is one JSON object with `"ignored": true` and a non-empty
 //!   `reason` (pause/sandbox containers);
 //! - `{"error_contains": [S, ...]}`: a refusal, i.e. a non-zero exit (not a signal, not a panic)
@@ -203,6 +204,18 @@ fn check(expected: &Expected, o: &Outcome) -> Vec<String> {
             }
             match expected {
                 Expected::Classified { name, kind } => {
+                    // The provenance as data (`sources`), beside the sentence.
+                    if !obj
+                        .get("sources")
+                        .and_then(|s| s.get("kind"))
+                        .and_then(|k| k.get("kind"))
+                        .is_some_and(Value::is_string)
+                    {
+                        problems.push(format!(
+                            "`sources.kind.kind` must be a string, got {:?}",
+                            obj.get("sources")
+                        ));
+                    }
                     if obj.get("name").and_then(Value::as_str) != Some(name.as_str()) {
                         problems.push(format!(
                             "name: expected {name:?}, got {:?}",

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::plan::{
-    self, BundleInput, Classified, ContainerPlan, GateOn, Kind, PlanError, PodDeclaration,
+    self, BundleInput, Classified, ContainerPlan, GateOn, Kind, PlanError, PodDeclaration, Source,
     StartSlot,
 };
 
@@ -155,6 +155,15 @@ fn stop_order(plan: &ContainerPlan, pod: &PodDeclaration) -> String {
     }
 }
 
+/// A decision's source as data, with the text explain's sentences use for it.
+fn source_json(source: &Source) -> Value {
+    let mut v = serde_json::to_value(source).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("text".into(), source.to_string().into());
+    }
+    v
+}
+
 /// The explanation as one JSON object (`--json`).
 pub fn to_json(classified: &Classified) -> Value {
     let (plan, pod, pod_key) = match classified {
@@ -189,6 +198,14 @@ pub fn to_json(classified: &Classified) -> Value {
         "name": plan.name,
         "kind": plan.kind.as_str(),
         "reason": plan.reason,
+        // The same provenance as data: `reason` says it for a person, `sources.kind` for a tool.
+        "sources": {
+            "kind": source_json(&plan.sources.kind),
+            "start": source_json(&plan.sources.start),
+            "restartPolicy": source_json(&plan.sources.restart),
+            "stopSignal": source_json(&plan.sources.stop_signal),
+            "graceSeconds": plan.sources.grace.as_ref().map(source_json),
+        },
         "start": start,
         "gateOn": plan.gate_on,
         "gateOnMeans": condition(plan.gate_on),
@@ -353,6 +370,65 @@ mod tests {
             v["restartPolicyRules"],
             json!([{"operator": "In", "values": [42, 88]}, {"operator": "NotIn", "values": [0, 1]}])
         );
+    }
+
+    /// `--json` says where each main decision came from as data, next to the old sentences.
+    #[test]
+    fn sources_are_structured_next_to_the_reason() {
+        let spec = json!({"terminationGracePeriodSeconds": 12,
+            "initContainers": [{"name": "proxy", "restartPolicy": "Always"}],
+            "containers": [{"name": "app"}]});
+        let config = json!({"annotations": {
+            "io.podinit.container-name": "proxy",
+            "io.podinit.stop-signal": "SIGQUIT",
+            "io.podinit.pod-spec": spec.to_string(),
+        }});
+        let classified = classify_bundle(&BundleInput {
+            config: &config,
+            fallback_name: "b",
+        })
+        .expect("valid");
+        let v = to_json(&classified);
+        assert_eq!(
+            v["reason"],
+            "pod spec initContainers[0] has restartPolicy: Always (native sidecar)"
+        );
+        assert_eq!(
+            v["sources"],
+            json!({
+                "kind": {"kind": "podSpecField", "path": "spec.initContainers[0].restartPolicy",
+                    "text": "annotation io.podinit.pod-spec: spec.initContainers[0].restartPolicy"},
+                "start": {"kind": "podSpecField", "path": "spec.initContainers[0]",
+                    "text": "annotation io.podinit.pod-spec: spec.initContainers[0]"},
+                "restartPolicy": {"kind": "podSpecField", "path": "spec.initContainers[0].restartPolicy",
+                    "text": "annotation io.podinit.pod-spec: spec.initContainers[0].restartPolicy"},
+                "stopSignal": {"kind": "annotation", "key": "io.podinit.stop-signal",
+                    "text": "annotation io.podinit.stop-signal"},
+                "graceSeconds": {"kind": "podSpecField", "path": "proxy.terminationGracePeriodSeconds",
+                    "text": "annotation io.podinit.pod-spec: proxy.terminationGracePeriodSeconds"},
+            })
+        );
+
+        let config = json!({"process": {"env": ["__IS_SIDECAR__=true"]},
+            "annotations": {"io.podinit.container-name": "log"}});
+        let v = to_json(
+            &classify_bundle(&BundleInput {
+                config: &config,
+                fallback_name: "b",
+            })
+            .expect("valid"),
+        );
+        assert_eq!(v["reason"], "env __IS_SIDECAR__=true (process.env)");
+        assert_eq!(
+            v["sources"]["kind"],
+            json!({"kind": "env", "name": "__IS_SIDECAR__", "text": "env __IS_SIDECAR__"})
+        );
+        assert_eq!(v["sources"]["restartPolicy"], v["sources"]["kind"]);
+        assert_eq!(
+            v["sources"]["stopSignal"],
+            json!({"kind": "default", "text": "default"})
+        );
+        assert_eq!(v["sources"]["graceSeconds"], Value::Null);
     }
 
     #[test]

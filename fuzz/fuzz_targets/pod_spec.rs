@@ -25,7 +25,7 @@ fuzz_target!(|input: &[u8]| {
         for must_succeed_once in [false, true] {
             match plan::probe_from_k8s(&p, &ports, must_succeed_once) {
                 Ok(spec) => podinit_fuzz::check_probe(&spec, must_succeed_once),
-                Err(e) => assert!(!e.is_empty()),
+                Err(e) => assert!(!e.to_string().is_empty()),
             }
         }
     }
@@ -33,7 +33,7 @@ fuzz_target!(|input: &[u8]| {
         match plan::handler_from_k8s(&h, &ports) {
             Ok(plan::Handler::Sleep { seconds }) => assert!(seconds <= plan::MAX_SECONDS as u64),
             Ok(_) => {}
-            Err(e) => assert!(!e.is_empty()),
+            Err(e) => assert!(!e.to_string().is_empty()),
         }
     }
 });

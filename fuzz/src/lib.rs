@@ -40,7 +40,10 @@ where
 /// A plan error names the container and the declaration at fault, and says something.
 pub fn check_plan_error(e: &PlanError) {
     assert!(!e.container.is_empty(), "no container named: {e:?}");
-    assert!(!e.source.is_empty(), "no declaration named: {e:?}");
+    assert!(
+        !e.source.to_string().is_empty(),
+        "no declaration named: {e:?}"
+    );
     assert!(!e.message.is_empty(), "no message: {e:?}");
 }
 

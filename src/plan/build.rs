@@ -5,17 +5,12 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::dialect::{self, Env, SidecarStyle};
+use super::decide::{self, Ctx, Role};
+use super::dialect::{self, Env};
 use super::k8s::{self, PodSpec};
 use super::keys::*;
 use super::pod_key::{PodIdentity, identify};
-use super::probe::{handler_from_k8s, probe_from_k8s};
-use super::restart;
-use super::values::{check_seconds, parse_int_in, parse_signal};
-use super::{
-    ContainerPlan, GateOn, Kind, PlanError, PlanErrorKind, PodDeclaration, RestartPolicy,
-    StartSlot, StopSignal, TerminationMessage,
-};
+use super::{ContainerPlan, PlanError, PlanErrorKind, PodDeclaration, Source, Sources};
 
 /// One bundle to classify.
 pub struct BundleInput<'a> {
@@ -34,13 +29,6 @@ pub enum Classified {
         /// The pod it belongs to (`pod_key.rs`): its supervisor-side engine, journal and status.
         pod_key: PodIdentity,
     },
-}
-
-/// Where a container sits in the pod spec.
-#[derive(Clone, Copy)]
-enum Role {
-    Init(usize),
-    Regular(usize),
 }
 
 struct Declared<'a> {
@@ -63,19 +51,21 @@ pub fn sandbox_marker(config: &Value) -> Option<&'static str> {
 
 pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError> {
     let fallback = input.fallback_name;
-    let invalid = |source: &str, msg: String| {
-        PlanError::new(PlanErrorKind::InvalidJson, fallback, source, msg)
+    let invalid = |field: Option<&str>, msg: String| {
+        PlanError::new(
+            PlanErrorKind::InvalidJson,
+            fallback,
+            Source::config(field),
+            msg,
+        )
     };
     if !input.config.is_object() {
-        return Err(invalid(
-            "config.json",
-            "the top level is not a JSON object".into(),
-        ));
+        return Err(invalid(None, "the top level is not a JSON object".into()));
     }
-    let annotations = string_map(input.config.get("annotations"))
-        .map_err(|m| invalid("config.json annotations", m))?;
+    let annotations =
+        string_map(input.config.get("annotations")).map_err(|m| invalid(Some("annotations"), m))?;
     let process_env = string_list(input.config.pointer("/process/env"))
-        .map_err(|m| invalid("config.json process.env", m))?;
+        .map_err(|m| invalid(Some("process.env"), m))?;
 
     let mut notes = Vec::new();
     let name = [
@@ -113,17 +103,13 @@ pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError>
 
     let pod_key = identify(&annotations, &name)?;
 
-    let spec = match annotations.get(POD_SPEC) {
-        None => None,
-        Some(text) => Some(k8s::parse_pod_spec(text).map_err(|m| {
-            PlanError::new(
-                PlanErrorKind::InvalidJson,
-                &name,
-                &format!("annotation {POD_SPEC}"),
-                m,
-            )
-        })?),
-    };
+    let spec =
+        match annotations.get(POD_SPEC) {
+            None => None,
+            Some(text) => Some(k8s::parse_pod_spec(text).map_err(|m| {
+                PlanError::new(PlanErrorKind::InvalidJson, &name, Source::PodSpec, m)
+            })?),
+        };
 
     let (mut plan, pod) = match &spec {
         Some(spec) => {
@@ -132,7 +118,7 @@ pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError>
                 PlanError::new(
                     PlanErrorKind::NotInPodSpec,
                     &name,
-                    &format!("annotation {POD_SPEC}"),
+                    Source::PodSpec,
                     "the pod spec has no initContainers or containers entry with this name; \
                      check the container-name annotation",
                 )
@@ -169,7 +155,7 @@ pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError>
                         return Err(PlanError::new(
                             PlanErrorKind::NotInPodSpec,
                             &name,
-                            &format!("annotation {POD_CONTAINERS}"),
+                            Source::annotation(POD_CONTAINERS),
                             format!("the list {list:?} does not name this container"),
                         ));
                     }
@@ -217,7 +203,7 @@ pub fn plans_from_pod_spec(spec: &PodSpec) -> Result<Vec<ContainerPlan>, PlanErr
             return Err(PlanError::new(
                 PlanErrorKind::InvalidValue,
                 &at,
-                &format!("annotation {POD_SPEC}"),
+                Source::PodSpec,
                 format!("{at}.name is empty: every container of a pod spec needs a name"),
             ));
         }
@@ -225,7 +211,7 @@ pub fn plans_from_pod_spec(spec: &PodSpec) -> Result<Vec<ContainerPlan>, PlanErr
             return Err(PlanError::new(
                 PlanErrorKind::InvalidValue,
                 &c.name,
-                &format!("annotation {POD_SPEC}"),
+                Source::PodSpec,
                 format!(
                     "{at}.name {:?} is taken by an earlier container: container names in a pod spec must be unique",
                     c.name
@@ -256,18 +242,17 @@ fn find_in_spec<'a>(spec: &'a PodSpec, name: &str) -> Option<(&'a k8s::Container
     })
 }
 
+/// The container's plan: each decision in `decide/`, in the order their errors and notes have
+/// always come.
 fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
-    let name = d.name;
-    let ann = |k: &str| d.annotations.get(k).map(String::as_str);
-    let err =
-        |kind: PlanErrorKind, source: &str, msg: String| PlanError::new(kind, name, source, msg);
-    let ann_src = |k: &str| format!("annotation {k}");
-    let spec_src = |field: &str| format!("annotation {POD_SPEC}: {name}.{field}");
-    let (spec, entry, role) = match d.spec {
-        Some((s, c, r)) => (Some(s), Some(c), Some(r)),
-        None => (None, None, None),
+    let ctx = Ctx {
+        name: d.name,
+        annotations: d.annotations,
+        spec: d.spec.map(|(s, _, _)| s),
+        entry: d.spec.map(|(_, c, r)| (c, r)),
     };
-    let spec_env: Vec<(String, String)> = entry
+    let spec_env: Vec<(String, String)> = ctx
+        .container()
         .map(|c| {
             c.env
                 .iter()
@@ -280,480 +265,66 @@ fn build_plan(d: &Declared<'_>) -> Result<ContainerPlan, PlanError> {
             process: d.process_env,
             spec: &spec_env,
         },
-        name,
+        ctx.name,
     )?;
     let mut notes = dialect.notes.clone();
 
-    // The container's own restartPolicy and restartPolicyRules (KEP-5307), as the API server
-    // validates them; an initContainers entry with Always is a native sidecar.
-    let own_restart = match (entry, role) {
-        (Some(c), Some(r)) => {
-            let (base, init) = match r {
-                Role::Init(i) => (format!("spec.initContainers[{i}]"), true),
-                Role::Regular(i) => (format!("spec.containers[{i}]"), false),
-            };
-            restart::validate(c, &base, init).map_err(|e| {
-                let kind = if e.message.starts_with("Too many") {
-                    PlanErrorKind::OutOfRange
-                } else {
-                    PlanErrorKind::InvalidValue
-                };
-                err(
-                    kind,
-                    &format!("annotation {POD_SPEC}: {}", e.path),
-                    e.message,
-                )
-            })?
-        }
-        _ => restart::ContainerRestart::default(),
-    };
-    let own_restart_src = match role {
-        Some(Role::Init(i)) => format!("spec.initContainers[{i}]"),
-        Some(Role::Regular(i)) => format!("spec.containers[{i}]"),
-        None => String::new(),
-    };
-
-    // Kind: annotation > pod-spec structure > env dialect > default.
-    let native_sidecar = match (role, entry) {
-        (Some(Role::Init(i)), Some(_)) => {
-            Some((own_restart.policy == Some(RestartPolicy::Always), i))
-        }
-        _ => None,
-    };
-    let (kind, reason) = if let Some(k) = ann(KIND) {
-        let kind = match k {
-            "init" => Kind::Init,
-            "sidecar" => Kind::Sidecar,
-            "app" => Kind::App,
-            other => {
-                return Err(err(
-                    PlanErrorKind::InvalidValue,
-                    &ann_src(KIND),
-                    format!("unknown kind {other:?} (expected init, sidecar or app)"),
-                ));
-            }
-        };
-        (kind, format!("annotation {KIND}={k}"))
-    } else if let Some((true, i)) = native_sidecar {
-        (
-            Kind::Sidecar,
-            format!("pod spec initContainers[{i}] has restartPolicy: Always (native sidecar)"),
-        )
-    } else if let Some((false, i)) = native_sidecar {
-        (
-            Kind::Init,
-            format!("pod spec initContainers[{i}] (regular init container)"),
-        )
-    } else if let Some((_, why)) = &dialect.sidecar {
-        (Kind::Sidecar, why.clone())
-    } else if let Some(Role::Regular(i)) = role {
-        (
-            Kind::App,
-            format!("pod spec containers[{i}] with no sidecar declaration"),
-        )
-    } else {
-        (Kind::App, "no init or sidecar declaration (annotation, pod spec or env dialect): an app container".to_owned())
-    };
-    if native_sidecar.is_some() && dialect.sidecar.is_some() {
-        notes.push(format!(
-            "{} ignored: an initContainers entry keeps its place in the init sequence",
-            dialect.sidecar.as_ref().map_or("", |s| &s.1)
-        ));
-    }
-
-    // Start slot.
-    let index = match ann(INDEX) {
-        Some(raw) => Some(
-            parse_int_in(raw, 0, 10_000)
-                .map_err(|m| err(PlanErrorKind::InvalidValue, &ann_src(INDEX), m))?
-                as u32,
-        ),
-        None => None,
-    };
-    let in_init_sequence = match kind {
-        Kind::Init => true,
-        // A sidecar is native (init sequence) unless it is a regular container of the spec, or an
-        // env-dialect sidecar of an annotation-only pod.
-        Kind::Sidecar => match role {
-            Some(Role::Init(_)) => true,
-            Some(Role::Regular(_)) => false,
-            None => ann(KIND).is_some(),
-        },
-        Kind::App => false,
-    };
-    let launch_priority = dialect.launch_priority.as_ref().map(|(p, _)| *p);
-    let start = if in_init_sequence {
-        let index = match (index, role) {
-            (Some(i), _) => i,
-            (None, Some(Role::Init(i))) => i as u32,
-            _ => {
-                notes.push(format!(
-                    "no annotation {INDEX}: placed first in the init sequence (index 0)"
-                ));
-                0
-            }
-        };
-        if let Some((_, why)) = &dialect.launch_priority {
-            notes.push(format!(
-                "{why} ignored: init containers start in declaration order"
-            ));
-        }
-        StartSlot::Init { index }
-    } else {
-        let early = kind == Kind::Sidecar
-            && (matches!(dialect.sidecar, Some((SidecarStyle::StartsFirst, _)))
-                || (ann(KIND).is_some() && dialect.sidecar.is_none()));
-        if let Some((_, why)) = &dialect.launch_priority {
-            notes.push(format!("launch priority from {why}"));
-        }
-        StartSlot::Regular {
-            priority: launch_priority.unwrap_or(0),
-            early,
-        }
-    };
-
-    // Probes and handlers: annotation > pod spec.
-    let ports = entry.map(|c| c.ports.as_slice()).unwrap_or(&[]);
-    let probe = |key: &str,
-                 from_spec: Option<&k8s::Probe>,
-                 field: &str,
-                 once: bool|
-     -> Result<_, PlanError> {
-        if let Some(raw) = ann(key) {
-            let p: k8s::Probe = serde_json::from_str(raw).map_err(|e| {
-                err(
-                    PlanErrorKind::InvalidJson,
-                    &ann_src(key),
-                    format!("not a Kubernetes Probe: {e}"),
-                )
-            })?;
-            return probe_from_k8s(&p, ports, once)
-                .map(Some)
-                .map_err(|m| err(PlanErrorKind::InvalidValue, &ann_src(key), m));
-        }
-        match from_spec {
-            Some(p) => probe_from_k8s(p, ports, once)
-                .map(Some)
-                .map_err(|m| err(PlanErrorKind::InvalidValue, &spec_src(field), m)),
-            None => Ok(None),
-        }
-    };
-    let handler = |key: &str,
-                   from_spec: Option<&k8s::LifecycleHandler>,
-                   field: &str|
-     -> Result<_, PlanError> {
-        if let Some(raw) = ann(key) {
-            let h: k8s::LifecycleHandler = serde_json::from_str(raw).map_err(|e| {
-                err(
-                    PlanErrorKind::InvalidJson,
-                    &ann_src(key),
-                    format!("not a Kubernetes LifecycleHandler: {e}"),
-                )
-            })?;
-            return handler_from_k8s(&h, ports)
-                .map(Some)
-                .map_err(|m| err(PlanErrorKind::InvalidValue, &ann_src(key), m));
-        }
-        match from_spec {
-            Some(h) => handler_from_k8s(h, ports)
-                .map(Some)
-                .map_err(|m| err(PlanErrorKind::InvalidValue, &spec_src(field), m)),
-            None => Ok(None),
-        }
-    };
-    let lifecycle = entry.and_then(|c| c.lifecycle.as_ref());
-    let startup_probe = probe(
-        STARTUP_PROBE,
-        entry.and_then(|c| c.startup_probe.as_ref()),
-        "startupProbe",
-        true,
+    let own_restart = decide::restart::own(&ctx)?;
+    let (kind, reason) = decide::kind::kind(&ctx, &own_restart, &dialect, &mut notes)?;
+    let start = decide::slot::start_slot(&ctx, kind.value, &dialect, &mut notes)?;
+    let probes = decide::probes::probes(&ctx, kind.value, &mut notes)?;
+    let gate_on = decide::gate::gate_on(kind.value, start.value, probes.readiness.is_some());
+    let restart = decide::restart::policy(
+        &ctx,
+        kind.value,
+        &kind.source,
+        &own_restart,
+        &dialect,
+        &mut notes,
     )?;
-    let readiness_probe = probe(
-        READINESS_PROBE,
-        entry.and_then(|c| c.readiness_probe.as_ref()),
-        "readinessProbe",
-        false,
-    )?;
-    let liveness_probe = probe(
-        LIVENESS_PROBE,
-        entry.and_then(|c| c.liveness_probe.as_ref()),
-        "livenessProbe",
-        true,
-    )?;
-    let post_start = handler(
-        POST_START,
-        lifecycle.and_then(|l| l.post_start.as_ref()),
-        "lifecycle.postStart",
-    )?;
-    let pre_stop = handler(
-        PRE_STOP,
-        lifecycle.and_then(|l| l.pre_stop.as_ref()),
-        "lifecycle.preStop",
-    )?;
-    let (startup_probe, readiness_probe, liveness_probe, post_start, pre_stop) = if kind
-        == Kind::Init
-    {
-        // Kubernetes rejects probes and lifecycle on regular init containers (istio/istio#52245).
-        if startup_probe.is_some()
-            || readiness_probe.is_some()
-            || liveness_probe.is_some()
-            || post_start.is_some()
-            || pre_stop.is_some()
-        {
-            notes.push("probes and lifecycle handlers ignored: Kubernetes allows them only on sidecars and apps".into());
-        }
-        (None, None, None, None, None)
-    } else {
-        (
-            startup_probe,
-            readiness_probe,
-            liveness_probe,
-            post_start,
-            pre_stop,
-        )
-    };
-
-    let gate_on = match (kind, start) {
-        (Kind::Init, _) => GateOn::ExitZero,
-        // KEP-753: readiness does not gate the init sequence; started (+startupProbe) does.
-        (_, StartSlot::Init { .. }) => GateOn::Started,
-        // ECI: a container waits for the higher-priority ones to be Ready where they have a
-        // readiness probe; env-dialect sidecars gate the apps the same way.
-        (_, StartSlot::Regular { .. }) if readiness_probe.is_some() => GateOn::Ready,
-        _ => GateOn::Started,
-    };
-
-    // Restart policy: annotation > kind rule > pod spec > Kubernetes default (Always).
-    let pod_policy = match spec.and_then(|s| s.restart_policy.as_deref()) {
-        None => RestartPolicy::Always,
-        Some(raw) => RestartPolicy::parse(raw).ok_or_else(|| {
-            err(
-                PlanErrorKind::InvalidValue,
-                &format!("annotation {POD_SPEC}: restartPolicy"),
-                format!("expected Always, OnFailure or Never, got {raw:?}"),
-            )
-        })?,
-    };
-    let restart = if let Some(raw) = ann(RESTART_POLICY) {
-        notes.push(format!("restart policy from annotation {RESTART_POLICY}"));
-        RestartPolicy::parse(raw).ok_or_else(|| {
-            err(
-                PlanErrorKind::InvalidValue,
-                &ann_src(RESTART_POLICY),
-                format!("expected Always, OnFailure or Never, got {raw:?}"),
-            )
-        })?
-    } else if let Some(own) = own_restart
-        .policy
-        .filter(|_| !(kind == Kind::Sidecar && ann(KIND).is_some()))
-    {
-        // The pod spec's word on this container outranks an env dialect's "always restarts".
-        if own != pod_policy && kind != Kind::Sidecar {
-            notes.push(format!(
-                "restart policy {own:?} from pod spec {own_restart_src}.restartPolicy (overrides the pod's {pod_policy:?})"
-            ));
-        } else if kind == Kind::Sidecar && native_sidecar.is_none() && own != RestartPolicy::Always
-        {
-            notes.push(format!(
-                "restart policy {own:?} from pod spec {own_restart_src}.restartPolicy (the sidecar declaration would restart it always)"
-            ));
-        }
-        own
-    } else if kind == Kind::Sidecar && !matches!(dialect.sidecar, Some((SidecarStyle::StopOnly, _)))
-    {
-        RestartPolicy::Always
-    } else {
-        pod_policy
-    };
-    let restart_rules = own_restart.rules;
-    if !restart_rules.is_empty() {
-        let list: Vec<String> = restart_rules
-            .iter()
-            .enumerate()
-            .map(|(i, r)| format!("[{i}] {}", r.describe()))
-            .collect();
-        notes.push(format!(
-            "restartPolicyRules from pod spec {own_restart_src}, first match wins: {}; else {restart:?}",
-            list.join("; ")
-        ));
-    }
-
-    let stop_signal = match (
-        ann(STOP_SIGNAL),
-        lifecycle.and_then(|l| l.stop_signal.as_deref()),
-    ) {
-        (Some(raw), _) => parse_signal(raw)
-            .map_err(|m| err(PlanErrorKind::InvalidValue, &ann_src(STOP_SIGNAL), m))?,
-        (None, Some(raw)) => parse_signal(raw).map_err(|m| {
-            err(
-                PlanErrorKind::InvalidValue,
-                &spec_src("lifecycle.stopSignal"),
-                m,
-            )
-        })?,
-        (None, None) => (libc::SIGTERM, "SIGTERM".to_owned()),
-    };
-    let stop_signal = StopSignal {
-        number: stop_signal.0,
-        name: stop_signal.1,
-    };
-
-    let grace_seconds = match (
-        ann(GRACE),
-        spec.and_then(|s| s.termination_grace_period_seconds),
-    ) {
-        (Some(raw), _) => {
-            let n: i64 = raw.trim().parse().map_err(|_| {
-                let kind = if raw.trim().chars().all(|c| c.is_ascii_digit() || c == '-')
-                    && !raw.trim().is_empty()
-                {
-                    PlanErrorKind::OutOfRange
-                } else {
-                    PlanErrorKind::InvalidValue
-                };
-                err(
-                    kind,
-                    &ann_src(GRACE),
-                    format!("expected whole seconds, got {raw:?}"),
-                )
-            })?;
-            Some(check_seconds(n).map_err(|m| err(PlanErrorKind::OutOfRange, &ann_src(GRACE), m))?)
-        }
-        (None, Some(n)) => Some(check_seconds(n).map_err(|m| {
-            err(
-                PlanErrorKind::OutOfRange,
-                &spec_src("terminationGracePeriodSeconds"),
-                m,
-            )
-        })?),
-        (None, None) => None,
-    };
-
-    // Baidu BCI: a pod annotation listing the containers that report success, on the
-    // container's own annotations (an agent copies pod annotations there) or the Pod's.
-    let bci = super::pod_level::lookup(BCI_IGNORE_EXIT_CODE, ann(BCI_IGNORE_EXIT_CODE), spec);
-    let mut ignore_exit_code = dialect.ignore_exit_code;
-    if let Some((list, source)) = bci {
-        if list.split(',').map(str::trim).any(|n| n == name) {
-            ignore_exit_code = true;
-            notes.push(format!("exit code reported as 0 ({source} lists {name})"));
-        }
-    }
-
-    let sidecar_reserve_seconds =
-        match super::sidecar_reserve::read(name, ann(SIDECAR_GRACE_RESERVE), spec)? {
-            Some((n, source)) => {
-                notes.push(format!(
-                    "at teardown the sidecars keep the last {n}s of the grace budget: apps are \
-                     killed {n}s before its end ({source})"
-                ));
-                Some(n)
-            }
-            None => None,
-        };
-
-    let needs_sidecars = super::regate::read(name, kind, ann(NEEDS_SIDECARS), spec)?;
-    if let Some(n) = &needs_sidecars {
-        notes.push(format!(
-            "needs {} for its whole life: {}",
-            n.sidecars.join(", "),
-            match n.on_loss {
-                super::SidecarLoss::Restart => "stopped when one exits or turns unready, started again once all are started and ready",
-                super::SidecarLoss::Hold => "its restarts wait until they are all started and ready",
-            }
-        ));
-    }
-
-    // The API server's rule (ValidatePodSpec): 1 to 2147483647 seconds.
-    let active_deadline_seconds = match spec.and_then(|s| s.active_deadline_seconds) {
-        None => None,
-        Some(n) if (1..=i64::from(i32::MAX)).contains(&n) => {
-            notes.push(format!(
-                "the pod fails with DeadlineExceeded {n}s after it started (pod spec activeDeadlineSeconds)"
-            ));
-            // Invariant: 1..=i32::MAX fits u64.
-            Some(n as u64)
-        }
-        Some(n) => {
-            return Err(err(
-                PlanErrorKind::OutOfRange,
-                &format!("annotation {POD_SPEC}: activeDeadlineSeconds"),
-                format!("must be between 1 and {}, got {n}", i32::MAX),
-            ));
-        }
-    };
-
-    let start_timeout =
-        super::start_wait::read(d.annotations, spec, &mut notes).map_err(|(source, m)| {
-            let kind = if m.contains("out of range") {
-                PlanErrorKind::OutOfRange
-            } else {
-                PlanErrorKind::InvalidValue
-            };
-            err(kind, &source, m)
-        })?;
-
-    let termination_message = termination_message(entry)
-        .map_err(|(field, m)| err(PlanErrorKind::InvalidValue, &spec_src(field), m))?;
+    decide::restart::rules_note(&ctx, &own_restart.rules, restart.value, &mut notes);
+    let stop_signal = decide::stop::stop_signal(&ctx)?;
+    let grace = decide::stop::grace_seconds(&ctx)?;
+    let ignore_exit_code =
+        decide::exit::ignore_exit_code(&ctx, dialect.ignore_exit_code, &mut notes);
+    let sidecar_reserve_seconds = decide::pod::sidecar_reserve(&ctx, &mut notes)?;
+    let needs_sidecars = decide::pod::needs_sidecars(&ctx, kind.value, &mut notes)?;
+    let active_deadline_seconds = decide::pod::active_deadline(&ctx, &mut notes)?;
+    let start_timeout = decide::pod::start_timeout(&ctx, &mut notes)?;
+    let termination_message = decide::exit::termination_message(&ctx)?;
 
     Ok(ContainerPlan {
-        name: name.to_owned(),
-        kind,
+        name: ctx.name.to_owned(),
+        kind: kind.value,
         reason,
-        start,
+        start: start.value,
         gate_on,
-        restart,
-        restart_rules,
+        restart: restart.value,
+        restart_rules: own_restart.rules,
         start_timeout,
         exit_priority: dialect.exit_priority,
         ignore_exit_code,
         counts_for_ready: !dialect.ignore_ready,
-        startup_probe,
-        readiness_probe,
-        liveness_probe,
-        post_start,
-        pre_stop,
-        stop_signal,
-        grace_seconds,
+        startup_probe: probes.startup,
+        readiness_probe: probes.readiness,
+        liveness_probe: probes.liveness,
+        post_start: probes.post_start,
+        pre_stop: probes.pre_stop,
+        stop_signal: stop_signal.value,
+        grace_seconds: grace.as_ref().map(|g| g.value),
         sidecar_reserve_seconds,
         needs_sidecars,
         active_deadline_seconds,
         termination_message,
+        sources: Sources {
+            kind: kind.source,
+            start: start.source,
+            restart: restart.source,
+            stop_signal: stop_signal.source,
+            grace: grace.map(|g| g.source),
+        },
         notes,
     })
-}
-
-/// `terminationMessagePath` and `terminationMessagePolicy` as the API server defaults and
-/// validates them: empty means the default; the policy is `File` or `FallbackToLogsOnError`;
-/// the path is absolute (a relative one is taken from the container's root, where the init
-/// reads it).
-fn termination_message(
-    entry: Option<&k8s::Container>,
-) -> Result<TerminationMessage, (&'static str, String)> {
-    let mut tm = TerminationMessage::default();
-    let Some(c) = entry else { return Ok(tm) };
-    match c.termination_message_policy.as_deref() {
-        None | Some("") | Some("File") => {}
-        Some("FallbackToLogsOnError") => tm.fallback_to_logs = true,
-        Some(other) => {
-            return Err((
-                "terminationMessagePolicy",
-                format!("supported values: \"File\", \"FallbackToLogsOnError\"; got {other:?}"),
-            ));
-        }
-    }
-    match c.termination_message_path.as_deref() {
-        None | Some("") => {}
-        Some(p) if p.contains('\0') => {
-            return Err((
-                "terminationMessagePath",
-                "must not contain a NUL byte".into(),
-            ));
-        }
-        Some(p) if p.starts_with('/') => tm.path = p.to_owned(),
-        Some(p) => tm.path = format!("/{p}"),
-    }
-    Ok(tm)
 }
 
 fn string_map(v: Option<&Value>) -> Result<BTreeMap<String, String>, String> {

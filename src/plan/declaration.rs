@@ -5,8 +5,7 @@ use sha2::Digest as _;
 
 use super::build::plans_from_pod_spec;
 use super::k8s::parse_pod_spec;
-use super::keys::POD_SPEC;
-use super::{PlanError, PlanErrorKind, PodDeclaration};
+use super::{PlanError, PlanErrorKind, PodDeclaration, Source};
 
 const PREFIX: &str = "sha256:";
 
@@ -40,14 +39,8 @@ pub fn is_digest(s: &str) -> bool {
 /// (bounded by Kubernetes' 256 KiB for all annotations) rather than the plans, which expand a
 /// minimal container entry some forty times.
 pub fn from_pod_spec(container: &str, text: &str) -> Result<PodDeclaration, PlanError> {
-    let spec = parse_pod_spec(text).map_err(|m| {
-        PlanError::new(
-            PlanErrorKind::InvalidJson,
-            container,
-            &format!("annotation {POD_SPEC}"),
-            m,
-        )
-    })?;
+    let spec = parse_pod_spec(text)
+        .map_err(|m| PlanError::new(PlanErrorKind::InvalidJson, container, Source::PodSpec, m))?;
     Ok(PodDeclaration::Spec {
         containers: plans_from_pod_spec(&spec)?,
     })
@@ -56,6 +49,7 @@ pub fn from_pod_spec(container: &str, text: &str) -> Result<PodDeclaration, Plan
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::keys::POD_SPEC;
     use crate::plan::{BundleInput, Classified, classify_bundle};
     use serde_json::json;
 

@@ -3,7 +3,10 @@
 
 use super::keys::*;
 use super::values::{parse_bool, parse_int_in};
-use super::{PlanError, PlanErrorKind};
+use super::{PlanError, PlanErrorKind, Source};
+
+/// A dialect's word on one decision: the value, the sentence explain shows, and the variable.
+pub type Said<T> = (T, String, Source);
 
 /// The env a container's declarations are read from.
 pub struct Env<'a> {
@@ -44,8 +47,8 @@ pub enum SidecarStyle {
 
 #[derive(Debug, Default)]
 pub struct EnvDialect {
-    pub sidecar: Option<(SidecarStyle, String)>,
-    pub launch_priority: Option<(i32, String)>,
+    pub sidecar: Option<Said<SidecarStyle>>,
+    pub launch_priority: Option<Said<i32>>,
     pub exit_priority: Option<i32>,
     pub ignore_exit_code: bool,
     pub ignore_ready: bool,
@@ -60,7 +63,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
         PlanError::new(
             PlanErrorKind::InvalidValue,
             container,
-            &format!("env {var}"),
+            Source::env(var),
             msg,
         )
     };
@@ -69,7 +72,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
             None => Ok(None),
             Some((v, origin)) => parse_bool(v)
                 .map(|b| Some((b, origin)))
-                .map_err(|m| bad(var, m)),
+                .map_err(|e| bad(var, e.to_string())),
         }
     };
     let priority = |var: &str| -> Result<Option<(i32, &'static str)>, PlanError> {
@@ -78,14 +81,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
             Some((v, origin)) => parse_int_in(v, PRIORITY_MIN, PRIORITY_MAX)
                 // Invariant: the range check keeps the value within i32.
                 .map(|n| Some((n as i32, origin)))
-                .map_err(|m| {
-                    let kind = if v.trim().parse::<i64>().is_ok() {
-                        PlanErrorKind::OutOfRange
-                    } else {
-                        PlanErrorKind::InvalidValue
-                    };
-                    PlanError::new(kind, container, &format!("env {var}"), m)
-                }),
+                .map_err(|e| PlanError::new(e.kind(), container, Source::env(var), e.to_string())),
         }
     };
 
@@ -96,6 +92,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
             d.sidecar.get_or_insert((
                 SidecarStyle::StartsFirst,
                 format!("env {var}=true ({origin})"),
+                Source::env(var),
             ));
         }
     }
@@ -105,6 +102,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
                 d.sidecar.get_or_insert((
                     SidecarStyle::StopOnly,
                     format!("env {ENV_ECI_TYPE}=sidecar ({origin})"),
+                    Source::env(ENV_ECI_TYPE),
                 ));
             }
             "normal" | "" => {}
@@ -120,6 +118,7 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
         d.sidecar.get_or_insert((
             SidecarStyle::StopOnly,
             format!("env {ENV_KRUISE_SIDECAR}=true ({origin})"),
+            Source::env(ENV_KRUISE_SIDECAR),
         ));
     }
 
@@ -138,7 +137,8 @@ pub fn read(env: &Env<'_>, container: &str) -> Result<EnvDialect, PlanError> {
             Some(_) => {}
         }
     }
-    d.launch_priority = launch.map(|(var, n, o)| (n, format!("env {var}={n} ({o})")));
+    d.launch_priority =
+        launch.map(|(var, n, o)| (n, format!("env {var}={n} ({o})"), Source::env(var)));
     if let Some((n, o)) = priority(ENV_ECI_EXIT)? {
         d.exit_priority = Some(n);
         d.notes

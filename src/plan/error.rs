@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::Source;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanErrorKind {
     /// `config.json` or an annotation is not JSON, or not the JSON shape expected.
@@ -23,7 +25,7 @@ pub struct PlanError {
     /// The container's name as far as it is known (or the bundle path).
     pub container: String,
     /// The annotation, env var or field at fault.
-    pub source: String,
+    pub source: Source,
     pub message: String,
 }
 
@@ -31,13 +33,13 @@ impl PlanError {
     pub fn new(
         kind: PlanErrorKind,
         container: &str,
-        source: &str,
+        source: Source,
         message: impl Into<String>,
     ) -> Self {
         Self {
             kind,
             container: container.to_owned(),
-            source: source.to_owned(),
+            source,
             message: message.into(),
         }
     }

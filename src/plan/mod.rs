@@ -15,6 +15,7 @@
 //! (or native sidecar) whatever its env says, as in Kubernetes.
 
 mod build;
+mod decide;
 pub mod declaration;
 mod dialect;
 mod error;
@@ -25,6 +26,7 @@ mod probe;
 mod regate;
 pub mod restart;
 mod sidecar_reserve;
+mod source;
 pub mod start_wait;
 #[cfg(test)]
 mod tests;
@@ -38,12 +40,13 @@ pub use pod_key::{
     DEFAULT_POD_KEY, MAX_POD_KEY_LEN, POD_KEY_ANNOTATIONS, PodIdentity, PodKey, PodKeyError,
     identify,
 };
-pub use probe::{Handler, HttpGet, ProbeAction, ProbeSpec};
+pub use probe::{Handler, HttpGet, ProbeAction, ProbeError, ProbeSpec};
 /// The Kubernetes `Probe` / `LifecycleHandler` parsers on their own, for the fuzz targets
 /// (`fuzz/`); the product reaches them through the pod spec.
 #[doc(hidden)]
 pub use probe::{handler_from_k8s, probe_from_k8s};
 pub use regate::{NeedsSidecars, SidecarLoss};
+pub use source::{Source, Sources};
 pub use values::MAX_SECONDS;
 
 /// Annotation and env names podinit understands, in one place so docs, explain and tests agree.
@@ -267,6 +270,10 @@ pub struct ContainerPlan {
     /// Absent in a plan from an older podinit: the API's defaults.
     #[serde(default)]
     pub termination_message: TerminationMessage,
+    /// Where the main decisions came from, as data (`explain --json`); absent in a plan from
+    /// an older podinit.
+    #[serde(default)]
+    pub sources: Sources,
     /// Every other decision, with the declaration it came from, for `podinit explain`.
     pub notes: Vec<String>,
 }

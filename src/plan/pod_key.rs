@@ -18,7 +18,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{CRI_SANDBOX_ID, CRIO_SANDBOX_ID, POD};
-use super::{PlanError, PlanErrorKind};
+use super::{PlanError, PlanErrorKind, Source};
 
 /// The pod of containers that name none.
 pub const DEFAULT_POD_KEY: &str = "default";
@@ -142,7 +142,7 @@ pub fn identify(
                 PlanError::new(
                     PlanErrorKind::InvalidValue,
                     container,
-                    &format!("annotation {annotation}"),
+                    Source::annotation(annotation),
                     format!("{raw:?} cannot name a pod: {e}"),
                 )
             })?;

@@ -1,10 +1,12 @@
 //! Kubernetes `Probe` and `LifecycleHandler` turned into what the in-container init runs, with the
 //! kubelet's defaults filled in and every number range-checked.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use super::k8s::{self, ContainerPort, IntOrString};
-use super::values::check_seconds;
+use super::values::{ValueError, check_seconds};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,7 +46,93 @@ pub enum Handler {
     Sleep { seconds: u64 },
 }
 
-fn port(p: &IntOrString, ports: &[ContainerPort]) -> Result<u16, String> {
+/// Why a Kubernetes `Probe` or `LifecycleHandler` was refused; the caller names the container
+/// and the annotation or field. Displays as the messages always read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeError {
+    UnknownNamedPort {
+        name: String,
+    },
+    PortOutOfRange {
+        port: i64,
+    },
+    UnsupportedScheme {
+        scheme: String,
+    },
+    LineBreak,
+    EmptyCommand,
+    ThresholdOutOfRange {
+        field: &'static str,
+        n: i64,
+    },
+    Seconds {
+        field: &'static str,
+        error: ValueError,
+    },
+    SecondsBelow {
+        field: &'static str,
+        min: u64,
+    },
+    Grpc,
+    /// Not exactly one action; `several`: more than one, else none.
+    ProbeActions {
+        several: bool,
+    },
+    SuccessThresholdNotOne,
+    TcpHandler,
+    HandlerActions {
+        several: bool,
+    },
+}
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = |several: bool| if several { "several" } else { "none" };
+        match self {
+            ProbeError::UnknownNamedPort { name } => {
+                write!(f, "named port {name:?} is not among the container's ports")
+            }
+            ProbeError::PortOutOfRange { port } => {
+                write!(f, "port {port} is out of range (1 to 65535)")
+            }
+            ProbeError::UnsupportedScheme { scheme } => {
+                write!(f, "httpGet scheme {scheme:?} is not supported (only HTTP)")
+            }
+            ProbeError::LineBreak => {
+                f.write_str("httpGet path and headers must not contain line breaks")
+            }
+            ProbeError::EmptyCommand => f.write_str("exec.command is empty"),
+            ProbeError::ThresholdOutOfRange { field, n } => {
+                write!(f, "{field} {n} is out of range (1 to 1000000)")
+            }
+            ProbeError::Seconds { field, error } => write!(f, "{field}: {error}"),
+            ProbeError::SecondsBelow { field, min } => write!(f, "{field} must be at least {min}"),
+            ProbeError::Grpc => f.write_str(
+                "grpc probes are not supported by podinit; use exec, tcpSocket or httpGet",
+            ),
+            ProbeError::ProbeActions { several } => write!(
+                f,
+                "a probe needs exactly one of exec, tcpSocket or httpGet; it has {}",
+                count(*several)
+            ),
+            ProbeError::SuccessThresholdNotOne => {
+                f.write_str("successThreshold must be 1 for startup and liveness probes")
+            }
+            ProbeError::TcpHandler => f.write_str(
+                "tcpSocket lifecycle handlers are deprecated in Kubernetes and not supported; use exec, httpGet or sleep",
+            ),
+            ProbeError::HandlerActions { several } => write!(
+                f,
+                "a lifecycle handler needs exactly one of exec, httpGet or sleep; it has {}",
+                count(*several)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ProbeError {}
+
+fn port(p: &IntOrString, ports: &[ContainerPort]) -> Result<u16, ProbeError> {
     let n = match p {
         IntOrString::Int(n) => *n,
         IntOrString::String(s) => match s.parse::<i64>() {
@@ -53,21 +141,21 @@ fn port(p: &IntOrString, ports: &[ContainerPort]) -> Result<u16, String> {
                 .iter()
                 .find(|cp| cp.name.as_deref() == Some(s.as_str()))
                 .map(|cp| cp.container_port)
-                .ok_or_else(|| format!("named port {s:?} is not among the container's ports"))?,
+                .ok_or_else(|| ProbeError::UnknownNamedPort { name: s.clone() })?,
         },
     };
     u16::try_from(n)
         .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| format!("port {n} is out of range (1 to 65535)"))
+        .ok_or(ProbeError::PortOutOfRange { port: n })
 }
 
-fn http_get(h: &k8s::HttpGetAction, ports: &[ContainerPort]) -> Result<HttpGet, String> {
+fn http_get(h: &k8s::HttpGetAction, ports: &[ContainerPort]) -> Result<HttpGet, ProbeError> {
     if let Some(scheme) = &h.scheme {
         if !scheme.eq_ignore_ascii_case("http") {
-            return Err(format!(
-                "httpGet scheme {scheme:?} is not supported (only HTTP)"
-            ));
+            return Err(ProbeError::UnsupportedScheme {
+                scheme: scheme.clone(),
+            });
         }
     }
     let path = h.path.clone().unwrap_or_else(|| "/".into());
@@ -76,7 +164,7 @@ fn http_get(h: &k8s::HttpGetAction, ports: &[ContainerPort]) -> Result<HttpGet, 
             .iter()
             .any(|x| format!("{}{}", x.name, x.value).contains(['\r', '\n']))
     {
-        return Err("httpGet path and headers must not contain line breaks".into());
+        return Err(ProbeError::LineBreak);
     }
     Ok(HttpGet {
         host: h.host.clone().filter(|s| !s.is_empty()),
@@ -94,28 +182,28 @@ fn http_get(h: &k8s::HttpGetAction, ports: &[ContainerPort]) -> Result<HttpGet, 
     })
 }
 
-fn exec(e: &k8s::ExecAction) -> Result<Vec<String>, String> {
+fn exec(e: &k8s::ExecAction) -> Result<Vec<String>, ProbeError> {
     if e.command.is_empty() {
-        return Err("exec.command is empty".into());
+        return Err(ProbeError::EmptyCommand);
     }
     Ok(e.command.clone())
 }
 
-fn threshold(field: &str, v: Option<i64>, default: u32) -> Result<u32, String> {
+fn threshold(field: &'static str, v: Option<i64>, default: u32) -> Result<u32, ProbeError> {
     match v {
         None => Ok(default),
         Some(n) if (1..=1_000_000).contains(&n) => Ok(n as u32),
-        Some(n) => Err(format!("{field} {n} is out of range (1 to 1000000)")),
+        Some(n) => Err(ProbeError::ThresholdOutOfRange { field, n }),
     }
 }
 
-fn seconds(field: &str, v: Option<i64>, default: u64, min: u64) -> Result<u64, String> {
+fn seconds(field: &'static str, v: Option<i64>, default: u64, min: u64) -> Result<u64, ProbeError> {
     let n = match v {
         None => return Ok(default),
-        Some(n) => check_seconds(n).map_err(|e| format!("{field}: {e}"))?,
+        Some(n) => check_seconds(n).map_err(|error| ProbeError::Seconds { field, error })?,
     };
     if n < min {
-        return Err(format!("{field} must be at least {min}"));
+        return Err(ProbeError::SecondsBelow { field, min });
     }
     Ok(n)
 }
@@ -125,11 +213,9 @@ pub fn probe_from_k8s(
     p: &k8s::Probe,
     ports: &[ContainerPort],
     must_succeed_once: bool,
-) -> Result<ProbeSpec, String> {
+) -> Result<ProbeSpec, ProbeError> {
     if p.grpc.is_some() {
-        return Err(
-            "grpc probes are not supported by podinit; use exec, tcpSocket or httpGet".into(),
-        );
+        return Err(ProbeError::Grpc);
     }
     let mut actions = Vec::new();
     if let Some(e) = &p.exec {
@@ -146,20 +232,11 @@ pub fn probe_from_k8s(
     }
     let action = match actions.len() {
         1 => actions.remove(0),
-        0 => {
-            return Err(
-                "a probe needs exactly one of exec, tcpSocket or httpGet; it has none".into(),
-            );
-        }
-        _ => {
-            return Err(
-                "a probe needs exactly one of exec, tcpSocket or httpGet; it has several".into(),
-            );
-        }
+        n => return Err(ProbeError::ProbeActions { several: n > 1 }),
     };
     let success_threshold = threshold("successThreshold", p.success_threshold, 1)?;
     if must_succeed_once && success_threshold != 1 {
-        return Err("successThreshold must be 1 for startup and liveness probes".into());
+        return Err(ProbeError::SuccessThresholdNotOne);
     }
     Ok(ProbeSpec {
         action,
@@ -178,9 +255,9 @@ pub fn probe_from_k8s(
 pub fn handler_from_k8s(
     h: &k8s::LifecycleHandler,
     ports: &[ContainerPort],
-) -> Result<Handler, String> {
+) -> Result<Handler, ProbeError> {
     if h.tcp_socket.is_some() {
-        return Err("tcpSocket lifecycle handlers are deprecated in Kubernetes and not supported; use exec, httpGet or sleep".into());
+        return Err(ProbeError::TcpHandler);
     }
     let mut handlers = Vec::new();
     if let Some(e) = &h.exec {
@@ -196,13 +273,7 @@ pub fn handler_from_k8s(
     }
     match handlers.len() {
         1 => Ok(handlers.remove(0)),
-        0 => Err(
-            "a lifecycle handler needs exactly one of exec, httpGet or sleep; it has none".into(),
-        ),
-        _ => Err(
-            "a lifecycle handler needs exactly one of exec, httpGet or sleep; it has several"
-                .into(),
-        ),
+        n => Err(ProbeError::HandlerActions { several: n > 1 }),
     }
 }
 
@@ -217,7 +288,7 @@ mod tests {
             name: Some("http".into()),
             container_port: 8080,
         }];
-        probe_from_k8s(&p, &ports, false)
+        probe_from_k8s(&p, &ports, false).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -256,6 +327,45 @@ mod tests {
     #[case::header_injection(r#"{"httpGet":{"port":80,"path":"/\r\nX: y"}}"#, false)]
     fn probes(#[case] json: &str, #[case] ok: bool) {
         assert_eq!(probe(json).is_ok(), ok, "{json}: {:?}", probe(json));
+    }
+
+    /// Each refusal's words, as they were when the errors were strings.
+    #[rstest]
+    #[case::grpc(
+        r#"{"grpc":{"port":9000}}"#,
+        "grpc probes are not supported by podinit; use exec, tcpSocket or httpGet"
+    )]
+    #[case::none(
+        r#"{"periodSeconds":5}"#,
+        "a probe needs exactly one of exec, tcpSocket or httpGet; it has none"
+    )]
+    #[case::several(
+        r#"{"exec":{"command":["true"]},"tcpSocket":{"port":1}}"#,
+        "a probe needs exactly one of exec, tcpSocket or httpGet; it has several"
+    )]
+    #[case::named_port(
+        r#"{"httpGet":{"port":"admin"}}"#,
+        "named port \"admin\" is not among the container's ports"
+    )]
+    #[case::port(r#"{"tcpSocket":{"port":0}}"#, "port 0 is out of range (1 to 65535)")]
+    #[case::period(
+        r#"{"exec":{"command":["true"]},"periodSeconds":0}"#,
+        "periodSeconds must be at least 1"
+    )]
+    #[case::delay(
+        r#"{"exec":{"command":["true"]},"initialDelaySeconds":-1}"#,
+        "initialDelaySeconds: -1 seconds is out of range (0 to 31536000)"
+    )]
+    #[case::threshold(
+        r#"{"exec":{"command":["true"]},"failureThreshold":0}"#,
+        "failureThreshold 0 is out of range (1 to 1000000)"
+    )]
+    #[case::scheme(
+        r#"{"httpGet":{"port":443,"scheme":"HTTPS"}}"#,
+        "httpGet scheme \"HTTPS\" is not supported (only HTTP)"
+    )]
+    fn refusals_read_as_before(#[case] json: &str, #[case] text: &str) {
+        assert_eq!(probe(json).unwrap_err(), text);
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub fn read(
     let Some((raw, source)) = super::pod_level::lookup(NEEDS_SIDECARS, annotation, spec) else {
         return Ok(None);
     };
-    let bad = |msg: String| PlanError::new(PlanErrorKind::InvalidValue, name, &source, msg);
+    let bad = |msg: String| PlanError::new(PlanErrorKind::InvalidValue, name, source.clone(), msg);
     let entries = parse(raw).map_err(bad)?;
     if let Some(spec) = spec {
         for (app, needs) in &entries {

@@ -98,18 +98,50 @@ pub struct ContainerRestart {
     pub rules: Vec<RestartRule>,
 }
 
-/// An API server validation error: the field path (`spec.containers[0].restartPolicy`) and its
-/// message (`Unsupported value: "Sometimes": supported values: "Always", "Never", "OnFailure"`).
+/// An API server validation error (`field.Error`): the field path
+/// (`spec.containers[0].restartPolicy`), its type and detail; it displays as the API server
+/// words it (`Unsupported value: "Sometimes": supported values: "Always", "Never", "OnFailure"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub path: String,
-    pub message: String,
+    pub kind: FieldErrorType,
+    pub detail: String,
 }
 
-fn field_err(path: String, message: impl Into<String>) -> FieldError {
+/// The API server's `field.ErrorType`s that these rules produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldErrorType {
+    Required,
+    NotSupported,
+    Forbidden,
+    TooMany,
+    Invalid,
+}
+
+impl FieldErrorType {
+    /// The API server's words for it (`field.ErrorType.String()`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldErrorType::Required => "Required value",
+            FieldErrorType::NotSupported => "Unsupported value",
+            FieldErrorType::Forbidden => "Forbidden",
+            FieldErrorType::TooMany => "Too many",
+            FieldErrorType::Invalid => "Invalid value",
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.detail)
+    }
+}
+
+fn field_err(path: String, kind: FieldErrorType, detail: impl Into<String>) -> FieldError {
     FieldError {
         path,
-        message: message.into(),
+        kind,
+        detail: detail.into(),
     }
 }
 
@@ -126,7 +158,8 @@ pub fn validate(
         if !rules_raw.is_empty() {
             return Err(field_err(
                 policy_path,
-                "Required value: must specify restartPolicy when restart rules are used",
+                FieldErrorType::Required,
+                "must specify restartPolicy when restart rules are used",
             ));
         }
         return Ok(ContainerRestart::default());
@@ -134,24 +167,22 @@ pub fn validate(
     let policy = RestartPolicy::parse(raw_policy).ok_or_else(|| {
         field_err(
             policy_path.clone(),
-            format!(
-                "Unsupported value: {raw_policy:?}: supported values: \"Always\", \"Never\", \"OnFailure\""
-            ),
+            FieldErrorType::NotSupported,
+            format!("{raw_policy:?}: supported values: \"Always\", \"Never\", \"OnFailure\""),
         )
     })?;
     if init && policy == RestartPolicy::Always && !rules_raw.is_empty() {
         return Err(field_err(
             format!("{base}.restartPolicyRules"),
-            "Forbidden: restartPolicyRules are not allowed for init containers with restart policy Always",
+            FieldErrorType::Forbidden,
+            "restartPolicyRules are not allowed for init containers with restart policy Always",
         ));
     }
     if rules_raw.len() > MAX_RULES {
         return Err(field_err(
             format!("{base}.restartPolicyRules"),
-            format!(
-                "Too many: {}: must have at most {MAX_RULES} items",
-                rules_raw.len()
-            ),
+            FieldErrorType::TooMany,
+            format!("{}: must have at most {MAX_RULES} items", rules_raw.len()),
         ));
     }
     let mut rules = Vec::with_capacity(rules_raw.len());
@@ -162,17 +193,16 @@ pub fn validate(
             other => {
                 return Err(field_err(
                     format!("{at}.action"),
-                    format!(
-                        "Unsupported value: {:?}: supported values: \"Restart\"",
-                        other.unwrap_or("")
-                    ),
+                    FieldErrorType::NotSupported,
+                    format!("{:?}: supported values: \"Restart\"", other.unwrap_or("")),
                 ));
             }
         }
         let Some(ec) = &r.exit_codes else {
             return Err(field_err(
                 format!("{at}.exitCodes"),
-                "Required value: must be specified",
+                FieldErrorType::Required,
+                "must be specified",
             ));
         };
         let operator = match ec.operator.as_deref() {
@@ -181,8 +211,9 @@ pub fn validate(
             other => {
                 return Err(field_err(
                     format!("{at}.exitCodes.operator"),
+                    FieldErrorType::NotSupported,
                     format!(
-                        "Unsupported value: {:?}: supported values: \"In\", \"NotIn\"",
+                        "{:?}: supported values: \"In\", \"NotIn\"",
                         other.unwrap_or("")
                     ),
                 ));
@@ -191,8 +222,9 @@ pub fn validate(
         if ec.values.len() > MAX_EXIT_CODES {
             return Err(field_err(
                 format!("{at}.exitCodes.values"),
+                FieldErrorType::TooMany,
                 format!(
-                    "Too many: {}: must have at most {MAX_EXIT_CODES} items",
+                    "{}: must have at most {MAX_EXIT_CODES} items",
                     ec.values.len()
                 ),
             ));
@@ -205,7 +237,8 @@ pub fn validate(
             let v = i32::try_from(*v).map_err(|_| {
                 field_err(
                     format!("{at}.exitCodes.values[{j}]"),
-                    format!("Invalid value: {v}: must be a 32-bit integer (the API's int32)"),
+                    FieldErrorType::Invalid,
+                    format!("{v}: must be a 32-bit integer (the API's int32)"),
                 )
             })?;
             values.push(v);

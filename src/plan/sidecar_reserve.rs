@@ -7,25 +7,25 @@
 use super::k8s::PodSpec;
 use super::keys::SIDECAR_GRACE_RESERVE;
 use super::values::check_seconds;
-use super::{PlanError, PlanErrorKind};
+use super::{PlanError, PlanErrorKind, Source};
 
 /// The reserve and where it was declared, or `None`.
 pub fn read(
     name: &str,
     annotation: Option<&str>,
     spec: Option<&PodSpec>,
-) -> Result<Option<(u64, String)>, PlanError> {
+) -> Result<Option<(u64, Source)>, PlanError> {
     let Some((raw, source)) = super::pod_level::lookup(SIDECAR_GRACE_RESERVE, annotation, spec)
     else {
         return Ok(None);
     };
-    let bad = |kind, msg: String| PlanError::new(kind, name, &source, msg);
+    let bad = |kind, msg: String| PlanError::new(kind, name, source.clone(), msg);
     let n: i64 = raw.trim().parse().map_err(|_| {
         bad(
             PlanErrorKind::InvalidValue,
             format!("expected whole seconds (e.g. \"10\"), got {raw:?}"),
         )
     })?;
-    let n = check_seconds(n).map_err(|m| bad(PlanErrorKind::OutOfRange, m))?;
+    let n = check_seconds(n).map_err(|e| bad(e.kind(), e.to_string()))?;
     Ok(Some((n, source)))
 }

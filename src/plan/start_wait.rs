@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::MAX_SECONDS;
 use super::k8s::PodSpec;
 use super::keys::{ON_START_TIMEOUT, START_TIMEOUT};
+use super::{MAX_SECONDS, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -56,6 +56,44 @@ impl StartTimeout {
     }
 }
 
+/// Why a start-wait value was refused; the caller names the container and the annotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartWaitError {
+    NotDuration { raw: String },
+    OutOfRange { raw: String },
+    Zero { raw: String },
+    NotOutcome { raw: String },
+}
+
+impl StartWaitError {
+    pub fn kind(&self) -> super::PlanErrorKind {
+        match self {
+            StartWaitError::OutOfRange { .. } => super::PlanErrorKind::OutOfRange,
+            _ => super::PlanErrorKind::InvalidValue,
+        }
+    }
+}
+
+impl std::fmt::Display for StartWaitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartWaitError::NotDuration { raw } => write!(
+                f,
+                "expected a duration such as 3s, 500ms, 2m or 1m30s (or whole seconds), got {raw:?}"
+            ),
+            StartWaitError::OutOfRange { raw } => {
+                write!(f, "{raw:?} is out of range (at most {MAX_SECONDS}s)")
+            }
+            StartWaitError::Zero { raw } => write!(f, "{raw:?}: the timeout must be more than 0"),
+            StartWaitError::NotOutcome { raw } => {
+                write!(f, "expected fail, start or wait, got {raw:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for StartWaitError {}
+
 /// `3000` → `3s`, `1500` → `1500ms`.
 pub fn format_millis(ms: u64) -> String {
     if ms % 1000 == 0 {
@@ -67,13 +105,10 @@ pub fn format_millis(ms: u64) -> String {
 
 /// A duration as Go's `time.ParseDuration` writes the common ones (`3s`, `500ms`, `2m`, `1h`,
 /// `1m30s`), or whole seconds; more than 0 and at most a year.
-pub fn parse_duration(raw: &str) -> Result<u64, String> {
+pub fn parse_duration(raw: &str) -> Result<u64, StartWaitError> {
     let t = raw.trim();
-    let bad = || {
-        format!(
-            "expected a duration such as 3s, 500ms, 2m or 1m30s (or whole seconds), got {raw:?}"
-        )
-    };
+    let bad = || StartWaitError::NotDuration { raw: raw.into() };
+    let out_of_range = || StartWaitError::OutOfRange { raw: raw.into() };
     if t.is_empty() {
         return Err(bad());
     }
@@ -82,7 +117,7 @@ pub fn parse_duration(raw: &str) -> Result<u64, String> {
         t.parse::<u64>()
             .ok()
             .and_then(|s| s.checked_mul(1000))
-            .ok_or_else(|| format!("{raw:?} is out of range (at most {MAX_SECONDS}s)"))?
+            .ok_or_else(out_of_range)?
     } else {
         let mut total: u64 = 0;
         let mut rest = t;
@@ -91,9 +126,7 @@ pub fn parse_duration(raw: &str) -> Result<u64, String> {
             if digits == 0 {
                 return Err(bad());
             }
-            let n: u64 = rest[..digits]
-                .parse()
-                .map_err(|_| format!("{raw:?} is out of range (at most {MAX_SECONDS}s)"))?;
+            let n: u64 = rest[..digits].parse().map_err(|_| out_of_range())?;
             rest = &rest[digits..];
             let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
             let per = match &rest[..unit_len] {
@@ -107,25 +140,25 @@ pub fn parse_duration(raw: &str) -> Result<u64, String> {
             total = n
                 .checked_mul(per)
                 .and_then(|v| total.checked_add(v))
-                .ok_or_else(|| format!("{raw:?} is out of range (at most {MAX_SECONDS}s)"))?;
+                .ok_or_else(out_of_range)?;
         }
         total
     };
     if total == 0 {
-        return Err(format!("{raw:?}: the timeout must be more than 0"));
+        return Err(StartWaitError::Zero { raw: raw.into() });
     }
     if total > max_ms {
-        return Err(format!("{raw:?} is out of range (at most {MAX_SECONDS}s)"));
+        return Err(out_of_range());
     }
     Ok(total)
 }
 
-pub fn parse_outcome(raw: &str) -> Result<OnStartTimeout, String> {
+pub fn parse_outcome(raw: &str) -> Result<OnStartTimeout, StartWaitError> {
     match raw.trim() {
         "fail" => Ok(OnStartTimeout::Fail),
         "start" => Ok(OnStartTimeout::Start),
         "wait" => Ok(OnStartTimeout::Wait),
-        _ => Err(format!("expected fail, start or wait, got {raw:?}")),
+        _ => Err(StartWaitError::NotOutcome { raw: raw.into() }),
     }
 }
 
@@ -134,7 +167,7 @@ pub fn read(
     container: &BTreeMap<String, String>,
     spec: Option<&PodSpec>,
     notes: &mut Vec<String>,
-) -> Result<Option<StartTimeout>, (String, String)> {
+) -> Result<Option<StartTimeout>, (Source, StartWaitError)> {
     let (timeout_key, outcome_key) = (START_TIMEOUT, ON_START_TIMEOUT);
     let lookup =
         |key: &str| super::pod_level::lookup(key, container.get(key).map(String::as_str), spec);
@@ -196,7 +229,7 @@ mod tests {
     fn durations(#[case] raw: &str, #[case] want: Result<u64, &str>) {
         match (parse_duration(raw), want) {
             (Ok(got), Ok(w)) => assert_eq!(got, w, "{raw:?}"),
-            (Err(e), Err(w)) => assert!(e.contains(w), "{raw:?}: {e}"),
+            (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{raw:?}: {e}"),
             (got, w) => panic!("{raw:?}: got {got:?}, want {w:?}"),
         }
     }

@@ -278,7 +278,7 @@ fn classification_names_the_pod(#[case] annotations: Value, #[case] key: &str) {
 fn bad_pod_key_names_the_annotation_and_container() {
     let e = classify(bundle(json!({"io.podinit.pod": "../etc"}), &[])).unwrap_err();
     assert_eq!(e.container, "c");
-    assert_eq!(e.source, "annotation io.podinit.pod");
+    assert_eq!(e.source.to_string(), "annotation io.podinit.pod");
     let pause = json!({"annotations": {"io.kubernetes.cri.container-type": "sandbox",
         "io.kubernetes.cri.sandbox-id": "../x"}});
     assert!(matches!(
@@ -439,7 +439,7 @@ fn restart_rules_are_validated_as_the_api_server_does(
     let text = err.to_string();
     assert!(text.starts_with("container \"c\": "), "{text}");
     assert!(
-        err.source.contains(path),
+        err.source.to_string().contains(path),
         "{text:?} should name the field {path}"
     );
     assert!(
@@ -613,5 +613,8 @@ fn pod_spec_names_empty_or_taken_are_refused_naming_the_container(
     assert_eq!(err.kind, PlanErrorKind::InvalidValue, "{err}");
     assert_eq!(err.container, container, "{err}");
     assert!(err.message.contains(message), "{err}");
-    assert!(err.source.contains("io.podinit.pod-spec"), "{err}");
+    assert!(
+        err.source.to_string().contains("io.podinit.pod-spec"),
+        "{err}"
+    );
 }

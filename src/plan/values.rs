@@ -1,23 +1,99 @@
 //! Parsers for the scalar values of annotations and env vars. Strict on purpose: a typo in a
 //! sidecar declaration must be an error, not a silently different pod.
 
+use std::fmt;
+
+use super::PlanErrorKind;
+
+/// Why a scalar was refused. The caller adds the container and the declaration ([`super::PlanError`]);
+/// [`ValueError::kind`] says which kind of plan error it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueError {
+    NotBool {
+        raw: String,
+    },
+    NotInt {
+        raw: String,
+        min: i64,
+        max: i64,
+    },
+    IntOutOfRange {
+        n: i64,
+        min: i64,
+        max: i64,
+    },
+    /// Not whole seconds; `overflow`: digits too many for any integer (out of range, not a typo).
+    NotWholeSeconds {
+        raw: String,
+        overflow: bool,
+    },
+    SecondsOutOfRange {
+        n: i64,
+    },
+    NotSignalNumber {
+        n: i32,
+    },
+    UnknownSignal {
+        raw: String,
+    },
+}
+
+impl ValueError {
+    pub fn kind(&self) -> PlanErrorKind {
+        match self {
+            ValueError::IntOutOfRange { .. }
+            | ValueError::SecondsOutOfRange { .. }
+            | ValueError::NotWholeSeconds { overflow: true, .. } => PlanErrorKind::OutOfRange,
+            _ => PlanErrorKind::InvalidValue,
+        }
+    }
+}
+
+impl fmt::Display for ValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueError::NotBool { raw } => write!(f, "expected true or false, got {raw:?}"),
+            ValueError::NotInt { raw, min, max } => {
+                write!(f, "expected an integer from {min} to {max}, got {raw:?}")
+            }
+            ValueError::IntOutOfRange { n, min, max } => {
+                write!(f, "{n} is out of range ({min} to {max})")
+            }
+            ValueError::NotWholeSeconds { raw, .. } => {
+                write!(f, "expected whole seconds, got {raw:?}")
+            }
+            ValueError::SecondsOutOfRange { n } => {
+                write!(f, "{n} seconds is out of range (0 to {MAX_SECONDS})")
+            }
+            ValueError::NotSignalNumber { n } => write!(f, "{n} is not a signal number"),
+            ValueError::UnknownSignal { raw } => write!(
+                f,
+                "unknown signal {raw:?} (expected a name like SIGTERM or a number)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ValueError {}
+
 /// `true`/`false`, any case (Kubernetes env values are strings; vendors document `"true"`).
-pub fn parse_bool(raw: &str) -> Result<bool, String> {
+pub fn parse_bool(raw: &str) -> Result<bool, ValueError> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" | "" => Ok(false),
-        _ => Err(format!("expected true or false, got {raw:?}")),
+        _ => Err(ValueError::NotBool { raw: raw.into() }),
     }
 }
 
 /// An integer within `min..=max`.
-pub fn parse_int_in(raw: &str, min: i64, max: i64) -> Result<i64, String> {
-    let n: i64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| format!("expected an integer from {min} to {max}, got {raw:?}"))?;
+pub fn parse_int_in(raw: &str, min: i64, max: i64) -> Result<i64, ValueError> {
+    let n: i64 = raw.trim().parse().map_err(|_| ValueError::NotInt {
+        raw: raw.into(),
+        min,
+        max,
+    })?;
     if n < min || n > max {
-        return Err(format!("{n} is out of range ({min} to {max})"));
+        return Err(ValueError::IntOutOfRange { n, min, max });
     }
     Ok(n)
 }
@@ -26,21 +102,31 @@ pub fn parse_int_in(raw: &str, min: i64, max: i64) -> Result<i64, String> {
 /// that still fits every timer (a year).
 pub const MAX_SECONDS: i64 = 365 * 24 * 3600;
 
-pub fn check_seconds(n: i64) -> Result<u64, String> {
+pub fn check_seconds(n: i64) -> Result<u64, ValueError> {
     if !(0..=MAX_SECONDS).contains(&n) {
-        return Err(format!("{n} seconds is out of range (0 to {MAX_SECONDS})"));
+        return Err(ValueError::SecondsOutOfRange { n });
     }
     // Invariant: 0 <= n <= MAX_SECONDS fits u64.
     Ok(n as u64)
 }
 
+/// Whole seconds as an annotation gives them (`"30"`), within [`check_seconds`]'s range.
+pub fn parse_seconds(raw: &str) -> Result<u64, ValueError> {
+    let t = raw.trim();
+    let n: i64 = t.parse().map_err(|_| ValueError::NotWholeSeconds {
+        raw: raw.into(),
+        overflow: !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '-'),
+    })?;
+    check_seconds(n)
+}
+
 /// A signal by name (`SIGTERM`, `TERM`, any case) or number (`15`).
-pub fn parse_signal(raw: &str) -> Result<(i32, String), String> {
+pub fn parse_signal(raw: &str) -> Result<(i32, String), ValueError> {
     let raw = raw.trim();
     if let Ok(n) = raw.parse::<i32>() {
         return signal_name(n)
             .map(|name| (n, name.to_owned()))
-            .ok_or_else(|| format!("{n} is not a signal number"));
+            .ok_or(ValueError::NotSignalNumber { n });
     }
     let upper = raw.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
@@ -52,7 +138,7 @@ pub fn parse_signal(raw: &str) -> Result<(i32, String), String> {
         .iter()
         .find(|(_, n)| *n == name)
         .map(|(num, n)| (*num, (*n).to_owned()))
-        .ok_or_else(|| format!("unknown signal {raw:?} (expected a name like SIGTERM or a number)"))
+        .ok_or_else(|| ValueError::UnknownSignal { raw: raw.into() })
 }
 
 pub fn signal_name(n: i32) -> Option<&'static str> {
@@ -136,6 +222,25 @@ mod tests {
     #[case("", None)]
     fn signals(#[case] raw: &str, #[case] want: Option<i32>) {
         assert_eq!(parse_signal(raw).ok().map(|(n, _)| n), want);
+    }
+
+    /// The kind of plan error each refusal makes, and its words (unchanged from the strings).
+    #[rstest]
+    #[case::bool(parse_bool("yes").map(|_| ()), PlanErrorKind::InvalidValue, "expected true or false, got \"yes\"")]
+    #[case::not_int(parse_int_in("x", 0, 9).map(|_| ()), PlanErrorKind::InvalidValue, "expected an integer from 0 to 9, got \"x\"")]
+    #[case::int_range(parse_int_in("10", 0, 9).map(|_| ()), PlanErrorKind::OutOfRange, "10 is out of range (0 to 9)")]
+    #[case::seconds_text(parse_seconds("soon").map(|_| ()), PlanErrorKind::InvalidValue, "expected whole seconds, got \"soon\"")]
+    #[case::seconds_overflow(parse_seconds("99999999999999999999").map(|_| ()), PlanErrorKind::OutOfRange, "expected whole seconds, got \"99999999999999999999\"")]
+    #[case::seconds_negative(parse_seconds("-1").map(|_| ()), PlanErrorKind::OutOfRange, "-1 seconds is out of range (0 to 31536000)")]
+    #[case::signal_number(parse_signal("99").map(|_| ()), PlanErrorKind::InvalidValue, "99 is not a signal number")]
+    #[case::signal_name(parse_signal("NOPE").map(|_| ()), PlanErrorKind::InvalidValue, "unknown signal \"NOPE\" (expected a name like SIGTERM or a number)")]
+    fn refusals(
+        #[case] got: Result<(), ValueError>,
+        #[case] kind: PlanErrorKind,
+        #[case] text: &str,
+    ) {
+        let e = got.unwrap_err();
+        assert_eq!((e.kind(), e.to_string().as_str()), (kind, text));
     }
 
     #[test]
