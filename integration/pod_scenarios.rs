@@ -3060,7 +3060,9 @@ fn x45_probe_timing_initial_delay_after_startup_and_timeout(#[case] order: Creat
         .add(Container::script("delayed", running_body))
         .add(Container::script(
             "gated",
-            "trap 'exit 0' TERM; tlog started; sleep 1; touch /dev/shm/up; tlog up\n\
+            // `up` logged before the file exists: the startup probe, then readiness at once, may
+            // run between the two (once 4 ms before a `tlog up` placed after the touch).
+            "trap 'exit 0' TERM; tlog started; sleep 1; tlog up; touch /dev/shm/up\n\
              while :; do sleep 0.05; done",
         ))
         .add(Container::script("slow", running_body))
