@@ -225,32 +225,28 @@ fn status_event_ms(out: &PodOutcome, container: Option<&str>, kind: &str) -> i64
         })
 }
 
-/// The kinds of `status.json`'s timeline events for `container`, in order.
-fn status_kinds(out: &PodOutcome, container: &str) -> Vec<String> {
+/// One field (`kind`, `event`) of `status.json`'s timeline entries for `container`, in order.
+fn status_timeline(out: &PodOutcome, container: &str, field: &str) -> Vec<String> {
     out.status_json
         .as_ref()
         .and_then(|s| s["timeline"].as_array())
         .map(|tl| {
             tl.iter()
                 .filter(|e| e["container"] == container)
-                .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+                .filter_map(|e| e[field].as_str().map(str::to_owned))
                 .collect()
         })
         .unwrap_or_default()
 }
 
+/// The kinds of `status.json`'s timeline events for `container`, in order.
+fn status_kinds(out: &PodOutcome, container: &str) -> Vec<String> {
+    status_timeline(out, container, "kind")
+}
+
 /// The texts of `status.json`'s timeline events for `container`, in order.
 fn status_events(out: &PodOutcome, container: &str) -> Vec<String> {
-    out.status_json
-        .as_ref()
-        .and_then(|s| s["timeline"].as_array())
-        .map(|tl| {
-            tl.iter()
-                .filter(|e| e["container"] == container)
-                .filter_map(|e| e["event"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+    status_timeline(out, container, "event")
 }
 
 /// Waits until `status.json` satisfies `pred`.
