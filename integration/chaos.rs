@@ -17,8 +17,7 @@
 //! 8, about 25 s here: a CI run of well under a minute). The ≥ 100-pod campaign and its figure are in
 //! docs/reliability.md.
 
-mod pod;
-mod support;
+use crate::pod;
 
 use std::time::{Duration, Instant};
 

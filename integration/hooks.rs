@@ -20,7 +20,7 @@
 //!
 //! A file under `oci-hooks/` that no check knows about fails [`every_file_is_checked`].
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::fs;

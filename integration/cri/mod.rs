@@ -18,6 +18,9 @@
 pub mod client;
 pub mod containerd;
 pub mod image;
+// The tests; the CRI bench (bench/cri) includes this harness without them.
+#[cfg(test)]
+mod scenarios;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

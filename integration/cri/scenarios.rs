@@ -29,11 +29,10 @@
 //! when one is missing. `PODINIT_CRI_KEEP=1` keeps each test's directory.
 
 // The pod harness's timeline (`tlog`, parsing, ordering) and busybox rootfs; not its agent.
-mod pod;
-mod support;
+use crate::pod;
+use crate::support;
 
-#[path = "cri/mod.rs"]
-mod cri;
+use crate::cri;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

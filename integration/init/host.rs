@@ -3,7 +3,7 @@
 //! and the app's inherited state (signal mask and dispositions, fds, cwd, environment) compared
 //! with the same app started without podinit. Needs only /bin/sh, cat, ls, env, pwd and sleep.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;

@@ -9,7 +9,7 @@
 //! everything, also when an assertion fails. Without runc, /bin/busybox or root each test prints
 //! `SKIP` and passes, or fails under `PODINIT_REQUIRE_ALL=1` (`support::skip`).
 
-mod support;
+use crate::support;
 
 use std::fs::{self, File};
 use std::os::unix::fs::{PermissionsExt, symlink};

@@ -8,8 +8,7 @@
 //! when the test panics while the pod runs. Without root, runc, ip, python3 or /bin/busybox each
 //! test prints `SKIP` and passes, or fails under `PODINIT_REQUIRE_ALL=1` (`pod::skip`).
 
-mod pod;
-mod support;
+use crate::pod;
 
 use std::path::Path;
 use std::process::Command;

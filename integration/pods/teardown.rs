@@ -46,8 +46,8 @@
 //! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
 //! | no_hooks_* | s01, s04, s06, s08, s09, s11, x01b, x04 with bundles injected `--no-hooks` (each init claims its registration; no OCI hook of podinit's); `PODTEST_INJECT=no-hooks` runs the whole file so |
 
-mod pod;
-mod support;
+use crate::pod;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

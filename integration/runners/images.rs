@@ -8,7 +8,7 @@
 //! busybox-static or podman a test prints `SKIP` and passes, or fails under
 //! `PODINIT_REQUIRE_ALL=1` (`support::skip`).
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -26,7 +26,7 @@
 //! here work. A JSON annotation value must be CSV-quoted on podman's command line (`--annotation`
 //! is a string slice: a bare `"` or `,` breaks it), see [`annotation`].
 
-mod support;
+use crate::support;
 
 use std::fs::{self, File};
 use std::os::unix::fs::{PermissionsExt, symlink};

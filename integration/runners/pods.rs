@@ -9,7 +9,7 @@
 //! status.json (kept with `--keep`). Without root, the runtime or /bin/busybox a test prints
 //! `SKIP` and passes, or fails under `PODINIT_REQUIRE_ALL=1` (`support::skip`).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -5,8 +5,8 @@
 //! (the default `PODINIT_ON_UNREACHABLE=run` notwithstanding: a refusal is not an unreachable
 //! supervisor).
 
-mod pod;
-mod support;
+use crate::pod;
+use crate::support;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -11,8 +11,8 @@
 //! | f05 | `<state>/sock` removed under a running pod | the pod ends with the runtime's statuses; the supervisor says so and listens again |
 //! | f06 | a `--exit-with-pod` supervisor SIGKILLed after its pod ended, before it exited (the state dir such a kill leaves) | the restarted one exits at once with the pod's result; once a result was reported, a new one waits for a pod |
 
-mod pod;
-mod support;
+use crate::pod;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -12,8 +12,7 @@
 //! | m04 | `podinit status [--json]` and `podinit stop` after the pod and its supervisor ended: answered from the status files |
 //! | m05 | a same-named container of the same pod key while the first is alive: the create fails naming the live one; nothing of it is tracked or journalled |
 
-mod pod;
-mod support;
+use crate::pod;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! python3 processes of this test that speak the init protocol and reconnect as `podinit exec`
 //! does (every 200 ms).
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;

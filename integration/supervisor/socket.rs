@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 use support::sockets::{PYTHON3, declaration};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
