@@ -245,9 +245,7 @@ fn run_one(i: usize, draw: Draw, duration: Duration) -> (Result, Duration) {
 
 #[test]
 fn chaos_supervisor_sigkilled_at_a_random_moment_loses_no_status() {
-    if pod::skip("chaos") {
-        return;
-    }
+    pod::require!();
     let seed = env_number("PODINIT_CHAOS_SEED").unwrap_or(DEFAULT_SEED);
     let pods = env_number("PODINIT_CHAOS_PODS").map_or(DEFAULT_PODS, |n| n as usize);
     eprintln!("chaos: seed {seed} (PODINIT_CHAOS_SEED={seed} replays it), {pods} pods");

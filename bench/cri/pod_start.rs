@@ -15,7 +15,8 @@
 //! argument) it runs one pod per variant and checks that both measured: the benchmark stays
 //! runnable.
 
-#![allow(dead_code)] // the shared harness has more than this benchmark uses
+// The integration tests' harness (pod, support, cri) has more than this benchmark uses.
+#![allow(dead_code, unused_imports, unused_macros)]
 
 #[path = "../../integration/pod/mod.rs"]
 mod pod;

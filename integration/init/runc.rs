@@ -35,12 +35,6 @@ const NEEDS: &[Need] = &[
     program(BUSYBOX, "busybox-static"),
 ];
 
-macro_rules! require_runc {
-    () => {
-        support::require!(NEEDS)
-    };
-}
-
 /// One container: bundle dir with rootfs and config.json, runc state root, stdio files.
 struct Container {
     dir: PathBuf,
@@ -200,7 +194,7 @@ fn with_podinit<'a>(form: &[&'a str], app: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn exit_codes_as_pid_1() {
-    require_runc!();
+    support::require!(NEEDS);
     let cases: &[(&[&str], &[&str], i32)] = &[
         (&["exec", "--"], &["sh", "-c", "exit 3"], 3),
         (&["--"], &["sh", "-c", "exit 3"], 3),
@@ -223,7 +217,7 @@ fn exit_codes_as_pid_1() {
 /// symlink named `tini`; the app reads PID 1's cwd first thing.
 #[test]
 fn pid_1_is_in_slash_while_the_app_runs_in_its_cwd() {
-    require_runc!();
+    support::require!(NEEDS);
     for init in ["/podinit", "/tini"] {
         for _ in 0..3 {
             let mut c = Container::new(&[init, "sh", "-c", "readlink /proc/1/cwd; pwd"], 0, 0);
@@ -237,7 +231,7 @@ fn pid_1_is_in_slash_while_the_app_runs_in_its_cwd() {
 
 #[test]
 fn missing_command_is_127_with_a_message() {
-    require_runc!();
+    support::require!(NEEDS);
     for form in [&["exec", "--"][..], &["--"][..]] {
         let args = with_podinit(form, &["no-such-app", "x"]);
         let c = Container::new(&args, 0, 0);
@@ -261,7 +255,7 @@ fn missing_command_is_127_with_a_message() {
 
 #[test]
 fn runc_kill_term_reaches_the_app() {
-    require_runc!();
+    support::require!(NEEDS);
     // The app traps TERM: its handler runs and its code is the container's.
     let trapped = "trap 'echo trapped; exit 42' TERM; echo ready; while :; do sleep 0.05; done";
     // No trap: the app dies of TERM, reported 128+15. (Without podinit, sh as PID 1 would
@@ -289,7 +283,7 @@ fn runc_kill_term_reaches_the_app() {
 
 #[test]
 fn other_signals_reach_the_app_too() {
-    require_runc!();
+    support::require!(NEEDS);
     let script = "for s in HUP INT QUIT USR1 USR2 WINCH; do trap \"echo $s\" $s; done; \
                   trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done";
     let c = Container::new(&with_podinit(&["--"], &["sh", "-c", script]), 0, 0);
@@ -312,7 +306,7 @@ fn other_signals_reach_the_app_too() {
 
 #[test]
 fn zombies_are_reaped_as_pid_1() {
-    require_runc!();
+    support::require!(NEEDS);
     // The app orphans a grandchild (a subshell that exits at once after starting it); the
     // grandchild reports its parent (PID 1 = podinit), exits, and must not stay a zombie.
     let script = "(sh -c 'sleep 0.2; set -- $(grep ^PPid: /proc/$$/status); echo orphan-parent=$2' &); \
@@ -331,7 +325,7 @@ fn zombies_are_reaped_as_pid_1() {
 
 #[test]
 fn stdio_passes_through() {
-    require_runc!();
+    support::require!(NEEDS);
     let c = Container::new(
         &with_podinit(
             &["--"],
@@ -388,13 +382,13 @@ fn identity_is_identical(uid: u32, ambient: bool, edit: &dyn Fn(&mut Value)) {
 
 #[test]
 fn the_app_sees_what_it_would_as_pid_1_root() {
-    require_runc!();
+    support::require!(NEEDS);
     identity_is_identical(0, false, &|_| {});
 }
 
 #[test]
 fn the_app_sees_what_it_would_as_pid_1_uid_1000_with_ambient_caps() {
-    require_runc!();
+    support::require!(NEEDS);
     identity_is_identical(1000, true, &|config| {
         let caps = json!(["CAP_NET_BIND_SERVICE", "CAP_KILL"]);
         let c = &mut config["process"]["capabilities"];

@@ -4,12 +4,10 @@
 //! also runs when a test panics.
 //!
 //! ```ignore
-//! mod pod;
-//! use pod::{Container, CreateOrder, PodTest};
+//! use crate::pod::{self, Container, CreateOrder, PodTest};
 //!
-//! #[test]
-//! fn sidecar_first() {
-//!     if pod::skip("sidecar_first") { return; }
+//! pod::both_orders!(sidecar_first); // the tests sidecar_first::case_1_spec, ::case_2_reverse
+//! fn sidecar_first(order: CreateOrder) {
 //!     let out = PodTest::new("sidecar-first")
 //!         .spec(serde_json::json!({"restartPolicy": "Never",
 //!             "initContainers": [{"name": "sidecar", "image": "busybox", "restartPolicy": "Always"}],
@@ -17,12 +15,14 @@
 //!         .add(Container::script("sidecar",
 //!             "tlog started; trap 'tlog got TERM; exit 0' TERM; while :; do sleep 0.1; done"))
 //!         .add(Container::script("app", "tlog started; exit 0"))
-//!         .run(CreateOrder::Reverse);
+//!         .run(order);
 //!     out.assert_order(&["sidecar started", "app started", "sidecar got TERM"]);
 //!     assert_eq!(out.phase(), Some("Succeeded"), "{out}");
 //! }
 //! ```
 //!
+//! A test that is not one scenario in both orders opens with `pod::require!();` (it skips, or
+//! fails under `PODINIT_REQUIRE_ALL=1`, without root, runc, ip, python3 or busybox-static).
 //! `start(order)` instead of `run(order)` returns a `RunningPod` to act while the pod runs
 //! (`wait_for(event)`, `podinit(&["stop"])`, `kill_supervisor()`, `mark(text)`, …), then
 //! `finish()`. Timeline lines come from `log_line(text)` (a standalone fragment) or `tlog TEXT`
@@ -69,7 +69,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::support::skip::{Need, Root, program, skip_unless};
+use crate::support::skip::{Need, Root, program};
 use crate::support::{eventually, proc};
 
 pub use base::{BUSYBOX, build_rootfs, netns_exists, runc_list};
@@ -155,10 +155,37 @@ pub fn python() -> &'static str {
     }
 }
 
-/// `if pod::skip("my_test") { return; }`: [`skip_unless`] with the pod tests' [`needs`].
-pub fn skip(test: &str) -> bool {
-    skip_unless(test, &needs())
+/// `pod::require!();` at the top of a pod test: [`crate::support::require!`] with the pod tests'
+/// [`needs`] (prints `SKIP <test>: <why>` and returns, or fails under `PODINIT_REQUIRE_ALL=1`).
+macro_rules! require {
+    () => {
+        $crate::support::require!(&$crate::pod::needs())
+    };
 }
+pub(crate) use require;
+
+/// `pod::both_orders!(scenario);` above `fn scenario(order: CreateOrder)`: the tests
+/// `scenario::case_1_spec` and `scenario::case_2_reverse` (the names an rstest table of the two
+/// orders gives), each running the scenario in that creation order after [`require!`], so a
+/// scenario states only its pod and what it asserts.
+macro_rules! both_orders {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[test]
+            fn case_1_spec() {
+                $crate::pod::require!();
+                super::$scenario($crate::pod::CreateOrder::Spec);
+            }
+
+            #[test]
+            fn case_2_reverse() {
+                $crate::pod::require!();
+                super::$scenario($crate::pod::CreateOrder::Reverse);
+            }
+        }
+    };
+}
+pub(crate) use both_orders;
 
 // ---------------------------------------------------------------------------------------------
 // Shell helpers for container scripts

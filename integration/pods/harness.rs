@@ -6,7 +6,7 @@
 //! parsed and ordered, that the agent's timeouts and failed creates are reported instead of
 //! hanging, and that cleanup leaves no runc container, no netns and no directory behind, also
 //! when the test panics while the pod runs. Without root, runc, ip, python3 or /bin/busybox each
-//! test prints `SKIP` and passes, or fails under `PODINIT_REQUIRE_ALL=1` (`pod::skip`).
+//! test prints `SKIP` and passes, or fails under `PODINIT_REQUIRE_ALL=1` (`pod::require!`).
 
 use crate::pod;
 
@@ -129,9 +129,7 @@ fn check_server_client(out: &PodOutcome, expected_order: &[&str]) {
 
 #[test]
 fn serial_agent_spec_order() {
-    if pod::skip("serial_agent_spec_order") {
-        return;
-    }
+    pod::require!();
     let t = Instant::now();
     let out = server_client_pod("selftest-spec").run(CreateOrder::Spec);
     check_server_client(&out, &["server", "client"]);
@@ -145,9 +143,7 @@ fn serial_agent_spec_order() {
 
 #[test]
 fn serial_agent_reverse_order() {
-    if pod::skip("serial_agent_reverse_order") {
-        return;
-    }
+    pod::require!();
     let t = Instant::now();
     let out = server_client_pod("selftest-reverse").run(CreateOrder::Reverse);
     check_server_client(&out, &["client", "server"]);
@@ -162,9 +158,7 @@ fn serial_agent_reverse_order() {
 /// forever); the others still run and are reaped; the stuck one is SIGKILLed at the timeout.
 #[test]
 fn agent_reports_failed_create_and_timeout() {
-    if pod::skip("agent_reports_failed_create_and_timeout") {
-        return;
-    }
+    pod::require!();
     let out = PodTest::new("selftest-timeout")
         .bare()
         .timeout(Duration::from_secs(3))
@@ -204,9 +198,7 @@ fn agent_reports_failed_create_and_timeout() {
 /// timeline clock works for a non-root (uid 1000) container, and the random create order.
 #[test]
 fn cleanup_after_panic_mid_pod() {
-    if pod::skip("cleanup_after_panic_mid_pod") {
-        return;
-    }
+    pod::require!();
     let script = format!("{}; exec sleep 300", log_line("started"));
     let test = PodTest::new("selftest-panic")
         .bare()

@@ -14,7 +14,8 @@
 //! Every pod runs `podinit supervise -vv`: a failing assertion prints the whole outcome (timeline,
 //! status.json, supervisor log, agent log); `PODTEST_DUMP=1` prints it for passing tests too.
 //! Without root, runc, ip, python3 or /bin/busybox each test prints `SKIP` and passes, or fails
-//! under `PODINIT_REQUIRE_ALL=1` (`pod::skip`); the hostile-input checks (s13) need none of them.
+//! under `PODINIT_REQUIRE_ALL=1` (`pod::require!`, which `pod::both_orders!` stamps into both
+//! creation orders of a scenario); the hostile-input checks (s13) need none of them.
 //!
 //! | test | what |
 //! |---|---|
@@ -300,8 +301,9 @@ fn rfc3339_parser() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Extra SPEC 3 / 6 checks beyond the scenario list
+// Pods and bodies several modules' scenarios share
 
+/// A native sidecar declaration gated by a waiting startup probe on `/dev/shm/ready`.
 fn native_sidecar(name: &str) -> Value {
     json!({"name": name, "image": "busybox", "restartPolicy": "Always",
            "startupProbe": waiting_probe("/dev/shm/ready")})

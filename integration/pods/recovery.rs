@@ -7,13 +7,8 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // 8. A sidecar that crashes once is restarted alone; the app is untouched
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s08_crashed_sidecar_restarted_alone(#[case] order: CreateOrder) {
-    if pod::skip("s08_crashed_sidecar_restarted_alone") {
-        return;
-    }
+pod::both_orders!(s08_crashed_sidecar_restarted_alone);
+fn s08_crashed_sidecar_restarted_alone(order: CreateOrder) {
     // Run 1 crashes (exit 1) once the app runs; run 2 stays up. The app waits for run 2.
     let sidecar = sidecar_ending_its_first_run("tlog crashing; exit 1");
     let app = app_body(
@@ -170,23 +165,13 @@ fn supervisor_restart(order: CreateOrder, restart_after_app_exit: bool) {
     assert_phase(&out, "Succeeded");
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s12a_supervisor_killed_and_restarted_while_app_runs(#[case] order: CreateOrder) {
-    if pod::skip("s12a_supervisor_killed_and_restarted_while_app_runs") {
-        return;
-    }
+pod::both_orders!(s12a_supervisor_killed_and_restarted_while_app_runs);
+fn s12a_supervisor_killed_and_restarted_while_app_runs(order: CreateOrder) {
     supervisor_restart(order, false);
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s12b_supervisor_restarted_after_app_exited_meanwhile(#[case] order: CreateOrder) {
-    if pod::skip("s12b_supervisor_restarted_after_app_exited_meanwhile") {
-        return;
-    }
+pod::both_orders!(s12b_supervisor_restarted_after_app_exited_meanwhile);
+fn s12b_supervisor_restarted_after_app_exited_meanwhile(order: CreateOrder) {
     supervisor_restart(order, true);
 }
 
@@ -239,35 +224,20 @@ fn app_sigkilled(order: CreateOrder, whole_container: bool) {
     assert_phase(&out, "Failed");
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x01a_app_process_sigkilled_fails_pod(#[case] order: CreateOrder) {
-    if pod::skip("x01a_app_process_sigkilled_fails_pod") {
-        return;
-    }
+pod::both_orders!(x01a_app_process_sigkilled_fails_pod);
+fn x01a_app_process_sigkilled_fails_pod(order: CreateOrder) {
     app_sigkilled(order, false);
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x01b_app_container_killed_by_runtime_fails_pod(#[case] order: CreateOrder) {
-    if pod::skip("x01b_app_container_killed_by_runtime_fails_pod") {
-        return;
-    }
+pod::both_orders!(x01b_app_container_killed_by_runtime_fails_pod);
+fn x01b_app_container_killed_by_runtime_fails_pod(order: CreateOrder) {
     app_sigkilled(order, true);
 }
 
+pod::both_orders!(x06_sidecar_failing_startup_probe_is_restarted);
 /// SPEC 3: a sidecar that fails its startupProbe is restarted (never fails the pod); the app
 /// waits for the restarted one to be started.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x06_sidecar_failing_startup_probe_is_restarted(#[case] order: CreateOrder) {
-    if pod::skip("x06_sidecar_failing_startup_probe_is_restarted") {
-        return;
-    }
+fn x06_sidecar_failing_startup_probe_is_restarted(order: CreateOrder) {
     // Run 1 never makes the file its probe waits for (the probe times out after 1 s, and one
     // failure restarts the sidecar); run 2 makes it.
     let sidecar = "trap 'tlog got TERM; exit 0' TERM\n\
@@ -309,15 +279,10 @@ fn x06_sidecar_failing_startup_probe_is_restarted(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x10_on_failure_app_restarted_until_success);
 /// SPEC 3: under restartPolicy OnFailure an app that fails is restarted (the sidecar is not
 /// touched) and the Job succeeds when it exits 0.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x10_on_failure_app_restarted_until_success(#[case] order: CreateOrder) {
-    if pod::skip("x10_on_failure_app_restarted_until_success") {
-        return;
-    }
+fn x10_on_failure_app_restarted_until_success(order: CreateOrder) {
     let app = "echo run >> /shared/app-runs; n=$(wc -l < /shared/app-runs); tlog \"run $n\"\n\
                [ \"$n\" = 1 ] && { tlog failing; exit 1; }\n\
                tlog exiting; sleep 0.3; exit 0";
@@ -361,14 +326,9 @@ const SICK_ONCE_SIDECAR: &str = "trap 'tlog got TERM; exit 0' TERM\n\
      fi\n\
      while :; do sleep 0.05; done";
 
+pod::both_orders!(x11_sidecar_failing_liveness_restarted_alone);
 /// SPEC 3: a sidecar that fails liveness is restarted alone; the app keeps running.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x11_sidecar_failing_liveness_restarted_alone(#[case] order: CreateOrder) {
-    if pod::skip("x11_sidecar_failing_liveness_restarted_alone") {
-        return;
-    }
+fn x11_sidecar_failing_liveness_restarted_alone(order: CreateOrder) {
     // Run 1 turns sick once the app runs; run 2 is healthy. The restart is in place (same
     // /dev/shm): run 1 removes its startup marker, so the startup probe of run 2 (and only then
     // liveness) waits until run 2 cleared the sick marker.
@@ -413,16 +373,11 @@ fn x11_sidecar_failing_liveness_restarted_alone(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x22_liveness_kill_runs_pre_stop_first);
 /// Issue 11, the kubelet's order and hooks: a liveness kill runs the container's preStop before
 /// the stop signal (kubelet `killContainer`, e2e "should call prestop when killing a pod"
 /// family), and the restarted process gets its own preStop on the next kill.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x22_liveness_kill_runs_pre_stop_first(#[case] order: CreateOrder) {
-    if pod::skip("x22_liveness_kill_runs_pre_stop_first") {
-        return;
-    }
+fn x22_liveness_kill_runs_pre_stop_first(order: CreateOrder) {
     // Run 1 turns sick once the app runs; run 2 is healthy.
     let sidecar = SICK_ONCE_SIDECAR;
     let app = app_body(
@@ -465,16 +420,11 @@ fn x22_liveness_kill_runs_pre_stop_first(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x28_restart_in_place_starts_from_a_clean_slate);
 /// Issue 11, a clean slate: a sidecar's first run leaves a background listener on port 7070
 /// (in a subshell that traps TERM) and exits 1. Before the restart in place the leftover gets
 /// SIGTERM, and the second run binds the same port.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x28_restart_in_place_starts_from_a_clean_slate(#[case] order: CreateOrder) {
-    if pod::skip("x28_restart_in_place_starts_from_a_clean_slate") {
-        return;
-    }
+fn x28_restart_in_place_starts_from_a_clean_slate(order: CreateOrder) {
     let sidecar = "echo run >> /shared/sidecar-runs; n=$(wc -l < /shared/sidecar-runs)\n\
          tlog \"run $n\"\n\
          listen() { nc -l -p 7070 >/dev/null 2>>/shared/nc.err & pid=$!; sleep 0.3;\n\
@@ -523,17 +473,12 @@ fn x28_restart_in_place_starts_from_a_clean_slate(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x30_restart_rule_restarts_a_never_app_on_exit_code_42);
 /// KEP-5307 (Kubernetes 1.35 container restart rules), the KEP's example and the node e2e
 /// "should restart container on rule match": a Job pod with restartPolicy Never whose app has
 /// its own `restartPolicy: Never` and a rule Restart `In [42]`. Run 1 exits 42 and is restarted
 /// in place by the rule (the sidecar is untouched), run 2 exits 0: Succeeded, restartCount 1.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x30_restart_rule_restarts_a_never_app_on_exit_code_42(#[case] order: CreateOrder) {
-    if pod::skip("x30_restart_rule_restarts_a_never_app_on_exit_code_42") {
-        return;
-    }
+fn x30_restart_rule_restarts_a_never_app_on_exit_code_42(order: CreateOrder) {
     let app = "echo run >> /shared/app-runs; n=$(wc -l < /shared/app-runs); tlog \"run $n\"\n\
                [ \"$n\" = 1 ] && { tlog retriable; exit 42; }\n\
                tlog exiting; sleep 0.3; exit 0";
@@ -589,9 +534,7 @@ fn x30b_restart_rule_mismatch_is_not_restarted(
     #[case] code: i32,
     #[case] order: CreateOrder,
 ) {
-    if pod::skip("x30b_restart_rule_mismatch_is_not_restarted") {
-        return;
-    }
+    pod::require!();
     let out = pod("x30b-restart-rule-mismatch")
         .spec(json!({
             "restartPolicy": pod_policy,
@@ -606,16 +549,11 @@ fn x30b_restart_rule_mismatch_is_not_restarted(
     assert_phase(&out, "Failed");
 }
 
+pod::both_orders!(x30c_own_always_restarts_in_a_never_pod);
 /// KEP-5307, the node e2e "should restart container on container-level restart policy
 /// Always": a Never pod whose app has its own Always is restarted after it exits 1; run 2
 /// keeps running until the pod is deleted.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x30c_own_always_restarts_in_a_never_pod(#[case] order: CreateOrder) {
-    if pod::skip("x30c_own_always_restarts_in_a_never_pod") {
-        return;
-    }
+fn x30c_own_always_restarts_in_a_never_pod(order: CreateOrder) {
     let app = "trap 'tlog got TERM; exit 0' TERM\n\
                echo run >> /shared/app-runs; n=$(wc -l < /shared/app-runs); tlog \"run $n\"\n\
                [ \"$n\" = 1 ] && exit 1\n\
@@ -660,9 +598,7 @@ fn x40_sidecar_exiting_zero_on_its_own_is_restarted(
     #[case] policy: &str,
     #[case] order: CreateOrder,
 ) {
-    if pod::skip("x40_sidecar_exiting_zero_on_its_own_is_restarted") {
-        return;
-    }
+    pod::require!();
     let sidecar = sidecar_ending_its_first_run("tlog done by itself; exit 0");
     let app = app_body(WAIT_FOR_SIDECAR_AGAIN, 0);
     let out = pod("x40-sidecar-exit-zero")
@@ -715,9 +651,7 @@ fn x47_a_failing_init_container_restarts_beside_a_running_sidecar(
     #[case] sidecar_first: bool,
     #[case] order: CreateOrder,
 ) {
-    if pod::skip("x47_a_failing_init_container_restarts_beside_a_running_sidecar") {
-        return;
-    }
+    pod::require!();
     let test = pod("x47-init-fails-beside-sidecar")
         .timeout(Duration::from_secs(60))
         .spec(json!({
@@ -789,16 +723,11 @@ fn x47_a_failing_init_container_restarts_beside_a_running_sidecar(
     );
 }
 
+pod::both_orders!(x35_an_app_needing_its_sidecar_is_restarted_after_it);
 /// Issue 11 item 6, re-gating: with `io.podinit.needs-sidecars: app=proxy:restart`, a crash of
 /// the proxy (SIGKILL through `podinit signal`) stops the app too, and the app starts again
 /// only after the proxy has started again; the Job then completes (the app exits 0 on HUP).
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x35_an_app_needing_its_sidecar_is_restarted_after_it(#[case] order: CreateOrder) {
-    if pod::skip("x35_an_app_needing_its_sidecar_is_restarted_after_it") {
-        return;
-    }
+fn x35_an_app_needing_its_sidecar_is_restarted_after_it(order: CreateOrder) {
     let test = pod("x35-regate").pod_annotation("io.podinit.needs-sidecars", "app=proxy:restart");
     let running = proxy_and_hup_app(test).start(order);
     let runs = |name: &str| runs_so_far(&running, name);
@@ -841,16 +770,12 @@ fn x35_an_app_needing_its_sidecar_is_restarted_after_it(#[case] order: CreateOrd
     assert_phase(&out, "Succeeded");
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_s08_crashed_sidecar_restarted(#[case] order: CreateOrder) {
+pod::both_orders!(no_hooks_s08_crashed_sidecar_restarted);
+fn no_hooks_s08_crashed_sidecar_restarted(order: CreateOrder) {
     pod::no_hooks(|| s08_crashed_sidecar_restarted_alone(order))
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_x01b_container_killed_by_runtime(#[case] order: CreateOrder) {
+pod::both_orders!(no_hooks_x01b_container_killed_by_runtime);
+fn no_hooks_x01b_container_killed_by_runtime(order: CreateOrder) {
     pod::no_hooks(|| x01b_app_container_killed_by_runtime_fails_pod(order))
 }

@@ -7,16 +7,11 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // 1. ACS document Job, native sidecar (initContainers, restartPolicy Always)
 
+pod::both_orders!(s01_acs_native_sidecar_job);
 /// The Job of the ACS sidecar document, native declaration: the sidecar tails the log the app
 /// writes. Sidecar started before the app; SIGTERM to the sidecar only after the app exited;
 /// both reaped 0; Succeeded.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s01_acs_native_sidecar_job(#[case] order: CreateOrder) {
-    if pod::skip("s01_acs_native_sidecar_job") {
-        return;
-    }
+fn s01_acs_native_sidecar_job(order: CreateOrder) {
     let out = pod("s01-acs-native")
         .spec(json!({
             "restartPolicy": "Never",
@@ -67,13 +62,8 @@ fn s01_acs_native_sidecar_job(#[case] order: CreateOrder) {
 // ---------------------------------------------------------------------------------------------
 // 2. ACS document Job, `__IS_SIDECAR__=true` on a regular container declared after the app
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s02_acs_is_sidecar_env_job(#[case] order: CreateOrder) {
-    if pod::skip("s02_acs_is_sidecar_env_job") {
-        return;
-    }
+pod::both_orders!(s02_acs_is_sidecar_env_job);
+fn s02_acs_is_sidecar_env_job(order: CreateOrder) {
     let out = pod("s02-acs-is-sidecar")
         .spec(json!({
             "restartPolicy": "Never",
@@ -157,13 +147,8 @@ fn check_filebeat(out: &PodOutcome) {
     assert_phase(out, "Succeeded");
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s03a_ack_filebeat_env_only_settle_rule(#[case] order: CreateOrder) {
-    if pod::skip("s03a_ack_filebeat_env_only_settle_rule") {
-        return;
-    }
+pod::both_orders!(s03a_ack_filebeat_env_only_settle_rule);
+fn s03a_ack_filebeat_env_only_settle_rule(order: CreateOrder) {
     let out = filebeat_pod("s03a-filebeat-settle", false).run(order);
     check_filebeat(&out);
     // Settle rule: no gate opens before 1 s without a new registration (ms-rounded times).
@@ -177,13 +162,8 @@ fn s03a_ack_filebeat_env_only_settle_rule(#[case] order: CreateOrder) {
     );
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s03b_ack_filebeat_pod_containers(#[case] order: CreateOrder) {
-    if pod::skip("s03b_ack_filebeat_pod_containers") {
-        return;
-    }
+pod::both_orders!(s03b_ack_filebeat_pod_containers);
+fn s03b_ack_filebeat_pod_containers(order: CreateOrder) {
     let out = filebeat_pod("s03b-filebeat-declared", true).run(order);
     check_filebeat(&out);
     // Readiness gate: the app started after the filebeat printed its config.
@@ -202,13 +182,8 @@ fn s03b_ack_filebeat_pod_containers(#[case] order: CreateOrder) {
 // ---------------------------------------------------------------------------------------------
 // 4. Init sequence: init container, then a probe-gated native sidecar, then the app
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s04_init_sequence_init_then_sidecar_then_app(#[case] order: CreateOrder) {
-    if pod::skip("s04_init_sequence_init_then_sidecar_then_app") {
-        return;
-    }
+pod::both_orders!(s04_init_sequence_init_then_sidecar_then_app);
+fn s04_init_sequence_init_then_sidecar_then_app(order: CreateOrder) {
     let out = pod("s04-init-sequence")
         .spec(json!({
             "restartPolicy": "Never",
@@ -262,13 +237,8 @@ fn s04_init_sequence_init_then_sidecar_then_app(#[case] order: CreateOrder) {
 // ---------------------------------------------------------------------------------------------
 // 10. ECI launch priority with a tcpSocket readiness probe
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s10_eci_launch_priority_waits_for_tcp_readiness(#[case] order: CreateOrder) {
-    if pod::skip("s10_eci_launch_priority_waits_for_tcp_readiness") {
-        return;
-    }
+pod::both_orders!(s10_eci_launch_priority_waits_for_tcp_readiness);
+fn s10_eci_launch_priority_waits_for_tcp_readiness(order: CreateOrder) {
     let proxy_env = [
         ("ECI_CONTAINER_LAUNCH_PRIORITY", "100"),
         ("ECI_SIDECAR_CONTAINER", "true"),
@@ -338,13 +308,8 @@ const FAKE_NVIDIA_HOOK: &str = "#!/bin/sh\n\
     echo \"$1 $state\" >> \"$dir/nvidia-hook.log\"\n\
     echo \"$(date +%s%6N) nvidia-hook $1 ran\" >> \"$dir/../shared/timeline.log\"\n";
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s11_gpu_bundle_keeps_nvidia_prestart_hook_first(#[case] order: CreateOrder) {
-    if pod::skip("s11_gpu_bundle_keeps_nvidia_prestart_hook_first") {
-        return;
-    }
+pod::both_orders!(s11_gpu_bundle_keeps_nvidia_prestart_hook_first);
+fn s11_gpu_bundle_keeps_nvidia_prestart_hook_first(order: CreateOrder) {
     let trainer = Container::script("trainer", &app_body("sleep 0.1", 0))
         .env("NVIDIA_VISIBLE_DEVICES", "all")
         .env("NVIDIA_DRIVER_CAPABILITIES", "compute,utility")
@@ -433,17 +398,12 @@ fn s11_gpu_bundle_keeps_nvidia_prestart_hook_first(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x04_failed_init_container_fails_pod_nothing_starts);
 /// SPEC 3: a regular init container failing under restartPolicy Never fails the pod; the
 /// sidecar and the app behind it never start (NeverStarted); every container ends. The sidecar
 /// and the app are created 0.5 s late: in declaration order, after the init container failed
 /// (the outcome must not depend on the creation order).
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x04_failed_init_container_fails_pod_nothing_starts(#[case] order: CreateOrder) {
-    if pod::skip("x04_failed_init_container_fails_pod_nothing_starts") {
-        return;
-    }
+fn x04_failed_init_container_fails_pod_nothing_starts(order: CreateOrder) {
     let late = Duration::from_millis(500);
     let out = pod("x04-init-fails")
         .spec(json!({
@@ -468,15 +428,10 @@ fn x04_failed_init_container_fails_pod_nothing_starts(#[case] order: CreateOrder
     assert_phase(&out, "Failed");
 }
 
+pod::both_orders!(x05_post_start_gates_and_pre_stop_runs_first);
 /// SPEC 3: a sidecar is started only once its postStart finished (the app waits for it); at
 /// teardown every container's preStop runs, and its stop signal comes after its preStop.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x05_post_start_gates_and_pre_stop_runs_first(#[case] order: CreateOrder) {
-    if pod::skip("x05_post_start_gates_and_pre_stop_runs_first") {
-        return;
-    }
+fn x05_post_start_gates_and_pre_stop_runs_first(order: CreateOrder) {
     let handler = logging_handler;
     let test = pod("x05-handlers").spec(json!({
         "restartPolicy": "Always",
@@ -522,16 +477,11 @@ fn x05_post_start_gates_and_pre_stop_runs_first(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x07_job_waits_for_a_declared_app_created_late);
 /// SPEC 3: a Job's apps are done when no app runs and none will — an app the pod spec declares
 /// but the agent has not created yet is still to come. `worker` exits at once; `uploader` is
 /// created 0.5 s later (after the worker exited, in declaration order) and must still run.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x07_job_waits_for_a_declared_app_created_late(#[case] order: CreateOrder) {
-    if pod::skip("x07_job_waits_for_a_declared_app_created_late") {
-        return;
-    }
+fn x07_job_waits_for_a_declared_app_created_late(order: CreateOrder) {
     let out = pod("x07-late-app")
         .spec(json!({
             "restartPolicy": "Never",
@@ -563,16 +513,11 @@ fn x07_job_waits_for_a_declared_app_created_late(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x23_apps_start_in_order_after_each_post_start);
 /// Issue 11: regular containers start one by one in declaration order, each after the
 /// previous one's postStart returned (kubelet `startContainer`; Istio's
 /// holdApplicationUntilProxyStarts relies on it), whatever order they are created in.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x23_apps_start_in_order_after_each_post_start(#[case] order: CreateOrder) {
-    if pod::skip("x23_apps_start_in_order_after_each_post_start") {
-        return;
-    }
+fn x23_apps_start_in_order_after_each_post_start(order: CreateOrder) {
     let out = pod("x23-apps-in-order")
         .spec(json!({
             "restartPolicy": "Never",
@@ -593,17 +538,12 @@ fn x23_apps_start_in_order_after_each_post_start(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x24_vci_launch_priority_and_bci_ignored_exit_code);
 /// Issue 11, verified vendor dialects: Volcengine VCI's `VCI_CONTAINER_LAUNCH_PRIORITY` orders
 /// app containers as ECI's does (the app waits for the higher one to be Ready), and Baidu BCI's
 /// pod annotation `bci.virtual-kubelet.io/bci-ignore-exit-code-containers` makes the listed
 /// container report success: its exit 5 does not fail the Job.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x24_vci_launch_priority_and_bci_ignored_exit_code(#[case] order: CreateOrder) {
-    if pod::skip("x24_vci_launch_priority_and_bci_ignored_exit_code") {
-        return;
-    }
+fn x24_vci_launch_priority_and_bci_ignored_exit_code(order: CreateOrder) {
     let out = pod("x24-vci-bci")
         .spec(json!({
             "restartPolicy": "Never",
@@ -659,9 +599,7 @@ fn x24_vci_launch_priority_and_bci_ignored_exit_code(#[case] order: CreateOrder)
 #[case::wait_spec("wait", CreateOrder::Spec)]
 #[case::wait_reverse("wait", CreateOrder::Reverse)]
 fn x31_start_wait_deadline_fails_starts_or_waits(#[case] then: &str, #[case] order: CreateOrder) {
-    if pod::skip("x31_start_wait_deadline_fails_starts_or_waits") {
-        return;
-    }
+    pod::require!();
     // Short sleeps, so the TERM trap runs at once (a shell runs it after its foreground
     // command); 60 of them take at least 3 s.
     let ticks = if then == "wait" { 60 } else { 1_000_000 };
@@ -777,30 +715,22 @@ fn x31_start_wait_deadline_fails_starts_or_waits(#[case] then: &str, #[case] ord
 // init's pidfd (poststop's job): the gate, restarts, teardown and a container the runtime
 // killed come out as with hooks. The whole file runs this way with `PODTEST_INJECT=no-hooks`.
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_s01_acs_native_sidecar_job(#[case] order: CreateOrder) {
+pod::both_orders!(no_hooks_s01_acs_native_sidecar_job);
+fn no_hooks_s01_acs_native_sidecar_job(order: CreateOrder) {
     pod::no_hooks(|| s01_acs_native_sidecar_job(order))
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_s11_nvidia_hooks_alone(#[case] order: CreateOrder) {
+pod::both_orders!(no_hooks_s11_nvidia_hooks_alone);
+fn no_hooks_s11_nvidia_hooks_alone(order: CreateOrder) {
     pod::no_hooks(|| s11_gpu_bundle_keeps_nvidia_prestart_hook_first(order))
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_s04_init_sequence(#[case] order: CreateOrder) {
+pod::both_orders!(no_hooks_s04_init_sequence);
+fn no_hooks_s04_init_sequence(order: CreateOrder) {
     pod::no_hooks(|| s04_init_sequence_init_then_sidecar_then_app(order))
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_x04_failed_init_container(#[case] order: CreateOrder) {
+pod::both_orders!(no_hooks_x04_failed_init_container);
+fn no_hooks_x04_failed_init_container(order: CreateOrder) {
     pod::no_hooks(|| x04_failed_init_container_fails_pod_nothing_starts(order))
 }

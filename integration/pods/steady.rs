@@ -22,17 +22,12 @@ fn k8s_container<'a>(status: &'a Value, list: &str, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} in {list}: {status:#}"))
 }
 
+pod::both_orders!(x26_oom_killed_app_reports_oom_killed);
 /// Issue 11, OOMKilled: an app under a 32 MiB memory limit allocates 200 MiB; the kernel's OOM
 /// killer kills the allocating process and the container reports `OOMKilled` with exit code
 /// 137 (status.json, the k8s status and the timeline), the pod Failed, the sidecar still
 /// stopped after the app. The app's shell saw 137 from its pipeline: the kill happened.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x26_oom_killed_app_reports_oom_killed(#[case] order: CreateOrder) {
-    if pod::skip("x26_oom_killed_app_reports_oom_killed") {
-        return;
-    }
+fn x26_oom_killed_app_reports_oom_killed(order: CreateOrder) {
     let out = pod("x26-oom-killed")
         .spec(json!({
             "restartPolicy": "Never",
@@ -75,17 +70,12 @@ fn x26_oom_killed_app_reports_oom_killed(#[case] order: CreateOrder) {
     assert_phase(&out, "Failed");
 }
 
+pod::both_orders!(x27_termination_messages_reach_the_status);
 /// Issue 11, termination messages: one app writes `/dev/termination-log` (the default path,
 /// created empty by the init) and exits 0, another writes its own `terminationMessagePath` and
 /// exits 3; a third, `FallbackToLogsOnError`, fails with an empty file and reports its
 /// output's last lines. Each message is in status.json and in the k8s `terminated.message`.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x27_termination_messages_reach_the_status(#[case] order: CreateOrder) {
-    if pod::skip("x27_termination_messages_reach_the_status") {
-        return;
-    }
+fn x27_termination_messages_reach_the_status(order: CreateOrder) {
     let out = pod("x27-termination-message")
         .spec(json!({
             "restartPolicy": "Never",
@@ -141,19 +131,14 @@ fn x27_termination_messages_reach_the_status(#[case] order: CreateOrder) {
     assert_phase(&out, "Failed");
 }
 
+pod::both_orders!(x45_probe_timing_initial_delay_after_startup_and_timeout);
 /// e2e P01, P10, P17 (probe timing on native sidecars): three sidecars and an app. `delayed`'s
 /// readiness probe does not
 /// run before its `initialDelaySeconds` (3 s) and the app is not ready until then; `gated`'s
 /// readiness probe (period 30 s) runs at once when its startup probe passes, not a period
 /// later; `slow`'s exec readiness probe outlives its 1 s timeout and the app never turns ready.
 /// Nobody restarts.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x45_probe_timing_initial_delay_after_startup_and_timeout(#[case] order: CreateOrder) {
-    if pod::skip("x45_probe_timing_initial_delay_after_startup_and_timeout") {
-        return;
-    }
+fn x45_probe_timing_initial_delay_after_startup_and_timeout(order: CreateOrder) {
     let logged =
         |text: &str, then: &str| json!(["sh", "-c", format!("{}; {then}", pod::log_line(text))]);
     let app = |name: &str| json!({"name": name, "image": "busybox", "restartPolicy": "Always"});
@@ -229,18 +214,13 @@ fn x45_probe_timing_initial_delay_after_startup_and_timeout(#[case] order: Creat
     }
 }
 
+pod::both_orders!(x32_operator_restart_and_signal_one_container);
 /// Issue 11 item 6, day-2 operations on the control socket: `podinit restart proxy` stops the
 /// sidecar's process (its TERM trap runs) and starts it again with the app untouched;
 /// `podinit restart app` does the same to an app under `restartPolicy: Never`; unknown
 /// containers and bad signals are refused; `podinit signal app HUP` reaches the app's process,
 /// whose trap exits 0: the Job completes, the sidecar is stopped, Succeeded.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x32_operator_restart_and_signal_one_container(#[case] order: CreateOrder) {
-    if pod::skip("x32_operator_restart_and_signal_one_container") {
-        return;
-    }
+fn x32_operator_restart_and_signal_one_container(order: CreateOrder) {
     let running = proxy_and_hup_app(pod("x32-restart-signal")).start(order);
     let runs = |name: &str| runs_so_far(&running, name);
     let ok = |args: &[&str]| {
@@ -352,9 +332,7 @@ fn x48_liveness_probes_on_a_native_sidecar(
     #[case] first_run: &str,
     #[case] restarted: bool,
 ) {
-    if pod::skip("x48_liveness_probes_on_a_native_sidecar") {
-        return;
-    }
+    pod::require!();
     let mut liveness = probe;
     liveness["periodSeconds"] = json!(1);
     liveness["failureThreshold"] = json!(1);
@@ -388,18 +366,13 @@ fn x48_liveness_probes_on_a_native_sidecar(
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x49_http_hooks_reach_their_handler);
 /// e2e H03, H05 (regular container) and H09, H11 (restartable init container): httpGet
 /// postStart and preStop hooks reach the handler. A native sidecar `handler` serves
 /// `/cgi-bin/echo.sh`, which logs its query; the app and a second sidecar `hooked` have
 /// postStart and preStop httpGet hooks on it. Each hook is received once; the preStops only
 /// after the deletion; `handler` (declared first) outlives them all.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x49_http_hooks_reach_their_handler(#[case] order: CreateOrder) {
-    if pod::skip("x49_http_hooks_reach_their_handler") {
-        return;
-    }
+fn x49_http_hooks_reach_their_handler(order: CreateOrder) {
     let hooks = |who: &str| {
         let get = |msg: String| json!({"httpGet": {"path": format!("/cgi-bin/echo.sh?msg={msg}"), "port": 8080}});
         json!({"postStart": get(format!("{who}-poststart")), "preStop": get(format!("{who}-prestop"))})

@@ -7,13 +7,8 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // 5. Reverse-order teardown of three native sidecars
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s05_three_sidecars_stop_in_reverse_order(#[case] order: CreateOrder) {
-    if pod::skip("s05_three_sidecars_stop_in_reverse_order") {
-        return;
-    }
+pod::both_orders!(s05_three_sidecars_stop_in_reverse_order);
+fn s05_three_sidecars_stop_in_reverse_order(order: CreateOrder) {
     let sidecar = |name: &str| {
         json!({"name": name, "image": "busybox", "restartPolicy": "Always",
                "startupProbe": waiting_probe("/dev/shm/ready")})
@@ -59,13 +54,8 @@ fn s05_three_sidecars_stop_in_reverse_order(#[case] order: CreateOrder) {
 // ---------------------------------------------------------------------------------------------
 // 6. A sidecar that ignores SIGTERM is killed when the grace budget ends, and reports 0
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s06_stubborn_sidecar_killed_at_budget_end(#[case] order: CreateOrder) {
-    if pod::skip("s06_stubborn_sidecar_killed_at_budget_end") {
-        return;
-    }
+pod::both_orders!(s06_stubborn_sidecar_killed_at_budget_end);
+fn s06_stubborn_sidecar_killed_at_budget_end(order: CreateOrder) {
     let out = pod("s06-stubborn")
         .spec(json!({
             "restartPolicy": "Never",
@@ -99,13 +89,8 @@ fn s06_stubborn_sidecar_killed_at_budget_end(#[case] order: CreateOrder) {
 // ---------------------------------------------------------------------------------------------
 // 7. A failing app: pod Failed, sidecars still stopped in order with exit 0
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s07_failing_app_fails_pod_sidecars_still_zero(#[case] order: CreateOrder) {
-    if pod::skip("s07_failing_app_fails_pod_sidecars_still_zero") {
-        return;
-    }
+pod::both_orders!(s07_failing_app_fails_pod_sidecars_still_zero);
+fn s07_failing_app_fails_pod_sidecars_still_zero(order: CreateOrder) {
     let sidecar = |name: &str| {
         json!({"name": name, "image": "busybox", "restartPolicy": "Always",
                "startupProbe": waiting_probe("/dev/shm/ready")})
@@ -149,13 +134,8 @@ fn s07_failing_app_fails_pod_sidecars_still_zero(#[case] order: CreateOrder) {
 // ---------------------------------------------------------------------------------------------
 // 9. Pod deletion: `podinit stop --grace 10`
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s09_pod_deletion_apps_first_then_sidecars_in_reverse(#[case] order: CreateOrder) {
-    if pod::skip("s09_pod_deletion_apps_first_then_sidecars_in_reverse") {
-        return;
-    }
+pod::both_orders!(s09_pod_deletion_apps_first_then_sidecars_in_reverse);
+fn s09_pod_deletion_apps_first_then_sidecars_in_reverse(order: CreateOrder) {
     // The app dies of its SIGTERM (143) after logging it, 200 ms later.
     let app = "trap 'tlog got TERM; sleep 0.2; trap - TERM; kill -TERM $$' TERM\n\
                tlog started; while :; do sleep 0.05; done";
@@ -236,13 +216,8 @@ fn assert_settles(running: &RunningPod, name: &str) {
 // ---------------------------------------------------------------------------------------------
 // 14. Pod deleted during initialization
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn s14_pod_deleted_during_initialization(#[case] order: CreateOrder) {
-    if pod::skip("s14_pod_deleted_during_initialization") {
-        return;
-    }
+pod::both_orders!(s14_pod_deleted_during_initialization);
+fn s14_pod_deleted_during_initialization(order: CreateOrder) {
     // A startup probe that never succeeds, and says so in the timeline.
     let probe = format!("{}; exit 1", pod::log_line("startup probe failed"));
     let test = pod("s14-deleted-during-init")
@@ -303,15 +278,10 @@ fn s14_pod_deleted_during_initialization(#[case] order: CreateOrder) {
     assert_phase(&out, "Failed");
 }
 
+pod::both_orders!(x02_second_stop_shortens_the_grace);
 /// SPEC 1: a later `podinit stop` with a smaller grace shortens the deadline: a sidecar that
 /// ignores SIGTERM is killed about 3 s after `stop --grace 3`, not 30 s after the first stop.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x02_second_stop_shortens_the_grace(#[case] order: CreateOrder) {
-    if pod::skip("x02_second_stop_shortens_the_grace") {
-        return;
-    }
+fn x02_second_stop_shortens_the_grace(order: CreateOrder) {
     let test = pod("x02-stop-shortens")
         .spec(json!({
             "restartPolicy": "Always",
@@ -361,15 +331,10 @@ fn x02_second_stop_shortens_the_grace(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x03_sidecar_exiting_nonzero_on_term_reports_zero);
 /// SPEC 3: a sidecar that exits non-zero on its teardown SIGTERM is reported 0 (raw code kept)
 /// and not restarted.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x03_sidecar_exiting_nonzero_on_term_reports_zero(#[case] order: CreateOrder) {
-    if pod::skip("x03_sidecar_exiting_nonzero_on_term_reports_zero") {
-        return;
-    }
+fn x03_sidecar_exiting_nonzero_on_term_reports_zero(order: CreateOrder) {
     let out = pod("x03-sidecar-exit-1")
         .spec(json!({
             "restartPolicy": "Never",
@@ -395,16 +360,11 @@ fn x03_sidecar_exiting_nonzero_on_term_reports_zero(#[case] order: CreateOrder) 
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x08_eci_exit_priority_orders_sidecar_stops);
 /// SPEC 2: ECI exit priority orders the sidecar stops (higher first, each after the previous
 /// exited), also for a stop-only `ECI_CONTAINER_TYPE=sidecar` container, which starts with the
 /// apps (not before them) and is never restarted.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x08_eci_exit_priority_orders_sidecar_stops(#[case] order: CreateOrder) {
-    if pod::skip("x08_eci_exit_priority_orders_sidecar_stops") {
-        return;
-    }
+fn x08_eci_exit_priority_orders_sidecar_stops(order: CreateOrder) {
     let eci = |name: &str, env: &[(&str, &str)]| {
         env.iter().fold(
             Container::script(name, &sidecar_body("0.3")),
@@ -462,15 +422,10 @@ fn x08_eci_exit_priority_orders_sidecar_stops(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x09_eci_ignore_exit_code);
 /// SPEC 2: `ECI_CONTAINER_IGNORE_EXIT_CODE=true` reports an app's exit 3 as 0 (raw code kept),
 /// so the Job succeeds.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x09_eci_ignore_exit_code(#[case] order: CreateOrder) {
-    if pod::skip("x09_eci_ignore_exit_code") {
-        return;
-    }
+fn x09_eci_ignore_exit_code(order: CreateOrder) {
     let out = pod("x09-eci-ignore-exit")
         .spec(json!({
             "restartPolicy": "Never",
@@ -498,17 +453,12 @@ fn x09_eci_ignore_exit_code(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x20_runtime_stopping_every_container_is_a_deletion_in_order);
 /// Issue 9 finding 5: a kubelet deletes a pod with StopContainer on every container at once —
 /// here `runc kill TERM` on each, the sidecars first. The inits report the runtime's signal
 /// instead of passing it on, so the teardown order still holds: the app's TERM first, the
 /// sidecars after it exited, in reverse order; nothing restarts; every code is 0.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x20_runtime_stopping_every_container_is_a_deletion_in_order(#[case] order: CreateOrder) {
-    if pod::skip("x20_runtime_stopping_every_container_is_a_deletion_in_order") {
-        return;
-    }
+fn x20_runtime_stopping_every_container_is_a_deletion_in_order(order: CreateOrder) {
     let app = "trap 'tlog got TERM; sleep 0.2; tlog exiting; exit 0' TERM\n\
                tlog started; while :; do sleep 0.05; done";
     let running = long_running_pod("x20-runtime-deletes", 20, app, order);
@@ -540,17 +490,12 @@ fn x20_runtime_stopping_every_container_is_a_deletion_in_order(#[case] order: Cr
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x21_runtime_stopping_one_sidecar_stops_it_alone);
 /// Issue 9 finding 5: `runc kill SIDECAR TERM` while the app runs (the first half of an
 /// in-place upgrade) stops that sidecar alone, after the window in which a deletion's other
 /// stops would have come; it is not restarted, keeps its own exit code, and the app is not
 /// touched. The Job then completes as usual.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x21_runtime_stopping_one_sidecar_stops_it_alone(#[case] order: CreateOrder) {
-    if pod::skip("x21_runtime_stopping_one_sidecar_stops_it_alone") {
-        return;
-    }
+fn x21_runtime_stopping_one_sidecar_stops_it_alone(order: CreateOrder) {
     let test = pod("x21-runtime-stops-sidecar")
         .spec(json!({
             "restartPolicy": "Never",
@@ -611,16 +556,11 @@ fn x21_runtime_stopping_one_sidecar_stops_it_alone(#[case] order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x25_active_deadline_fails_the_pod_with_deadline_exceeded);
 /// Issue 11, pod deadlines: a Job whose app outlives `activeDeadlineSeconds` is torn down with
 /// grace (the app's TERM first, then the sidecar's) and fails with `DeadlineExceeded`, though
 /// the app exits 0 on its TERM.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x25_active_deadline_fails_the_pod_with_deadline_exceeded(#[case] order: CreateOrder) {
-    if pod::skip("x25_active_deadline_fails_the_pod_with_deadline_exceeded") {
-        return;
-    }
+fn x25_active_deadline_fails_the_pod_with_deadline_exceeded(order: CreateOrder) {
     let out = pod("x25-active-deadline")
         .spec(json!({
             "restartPolicy": "Never",
@@ -654,17 +594,12 @@ fn x25_active_deadline_fails_the_pod_with_deadline_exceeded(#[case] order: Creat
     assert_phase(&out, "Failed");
 }
 
+pod::both_orders!(x29_adopted_daemons_get_the_stop_signal_before_sigkill);
 /// Issue 11, adopted daemons at the container's end (tini#229): the app starts a daemon that
 /// traps TERM and exits; the daemon, now the init's, gets SIGTERM and time to finish instead
 /// of the kernel's SIGKILL when the init exits. A second daemon ignores TERM and is SIGKILLed
 /// when the grace (the kubelet's 2 s minimum for an app that ended by itself) is over.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x29_adopted_daemons_get_the_stop_signal_before_sigkill(#[case] order: CreateOrder) {
-    if pod::skip("x29_adopted_daemons_get_the_stop_signal_before_sigkill") {
-        return;
-    }
+fn x29_adopted_daemons_get_the_stop_signal_before_sigkill(order: CreateOrder) {
     let out = pod("x29-adopted-daemons")
         .spec(json!({
             "restartPolicy": "Never",
@@ -709,9 +644,7 @@ fn x29_adopted_daemons_get_the_stop_signal_before_sigkill(#[case] order: CreateO
 fn x41_pre_stop_outliving_the_grace_is_cut_then_everyone_stops_with_the_minimum(
     #[case] order: CreateOrder,
 ) {
-    if pod::skip("x41_pre_stop_outliving_the_grace_is_cut_then_everyone_stops_with_the_minimum") {
-        return;
-    }
+    pod::require!();
     let stubborn = "trap 'tlog got TERM' TERM\n\
                     tlog started; touch /dev/shm/ready\n\
                     while :; do sleep 0.05; done";
@@ -775,17 +708,12 @@ fn x41_pre_stop_outliving_the_grace_is_cut_then_everyone_stops_with_the_minimum(
     assert_phase(&out, "Failed");
 }
 
+pod::both_orders!(x42_failing_pre_stop_in_teardown_does_not_stop_the_stop);
 /// e2e L129's family (a restartable init container's stop going wrong in teardown must not
 /// change the pod's outcome): a sidecar whose preStop fails (exit 1) still gets its stop
 /// signal right after, and the Job succeeds. The kubelet records FailedPreStopHook and kills
 /// the container all the same (`killContainer` → `executePreStopHook` ignores the result).
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x42_failing_pre_stop_in_teardown_does_not_stop_the_stop(#[case] order: CreateOrder) {
-    if pod::skip("x42_failing_pre_stop_in_teardown_does_not_stop_the_stop") {
-        return;
-    }
+fn x42_failing_pre_stop_in_teardown_does_not_stop_the_stop(order: CreateOrder) {
     let mut sidecar = native_sidecar("sidecar");
     sidecar["lifecycle"] = json!({"preStop": {"exec": {"command": ["sh", "-c",
         format!("{}; exit 1", pod::log_line("preStop failing"))]}}});
@@ -823,19 +751,14 @@ fn x42_failing_pre_stop_in_teardown_does_not_stop_the_stop(#[case] order: Create
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x43_readiness_goes_on_during_pre_stop_liveness_does_not);
 /// e2e L27 ("should execute readiness probe while in preStop, but not liveness") and P22/P23
 /// (the same for a native sidecar): a pod deleted while a native sidecar's and the app's
 /// preStops (3 s) run. From the stop on, neither's liveness probe runs any more, their
 /// readiness probes go on and, failing once the preStop began draining, turn each unready —
 /// status.json says `ready: false` and the pod not Ready while both still run — before their
 /// stop signals.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x43_readiness_goes_on_during_pre_stop_liveness_does_not(#[case] order: CreateOrder) {
-    if pod::skip("x43_readiness_goes_on_during_pre_stop_liveness_does_not") {
-        return;
-    }
+fn x43_readiness_goes_on_during_pre_stop_liveness_does_not(order: CreateOrder) {
     let probe = |kind: &str, check: &str| {
         json!({"exec": {"command": ["sh", "-c", format!("{}; {check}", pod::log_line(kind))]},
                "periodSeconds": 1, "failureThreshold": 1})
@@ -921,17 +844,12 @@ fn x43_readiness_goes_on_during_pre_stop_liveness_does_not(#[case] order: Create
     assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
 }
 
+pod::both_orders!(x44_the_teardown_cause_reaches_pre_stop_and_the_sidecar);
 /// Issue 11 item 6, the teardown cause handed to the containers: a Job whose app exits 3. The
 /// sidecar's preStop sees the cause in its environment, and its TERM trap reads the teardown
 /// file (rewritten with its stop signal) to say why it stops and what the app exited with —
 /// what a log sidecar flushing needs. The app's own preStop never runs (it exited by itself).
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x44_the_teardown_cause_reaches_pre_stop_and_the_sidecar(#[case] order: CreateOrder) {
-    if pod::skip("x44_the_teardown_cause_reaches_pre_stop_and_the_sidecar") {
-        return;
-    }
+fn x44_the_teardown_cause_reaches_pre_stop_and_the_sidecar(order: CreateOrder) {
     let mut sidecar = native_sidecar("sidecar");
     sidecar["lifecycle"] = json!({"preStop": {"exec": {"command": ["sh", "-c",
     // The handler's own shell expands the environment the init handed it.
@@ -966,16 +884,11 @@ fn x44_the_teardown_cause_reaches_pre_stop_and_the_sidecar(#[case] order: Create
     assert_phase(&out, "Failed");
 }
 
+pod::both_orders!(x46_sleep_pre_stop_holds_the_signal_and_skips_an_exited_container);
 /// e2e H13, H15, H16 (the sleep handler as preStop): on deletion, `napper`'s `sleep 2` preStop
 /// holds its stop signal about 2 s, `zero`'s `sleep 0` not at all; in a Job, `done`'s
 /// preStop `sleep 20` never runs because its app already exited — the Job ends at once.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x46_sleep_pre_stop_holds_the_signal_and_skips_an_exited_container(#[case] order: CreateOrder) {
-    if pod::skip("x46_sleep_pre_stop_holds_the_signal_and_skips_an_exited_container") {
-        return;
-    }
+fn x46_sleep_pre_stop_holds_the_signal_and_skips_an_exited_container(order: CreateOrder) {
     let sleeper = |name: &str, seconds: u64| {
         json!({"name": name, "image": "busybox",
                "lifecycle": {"preStop": {"sleep": {"seconds": seconds}}}})
@@ -1031,17 +944,12 @@ fn x46_sleep_pre_stop_holds_the_signal_and_skips_an_exited_container(#[case] ord
     assert_phase(&job, "Succeeded");
 }
 
+pod::both_orders!(x33_a_sidecar_grace_reserve_lets_the_log_sidecar_flush);
 /// Issue 11 item 6, grace for log sidecars: with `io.podinit.sidecar-grace-reserve: 3` and a
 /// 6 s deletion, an app that ignores SIGTERM is killed 3 s in (not at 6 s), and the log sidecar,
 /// signalled once the app is gone, has the budget's last 3 s to flush (2 s here) and exits 0 by
 /// itself, not SIGKILLed. The pod is Failed (the app's 137).
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x33_a_sidecar_grace_reserve_lets_the_log_sidecar_flush(#[case] order: CreateOrder) {
-    if pod::skip("x33_a_sidecar_grace_reserve_lets_the_log_sidecar_flush") {
-        return;
-    }
+fn x33_a_sidecar_grace_reserve_lets_the_log_sidecar_flush(order: CreateOrder) {
     let test = pod("x33-sidecar-reserve")
         .timeout(Duration::from_secs(60))
         .pod_annotation("io.podinit.sidecar-grace-reserve", "3")
@@ -1081,17 +989,12 @@ fn x33_a_sidecar_grace_reserve_lets_the_log_sidecar_flush(#[case] order: CreateO
     assert_phase(&out, "Failed");
 }
 
+pod::both_orders!(x34_eci_exit_priority_stops_every_container_stage_by_stage);
 /// Issue 11 item 6, ECI exit priority on every container, stage by stage: apps `a1` (10) and
 /// `a2` (0), log sidecar `log` (-5), grace 2 s. Each takes 1.5 s to exit after its signal; each
 /// stage's signal waits for the stage before it to exit and has the whole 2 s, so all three
 /// exit by themselves, 4.5 s in all, past the 2 s grace (as ECI documents), none SIGKILLed.
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x34_eci_exit_priority_stops_every_container_stage_by_stage(#[case] order: CreateOrder) {
-    if pod::skip("x34_eci_exit_priority_stops_every_container_stage_by_stage") {
-        return;
-    }
+fn x34_eci_exit_priority_stops_every_container_stage_by_stage(order: CreateOrder) {
     let body = "trap 'tlog got TERM; sleep 1.5; tlog exiting; exit 0' TERM\n\
                 tlog started; touch /dev/shm/ready\n\
                 while :; do sleep 0.05; done";
@@ -1140,18 +1043,13 @@ fn x34_eci_exit_priority_stops_every_container_stage_by_stage(#[case] order: Cre
     assert_phase(&out, "Succeeded");
 }
 
+pod::both_orders!(x52_a_sidecar_pre_stop_outliving_the_grace_leaves_the_job_succeeded);
 /// e2e L133 ("should mark pod as succeeded if any of the prestop hook in restartable init
 /// containers have exceeded its termination grace period seconds"): the app of a Job exits 0;
 /// the sidecar's preStop would take 30 s and its process ignores SIGTERM; with a 3 s grace the
 /// preStop is cut, the sidecar is signalled then SIGKILLed 2 s later, and the pod is Succeeded
 /// (a sidecar's end never counts).
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn x52_a_sidecar_pre_stop_outliving_the_grace_leaves_the_job_succeeded(#[case] order: CreateOrder) {
-    if pod::skip("x52_a_sidecar_pre_stop_outliving_the_grace_leaves_the_job_succeeded") {
-        return;
-    }
+fn x52_a_sidecar_pre_stop_outliving_the_grace_leaves_the_job_succeeded(order: CreateOrder) {
     let test = pod("x52-sidecar-prestop-outlives")
         .timeout(Duration::from_secs(40))
         .spec(json!({
@@ -1182,16 +1080,12 @@ fn x52_a_sidecar_pre_stop_outliving_the_grace_leaves_the_job_succeeded(#[case] o
     assert_phase(&out, "Succeeded");
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_s06_stubborn_sidecar_killed(#[case] order: CreateOrder) {
+pod::both_orders!(no_hooks_s06_stubborn_sidecar_killed);
+fn no_hooks_s06_stubborn_sidecar_killed(order: CreateOrder) {
     pod::no_hooks(|| s06_stubborn_sidecar_killed_at_budget_end(order))
 }
 
-#[rstest]
-#[case::spec(CreateOrder::Spec)]
-#[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_s09_pod_deletion(#[case] order: CreateOrder) {
+pod::both_orders!(no_hooks_s09_pod_deletion);
+fn no_hooks_s09_pod_deletion(order: CreateOrder) {
     pod::no_hooks(|| s09_pod_deletion_apps_first_then_sidecars_in_reverse(order))
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::skip::{Root, program, skip_unless, this_test};
+use support::skip::{Need, Root, program};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -234,7 +234,9 @@ fn assert_merged(r: &Ran) {
     assert!(wrote("withargs") && !wrote("plain"), "{}", r.dump());
 }
 
-fn skip(with_podman: bool) -> bool {
+/// What a test of `podinit run` with images needs: root, runc, the host's busybox, and podman
+/// for the one that saves its archives with it.
+fn needs(with_podman: bool) -> Vec<Need<'static>> {
     let mut needs = vec![
         Root,
         program("runc", "runc"),
@@ -243,14 +245,12 @@ fn skip(with_podman: bool) -> bool {
     if with_podman {
         needs.push(program("podman", "podman"));
     }
-    skip_unless(&this_test(), &needs)
+    needs
 }
 
 #[test]
 fn an_oci_layout_runs_with_its_config_merged_as_kubernetes_does() {
-    if skip(false) {
-        return;
-    }
+    support::require!(&needs(false));
     let dir = Dir(temp("layout"));
     let img = dir.0.join("myapp-oci");
     layout(&img);
@@ -295,9 +295,7 @@ fn podman(dir: &Path, args: &[&str]) -> Output {
 
 #[test]
 fn podman_saved_docker_and_oci_archives_run() {
-    if skip(true) {
-        return;
-    }
+    support::require!(&needs(true));
     let dir = Dir(temp("podman"));
     let img = dir.0.join("myapp-oci");
     layout(&img);

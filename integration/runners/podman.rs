@@ -51,12 +51,6 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// What these tests need: root, podman and runc (podman's runtime here).
 const NEEDS: &[Need] = &[Root, program("podman", "podman"), program("runc", "runc")];
 
-macro_rules! require_podman {
-    () => {
-        support::require!(NEEDS)
-    };
-}
-
 /// `--ulimit` values runc can set here: podman's defaults (nofile 1048576) exceed the hard limits
 /// of a root without CAP_SYS_RESOURCE, and podman 4.3 runs conmon (so runc) with nproc capped at
 /// 32768 on this host, below the shell's hard limit. nproc is per user, threads included, so a
@@ -442,7 +436,7 @@ exit 0"#;
 
 #[test]
 fn job_with_a_native_sidecar_created_app_first() {
-    require_podman!();
+    support::require!(NEEDS);
     let t0 = Instant::now();
     let mut p = Podman::new("job");
     p.start_supervisor();
@@ -656,7 +650,7 @@ fn job_with_a_native_sidecar_created_app_first() {
 
 #[test]
 fn plain_init_under_podman_init() {
-    require_podman!();
+    support::require!(NEEDS);
     let mut p = Podman::new("plain");
     let name = format!("{}-c", p.tag);
     p.containers.push(name.clone());

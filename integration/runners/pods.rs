@@ -18,21 +18,18 @@ use std::time::{Duration, Instant};
 
 use rstest::rstest;
 use serde_json::Value;
-use support::skip::{Root, program, skip_unless, this_test};
+use support::skip::{Need, Root, program};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// Prints `SKIP` and returns true (or fails, under `PODINIT_REQUIRE_ALL=1`) without root,
-/// `runtime` (runc or crun, each its own Debian package) or the host's busybox.
-fn skip(runtime: &str) -> bool {
-    skip_unless(
-        &this_test(),
-        &[
-            Root,
-            program(runtime, runtime),
-            program("/bin/busybox", "busybox-static"),
-        ],
-    )
+/// What a test running `podinit run` on `runtime` needs: root, the runtime (runc or crun, each
+/// its own Debian package) and the host's busybox.
+fn needs(runtime: &str) -> [Need<'_>; 3] {
+    [
+        Root,
+        program(runtime, runtime),
+        program("/bin/busybox", "busybox-static"),
+    ]
 }
 
 struct Run {
@@ -180,9 +177,7 @@ fn run_with(
 #[case::crun_spec("crun", "spec")]
 #[case::crun_reverse("crun", "reverse")]
 fn job_with_a_native_sidecar_succeeds(#[case] runtime: &str, #[case] order: &str) {
-    if skip(runtime) {
-        return;
-    }
+    support::require!(&needs(runtime));
     let r = run(runtime, "pods/demo-job.json", order, None);
     r.assert_job_succeeded_with_the_sidecar_first_and_zero();
     assert!(
@@ -203,9 +198,7 @@ fn a_job_run_without_hooks_succeeds_with_its_inits_claiming(
     #[case] runtime: &str,
     #[case] order: &str,
 ) {
-    if skip(runtime) {
-        return;
-    }
+    support::require!(&needs(runtime));
     let r = run_with(runtime, "pods/demo-job.json", order, None, &["--no-hooks"]);
     r.assert_job_succeeded_with_the_sidecar_first_and_zero();
     assert!(
@@ -242,9 +235,7 @@ fn a_job_run_without_hooks_succeeds_with_its_inits_claiming(
 #[case::runc("runc")]
 #[case::crun("crun")]
 fn sidecars_stop_in_reverse_order_after_the_app(#[case] runtime: &str) {
-    if skip(runtime) {
-        return;
-    }
+    support::require!(&needs(runtime));
     let r = run(runtime, "pods/reverse-teardown.json", "reverse", None);
     assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
     assert_eq!(
@@ -264,9 +255,7 @@ fn sidecars_stop_in_reverse_order_after_the_app(#[case] runtime: &str) {
 fn a_sidecar_ignoring_sigterm_is_killed_at_the_end_of_the_budget_and_reports_zero(
     #[case] runtime: &str,
 ) {
-    if skip(runtime) {
-        return;
-    }
+    support::require!(&needs(runtime));
     let r = run(runtime, "pods/stubborn-sidecar.json", "spec", None);
     assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
     let s = r.container("stubborn");
@@ -294,9 +283,7 @@ fn a_sidecar_ignoring_sigterm_is_killed_at_the_end_of_the_budget_and_reports_zer
 #[case::runc("runc")]
 #[case::crun("crun")]
 fn ctrl_c_deletes_the_pod_apps_first_then_sidecars(#[case] runtime: &str) {
-    if skip(runtime) {
-        return;
-    }
+    support::require!(&needs(runtime));
     let r = run(
         runtime,
         "pods/long-running.json",
@@ -331,9 +318,7 @@ fn ctrl_c_deletes_the_pod_apps_first_then_sidecars(#[case] runtime: &str) {
 #[case::is_sidecar_spec("acs/is-sidecar/test-sidecar.yaml", "spec")]
 #[case::is_sidecar_reverse("acs/is-sidecar/test-sidecar.yaml", "reverse")]
 fn the_acs_documents_job_runs_as_saved(#[case] manifest: &str, #[case] order: &str) {
-    if skip("runc") {
-        return;
-    }
+    support::require!(&needs("runc"));
     let r = run("runc", manifest, order, None);
     r.assert_job_succeeded_with_the_sidecar_first_and_zero();
     assert_eq!(r.container("sidecar")["kind"], "sidecar", "{}", r.dump());
@@ -406,9 +391,7 @@ fn manifest_errors_name_the_source_document_and_line(
 
 #[test]
 fn a_failed_job_pod_is_retried_up_to_its_backoff_limit() {
-    if skip("runc") {
-        return;
-    }
+    support::require!(&needs("runc"));
     let r = run("runc", "jobs/backoff.yaml", "spec", None);
     assert_eq!(r.out.status.code(), Some(1), "{}", r.dump());
     let out = r.stdout();
@@ -429,9 +412,7 @@ fn a_failed_job_pod_is_retried_up_to_its_backoff_limit() {
 /// place (the Job's backoffLimit 0 is never reached), run 2 exits 0.
 #[test]
 fn a_retriable_exit_code_is_restarted_in_place_by_its_rule() {
-    if skip("runc") {
-        return;
-    }
+    support::require!(&needs("runc"));
     let r = run("runc", "jobs/retriable.yaml", "spec", None);
     assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
     assert!(
@@ -445,9 +426,7 @@ fn a_retriable_exit_code_is_restarted_in_place_by_its_rule() {
 
 #[test]
 fn a_jobs_active_deadline_ends_it() {
-    if skip("runc") {
-        return;
-    }
+    support::require!(&needs("runc"));
     let r = run("runc", "jobs/deadline.yaml", "spec", None);
     assert_eq!(r.out.status.code(), Some(1), "{}", r.dump());
     assert!(
@@ -470,9 +449,7 @@ fn a_jobs_active_deadline_ends_it() {
 /// (through `envFrom`), so the supervisor treats it as one, and the app's token (`secretKeyRef`).
 #[test]
 fn env_comes_from_the_config_map_and_secret_documents() {
-    if skip("runc") {
-        return;
-    }
+    support::require!(&needs("runc"));
     let r = run("runc", "sources/job-env-from-sources.yaml", "reverse", None);
     assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
     assert_eq!(r.shared("shared", "app"), "token=hello\n", "{}", r.dump());
@@ -509,9 +486,7 @@ fn json_paths(v: &Value, at: String, out: &mut std::collections::BTreeSet<String
 /// serializes back with the same fields, so every field exists in the API with its type.
 #[test]
 fn the_status_as_a_kubernetes_pod_status() {
-    if skip("runc") {
-        return;
-    }
+    support::require!(&needs("runc"));
     let r = run("runc", "pods/demo-job.json", "reverse", None);
     r.assert_job_succeeded_with_the_sidecar_first_and_zero();
     let out = Command::new(env!("CARGO_BIN_EXE_podinit"))
@@ -632,9 +607,7 @@ fn cri_fields(line: &str) -> Option<(&str, &str, &str)> {
 /// follows the app's standard error through the stdlog volume, live, in the CRI log format.
 #[test]
 fn the_ack_sidecarset_example_shows_the_configmap_and_the_apps_output_through_stdlog() {
-    if skip("runc") {
-        return;
-    }
+    support::require!(&needs("runc"));
     let r = run_files(
         &[
             "ack/filebeat-config.yaml",
@@ -732,9 +705,7 @@ fn the_ack_sidecarset_is_refused_without_its_resource_binding() {
 /// defaultMode and an item's mode (by `stat`), a subPath file mount, base64 decoded, read-only.
 #[test]
 fn config_map_and_secret_volumes_as_the_container_sees_them() {
-    if skip("runc") {
-        return;
-    }
+    support::require!(&needs("runc"));
     let r = run_files(&["volumes/config-and-secret.yaml"], None);
     assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
     assert_eq!(
@@ -773,9 +744,7 @@ fn volume_errors_name_the_volume_the_object_and_the_key(#[case] text: &str, #[ca
 /// read by the app through the stdlog volume.
 #[test]
 fn each_incarnation_of_a_container_has_its_own_stdlog_file() {
-    if skip("runc") {
-        return;
-    }
+    support::require!(&needs("runc"));
     let r = run_files(&["stdlog/restarted-sidecar.yaml"], None);
     assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
     let log = |f: &str| std::fs::read_to_string(r.work.join("stdlog").join(f)).unwrap_or_default();
@@ -819,9 +788,7 @@ fn each_incarnation_of_a_container_has_its_own_stdlog_file() {
 /// anything runs, naming the annotation.
 #[test]
 fn the_pods_metadata_annotations_reach_its_containers() {
-    if skip("runc") {
-        return;
-    }
+    support::require!(&needs("runc"));
     let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bci\n  annotations:\n    \
                bci.virtual-kubelet.io/bci-ignore-exit-code-containers: app\n\
                spec:\n  restartPolicy: Never\n  containers:\n  - name: app\n    image: busybox\n    \

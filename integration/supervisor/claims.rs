@@ -81,9 +81,7 @@ fn names_in_status(out: &PodOutcome) -> Vec<String> {
 #[case::root(None)]
 #[case::non_root(Some(1000))]
 fn the_app_cannot_read_the_token(#[case] user: Option<u32>) {
-    if pod::skip("the_app_cannot_read_the_token") {
-        return;
-    }
+    pod::require!();
     let tokens: Rc<RefCell<BTreeMap<String, String>>> = Rc::default();
     let seen = tokens.clone();
     let script = "\
@@ -153,9 +151,7 @@ fn a_container_cannot_claim_another_containers_registration(
     #[case] order: CreateOrder,
     #[case] refusal: &str,
 ) {
-    if pod::skip("a_container_cannot_claim_another_containers_registration") {
-        return;
-    }
+    pod::require!();
     let tokens: Rc<RefCell<BTreeMap<String, String>>> = Rc::default();
     let seen = tokens.clone();
     // The second one created waits, so the order of the two claims is the create order.
@@ -201,9 +197,7 @@ fn a_container_cannot_claim_another_containers_registration(
 #[case::own_registration(true, "the token does not match")]
 #[case::unknown_registration(false, "no pending registration")]
 fn a_guessed_token_is_refused(#[case] own_nonce: bool, #[case] refusal: &str) {
-    if pod::skip("a_guessed_token_is_refused") {
-        return;
-    }
+    pod::require!();
     let out = pod("claim-guess")
         .add(app("ok", "tlog ran"))
         .add(app("g", "tlog ran"))
@@ -231,9 +225,7 @@ fn a_guessed_token_is_refused(#[case] own_nonce: bool, #[case] refusal: &str) {
 /// (a declared pod, so it does not end with the first container).
 #[test]
 fn a_pending_claim_survives_a_supervisor_restart() {
-    if pod::skip("a_pending_claim_survives_a_supervisor_restart") {
-        return;
-    }
+    pod::require!();
     let mut running = pod("claim-restart")
         .spec(serde_json::json!({"restartPolicy": "Never", "containers": [
             {"name": "first", "image": "busybox"}, {"name": "late", "image": "busybox"}]}))
@@ -268,9 +260,7 @@ fn a_pending_claim_survives_a_supervisor_restart() {
 /// unsupervised (with hooks, the createRuntime hook would have failed the create instead).
 #[test]
 fn an_init_with_a_claim_and_no_supervisor_follows_its_unreachable_policy() {
-    if pod::skip("an_init_with_a_claim_and_no_supervisor_follows_its_unreachable_policy") {
-        return;
-    }
+    pod::require!();
     let mut running = pod("claim-nosup")
         .spec(serde_json::json!({"restartPolicy": "Never", "containers": [
             {"name": "first", "image": "busybox"}, {"name": "late", "image": "busybox"}]}))
@@ -298,9 +288,7 @@ fn an_init_with_a_claim_and_no_supervisor_follows_its_unreachable_policy() {
 /// directory is empty afterwards.
 #[test]
 fn a_finished_pods_unclaimed_registrations_are_removed() {
-    if pod::skip("a_finished_pods_unclaimed_registrations_are_removed") {
-        return;
-    }
+    pod::require!();
     let running = pod("claim-leftover")
         .add(app("app", "tlog ran"))
         .add(app("broken", "tlog never").edit(|cfg| {

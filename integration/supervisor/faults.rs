@@ -220,9 +220,7 @@ fn broken_then_repaired(
 
 #[test]
 fn f01_full_state_dir_keeps_the_pod_in_memory_until_there_is_space() {
-    if pod::skip("f01") {
-        return;
-    }
+    pod::require!();
     broken_then_repaired(
         "f01-full",
         |t| {
@@ -237,9 +235,7 @@ fn f01_full_state_dir_keeps_the_pod_in_memory_until_there_is_space() {
 
 #[test]
 fn f02_read_only_state_dir_keeps_the_pod_in_memory_until_writable() {
-    if pod::skip("f02") {
-        return;
-    }
+    pod::require!();
     broken_then_repaired(
         "f02-ro",
         |t| {
@@ -253,9 +249,7 @@ fn f02_read_only_state_dir_keeps_the_pod_in_memory_until_writable() {
 
 #[test]
 fn f02b_a_supervisor_started_on_a_read_only_state_dir_refuses_naming_it() {
-    if pod::skip("f02b") {
-        return;
-    }
+    pod::require!();
     let mut tmpfs = None;
     let mut sup = SharedSupervisor::start_with("f02b-ro", |state| {
         tmpfs = Some(Tmpfs::mount(state, "1m"));
@@ -277,9 +271,7 @@ fn f02b_a_supervisor_started_on_a_read_only_state_dir_refuses_naming_it() {
 
 #[test]
 fn f03_a_journal_cut_mid_record_is_replayed_up_to_the_last_complete_one() {
-    if pod::skip("f03") {
-        return;
-    }
+    pod::require!();
     let mut sup = SharedSupervisor::start("f03-cut");
     let running = job("f03-cut", "2").on(&sup).start(CreateOrder::Spec);
     assert!(
@@ -329,9 +321,7 @@ fn f03_a_journal_cut_mid_record_is_replayed_up_to_the_last_complete_one() {
 
 #[test]
 fn f04_a_garbage_status_file_is_named_and_rewritten_from_the_journal() {
-    if pod::skip("f04") {
-        return;
-    }
+    pod::require!();
     let mut sup = SharedSupervisor::start("f04-garbage");
     let out = job("f04-garbage", "0.2").on(&sup).run(CreateOrder::Spec);
     let good = out.status_json.clone().expect("status");
@@ -364,9 +354,7 @@ fn f04_a_garbage_status_file_is_named_and_rewritten_from_the_journal() {
 
 #[test]
 fn f05_the_socket_dir_removed_under_a_running_pod_loses_no_status() {
-    if pod::skip("f05") {
-        return;
-    }
+    pod::require!();
     let sup = SharedSupervisor::start("f05-sock");
     let running = job("f05-sock", "1.5").on(&sup).start(CreateOrder::Spec);
     assert!(
@@ -396,9 +384,7 @@ fn f05_the_socket_dir_removed_under_a_running_pod_loses_no_status() {
 /// comes. Produced here from a real pod's state dir, cut the way such a kill leaves it.
 #[test]
 fn f06_a_restarted_exit_with_pod_supervisor_exits_with_the_result_its_predecessor_owed() {
-    if pod::skip("f06") {
-        return;
-    }
+    pod::require!();
     let mut sup = SharedSupervisor::start("f06-owed");
     let out = job_exiting("f06-owed", "0.2", 3)
         .on(&sup)

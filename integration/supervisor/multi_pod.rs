@@ -96,9 +96,7 @@ fn podinit_json(sup: &SharedSupervisor, args: &[&str]) -> Value {
 
 #[test]
 fn m01_two_pods_with_the_same_names_at_once_never_mix() {
-    if pod::skip("m01") {
-        return;
-    }
+    pod::require!();
     let sup = SharedSupervisor::start("m01");
     let key_a = format!("sbx-a-{}", std::process::id());
     let key_b = format!("sbx-b-{}", std::process::id());
@@ -152,9 +150,7 @@ fn m01_two_pods_with_the_same_names_at_once_never_mix() {
 
 #[test]
 fn m02_three_pods_one_after_another_on_one_supervisor() {
-    if pod::skip("m02") {
-        return;
-    }
+    pod::require!();
     let mut sup = SharedSupervisor::start("m02");
     for i in 0..3 {
         // No sandbox id, no io.podinit.pod: the default pod, three times over.
@@ -186,9 +182,7 @@ fn m02_three_pods_one_after_another_on_one_supervisor() {
 
 #[test]
 fn m03_supervisor_killed_after_a_finished_pod_replays_nothing() {
-    if pod::skip("m03") {
-        return;
-    }
+    pod::require!();
     let mut sup = SharedSupervisor::start("m03");
     let first = job("m03-1", "0.3").on(&sup).run(CreateOrder::Spec);
     assert_job_succeeded(&first, &sup);
@@ -217,9 +211,7 @@ fn m03_supervisor_killed_after_a_finished_pod_replays_nothing() {
 
 #[test]
 fn m04_status_answers_from_the_files_once_everything_ended() {
-    if pod::skip("m04") {
-        return;
-    }
+    pod::require!();
     let mut sup = SharedSupervisor::start("m04");
     let out = job("m04", "0.2").on(&sup).run(CreateOrder::Spec);
     assert_job_succeeded(&out, &sup);
@@ -258,9 +250,7 @@ fn m04_status_answers_from_the_files_once_everything_ended() {
 
 #[test]
 fn m05_registration_refused_before_anything_is_tracked() {
-    if pod::skip("m05") {
-        return;
-    }
+    pod::require!();
     let mut sup = SharedSupervisor::start("m05");
     let key = format!("shared-{}", std::process::id());
     // Pod A: an app that runs until deleted.
