@@ -51,8 +51,6 @@
 //! would break it). Set `PODTEST_KEEP=1` to keep each pod's directory for inspection, and
 //! `PODTEST_DUMP=1` to print every outcome (timeline, status.json, logs), passing or not.
 
-#![allow(dead_code, unused_imports)] // each test binary uses a different subset (re-exports too)
-
 mod base;
 mod outcome;
 
@@ -284,10 +282,6 @@ pub struct PodPaths {
     pub dir: PathBuf,
     /// `<dir>/host`: the files of `PodTest::host_file`; kept in `PodOutcome::host_files`.
     pub host: PathBuf,
-    /// The host side of `/shared` (holds the timeline).
-    pub shared: PathBuf,
-    /// The supervisor's state dir.
-    pub state: PathBuf,
 }
 
 impl PodPaths {
@@ -415,7 +409,6 @@ pub struct PodTest {
     timeout: Duration,
     cmd_timeout: Duration,
     supervisor_timeout: Duration,
-    supervisor_env: Vec<(String, String)>,
     supervisor_args: Vec<String>,
     host_files: Vec<(String, Vec<u8>, u32)>,
     create_retries: u32,
@@ -437,7 +430,6 @@ impl PodTest {
             timeout: Duration::from_secs(60),
             cmd_timeout: Duration::from_secs(20),
             supervisor_timeout: Duration::from_secs(30),
-            supervisor_env: Vec::new(),
             supervisor_args: Vec::new(),
             host_files: Vec::new(),
             create_retries: 0,
@@ -526,12 +518,6 @@ impl PodTest {
         self
     }
 
-    /// Extra env for `podinit supervise` (e.g. `PODINIT_LOG=debug`).
-    pub fn supervisor_env(mut self, key: &str, value: &str) -> PodTest {
-        self.supervisor_env.push((key.to_owned(), value.to_owned()));
-        self
-    }
-
     /// Extra arguments for `podinit supervise` (e.g. `-vv`, `--settle-ms 300`).
     pub fn supervisor_args(mut self, args: &[&str]) -> PodTest {
         self.supervisor_args
@@ -606,7 +592,6 @@ impl PodTest {
             ids: BTreeMap::new(),
             agent: None,
             supervisor: None,
-            supervisor_env: self.supervisor_env.clone(),
             supervisor_args: self.supervisor_args.clone(),
             report: None,
         };
@@ -820,11 +805,6 @@ pub struct RunningPod {
 }
 
 impl RunningPod {
-    /// The pod's unique name (also in the container ids and the netns name).
-    pub fn pod(&self) -> &str {
-        &self.env.pod
-    }
-
     /// The runc id of container `name`.
     pub fn id(&self, name: &str) -> &str {
         &self.env.ids[name]
@@ -847,10 +827,6 @@ impl RunningPod {
     /// The pod's host paths.
     pub fn paths(&self) -> PodPaths {
         self.env.paths()
-    }
-
-    pub fn socket(&self) -> &Path {
-        &self.env.socket
     }
 
     pub fn runc_root(&self) -> &Path {
@@ -1120,7 +1096,6 @@ struct PodEnv {
     ids: BTreeMap<String, String>,
     agent: Option<Child>,
     supervisor: Option<Child>,
-    supervisor_env: Vec<(String, String)>,
     supervisor_args: Vec<String>,
     /// Set once cleaned.
     report: Option<CleanupReport>,
@@ -1141,8 +1116,6 @@ impl PodEnv {
         PodPaths {
             dir: self.dir.clone(),
             host: self.host_dir(),
-            shared: self.shared.clone(),
-            state: self.state.clone(),
         }
     }
 
@@ -1185,7 +1158,6 @@ impl PodEnv {
         // One pod per supervisor: `finish` waits for the supervisor to exit with it.
         cmd.args(["supervise", "--exit-with-pod"])
             .args(&self.supervisor_args)
-            .envs(self.supervisor_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(append("_supervisor.out"))
             .stderr(append("_supervisor.err"));

@@ -2,8 +2,6 @@
 //! child's output line by line, reading `/proc`, and skipping a test whose prerequisites are
 //! missing ([`skip`], the only way a test skips).
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 pub mod proc;
 pub mod skip;
 pub mod sockets;
@@ -11,7 +9,6 @@ pub mod sockets;
 /// `support::require!(NEEDS)` at the top of a test (`NEEDS`: a `&[skip::Need]`): when one is
 /// missing, prints `SKIP <test>: <why>` and returns, or fails the test under
 /// `PODINIT_REQUIRE_ALL=1` ([`skip::skip_unless`]).
-#[allow(unused_macros)] // each test binary uses a different subset
 macro_rules! require {
     ($needs:expr) => {
         if $crate::support::skip::skip_unless(&$crate::support::skip::this_test(), $needs) {
@@ -19,7 +16,6 @@ macro_rules! require {
         }
     };
 }
-#[allow(unused_imports)] // each test binary uses a different subset
 pub(crate) use require;
 
 use std::io::{BufRead, BufReader};

@@ -21,7 +21,6 @@ pub enum Need<'a> {
     BootKernel,
 }
 
-#[allow(unused_imports)] // each test binary uses a different subset
 pub use Need::Root;
 
 /// [`Need::Program`] in one call.
