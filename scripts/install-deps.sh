@@ -2,7 +2,7 @@
 # Installs the Debian packages podinit's demo, tests and benchmarks drive, if any is missing:
 # OCI runtimes (runc, crun), the static busybox the demo rootfs is built from, tini (the
 # benchmark's anchor), iproute2, podman (the container-engine tests), containerd (the CRI tests,
-# integration/cri.rs), protobuf-compiler (protoc: the k8s-cri dev-dependency compiles the CRI
+# integration/cri/), protobuf-compiler (protoc: the k8s-cri dev-dependency compiles the CRI
 # protos at build time), python3 (the test agent), hyperfine (benchmarks), qemu-system-x86 and
 # the Debian cloud kernel linux-image-cloud-amd64 (`podinit run --vm`, integration/vm.rs), and
 # qemu-utils: installing qemu-system-x86 7.2 removes a newer (backports) qemu-utils, so qemu-img

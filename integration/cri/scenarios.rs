@@ -10,7 +10,7 @@
 //! broken expectation, then the timeline, CRI's statuses, podinit's status, the container logs
 //! and the tails of the supervisor's and containerd's logs.
 //!
-//! Timing trick (as in `pod_scenarios.rs`): an app logs `exiting` and then sleeps 300 ms before
+//! Timing trick (as in the pod scenarios, `pods/`): an app logs `exiting` and then sleeps 300 ms before
 //! it exits, so a sidecar's `got TERM` at least 300 ms after the app's `exiting` came after the
 //! app's exit. No assertion is about speed: timeouts only bound a broken run.
 //!
