@@ -15,6 +15,13 @@
 //!
 //! A test's path is its filter: `cargo test --test integration -- init::host` runs the host init
 //! tests, `-- pods::` every pod scenario.
+//!
+//! Every test shares this one process with every other module's, on libtest's threads: so no test
+//! changes what the process has for all (environment variables, current directory, signal
+//! dispositions, limits; a child gets its changes through `Command`), and every directory,
+//! container id, socket and netns a test makes carries its module's own prefix, the process id
+//! and a counter (`podinit-sock-…`, `podinit-ocihooks-…`, the pod harness's one counter for
+//! every module that runs pods). The VM tests take turns on one lock (`vm::ONE_VM`).
 
 mod support;
 
