@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod engine;
 pub mod explain;
+pub mod framing;
 pub mod front;
 #[cfg(test)]
 mod fuzz_tests;

@@ -31,6 +31,7 @@ use super::run_watch::RunWatch;
 use super::spawn::{ChildSetup, Prepared};
 use super::tee::Stream;
 use super::{EventLoop, InitOptions, TOKEN_SIGNALS, signals};
+use crate::framing::Deframer;
 use crate::proto::{self, InitMessage, SupervisorMessage};
 use crate::sys;
 use crate::sys::wait::Ended;
@@ -56,7 +57,7 @@ pub fn socket_path() -> Option<PathBuf> {
 
 struct Link {
     stream: UnixStream,
-    inbuf: Vec<u8>,
+    inbuf: Deframer,
 }
 
 struct Driver<'a> {
@@ -287,7 +288,7 @@ impl Driver<'_> {
         }
         self.link = Some(Link {
             stream,
-            inbuf: Vec::new(),
+            inbuf: Deframer::new(proto::MAX_LINE),
         });
         log_debug!(
             "{}: connected to {}",
@@ -321,7 +322,7 @@ impl Driver<'_> {
                         closed = true;
                         break;
                     }
-                    Ok(n) => link.inbuf.extend_from_slice(&chunk[..n]),
+                    Ok(n) => link.inbuf.push(&chunk[..n]),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(_) => {
@@ -330,11 +331,15 @@ impl Driver<'_> {
                     }
                 }
             }
-            while let Some(pos) = link.inbuf.iter().position(|b| *b == b'\n') {
-                lines.push(link.inbuf.drain(..=pos).take(pos).collect::<Vec<u8>>());
-            }
-            if link.inbuf.len() > proto::MAX_LINE {
-                closed = true;
+            while let Some(line) = link.inbuf.next_line() {
+                match line {
+                    Ok(line) => lines.push(line),
+                    Err(e) => {
+                        log_warn!("{}: the supervisor sent {e}", self.core.name());
+                        closed = true;
+                        break;
+                    }
+                }
             }
         }
         for line in lines {

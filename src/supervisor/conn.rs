@@ -11,6 +11,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 
+use crate::framing::Deframer;
 use crate::proto;
 
 pub const MAX_PENDING_OUTPUT: usize = 1 << 20;
@@ -45,7 +46,7 @@ pub struct Conn {
     pub serial: u64,
     /// For an init connection: who connected (`admission.rs`), for the per-peer limit.
     pub peer: Option<u64>,
-    inbuf: Vec<u8>,
+    inbuf: Deframer,
     outbuf: Vec<u8>,
 }
 
@@ -85,7 +86,7 @@ impl Conn {
             container: None,
             serial,
             peer,
-            inbuf: Vec::new(),
+            inbuf: Deframer::new(side.max_line()),
             outbuf: Vec::new(),
         })
     }
@@ -93,8 +94,8 @@ impl Conn {
     /// Read what is available; return the complete lines. `Err(Closed)` after the last line of a
     /// peer that hung up.
     pub fn read_lines(&mut self) -> Result<Vec<Vec<u8>>, ConnError> {
-        let max_line = self.side.max_line();
         let mut chunk = [0u8; READ_CHUNK];
+        let mut lines = Vec::new();
         let mut read = 0usize;
         let mut closed = false;
         loop {
@@ -104,9 +105,14 @@ impl Conn {
                     break;
                 }
                 Ok(n) => {
-                    self.inbuf.extend_from_slice(&chunk[..n]);
-                    if self.inbuf.len() > max_line && !self.inbuf[..].contains(&b'\n') {
-                        return Err(ConnError::LineTooLong);
+                    self.inbuf.push(&chunk[..n]);
+                    // Framed after every read, so an overlong line ends the connection before
+                    // the next read instead of after a megabyte of garbage.
+                    while let Some(line) = self.inbuf.next_line() {
+                        let line = line.map_err(|_| ConnError::LineTooLong)?;
+                        if !line.iter().all(u8::is_ascii_whitespace) {
+                            lines.push(line);
+                        }
                     }
                     // Bound the work per wakeup so one chatty client cannot starve the others.
                     read += n;
@@ -118,19 +124,6 @@ impl Conn {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(ConnError::Io(e.kind())),
             }
-        }
-        let mut lines = Vec::new();
-        while let Some(pos) = self.inbuf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.inbuf.drain(..=pos).take(pos).collect();
-            if line.len() > max_line {
-                return Err(ConnError::LineTooLong);
-            }
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                lines.push(line);
-            }
-        }
-        if self.inbuf.len() > max_line {
-            return Err(ConnError::LineTooLong);
         }
         if closed && lines.is_empty() {
             return Err(ConnError::Closed);

@@ -30,6 +30,7 @@ use super::cmdline::{self, Agent, SandboxConfig};
 use super::core::{Action, Core, Ending, Input};
 use super::mounts;
 use super::result::{self, GuestEvent, HostCommand, InitInfo, SandboxResult};
+use crate::framing::Deframer;
 use crate::sys::wait::{Ended, wait_nohang};
 
 /// Where the built-in agent (`podinit run`) works; its status.json is under `state/`.
@@ -272,7 +273,7 @@ struct Sandbox {
     /// The mask before PID 1 blocked its signals: what the agent starts with.
     old_mask: SigSet,
     control: Option<File>,
-    control_buf: Vec<u8>,
+    control_buf: Deframer,
     agent: Option<libc::pid_t>,
     status_file: PathBuf,
 }
@@ -314,7 +315,8 @@ impl Sandbox {
             signals,
             old_mask,
             control,
-            control_buf: Vec::new(),
+            // A line longer than any command is noise, dropped.
+            control_buf: Deframer::new(256),
             agent: None,
             status_file,
         })
@@ -494,23 +496,22 @@ impl Sandbox {
         loop {
             match port.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => self.control_buf.extend_from_slice(&buf[..n]),
+                Ok(n) => self.control_buf.push(&buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             }
         }
-        while let Some(i) = self.control_buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.control_buf.drain(..=i).collect();
+        while let Some(line) = self.control_buf.next_line() {
+            let Ok(line) = line else {
+                say("control port: ignored a line longer than any command");
+                continue;
+            };
             let line = String::from_utf8_lossy(&line);
             match HostCommand::parse(&line) {
                 Some(c) => cmds.push(c),
                 None if line.trim().is_empty() => {}
                 None => say(&format!("control port: ignored {:?}", line.trim())),
             }
-        }
-        // A line longer than any command is noise.
-        if self.control_buf.len() > 256 {
-            self.control_buf.clear();
         }
         cmds
     }

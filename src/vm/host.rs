@@ -25,6 +25,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use super::initramfs::{self, Contents};
 use super::qemu::{self, Accel, AccelChoice, KvmVerdict, Machine};
 use super::result::{self, GuestEvent, HostCommand, SandboxResult};
+use crate::framing::Deframer;
 use crate::run::{CreateOrder, RunOptions};
 
 pub struct VmOptions {
@@ -296,10 +297,10 @@ struct Boot<'a> {
     launched: Instant,
     qemu: Child,
     console_log: File,
-    console_line: Vec<u8>,
+    console_line: Deframer,
     qemu_err: Vec<u8>,
     control: Option<UnixStream>,
-    control_buf: Vec<u8>,
+    control_buf: Deframer,
     monitor: Option<UnixStream>,
     with_ctrl_alt_del: bool,
     /// The guest's `up` event: (PID 1 start, moved to the new root, agent start), guest ms.
@@ -395,10 +396,11 @@ impl<'a> Boot<'a> {
             launched,
             qemu,
             console_log,
-            console_line: Vec::new(),
+            // Console lines past 64 KiB and control lines past 16 MiB are dropped, not kept.
+            console_line: Deframer::new(1 << 16),
             qemu_err: Vec::new(),
             control: None,
-            control_buf: Vec::new(),
+            control_buf: Deframer::new(16 << 20),
             monitor: None,
             with_ctrl_alt_del: false,
             up: None,
@@ -645,16 +647,13 @@ impl<'a> Boot<'a> {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(&clean);
         let _ = out.flush();
-        self.console_line.extend_from_slice(&clean);
-        while let Some(i) = self.console_line.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.console_line.drain(..=i).collect();
+        self.console_line.push(&clean);
+        while let Some(line) = self.console_line.next_line() {
+            let Ok(line) = line else { continue };
             let line = String::from_utf8_lossy(&line);
             if let Some(json) = line.trim().strip_prefix("podinit-result: ") {
                 self.console_result = serde_json::from_str(json).ok();
             }
-        }
-        if self.console_line.len() > 1 << 16 {
-            self.console_line.clear();
         }
     }
 
@@ -664,9 +663,9 @@ impl<'a> Boot<'a> {
         };
         let mut buf = Vec::new();
         let eof = read_available(conn, &mut buf).is_none();
-        self.control_buf.extend_from_slice(&buf);
-        while let Some(i) = self.control_buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.control_buf.drain(..=i).collect();
+        self.control_buf.push(&buf);
+        while let Some(line) = self.control_buf.next_line() {
+            let Ok(line) = line else { continue };
             match result::parse_event(&String::from_utf8_lossy(&line)) {
                 Some(GuestEvent::Up {
                     uptime_ms,
@@ -690,9 +689,6 @@ impl<'a> Boot<'a> {
                 Some(GuestEvent::Result(r)) => self.result = Some(r),
                 None => {}
             }
-        }
-        if self.control_buf.len() > 16 << 20 {
-            self.control_buf.clear();
         }
         if eof {
             self.control = None;
