@@ -44,7 +44,7 @@
 //! | x47 | a regular init container failing under OnFailure or Always beside (or before) a native sidecar: restarted with backoff, the sidecar runs in parallel (or never starts), the pod Pending |
 //! | x44 | the teardown cause (AppFailed, app=3) in the sidecar's preStop environment and in the teardown file its TERM trap reads |
 //! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
-//! | no_hooks_* | s01, s04, s06, s08, s09, s11, x01b, x04 with bundles injected `--no-hooks` (each init claims its registration; no OCI hook of podinit's); `PODTEST_INJECT=no-hooks` runs the whole file so |
+//! | hooks_* | s01, s04, s06, s08, s09, s11, x01b, x04 with bundles injected `--hooks` (podinit's OCI hooks register each container; every other test takes inject's default, no hooks: each init claims its registration); `PODTEST_INJECT=hooks` runs the whole file so, `PODTEST_INJECT=no-hooks` with explicit `--no-hooks` |
 
 mod pod;
 mod support;
@@ -983,7 +983,8 @@ fn s11_gpu_bundle_keeps_nvidia_prestart_hook_first(#[case] order: CreateOrder) {
             .map(|a| a.iter().filter(|h| is_podinit(h)).count())
             .unwrap_or(0)
     };
-    // `--no-hooks` (PODTEST_INJECT): the NVIDIA hooks alone, in their places.
+    // Without hooks (the default for this bundle, or `--no-hooks`): the NVIDIA hooks alone,
+    // in their places.
     let ours = usize::from(test.inject() == pod::Inject::Hooks);
     assert!(
         ours == 0 || is_podinit(create_runtime.last().unwrap()),
@@ -3717,63 +3718,65 @@ fn x52_a_sidecar_pre_stop_outliving_the_grace_leaves_the_job_succeeded(#[case] o
 }
 
 // ---------------------------------------------------------------------------------------------
-// The same scenarios with bundles injected `--no-hooks` (issue 13): no OCI hook runs, each
-// container's init claims its registration, and the supervisor sees every end through the
-// init's pidfd (poststop's job): the gate, restarts, teardown and a container the runtime
-// killed come out as with hooks. The whole file runs this way with `PODTEST_INJECT=no-hooks`.
+// The same scenarios with bundles injected `--hooks` (issue 13): every other test here takes
+// inject's default, where no OCI hook runs, each container's init claims its registration and
+// the supervisor sees every end through the init's pidfd; these keep the hook channel (the
+// createRuntime registration, poststop's end) covered: the gate, restarts, teardown and a
+// container the runtime killed come out the same. The whole file runs this way with
+// `PODTEST_INJECT=hooks`, and with explicit `--no-hooks` with `PODTEST_INJECT=no-hooks`.
 
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
 #[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_s01_acs_native_sidecar_job(#[case] order: CreateOrder) {
-    pod::no_hooks(|| s01_acs_native_sidecar_job(order))
+fn hooks_s01_acs_native_sidecar_job(#[case] order: CreateOrder) {
+    pod::hooks(|| s01_acs_native_sidecar_job(order))
 }
 
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
 #[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_s11_nvidia_hooks_alone(#[case] order: CreateOrder) {
-    pod::no_hooks(|| s11_gpu_bundle_keeps_nvidia_prestart_hook_first(order))
+fn hooks_s11_nvidia_and_podinit_hooks(#[case] order: CreateOrder) {
+    pod::hooks(|| s11_gpu_bundle_keeps_nvidia_prestart_hook_first(order))
 }
 
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
 #[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_s04_init_sequence(#[case] order: CreateOrder) {
-    pod::no_hooks(|| s04_init_sequence_init_then_sidecar_then_app(order))
+fn hooks_s04_init_sequence(#[case] order: CreateOrder) {
+    pod::hooks(|| s04_init_sequence_init_then_sidecar_then_app(order))
 }
 
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
 #[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_s06_stubborn_sidecar_killed(#[case] order: CreateOrder) {
-    pod::no_hooks(|| s06_stubborn_sidecar_killed_at_budget_end(order))
+fn hooks_s06_stubborn_sidecar_killed(#[case] order: CreateOrder) {
+    pod::hooks(|| s06_stubborn_sidecar_killed_at_budget_end(order))
 }
 
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
 #[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_s08_crashed_sidecar_restarted(#[case] order: CreateOrder) {
-    pod::no_hooks(|| s08_crashed_sidecar_restarted_alone(order))
+fn hooks_s08_crashed_sidecar_restarted(#[case] order: CreateOrder) {
+    pod::hooks(|| s08_crashed_sidecar_restarted_alone(order))
 }
 
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
 #[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_s09_pod_deletion(#[case] order: CreateOrder) {
-    pod::no_hooks(|| s09_pod_deletion_apps_first_then_sidecars_in_reverse(order))
+fn hooks_s09_pod_deletion(#[case] order: CreateOrder) {
+    pod::hooks(|| s09_pod_deletion_apps_first_then_sidecars_in_reverse(order))
 }
 
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
 #[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_x01b_container_killed_by_runtime(#[case] order: CreateOrder) {
-    pod::no_hooks(|| x01b_app_container_killed_by_runtime_fails_pod(order))
+fn hooks_x01b_container_killed_by_runtime(#[case] order: CreateOrder) {
+    pod::hooks(|| x01b_app_container_killed_by_runtime_fails_pod(order))
 }
 
 #[rstest]
 #[case::spec(CreateOrder::Spec)]
 #[case::reverse(CreateOrder::Reverse)]
-fn no_hooks_x04_failed_init_container(#[case] order: CreateOrder) {
-    pod::no_hooks(|| x04_failed_init_container_fails_pod_nothing_starts(order))
+fn hooks_x04_failed_init_container(#[case] order: CreateOrder) {
+    pod::hooks(|| x04_failed_init_container_fails_pod_nothing_starts(order))
 }
