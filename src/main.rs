@@ -104,7 +104,8 @@ enum Command {
         #[arg(long, value_name = "POLICY")]
         on_unreachable: Option<String>,
     },
-    /// Prepare a bundle: add the hooks, mounts and the podinit exec wrapper to config.json.
+    /// Prepare a bundle: add the hooks (or a claim for its init), mounts and the podinit exec
+    /// wrapper to config.json; prints which registration it got and why.
     Inject {
         /// The OCI bundle directory (or its config.json).
         bundle: PathBuf,
