@@ -11,6 +11,8 @@
 //! Succeeded iff the app exited 0 and the supervisor exits with it; nothing is left running (no
 //! runc container, no container init). A failed `runc create` (its createRuntime hook found no
 //! supervisor, in the instant between the kill and the restart) is retried, as a kubelet does.
+//! With inject's default (no hooks, issue 13) nothing fails the create: each init presents its
+//! claim to whichever supervisor answers until one welcomes it.
 //!
 //! Deterministic per seed (the shapes, create orders and kill moments; the machine's timing is
 //! not): `PODINIT_CHAOS_SEED=N` replays a run, `PODINIT_CHAOS_PODS=N` sets how many pods (default

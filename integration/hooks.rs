@@ -588,7 +588,8 @@ fn containerd_config() -> PathBuf {
     oci_hooks().join("containerd/config.toml")
 }
 
-/// A minimal managed container's config.json; `sandbox` makes it a pod's pause container.
+/// A minimal managed container's config.json; `sandbox` makes it a pod's pause container. No
+/// `linux.namespaces`: the runtime's pid namespace, so the front's default gives it the hooks.
 fn bundle_config(sandbox: bool) -> Vec<u8> {
     let mut c = serde_json::json!({
         "ociVersion": "1.0.2",
@@ -998,10 +999,22 @@ fn podinit_hook_accepts_every_stage_the_files_use_and_fails_cleanly_without_a_st
     assert!(Path::new(PODINIT).is_file());
 }
 
-/// `PODINIT_NO_HOOKS=1` in the agent's environment: the front prepares the bundle as `inject
-/// --no-hooks` does, with the create's container id in the pending claim, and no hook.
-#[test]
-fn the_runtime_front_with_podinit_no_hooks_leaves_a_claim_and_no_hook() {
+/// The front's registration mode (issue 13), from the agent's environment: by default a
+/// container with a pid namespace of its own gets no hook and a claim carrying the create's
+/// container id, and one in the runtime's pid namespace (no `pid` entry) the hooks;
+/// `PODINIT_HOOKS=1` forces the hooks, `PODINIT_NO_HOOKS=1` (as before) the claim. The log says
+/// which, and why.
+#[rstest::rstest]
+#[case::default_own_pid_namespace(&[], true, true, "the default for a pid namespace of its own")]
+#[case::default_host_pid_namespace(&[], false, false, "OCI hooks, as it has the runtime's (host's) pid namespace")]
+#[case::hooks_forced(&[("PODINIT_HOOKS", "1")], true, false, "OCI hooks (--hooks / PODINIT_HOOKS=1 asked)")]
+#[case::no_hooks_as_before(&[("PODINIT_NO_HOOKS", "1")], true, true, "PODINIT_NO_HOOKS=1 / --no-hooks asked")]
+fn the_runtime_front_claims_by_default_where_the_pid_namespace_is_its_own(
+    #[case] env: &[(&str, &str)],
+    #[case] own_pid_ns: bool,
+    #[case] claims: bool,
+    #[case] said: &str,
+) {
     let tmp = TempDir::new("front-nohooks");
     let bin = tmp.0.join("bin");
     fs::create_dir_all(&bin).unwrap();
@@ -1011,7 +1024,9 @@ fn the_runtime_front_with_podinit_no_hooks_leaves_a_claim_and_no_hook() {
     let bundle = tmp.0.join("bundle");
     fs::create_dir_all(&bundle).unwrap();
     let mut config: Value = serde_json::from_slice(&bundle_config(false)).unwrap();
-    config["linux"] = serde_json::json!({"namespaces": [{"type": "pid"}, {"type": "mount"}]});
+    if own_pid_ns {
+        config["linux"] = serde_json::json!({"namespaces": [{"type": "pid"}, {"type": "mount"}]});
+    }
     fs::write(bundle.join("config.json"), config.to_string()).unwrap();
     let mut cmd = Command::new(containerd_front());
     cmd.env_clear()
@@ -1020,25 +1035,34 @@ fn the_runtime_front_with_podinit_no_hooks_leaves_a_claim_and_no_hook() {
         .env("PODINIT_BINARY", PODINIT)
         .env("PODINIT_SOCKET", state.join("podinit.sock"))
         .env("PODINIT_STATE_DIR", &state)
-        .env("PODINIT_NO_HOOKS", "1")
+        .env("PODINIT_LOG", "info")
+        .envs(env.iter().copied())
         .args(["create", "--bundle", bundle.to_str().unwrap(), "ctr-7"]);
-    assert_eq!(run_with_stdin(&mut cmd, b""), 0);
-    let prepared = load_json(&bundle.join("config.json"));
-    assert!(prepared.get("hooks").is_none(), "no hooks: {prepared}");
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     assert!(
-        prepared["mounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["destination"] == "/.podinit/claim"),
-        "{prepared}"
+        stderr.contains("container ctr-7") && stderr.contains(said),
+        "the front's log says the mode and why ({said:?}): {stderr}"
     );
-    let claims: Vec<_> = fs::read_dir(state.join("claims"))
+    let prepared = load_json(&bundle.join("config.json"));
+    let claim_mount = prepared["mounts"]
+        .as_array()
         .unwrap()
-        .flatten()
-        .collect();
-    assert_eq!(claims.len(), 1);
-    let claim = load_json(&claims[0].path());
-    assert_eq!(claim["id"], "ctr-7");
-    assert_eq!(claim["plan"]["name"], "app");
+        .iter()
+        .any(|m| m["destination"] == "/.podinit/claim");
+    assert_eq!(
+        (prepared.get("hooks").is_some(), claim_mount),
+        (!claims, claims),
+        "(hooks, claim mount): {prepared}"
+    );
+    let claims_dir: Vec<_> = fs::read_dir(state.join("claims"))
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert_eq!(claims_dir.len(), usize::from(claims));
+    if claims {
+        let claim = load_json(&claims_dir[0].path());
+        assert_eq!(claim["id"], "ctr-7");
+        assert_eq!(claim["plan"]["name"], "app");
+    }
 }

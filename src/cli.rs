@@ -26,8 +26,10 @@ pub enum Command {
         socket: PathBuf,
         state_dir: PathBuf,
         binary: Option<PathBuf>,
-        /// `--no-hooks` with the container's id.
-        no_hooks: Option<inject::NoHooks>,
+        /// `--hooks` or `--no-hooks`; `None`: `PODINIT_HOOKS` (or `PODINIT_NO_HOOKS`), else auto.
+        hooks: Option<inject::HookMode>,
+        /// The id the container will be created with (a claim carries it).
+        id: String,
     },
     Status {
         target: crate::operator::Target,
@@ -123,7 +125,8 @@ pub fn run(command: Command) -> i32 {
             socket,
             state_dir,
             binary,
-            no_hooks,
+            hooks,
+            id,
         } => {
             let binary = match binary.map(Ok).unwrap_or_else(std::env::current_exe) {
                 Ok(b) => b.canonicalize().unwrap_or(b),
@@ -135,17 +138,53 @@ pub fn run(command: Command) -> i32 {
                 }
             };
             let log_level = std::env::var("PODINIT_LOG").ok();
-            match inject::inject(
-                &bundle,
-                &InjectOptions {
-                    binary,
-                    socket,
-                    state_dir,
-                    log_level,
-                    no_hooks,
-                },
-            ) {
-                Ok(_) => 0,
+            let from_env = |k: &str| {
+                std::env::var(k)
+                    .ok()
+                    .map(|v| (v, "from the environment".to_owned()))
+            };
+            let (h, n) = (from_env(inject::HOOKS_VAR), from_env(inject::NO_HOOKS_VAR));
+            let settled = hooks.map(Ok).unwrap_or_else(|| {
+                inject::HookMode::settle(
+                    h.as_ref().map(|(v, w)| (v.as_str(), w.clone())),
+                    n.as_ref().map(|(v, w)| (v.as_str(), w.clone())),
+                )
+            });
+            let hooks = match settled {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("podinit inject: {e}");
+                    return 2;
+                }
+            };
+            let opts = InjectOptions {
+                binary,
+                socket,
+                state_dir,
+                log_level,
+                hooks,
+                id,
+            };
+            match inject::inject(&bundle, &opts) {
+                Ok(outcome) => {
+                    // Which registration the bundle got, and why: the one thing an operator
+                    // cannot see in config.json at a glance.
+                    let (verb, chosen) = match &outcome {
+                        inject::Outcome::Changed(c) => ("prepared", c),
+                        inject::Outcome::Unchanged(c) => ("was prepared already", c),
+                        inject::Outcome::Sandbox(key) => {
+                            println!("{}: {key}=sandbox, left as it is", bundle.display());
+                            return 0;
+                        }
+                    };
+                    let id = if chosen.claim {
+                        format!(" as container {}", opts.id)
+                    } else {
+                        String::new()
+                    };
+                    println!("{}: {verb}{id}: {chosen}", bundle.display());
+                    0
+                }
                 Err(e) => {
                     eprintln!("podinit inject: {e}");
                     2

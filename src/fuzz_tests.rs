@@ -274,15 +274,20 @@ fn inject_rewrite() {
         socket: "/run/podinit/podinit.sock".into(),
         state_dir: "/run/podinit".into(),
         log_level: None,
-        no_hooks: None,
+        hooks: inject::HookMode::Hooks,
+        id: "c".into(),
     };
     let no_hooks = InjectOptions {
-        no_hooks: Some(inject::NoHooks { id: "c".into() }),
+        hooks: inject::HookMode::NoHooks,
+        ..opts.clone()
+    };
+    let auto = InjectOptions {
+        hooks: inject::HookMode::Auto,
         ..opts.clone()
     };
     fuzz("inject", &testdata_configs(), |input| {
         if let Ok(original) = serde_json::from_slice::<Value>(input) {
-            for opts in [&opts, &no_hooks] {
+            for opts in [&opts, &no_hooks, &auto] {
                 let mut config = original.clone();
                 if inject::rewrite(&mut config, opts).is_ok() {
                     // Idempotent on whatever it accepted, with hooks and without.

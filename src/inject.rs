@@ -11,11 +11,14 @@
 //!   on any rootfs, read-only ones too (the teardown file, `src/init/teardown_note.rs`);
 //! - `process.args` wrapped as `/.podinit/podinit exec -- ARGS...`.
 //!
-//! With `--no-hooks` ([`NoHooks`], issue 13) there are no hooks (podinit's own are removed):
-//! `inject` writes the registration the createRuntime hook would send as a pending claim in
+//! Without hooks (issue 13) — the default wherever the container has a pid namespace of its
+//! own ([`HookMode`], [`choose`]) — there are no hooks (podinit's own are removed): `inject`
+//! writes the registration the createRuntime hook would send as a pending claim in
 //! `<state-dir>/claims/`, and a one-shot token in `BUNDLE/podinit-claim-NONCE/`, bind-mounted
-//! at `/.podinit/claim` for the container's init to claim it with (`claim.rs`). The container
-//! must have a pid namespace of its own.
+//! at `/.podinit/claim` for the container's init to claim it with (`claim.rs`). A container
+//! that shares the host's pid namespace or joins another one gets the hooks: the supervisor
+//! accepts a claim only from PID 1 of a pid namespace of the container's own, the one proof
+//! that the claiming process is the init the runtime started for this bundle (`claim.rs`).
 //!
 //! A config.json that is not JSON, or not an OCI config, is refused and left byte for byte as it was.
 //! A pod's sandbox (pause) bundle is left byte for byte as it was too ([`Outcome::Sandbox`]).
@@ -34,14 +37,166 @@ pub struct InjectOptions {
     pub state_dir: PathBuf,
     /// `PODINIT_LOG` for the hooks, if set.
     pub log_level: Option<String>,
-    /// `--no-hooks`: registered by its init's claim instead of the hooks.
-    pub no_hooks: Option<NoHooks>,
+    /// Hooks or a claim; [`HookMode::Auto`] decides per bundle.
+    pub hooks: HookMode,
+    /// The id the runtime creates the container with: a claim carries it (a hook reads it from
+    /// the OCI state instead).
+    pub id: String,
 }
 
+/// What the caller asked for: `--hooks`, `--no-hooks`, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HookMode {
+    /// A claim where the container has a pid namespace of its own, hooks otherwise.
+    #[default]
+    Auto,
+    /// `--hooks` (`PODINIT_HOOKS=1`): OCI hooks whatever the bundle.
+    Hooks,
+    /// `--no-hooks` (`PODINIT_HOOKS=0`): a claim; a bundle that cannot have one is refused.
+    NoHooks,
+}
+
+/// The variable and the flag for the mode; `PODINIT_NO_HOOKS` is its older, inverted spelling
+/// (`PODINIT_NO_HOOKS=1` is `PODINIT_HOOKS=0`), still read.
+pub const HOOKS_VAR: &str = "PODINIT_HOOKS";
+pub const NO_HOOKS_VAR: &str = "PODINIT_NO_HOOKS";
+
+impl HookMode {
+    /// `key=value` of [`HOOKS_VAR`] (`1`/`true`/`yes`/`on`, `0`/`false`/`no`/`off`, `auto`) or
+    /// of [`NO_HOOKS_VAR`] (the same booleans, inverted). Anything else is an error naming it,
+    /// so a typo never silently picks a mode.
+    pub fn parse(key: &str, value: &str) -> Result<HookMode, String> {
+        let on = match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            "auto" | "" => return Ok(HookMode::Auto),
+            _ => {
+                return Err(format!(
+                    "{key}={value}: expected 1 (hooks), 0 (no hooks) or auto"
+                ));
+            }
+        };
+        Ok(if on == (key == HOOKS_VAR) {
+            HookMode::Hooks
+        } else {
+            HookMode::NoHooks
+        })
+    }
+
+    /// The mode from [`HOOKS_VAR`] and [`NO_HOOKS_VAR`], each `(value, where it came from)`:
+    /// both set and disagreeing is an error naming both.
+    pub fn settle(
+        hooks: Option<(&str, String)>,
+        no_hooks: Option<(&str, String)>,
+    ) -> Result<HookMode, String> {
+        let parse = |key: &str, v: &Option<(&str, String)>| -> Result<Option<HookMode>, String> {
+            v.as_ref()
+                .map(|(value, _)| HookMode::parse(key, value))
+                .transpose()
+        };
+        match (parse(HOOKS_VAR, &hooks)?, parse(NO_HOOKS_VAR, &no_hooks)?) {
+            (Some(a), Some(b)) if a != b => {
+                let (h, hw) = hooks.unwrap_or_default();
+                let (n, nw) = no_hooks.unwrap_or_default();
+                Err(format!(
+                    "{HOOKS_VAR}={h} ({hw}) and {NO_HOOKS_VAR}={n} ({nw}) disagree; set only \
+                     {HOOKS_VAR}"
+                ))
+            }
+            (Some(m), _) | (None, Some(m)) => Ok(m),
+            (None, None) => Ok(HookMode::Auto),
+        }
+    }
+}
+
+/// The container's pid namespace, as its config.json's `linux.namespaces` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoHooks {
-    /// The id the runtime creates the container with (a hook reads it from the OCI state).
-    pub id: String,
+pub enum PidNamespace {
+    /// A `pid` entry without a path: the runtime makes a new one, whose PID 1 is the init.
+    Own,
+    /// No `pid` entry: the runtime's, usually the host's.
+    Host,
+    /// A `pid` entry with this path: another container's (a pod sharing its process namespace).
+    Joined(String),
+}
+
+pub fn pid_namespace(config: &Value) -> PidNamespace {
+    let entry = config
+        .pointer("/linux/namespaces")
+        .and_then(Value::as_array)
+        .and_then(|ns| {
+            ns.iter()
+                .find(|n| n.get("type").and_then(Value::as_str) == Some("pid"))
+        });
+    match entry {
+        None => PidNamespace::Host,
+        Some(n) => match n.get("path").and_then(Value::as_str) {
+            Some(p) if !p.is_empty() => PidNamespace::Joined(p.to_owned()),
+            _ => PidNamespace::Own,
+        },
+    }
+}
+
+/// The registration a bundle got, and why (for `inject`'s output and the front's log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    /// Its init claims the registration (no hooks), else the hooks register it.
+    pub claim: bool,
+    pub asked: HookMode,
+    pub pid_ns: PidNamespace,
+}
+
+impl std::fmt::Display for Chosen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ns = match &self.pid_ns {
+            PidNamespace::Own => "a pid namespace of its own".to_owned(),
+            PidNamespace::Host => {
+                "the runtime's (host's) pid namespace (no \"pid\" entry in linux.namespaces)".into()
+            }
+            PidNamespace::Joined(p) => format!("the pid namespace {p} it joins"),
+        };
+        match (self.claim, self.asked) {
+            (true, HookMode::NoHooks) => write!(
+                f,
+                "no hooks, its init claims its registration ({NO_HOOKS_VAR}=1 / --no-hooks asked; {ns})"
+            ),
+            (true, _) => write!(
+                f,
+                "no hooks, its init claims its registration (the default for {ns}; --hooks or \
+                 {HOOKS_VAR}=1 for hooks)"
+            ),
+            (false, HookMode::Hooks) => write!(f, "OCI hooks (--hooks / {HOOKS_VAR}=1 asked)"),
+            (false, _) => write!(
+                f,
+                "OCI hooks, as it has {ns}: only PID 1 of a pid namespace of the container's own \
+                 can claim a registration"
+            ),
+        }
+    }
+}
+
+/// Hooks or a claim for `config`: the caller's choice, or by the pid namespace in
+/// [`HookMode::Auto`]. `--no-hooks` on a bundle that cannot claim is an error saying why.
+pub fn choose(config: &Value, asked: HookMode) -> Result<Chosen, String> {
+    let pid_ns = pid_namespace(config);
+    let claim = match asked {
+        HookMode::Hooks => false,
+        HookMode::Auto => pid_ns == PidNamespace::Own,
+        HookMode::NoHooks if pid_ns == PidNamespace::Own => true,
+        HookMode::NoHooks => {
+            return Err(
+                "--no-hooks needs a pid namespace of the container's own (a \"pid\" entry \
+                 without a path in linux.namespaces): its init is known as PID 1 of it; prepare \
+                 this bundle without --no-hooks (hooks)"
+                    .into(),
+            );
+        }
+    };
+    Ok(Chosen {
+        claim,
+        asked,
+        pid_ns,
+    })
 }
 
 #[derive(Debug)]
@@ -52,7 +207,7 @@ pub enum InjectError {
     Write(PathBuf, std::io::Error),
     /// The caller's check before the rewrite failed (the runtime front: no supervisor state dir).
     Precondition(PathBuf, String),
-    /// `--no-hooks`: the pending claim could not be made; config.json is left unchanged.
+    /// Without hooks: the pending claim could not be made; config.json is left unchanged.
     Claim(PathBuf, String),
 }
 
@@ -74,7 +229,7 @@ impl std::fmt::Display for InjectError {
             InjectError::Precondition(p, why) => write!(f, "{}: {why}", p.display()),
             InjectError::Claim(p, why) => write!(
                 f,
-                "{}: --no-hooks: {why}; config.json left unchanged",
+                "{}: no hooks (the claim): {why}; config.json left unchanged",
                 p.display()
             ),
         }
@@ -85,11 +240,11 @@ impl std::error::Error for InjectError {}
 
 const STAGES: [&str; 3] = ["createRuntime", "poststart", "poststop"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Changed,
+    Changed(Chosen),
     /// Prepared already (a second run changes nothing).
-    Unchanged,
+    Unchanged(Chosen),
     /// A pod's pause container, marked by this annotation: never touched.
     Sandbox(&'static str),
 }
@@ -113,23 +268,25 @@ pub fn inject_checked(
         return Ok(Outcome::Sandbox(key));
     }
     check().map_err(|why| InjectError::Precondition(path.clone(), why))?;
-    let mut changed =
-        rewrite(&mut config, opts).map_err(|why| InjectError::NotOci(path.clone(), why))?;
+    let chosen =
+        choose(&config, opts.hooks).map_err(|why| InjectError::Precondition(path.clone(), why))?;
+    let mut changed = rewrite_as(&mut config, opts, chosen.claim)
+        .map_err(|why| InjectError::NotOci(path.clone(), why))?;
     let mut written = None;
-    if let Some(no_hooks) = &opts.no_hooks {
-        let claim = crate::inject_claim::prepare(&path, &mut config, opts, no_hooks)?;
+    if chosen.claim {
+        let claim = crate::inject_claim::prepare(&path, &mut config, opts)?;
         changed |= claim.mount_added;
         written = Some(claim);
     }
     if !changed {
-        return Ok(Outcome::Unchanged);
+        return Ok(Outcome::Unchanged(chosen));
     }
     write_config(&path, &config).inspect_err(|_| {
         if let Some(w) = &written {
             w.undo();
         }
     })?;
-    Ok(Outcome::Changed)
+    Ok(Outcome::Changed(chosen))
 }
 
 fn write_config(path: &Path, config: &Value) -> Result<(), InjectError> {
@@ -151,8 +308,17 @@ fn write_config(path: &Path, config: &Value) -> Result<(), InjectError> {
     })
 }
 
-/// The rewrite itself, on a JSON value. Returns whether anything changed.
+/// The rewrite itself, on a JSON value, without the claim's files. Returns whether anything
+/// changed.
 pub fn rewrite(config: &mut Value, opts: &InjectOptions) -> Result<bool, &'static str> {
+    let claim = choose(config, opts.hooks)
+        .map_err(|_| "--no-hooks needs a pid namespace of the container's own")?
+        .claim;
+    rewrite_as(config, opts, claim)
+}
+
+/// The rewrite for hooks (`claim` false) or a claim (its mount comes from `inject_claim`).
+fn rewrite_as(config: &mut Value, opts: &InjectOptions, claim: bool) -> Result<bool, &'static str> {
     let obj = config
         .as_object_mut()
         .ok_or("the top level is not an object")?;
@@ -232,10 +398,10 @@ pub fn rewrite(config: &mut Value, opts: &InjectOptions) -> Result<bool, &'stati
     {
         env.push(format!("PODINIT_LOG={level}"));
     }
-    if opts.no_hooks.is_some() {
+    if claim {
         return Ok(remove_own_hooks(obj)? || changed);
     }
-    // A bundle prepared --no-hooks before: its claim mount goes, the hooks register it now.
+    // A bundle prepared without hooks before: its claim mount goes, the hooks register it now.
     if let Some(mounts) = obj.get_mut("mounts").and_then(Value::as_array_mut) {
         let before = mounts.len();
         mounts.retain(|m| {
@@ -267,7 +433,7 @@ fn is_own_hook(h: &Value, stage: &str) -> bool {
         .is_some_and(|p| p.ends_with("podinit"))
 }
 
-/// `--no-hooks` on a bundle prepared with hooks before: podinit's hooks go (an NVIDIA hook
+/// A claim for a bundle prepared with hooks before: podinit's hooks go (an NVIDIA hook
 /// stays), and a stage left empty by that goes too.
 fn remove_own_hooks(obj: &mut serde_json::Map<String, Value>) -> Result<bool, &'static str> {
     let Some(hooks) = obj.get_mut("hooks") else {
@@ -302,7 +468,8 @@ mod tests {
             socket: "/run/p/podinit.sock".into(),
             state_dir: "/run/p".into(),
             log_level: None,
-            no_hooks: None,
+            hooks: HookMode::Auto,
+            id: "app".into(),
         }
     }
 

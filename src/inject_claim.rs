@@ -1,4 +1,4 @@
-//! `inject --no-hooks`: what the container's init will claim (`claim.rs` says why each part):
+//! `inject` without hooks: what the container's init will claim (`claim.rs` says why each part):
 //! the pending claim in `<state-dir>/claims/NONCE.json` (root's, 0600), the token in
 //! `BUNDLE/podinit-claim-NONCE/token` (the container user's, 0400, in a 0700 directory of its
 //! own), and the bind mount of that directory at `/.podinit/claim`. A second `inject` keeps the
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::claim::{self, PendingClaim};
-use crate::inject::{InjectError, InjectOptions, NoHooks};
+use crate::inject::{InjectError, InjectOptions};
 use crate::plan::{self, BundleInput, Classified};
 use crate::proto::CONTAINER_CLAIM_DIR;
 
@@ -28,24 +28,15 @@ impl Written {
     }
 }
 
-/// Adds the claim mount to `config` (in memory) and writes the claim and its token. `path` is
-/// the bundle's config.json.
+/// Adds the claim mount to `config` (in memory) and writes the claim and its token, for the
+/// container `opts.id`. `path` is the bundle's config.json, whose container has a pid namespace
+/// of its own (`inject::choose` said so).
 pub fn prepare(
     path: &Path,
     config: &mut Value,
     opts: &InjectOptions,
-    no_hooks: &NoHooks,
 ) -> Result<Written, InjectError> {
     let fail = |why: String| InjectError::Claim(path.to_path_buf(), why);
-    if !has_own_pid_namespace(config) {
-        return Err(InjectError::Precondition(
-            path.to_path_buf(),
-            "--no-hooks needs a pid namespace of the container's own (a \"pid\" entry without \
-             a path in linux.namespaces): its init is known as PID 1 of it; prepare this bundle \
-             without --no-hooks (hooks)"
-                .into(),
-        ));
-    }
     let bundle = path
         .parent()
         .unwrap_or(Path::new("."))
@@ -54,7 +45,7 @@ pub fn prepare(
     let (nonce, mount_added) = claim_mount(config, &bundle)?;
     let classified = plan::classify_bundle(&BundleInput {
         config,
-        fallback_name: &no_hooks.id,
+        fallback_name: &opts.id,
     })
     .map_err(|e| fail(e.to_string()))?;
     let Classified::Container { plan, pod, pod_key } = classified else {
@@ -68,7 +59,7 @@ pub fn prepare(
     let token =
         claim::random_hex(claim::TOKEN_HEX / 2).map_err(|e| fail(format!("getrandom: {e}")))?;
     let pending = PendingClaim {
-        id: no_hooks.id.clone(),
+        id: opts.id.clone(),
         bundle: bundle.to_string_lossy().into_owned(),
         plan,
         pod,
@@ -156,20 +147,6 @@ fn claim_mount(config: &mut Value, bundle: &Path) -> Result<(String, bool), Inje
     Ok((nonce, true))
 }
 
-fn has_own_pid_namespace(config: &Value) -> bool {
-    config
-        .pointer("/linux/namespaces")
-        .and_then(Value::as_array)
-        .is_some_and(|ns| {
-            ns.iter().any(|n| {
-                n.get("type").and_then(Value::as_str) == Some("pid")
-                    && n.get("path")
-                        .and_then(Value::as_str)
-                        .is_none_or(str::is_empty)
-            })
-        })
-}
-
 /// The process's uid and gid as the host sees them: through the user namespace's mappings
 /// where the container has one.
 pub fn host_ids(config: &Value) -> (u32, u32) {
@@ -202,7 +179,8 @@ pub fn host_ids(config: &Value) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inject::{Outcome, inject};
+    use crate::inject::{HookMode, Outcome, inject};
+    use crate::inject::{PidNamespace, pid_namespace};
     use rstest::rstest;
     use std::os::unix::fs::MetadataExt;
 
@@ -219,9 +197,8 @@ mod tests {
             socket: dir.join("ctl.sock"),
             state_dir: dir.join("state"),
             log_level: None,
-            no_hooks: Some(NoHooks {
-                id: "pod-1-app".into(),
-            }),
+            hooks: HookMode::NoHooks,
+            id: "pod-1-app".into(),
         }
     }
 
@@ -289,10 +266,10 @@ mod tests {
         let path = dir.join("bundle/config.json");
         let c = config(json!([{"type": "pid"}, {"type": "mount"}]));
         std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
-        assert_eq!(
+        assert!(matches!(
             inject(&dir.join("bundle"), &opts(&dir)).unwrap(),
-            Outcome::Changed
-        );
+            Outcome::Changed(c) if c.claim
+        ));
         let after: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(
             after["hooks"],
@@ -306,23 +283,23 @@ mod tests {
             (nonce.as_str(), claimed.as_str())
         );
         // Again: the same mount (config.json unchanged), a fresh token for the same claim.
-        assert_eq!(
+        assert!(matches!(
             inject(&dir.join("bundle"), &opts(&dir)).unwrap(),
-            Outcome::Unchanged
-        );
+            Outcome::Unchanged(c) if c.claim
+        ));
         let (nonce2, (_, token2), claimed2) = claim_state(&dir);
         assert_eq!(nonce2, nonce);
         assert_ne!(token2, token, "a fresh token");
         assert_eq!(token2, claimed2);
         // And back to hooks: the claim mount goes, the hooks come back.
         let hooked = InjectOptions {
-            no_hooks: None,
+            hooks: HookMode::Hooks,
             ..opts(&dir)
         };
-        assert_eq!(
+        assert!(matches!(
             inject(&dir.join("bundle"), &hooked).unwrap(),
-            Outcome::Changed
-        );
+            Outcome::Changed(c) if !c.claim
+        ));
         let back: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert!(!back.to_string().contains(CONTAINER_CLAIM_DIR), "{back}");
         assert_eq!(back["hooks"]["createRuntime"].as_array().unwrap().len(), 1);
@@ -356,11 +333,62 @@ mod tests {
     }
 
     #[rstest]
-    #[case::own(json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}), true)]
-    #[case::joined(json!({"linux": {"namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"}]}}), false)]
-    #[case::none(json!({"linux": {"namespaces": [{"type": "mount"}]}}), false)]
-    #[case::no_linux(json!({}), false)]
-    fn a_pid_namespace_of_its_own(#[case] config: Value, #[case] want: bool) {
-        assert_eq!(has_own_pid_namespace(&config), want);
+    #[case::own(json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}), PidNamespace::Own)]
+    #[case::own_empty_path(json!({"linux": {"namespaces": [{"type": "pid", "path": ""}]}}), PidNamespace::Own)]
+    #[case::joined(json!({"linux": {"namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"}]}}),
+        PidNamespace::Joined("/proc/1/ns/pid".into()))]
+    #[case::none(json!({"linux": {"namespaces": [{"type": "mount"}]}}), PidNamespace::Host)]
+    #[case::no_linux(json!({}), PidNamespace::Host)]
+    fn the_pid_namespace(#[case] config: Value, #[case] want: PidNamespace) {
+        assert_eq!(pid_namespace(&config), want);
+    }
+
+    /// The default (no `--hooks`, no `--no-hooks`): a claim and no hook of ours for a container
+    /// with a pid namespace of its own; hooks and no claim for one in the host's pid namespace
+    /// or joining another's; `--hooks` forces the hooks on the first too. The outcome says
+    /// which and why.
+    #[rstest]
+    #[case::own(json!([{"type": "pid"}, {"type": "mount"}]), HookMode::Auto, true, "the default for a pid namespace of its own")]
+    #[case::host(json!([{"type": "mount"}]), HookMode::Auto, false, "the runtime's (host's) pid namespace")]
+    #[case::joined(json!([{"type": "pid", "path": "/proc/4242/ns/pid"}]), HookMode::Auto, false,
+        "the pid namespace /proc/4242/ns/pid it joins")]
+    #[case::forced_hooks(json!([{"type": "pid"}]), HookMode::Hooks, false, "--hooks")]
+    #[case::forced_claim(json!([{"type": "pid"}]), HookMode::NoHooks, true, "--no-hooks asked")]
+    fn the_default_claims_only_in_a_pid_namespace_of_its_own(
+        #[case] namespaces: Value,
+        #[case] asked: HookMode,
+        #[case] claim: bool,
+        #[case] why: &str,
+    ) {
+        let dir = scratch(&format!("auto-{claim}-{}", why.len()));
+        let path = dir.join("bundle/config.json");
+        std::fs::write(&path, serde_json::to_vec(&config(namespaces)).unwrap()).unwrap();
+        let o = InjectOptions {
+            hooks: asked,
+            ..opts(&dir)
+        };
+        let chosen = match inject(&dir.join("bundle"), &o).unwrap() {
+            Outcome::Changed(c) => c,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(chosen.claim, claim);
+        assert!(chosen.to_string().contains(why), "{chosen}");
+        let after: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let ours = after["hooks"]["createRuntime"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|h| h["args"][1] == "hook"));
+        let mounted = after.to_string().contains(CONTAINER_CLAIM_DIR);
+        let pending =
+            std::fs::read_dir(claim::claims_dir(&dir.join("state"))).map_or(0, |d| d.count());
+        assert_eq!(
+            (ours, mounted, pending),
+            if claim {
+                (false, true, 1)
+            } else {
+                (true, false, 0)
+            },
+            "(podinit's hooks, the claim mount, pending claims): {after}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -104,7 +104,8 @@ enum Command {
         #[arg(long, value_name = "POLICY")]
         on_unreachable: Option<String>,
     },
-    /// Prepare a bundle: add the hooks, mounts and the podinit exec wrapper to config.json.
+    /// Prepare a bundle: add the hooks (or a claim for its init), mounts and the podinit exec
+    /// wrapper to config.json; prints which registration it got and why.
     Inject {
         /// The OCI bundle directory (or its config.json).
         bundle: PathBuf,
@@ -113,13 +114,18 @@ enum Command {
         /// The podinit binary to use in hooks and mount into containers (default: this one).
         #[arg(long)]
         binary: Option<PathBuf>,
-        /// No OCI hooks: leave the registration for the container's init to claim (saves
-        /// `runc create` ~5 ms); the container needs a pid namespace of its own. Env:
-        /// PODINIT_NO_HOOKS=1.
+        /// OCI hooks register the container, whatever its pid namespace. Default: no hooks
+        /// (its init claims the registration, saving `runc create` ~5 ms) where the container
+        /// has a pid namespace of its own, hooks where it shares the host's or joins another's.
+        /// Env: PODINIT_HOOKS=1.
+        #[arg(long, conflicts_with = "no_hooks")]
+        hooks: bool,
+        /// No OCI hooks, and refuse a bundle whose container has no pid namespace of its own.
+        /// Env: PODINIT_HOOKS=0 (or PODINIT_NO_HOOKS=1).
         #[arg(long)]
         no_hooks: bool,
-        /// The id the container will be created with (--no-hooks; default: the bundle
-        /// directory's name).
+        /// The id the container will be created with, which a claim carries (default: the
+        /// bundle directory's name).
         #[arg(long, value_name = "ID")]
         id: Option<String>,
     },
@@ -180,8 +186,13 @@ enum Command {
         /// element is busybox runs on the host's static busybox; anything else is an error.
         #[arg(long, value_name = "DIR", conflicts_with = "vm")]
         image_store: Option<PathBuf>,
-        /// Inject every bundle with `inject --no-hooks`: no OCI hook runs in `runc create`; each
-        /// container's init claims its registration (faster create; see README).
+        /// Inject every bundle with `inject --hooks`: OCI hooks register each container. Default:
+        /// as `inject` does, no hooks where a container has a pid namespace of its own (its init
+        /// claims its registration; faster create, see README).
+        #[arg(long, conflicts_with = "no_hooks")]
+        hooks: bool,
+        /// Inject every bundle with `inject --no-hooks`: a container without a pid namespace of
+        /// its own is refused.
         #[arg(long)]
         no_hooks: bool,
         /// Run the pod in a microVM under qemu whose PID 1 is podinit (podinit sandbox-init),
@@ -438,20 +449,22 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
             bundle,
             paths,
             binary,
+            hooks,
             no_hooks,
             id,
         } => {
-            let no_hooks = no_hooks
-                || podinit::init::env_flag(std::env::var_os("PODINIT_NO_HOOKS").as_deref());
-            let no_hooks = no_hooks.then(|| podinit::inject::NoHooks {
-                id: id.unwrap_or_else(|| bundle_name(&bundle)),
-            });
+            let hooks = match (hooks, no_hooks) {
+                (true, _) => Some(podinit::inject::HookMode::Hooks),
+                (_, true) => Some(podinit::inject::HookMode::NoHooks),
+                _ => None,
+            };
             C::Inject {
+                id: id.unwrap_or_else(|| bundle_name(&bundle)),
                 bundle,
                 socket: paths.socket,
                 state_dir: paths.state_dir,
                 binary,
-                no_hooks,
+                hooks,
             }
         }
         Command::Status {
@@ -502,6 +515,7 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
             explain,
             images,
             image_store,
+            hooks,
             no_hooks,
             vm,
             kernel,
@@ -526,7 +540,11 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
                     named: images,
                     store: image_store,
                 },
-                no_hooks,
+                hooks: match (hooks, no_hooks) {
+                    (true, _) => podinit::inject::HookMode::Hooks,
+                    (_, true) => podinit::inject::HookMode::NoHooks,
+                    _ => podinit::inject::HookMode::Auto,
+                },
             };
             if vm {
                 C::RunVm(

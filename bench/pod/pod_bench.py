@@ -460,8 +460,9 @@ class Pod:
                 json.dump(cfg, f)
             self.ids[name] = "%s-%d-%s" % (self.name, os.getpid(), name)
             if managed:
-                # --no-hooks: the init claims its registration (issue 13); no hooks to time.
-                extra = ["--no-hooks", "--id", self.ids[name]] if no_hooks else []
+                # --no-hooks: the init claims its registration (issue 13); no hooks to time. The
+                # other variants keep the hooks explicitly (no longer inject's default).
+                extra = ["--no-hooks", "--id", self.ids[name]] if no_hooks else ["--hooks"]
                 t = time.monotonic_ns()
                 subprocess.run([bench.podinit, "inject", "--socket", self.sup.socket,
                                 "--state-dir", self.sup.state] + extra + [bdir], check=True,

@@ -27,12 +27,16 @@ pub const FRONT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/oci-hooks/containerd/podinit-runc"
 );
-/// The runtime handler the fragment defines.
+/// The runtime handler the fragment defines: inject's default, so no hooks in these bundles
+/// (each container has a pid namespace of its own; issue 13).
 pub const HANDLER: &str = "podinit";
 /// The same fragment a second time, as an operator deploys the hookless front (issue 13): the
 /// handler renamed, BinaryName a symlink `podinit-runc` to a podinit binary whose
 /// `podinit.conf` beside it says `PODINIT_NO_HOOKS=1` (see [`NoHooksFront`]).
 pub const NO_HOOKS_HANDLER: &str = "podinit-nohooks";
+/// And a third time with `PODINIT_HOOKS=1` in that `podinit.conf`: the OCI hook channel, which
+/// the default no longer takes for CRI's containers.
+pub const HOOKS_HANDLER: &str = "podinit-hooks";
 /// Where containerd 1.6 puts shim sockets, whatever its config says.
 const SHIM_SOCKETS: &str = "/run/containerd/s";
 
@@ -46,6 +50,8 @@ pub struct Paths {
     pub log: PathBuf,
     /// The no-hooks front's directory: `podinit`, `podinit.conf`, `podinit-runc` → podinit.
     pub no_hooks_front: PathBuf,
+    /// The same with `PODINIT_HOOKS=1`.
+    pub hooks_front: PathBuf,
 }
 
 impl Paths {
@@ -57,6 +63,7 @@ impl Paths {
             runc_root: dir.join("runc"),
             log: dir.join("containerd.log"),
             no_hooks_front: dir.join("nohooks"),
+            hooks_front: dir.join("hooks"),
             dir,
         }
     }
@@ -110,19 +117,25 @@ pub fn config(p: &Paths) -> String {
             .collect()
     };
     let table = format!("runtimes.{HANDLER}]");
-    let no_hooks = handler(&p.no_hooks_front.join("podinit-runc"))
-        .replace(&table, &format!("runtimes.{NO_HOOKS_HANDLER}]"))
-        .replace(
-            &format!("runtimes.{HANDLER}.options]"),
-            &format!("runtimes.{NO_HOOKS_HANDLER}.options]"),
+    let renamed = |front: &Path, name: &str| {
+        let copy = handler(&front.join("podinit-runc"))
+            .replace(&table, &format!("runtimes.{name}]"))
+            .replace(
+                &format!("runtimes.{HANDLER}.options]"),
+                &format!("runtimes.{name}.options]"),
+            );
+        assert!(
+            copy.contains(name),
+            "{FRAGMENT}: expected the table [...runtimes.{HANDLER}], the one this test copies"
         );
-    assert!(
-        no_hooks.contains(NO_HOOKS_HANDLER),
-        "{FRAGMENT}: expected the table [...runtimes.{HANDLER}], the one this test copies"
-    );
+        copy
+    };
     let fragment = format!(
-        "{}\n# ---- the same, as the hookless front (integration/cri/containerd.rs) ----\n{no_hooks}",
-        handler(Path::new(FRONT))
+        "{}\n# ---- the same, as the hookless front (integration/cri/containerd.rs) ----\n{}\
+         \n# ---- and as a front with hooks ----\n{}",
+        handler(Path::new(FRONT)),
+        renamed(&p.no_hooks_front, NO_HOOKS_HANDLER),
+        renamed(&p.hooks_front, HOOKS_HANDLER),
     );
     let d = |name: &str| p.dir.join(name).display().to_string();
     format!(
@@ -195,7 +208,8 @@ pub fn spawn(p: &Paths, env: &[(&str, &Path)]) -> Child {
         let d = p.dir.join(d);
         fs::create_dir_all(&d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
     }
-    NoHooksFront::install(&p.no_hooks_front);
+    NoHooksFront::install(&p.no_hooks_front, "PODINIT_NO_HOOKS=1");
+    NoHooksFront::install(&p.hooks_front, "PODINIT_HOOKS=1");
     fs::write(&p.config, config(p)).unwrap_or_else(|e| panic!("write config: {e}"));
     let log = fs::File::create(&p.log).unwrap_or_else(|e| panic!("create log: {e}"));
     let mut cmd = Command::new("containerd");
@@ -220,11 +234,12 @@ pub fn spawn(p: &Paths, env: &[(&str, &Path)]) -> Child {
 /// The hookless front as an operator installs it without a shell: `podinit` (a hard link to
 /// the tested binary, a copy across file systems), `podinit.conf` beside it with
 /// `PODINIT_NO_HOOKS=1` (the front reads the file next to its canonical binary), and the
-/// multi-call symlink `podinit-runc` → `podinit` as containerd's BinaryName.
+/// multi-call symlink `podinit-runc` → `podinit` as containerd's BinaryName. The front with
+/// hooks is the same with `PODINIT_HOOKS=1`.
 pub struct NoHooksFront;
 
 impl NoHooksFront {
-    fn install(dir: &Path) {
+    fn install(dir: &Path, conf: &str) {
         fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
         let bin = dir.join("podinit");
         let tested = Path::new(crate::support::PODINIT);
@@ -232,7 +247,7 @@ impl NoHooksFront {
             fs::copy(tested, &bin)
                 .unwrap_or_else(|e| panic!("copy {} to {}: {e}", tested.display(), bin.display()));
         }
-        fs::write(dir.join("podinit.conf"), "PODINIT_NO_HOOKS=1\n")
+        fs::write(dir.join("podinit.conf"), format!("{conf}\n"))
             .unwrap_or_else(|e| panic!("write {}/podinit.conf: {e}", dir.display()));
         std::os::unix::fs::symlink("podinit", dir.join("podinit-runc"))
             .unwrap_or_else(|e| panic!("symlink {}/podinit-runc: {e}", dir.display()));

@@ -1,7 +1,9 @@
 //! podinit under containerd 1.6 through CRI v1, deployed exactly as `oci-hooks/containerd/`
 //! ships it (issue 9, deliverable 5). Each test starts its own containerd (see `cri/`), with
 //! the `podinit` runtime handler whose BinaryName is the `podinit-runc` front script, and its own
-//! `podinit supervise`; pods are declared as a kubelet or a virtual kubelet declares them.
+//! `podinit supervise`; pods are declared as a kubelet or a virtual kubelet declares them. That
+//! handler takes inject's default: no OCI hook in a bundle whose container has a pid namespace
+//! of its own (every container here), its init claims the registration (issue 13).
 //!
 //! Every scenario asserts on (a) the containers' own timeline (what really started and got
 //! signals, in which order), (b) the exit codes CRI's ContainerStatus reports, and (c) podinit's
@@ -21,7 +23,7 @@
 //! | is_sidecar_job | the same Job with `__IS_SIDECAR__` on a container declared after the app, no pod spec, restart policy and container set as annotations |
 //! | two_jobs_at_once | two Job pods with the same container names on one supervisor, containers interleaved |
 //! | three_jobs_in_a_row | three Job pods one after another on one supervisor |
-//! | kubelet_deletes_long_running_pod | StopContainer on every container at once: the app's TERM first, nothing restarts, codes 0; also on the hookless front |
+//! | kubelet_deletes_long_running_pod | StopContainer on every container at once: the app's TERM first, nothing restarts, codes 0; on a front with `PODINIT_HOOKS=1` (podinit's OCI hooks in every bundle) and on the hookless front |
 //! | supervisor_killed_between_pods | the supervisor SIGKILLed and restarted between two Job pods |
 //! | sidecar_replaced_in_place | stop, remove and re-create the sidecar with a new command under a running app |
 //!
@@ -309,6 +311,8 @@ fn seed_job(#[case] order: Order) {
     let mut p = run_native_job(&env, "test");
     let mut ch = Checks::default();
     create_in_order(&mut ch, &mut p, order, &sidecar("started"), &job_app());
+    // The default handler: inject's default, no hooks for containers of their own pid namespace.
+    check_bundles(&mut ch, &env, &p, false);
     check_job(&mut ch, &mut p);
     ch.finish(&[&p]);
 }
@@ -331,6 +335,14 @@ fn seed_job_on_the_hookless_front(#[case] order: Order) {
     );
     let mut ch = Checks::default();
     create_in_order(&mut ch, &mut p, order, &sidecar("started"), &job_app());
+    check_bundles(&mut ch, &env, &p, false);
+    check_job(&mut ch, &mut p);
+    ch.finish(&[&p]);
+}
+
+/// The bundles containerd handed runc, as the front left them: podinit's three hook stages and
+/// no claim mount when `hooked`, else no hook and the claim mount (issue 13).
+fn check_bundles(ch: &mut Checks, env: &CriEnv, p: &Pod<'_>, hooked: bool) {
     for (name, id) in &p.ids {
         // containerd's copy of the bundle the front rewrote (its task state dir).
         let path = env
@@ -355,20 +367,26 @@ fn seed_job_on_the_hookless_front(#[case] order: Order) {
                     .collect()
             })
             .unwrap_or_default();
+        let want: Vec<&str> = if hooked {
+            vec!["createRuntime", "poststart", "poststop"]
+        } else {
+            Vec::new()
+        };
         ch.eq(
             &format!("{name}: OCI hook stages in its bundle"),
             hooks,
-            Vec::<&str>::new(),
+            want,
         );
         let claim = config["mounts"]
             .as_array()
             .is_some_and(|ms| ms.iter().any(|m| m["destination"] == "/.podinit/claim"));
-        ch.check(claim, || {
-            format!("{name}: no claim mount in {}", path.display())
+        ch.check(claim != hooked, || {
+            format!(
+                "{name}: a claim mount {claim} in {}, with hooks {hooked}",
+                path.display()
+            )
         });
     }
-    check_job(&mut ch, &mut p);
-    ch.finish(&[&p]);
 }
 
 /// The seed Job the ACS way for Kubernetes ≤ 1.28: `__IS_SIDECAR__=true` on a regular
@@ -442,7 +460,7 @@ fn three_jobs_in_a_row() {
 /// container at once. podinit still applies the teardown order (the app's SIGTERM first, the
 /// sidecar's after the app exited), nothing restarts, CRI reports 0 for both.
 #[rstest]
-#[case::hooks(cri::containerd::HANDLER)]
+#[case::hooks(cri::containerd::HOOKS_HANDLER)]
 #[case::hookless_front(cri::containerd::NO_HOOKS_HANDLER)]
 fn kubelet_deletes_long_running_pod(#[case] handler: &str) {
     let env = CriEnv::start(&format!("kubelet_deletes-{handler}"));
@@ -454,6 +472,7 @@ fn kubelet_deletes_long_running_pod(#[case] handler: &str) {
     ch.check(p.wait_for("app started", START_TIMEOUT), || {
         "the app never started".into()
     });
+    check_bundles(&mut ch, &env, &p, handler == cri::containerd::HOOKS_HANDLER);
     let stop_errors = p.stop_all(STOP_TIMEOUT_S);
     for e in stop_errors {
         ch.fail(e);

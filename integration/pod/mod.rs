@@ -40,10 +40,12 @@
 //! Then, unless the pod is `bare()`, `podinit inject BUNDLE` with `PODINIT_SOCKET` /
 //! `PODINIT_STATE_DIR` set, and `podinit supervise` is started before the agent.
 //!
-//! Injection mode: hooks (the default), or `inject --no-hooks --id ID` (the init claims its
-//! registration, issue 13) for every pod when `PODTEST_INJECT=no-hooks`, for the pods a test
-//! builds inside `pod::no_hooks(|| ...)` (a thread-local: tests run on threads of their own),
-//! or for one pod with `.inject_mode(Inject::NoHooks)`.
+//! Injection mode: `inject --id ID`, inject's default (issue 13: no hooks, the init claims its
+//! registration, for a container with a pid namespace of its own, which every harness bundle
+//! has; hooks otherwise), or `inject --hooks` / `inject --no-hooks --id ID` for every pod when
+//! `PODTEST_INJECT=hooks` / `no-hooks`, for the pods a test builds inside `pod::hooks(|| ...)`
+//! / `pod::no_hooks(|| ...)` (a thread-local: tests run on threads of their own), or for one
+//! pod with `.inject_mode(Inject::Hooks)` and the like.
 //!
 //! Timeline timestamps come from busybox `adjtimex` (`time.tv_sec` / `time.tv_usec`, i.e.
 //! CLOCK_REALTIME in microseconds): reading it needs no capability (works as root and as uid 1000
@@ -94,6 +96,8 @@ const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 /// How `podinit inject` prepares the bundles (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inject {
+    /// No flag: inject decides by the bundle's pid namespace.
+    Default,
     Hooks,
     NoHooks,
 }
@@ -103,25 +107,38 @@ thread_local! {
 }
 
 /// Runs `f` with every pod it builds injected `--no-hooks` (a scenario reused as is).
+#[allow(dead_code)] // not every test binary that includes the harness uses it
 pub fn no_hooks<R>(f: impl FnOnce() -> R) -> R {
+    with_inject(Inject::NoHooks, f)
+}
+
+/// Runs `f` with every pod it builds injected `--hooks`: the OCI hook channel, which the
+/// default no longer takes for these bundles.
+#[allow(dead_code)]
+pub fn hooks<R>(f: impl FnOnce() -> R) -> R {
+    with_inject(Inject::Hooks, f)
+}
+
+fn with_inject<R>(mode: Inject, f: impl FnOnce() -> R) -> R {
     struct Reset(Option<Inject>);
     impl Drop for Reset {
         fn drop(&mut self) {
             INJECT.with(|c| c.set(self.0));
         }
     }
-    let _reset = Reset(INJECT.with(|c| c.replace(Some(Inject::NoHooks))));
+    let _reset = Reset(INJECT.with(|c| c.replace(Some(mode))));
     f()
 }
 
-/// This thread's mode, else `PODTEST_INJECT` (`no-hooks`), else hooks.
+/// This thread's mode, else `PODTEST_INJECT` (`hooks`, `no-hooks`, `default`), else the default.
 pub fn default_inject() -> Inject {
     INJECT
         .with(|c| c.get())
         .unwrap_or_else(|| match std::env::var("PODTEST_INJECT").as_deref() {
             Ok("no-hooks") => Inject::NoHooks,
-            Ok("hooks") | Ok("") | Err(_) => Inject::Hooks,
-            Ok(other) => panic!("PODTEST_INJECT={other}: expected hooks or no-hooks"),
+            Ok("hooks") => Inject::Hooks,
+            Ok("default") | Ok("") | Err(_) => Inject::Default,
+            Ok(other) => panic!("PODTEST_INJECT={other}: expected default, hooks or no-hooks"),
         })
 }
 
@@ -623,9 +640,11 @@ impl PodTest {
             if !self.bare {
                 let mut inject = env.podinit();
                 inject.arg("inject");
-                if self.inject == Inject::NoHooks {
-                    inject.args(["--no-hooks", "--id", &id]);
-                }
+                match self.inject {
+                    Inject::Hooks => inject.arg("--hooks"),
+                    Inject::NoHooks => inject.args(["--no-hooks", "--id", &id]),
+                    Inject::Default => inject.args(["--id", &id]),
+                };
                 let out = proc::run(inject.arg(&bundle), Duration::from_secs(20))
                     .unwrap_or_else(|e| panic!("podinit inject: {e}"));
                 assert!(
@@ -636,13 +655,29 @@ impl PodTest {
                     String::from_utf8_lossy(&out.stdout),
                     String::from_utf8_lossy(&out.stderr)
                 );
-                if self.inject == Inject::NoHooks {
-                    let text = fs::read_to_string(bundle.join("config.json")).unwrap();
-                    assert!(
-                        !text.contains("\"hook\"") && text.contains("/.podinit/claim"),
-                        "inject --no-hooks left a hook or no claim mount: {text}"
-                    );
-                }
+                // The default claims exactly where the container has a pid namespace of its own.
+                let own_pid_ns = config["linux"]["namespaces"].as_array().is_some_and(|ns| {
+                    ns.iter()
+                        .any(|n| n["type"] == "pid" && n.get("path").is_none())
+                });
+                let claim = match self.inject {
+                    Inject::Hooks => false,
+                    Inject::NoHooks => true,
+                    Inject::Default => own_pid_ns,
+                };
+                let text = fs::read_to_string(bundle.join("config.json")).unwrap();
+                assert_eq!(
+                    (text.contains("\"hook\""), text.contains("/.podinit/claim")),
+                    (!claim, claim),
+                    "inject {:?}: (podinit hooks, claim mount) in {text}",
+                    self.inject
+                );
+                let said = String::from_utf8_lossy(&out.stdout);
+                assert!(
+                    said.contains(if claim { "no hooks" } else { "OCI hooks" }),
+                    "inject {:?} says which registration the bundle got: {said}",
+                    self.inject
+                );
                 if let Some(f) = &self.after_inject {
                     f(&c.name, &bundle);
                 }

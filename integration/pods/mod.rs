@@ -45,7 +45,7 @@
 //! | x47 | a regular init container failing under OnFailure or Always beside (or before) a native sidecar: restarted with backoff, the sidecar runs in parallel (or never starts), the pod Pending |
 //! | x44 | the teardown cause (AppFailed, app=3) in the sidecar's preStop environment and in the teardown file its TERM trap reads |
 //! | x43 | probes while stopping: readiness goes on during the preStop (the sidecar and the app turn unready), liveness does not |
-//! | no_hooks_* | s01, s04, s06, s08, s09, s11, x01b, x04 with bundles injected `--no-hooks` (each init claims its registration; no OCI hook of podinit's); `PODTEST_INJECT=no-hooks` runs every scenario so |
+//! | hooks_* | s01, s04, s06, s08, s09, s11, x01b, x04 with bundles injected `--hooks` (podinit's OCI hooks register each container; every other test takes inject's default, no hooks: each init claims its registration); `PODTEST_INJECT=hooks` runs every scenario so, `PODTEST_INJECT=no-hooks` with explicit `--no-hooks` |
 
 mod harness;
 mod hostile;

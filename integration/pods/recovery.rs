@@ -770,12 +770,12 @@ fn x35_an_app_needing_its_sidecar_is_restarted_after_it(order: CreateOrder) {
     assert_phase(&out, "Succeeded");
 }
 
-pod::both_orders!(no_hooks_s08_crashed_sidecar_restarted);
-fn no_hooks_s08_crashed_sidecar_restarted(order: CreateOrder) {
-    pod::no_hooks(|| s08_crashed_sidecar_restarted_alone(order))
+pod::both_orders!(hooks_s08_crashed_sidecar_restarted);
+fn hooks_s08_crashed_sidecar_restarted(order: CreateOrder) {
+    pod::hooks(|| s08_crashed_sidecar_restarted_alone(order))
 }
 
-pod::both_orders!(no_hooks_x01b_container_killed_by_runtime);
-fn no_hooks_x01b_container_killed_by_runtime(order: CreateOrder) {
-    pod::no_hooks(|| x01b_app_container_killed_by_runtime_fails_pod(order))
+pod::both_orders!(hooks_x01b_container_killed_by_runtime);
+fn hooks_x01b_container_killed_by_runtime(order: CreateOrder) {
+    pod::hooks(|| x01b_app_container_killed_by_runtime_fails_pod(order))
 }

@@ -364,7 +364,8 @@ fn s11_gpu_bundle_keeps_nvidia_prestart_hook_first(order: CreateOrder) {
             .map(|a| a.iter().filter(|h| is_podinit(h)).count())
             .unwrap_or(0)
     };
-    // `--no-hooks` (PODTEST_INJECT): the NVIDIA hooks alone, in their places.
+    // Without hooks (the default for this bundle, or `--no-hooks`): the NVIDIA hooks alone,
+    // in their places.
     let ours = usize::from(test.inject() == pod::Inject::Hooks);
     assert!(
         ours == 0 || is_podinit(create_runtime.last().unwrap()),
@@ -710,27 +711,29 @@ fn x31_start_wait_deadline_fails_starts_or_waits(#[case] then: &str, #[case] ord
 }
 
 // ---------------------------------------------------------------------------------------------
-// The same scenarios with bundles injected `--no-hooks` (issue 13): no OCI hook runs, each
-// container's init claims its registration, and the supervisor sees every end through the
-// init's pidfd (poststop's job): the gate, restarts, teardown and a container the runtime
-// killed come out as with hooks. The whole file runs this way with `PODTEST_INJECT=no-hooks`.
+// The same scenarios with bundles injected `--hooks` (issue 13): every other test here takes
+// inject's default, where no OCI hook runs, each container's init claims its registration and
+// the supervisor sees every end through the init's pidfd; these keep the hook channel (the
+// createRuntime registration, poststop's end) covered: the gate, restarts, teardown and a
+// container the runtime killed come out the same. Every scenario runs this way with
+// `PODTEST_INJECT=hooks`, and with explicit `--no-hooks` with `PODTEST_INJECT=no-hooks`.
 
-pod::both_orders!(no_hooks_s01_acs_native_sidecar_job);
-fn no_hooks_s01_acs_native_sidecar_job(order: CreateOrder) {
-    pod::no_hooks(|| s01_acs_native_sidecar_job(order))
+pod::both_orders!(hooks_s01_acs_native_sidecar_job);
+fn hooks_s01_acs_native_sidecar_job(order: CreateOrder) {
+    pod::hooks(|| s01_acs_native_sidecar_job(order))
 }
 
-pod::both_orders!(no_hooks_s11_nvidia_hooks_alone);
-fn no_hooks_s11_nvidia_hooks_alone(order: CreateOrder) {
-    pod::no_hooks(|| s11_gpu_bundle_keeps_nvidia_prestart_hook_first(order))
+pod::both_orders!(hooks_s11_nvidia_and_podinit_hooks);
+fn hooks_s11_nvidia_and_podinit_hooks(order: CreateOrder) {
+    pod::hooks(|| s11_gpu_bundle_keeps_nvidia_prestart_hook_first(order))
 }
 
-pod::both_orders!(no_hooks_s04_init_sequence);
-fn no_hooks_s04_init_sequence(order: CreateOrder) {
-    pod::no_hooks(|| s04_init_sequence_init_then_sidecar_then_app(order))
+pod::both_orders!(hooks_s04_init_sequence);
+fn hooks_s04_init_sequence(order: CreateOrder) {
+    pod::hooks(|| s04_init_sequence_init_then_sidecar_then_app(order))
 }
 
-pod::both_orders!(no_hooks_x04_failed_init_container);
-fn no_hooks_x04_failed_init_container(order: CreateOrder) {
-    pod::no_hooks(|| x04_failed_init_container_fails_pod_nothing_starts(order))
+pod::both_orders!(hooks_x04_failed_init_container);
+fn hooks_x04_failed_init_container(order: CreateOrder) {
+    pod::hooks(|| x04_failed_init_container_fails_pod_nothing_starts(order))
 }

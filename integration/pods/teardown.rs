@@ -1080,12 +1080,12 @@ fn x52_a_sidecar_pre_stop_outliving_the_grace_leaves_the_job_succeeded(order: Cr
     assert_phase(&out, "Succeeded");
 }
 
-pod::both_orders!(no_hooks_s06_stubborn_sidecar_killed);
-fn no_hooks_s06_stubborn_sidecar_killed(order: CreateOrder) {
-    pod::no_hooks(|| s06_stubborn_sidecar_killed_at_budget_end(order))
+pod::both_orders!(hooks_s06_stubborn_sidecar_killed);
+fn hooks_s06_stubborn_sidecar_killed(order: CreateOrder) {
+    pod::hooks(|| s06_stubborn_sidecar_killed_at_budget_end(order))
 }
 
-pod::both_orders!(no_hooks_s09_pod_deletion);
-fn no_hooks_s09_pod_deletion(order: CreateOrder) {
-    pod::no_hooks(|| s09_pod_deletion_apps_first_then_sidecars_in_reverse(order))
+pod::both_orders!(hooks_s09_pod_deletion);
+fn hooks_s09_pod_deletion(order: CreateOrder) {
+    pod::hooks(|| s09_pod_deletion_apps_first_then_sidecars_in_reverse(order))
 }

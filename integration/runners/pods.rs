@@ -187,45 +187,52 @@ fn job_with_a_native_sidecar_succeeds(#[case] runtime: &str, #[case] order: &str
     );
 }
 
-/// `podinit run --no-hooks` (issue 13): every bundle is injected `--no-hooks`, so no OCI hook
-/// runs in `create`; each container's init claims its registration, and the Job behaves as with
-/// hooks, in both creation orders.
+/// `podinit run` (issue 13): by default, and with `--no-hooks`, every bundle (each with a pid
+/// namespace of its own) is injected without hooks, so no OCI hook runs in `create`; each
+/// container's init claims its registration, and the Job behaves as with hooks, in both
+/// creation orders (without hooks nothing else registers a container, so the Job's statuses
+/// are the claims'). `--hooks` keeps the hook channel: podinit's hooks and no claim.
 #[rstest]
-#[case::runc_spec("runc", "spec")]
-#[case::runc_reverse("runc", "reverse")]
-#[case::crun_reverse("crun", "reverse")]
+#[case::runc_spec("runc", "spec", &[], true)]
+#[case::runc_reverse("runc", "reverse", &[], true)]
+#[case::crun_reverse("crun", "reverse", &[], true)]
+#[case::runc_reverse_no_hooks("runc", "reverse", &["--no-hooks"], true)]
+#[case::runc_spec_hooks("runc", "spec", &["--hooks"], false)]
+#[case::runc_reverse_hooks("runc", "reverse", &["--hooks"], false)]
 fn a_job_run_without_hooks_succeeds_with_its_inits_claiming(
     #[case] runtime: &str,
     #[case] order: &str,
+    #[case] flags: &[&str],
+    #[case] claims: bool,
 ) {
     support::require!(&needs(runtime));
-    let r = run_with(runtime, "pods/demo-job.json", order, None, &["--no-hooks"]);
+    let r = run_with(runtime, "pods/demo-job.json", order, None, flags);
     r.assert_job_succeeded_with_the_sidecar_first_and_zero();
-    assert!(
-        r.stdout()
-            .contains(&format!("runtime {runtime} without hooks")),
-        "{}",
-        r.dump()
-    );
+    let header = if claims {
+        format!("runtime {runtime} without hooks")
+    } else {
+        format!("runtime {runtime} with OCI hooks")
+    };
+    assert!(r.stdout().contains(&header), "{header:?}: {}", r.dump());
     for name in ["sidecar", "app"] {
         let path = r.work.join("bundles").join(name).join("config.json");
         let config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let hooks = config["hooks"].as_object().cloned().unwrap_or_default();
-        assert!(
-            hooks
-                .values()
-                .all(|stage| stage.as_array().is_none_or(|l| l.is_empty())),
-            "{name}'s bundle still has hooks: {hooks:?}\n{}",
-            r.dump()
-        );
-        assert!(
-            config["mounts"]
-                .as_array()
-                .is_some_and(|ms| ms.iter().any(|m| m["destination"]
+        let hooked = !hooks
+            .values()
+            .all(|stage| stage.as_array().is_none_or(|l| l.is_empty()));
+        let claim_mount = config["mounts"].as_array().is_some_and(|ms| {
+            ms.iter().any(|m| {
+                m["destination"]
                     .as_str()
-                    .is_some_and(|d| d.contains("claim")))),
-            "{name}'s bundle has no claim mount: {}",
+                    .is_some_and(|d| d.contains("claim"))
+            })
+        });
+        assert_eq!(
+            (hooked, claim_mount),
+            (!claims, claims),
+            "{name}'s bundle: (hooks, claim mount), hooks {hooks:?}\n{}",
             r.dump()
         );
     }

@@ -324,3 +324,242 @@ fn a_finished_pods_unclaimed_registrations_are_removed() {
         "{out}"
     );
 }
+
+/// How the test container's pid namespace is set up in its config.json.
+#[derive(Debug, Clone, Copy)]
+enum PidNs {
+    /// runc's template: a `pid` entry without a path, a new namespace.
+    Own,
+    /// No `pid` entry: the runtime's (the host's) pid namespace.
+    Host,
+    /// A `pid` entry naming a namespace another process made (as a pod sharing its process
+    /// namespace joins the pause container's).
+    Joined,
+}
+
+/// A pid namespace of its own, PID 1 a `sleep` that [`PidNsHolder`] kills on drop: what a
+/// container can join.
+struct PidNsHolder(std::process::Child);
+
+impl PidNsHolder {
+    fn start() -> PidNsHolder {
+        let child = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "sleep", "60"])
+            .spawn()
+            .expect("unshare (util-linux)");
+        PidNsHolder(child)
+    }
+
+    /// The host pid of the namespace's PID 1 (unshare's child), once it is forked.
+    fn pid_one(&self) -> Option<i32> {
+        let children = format!("/proc/{0}/task/{0}/children", self.0.id());
+        let mut pid = None;
+        support::eventually(Duration::from_secs(5), || {
+            pid = std::fs::read_to_string(&children)
+                .ok()
+                .and_then(|t| t.split_whitespace().next()?.parse().ok());
+            pid.is_some()
+        });
+        pid
+    }
+
+    /// `/proc/PID/ns/pid` of the namespace's PID 1.
+    fn path(&self) -> String {
+        let pid = self.pid_one().expect("unshare forked its child");
+        format!("/proc/{pid}/ns/pid")
+    }
+}
+
+impl Drop for PidNsHolder {
+    fn drop(&mut self) {
+        // Killing the namespace's PID 1 (our child's child, by its pid) ends everything in it.
+        if let Some(pid) = self.pid_one() {
+            // SAFETY: kill(2) on a pid we started (through unshare); no memory involved.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Sets the `pid` entry of `cfg`'s `linux.namespaces` as `ns` says.
+fn set_pid_ns(cfg: &mut serde_json::Value, ns: PidNs, joined: &str) {
+    let list = cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("runc spec: linux.namespaces");
+    list.retain(|n| n["type"] != "pid");
+    match ns {
+        PidNs::Own => list.push(serde_json::json!({"type": "pid"})),
+        PidNs::Host => {}
+        PidNs::Joined => list.push(serde_json::json!({"type": "pid", "path": joined})),
+    }
+}
+
+fn bundle_config(bundle: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap()
+}
+
+/// `podinit inject` with neither `--hooks` nor `--no-hooks` (issue 13): a container with a pid
+/// namespace of its own gets no hook and a claim; one in the host's pid namespace, or joining
+/// another's, gets podinit's hooks and no claim, as does any container with `--hooks`. Each
+/// registers the way its bundle says, under runc, and the pod runs to Succeeded.
+#[rstest]
+#[case::own_pid_namespace_claims(PidNs::Own, Inject::Default, true)]
+#[case::host_pid_namespace_hooks(PidNs::Host, Inject::Default, false)]
+#[case::joined_pid_namespace_hooks(PidNs::Joined, Inject::Default, false)]
+#[case::forced_hooks(PidNs::Own, Inject::Hooks, false)]
+fn the_default_registers_by_its_pid_namespace(
+    #[case] ns: PidNs,
+    #[case] inject: Inject,
+    #[case] claims: bool,
+) {
+    pod::require!();
+    let holder = PidNsHolder::start();
+    let joined = holder.path();
+    let seen: Rc<RefCell<Option<serde_json::Value>>> = Rc::default();
+    let seen_in = seen.clone();
+    let out = pod(&format!("claim-default-{ns:?}"))
+        .inject_mode(inject)
+        .add(app("app", "tlog ran").edit(move |cfg| set_pid_ns(cfg, ns, &joined)))
+        .after_inject(move |_, bundle| *seen_in.borrow_mut() = Some(bundle_config(bundle)))
+        .run(CreateOrder::Spec);
+    drop(holder);
+    let config = seen.borrow().clone().expect("the bundle was injected");
+    let text = config.to_string();
+    assert_eq!(
+        (text.contains("\"hook\""), text.contains("/.podinit/claim")),
+        (!claims, claims),
+        "(podinit's hooks, the claim mount) in the bundle: {config:#}"
+    );
+    assert_eq!(out.exit_code("app"), Some(0), "{out}");
+    assert!(out.events_of("app").contains(&"ran"), "{out}");
+    assert_eq!(names_in_status(&out), ["app"], "registered\n{out}");
+    assert_eq!(
+        supervisor_log(&out).contains("claimed by its init"),
+        claims,
+        "registered by its init's claim iff the bundle has one\n{out}"
+    );
+    assert_eq!(out.phase(), Some("Succeeded"), "{out}");
+}
+
+/// Why the default keeps hooks outside a pid namespace of the container's own: a claim from
+/// such an init is refused. The bundle is injected with a claim (its own pid namespace), then
+/// its config.json is changed to the host's pid namespace or to join another's before the
+/// create. The init connects, and `SO_PEERCRED` gives the supervisor a pid it can open a pidfd
+/// for, but that pid is no proof of anything: in the host's namespace `NSpid` has one level,
+/// in a joined one the init is not its PID 1 (its PID 1 is someone else's process), so the
+/// supervisor cannot tell the runtime's init from any other process of the same user that
+/// later entered the container (`runc exec`) with the token. It refuses; the init exits 1
+/// without starting its app, and nothing registers.
+#[rstest]
+#[case::host(PidNs::Host, "shares the supervisor's pid namespace")]
+#[case::joined(PidNs::Joined, "not the container's PID 1")]
+fn a_claim_from_outside_a_pid_namespace_of_its_own_is_refused(
+    #[case] ns: PidNs,
+    #[case] refusal: &str,
+) {
+    pod::require!();
+    let holder = PidNsHolder::start();
+    let joined = holder.path();
+    let out = pod(&format!("claim-sharedpid-{ns:?}"))
+        .add(app("app", "tlog ran"))
+        .after_inject(move |_, bundle| {
+            let mut cfg = bundle_config(bundle);
+            set_pid_ns(&mut cfg, ns, &joined);
+            std::fs::write(bundle.join("config.json"), cfg.to_string()).unwrap();
+        })
+        .run(CreateOrder::Spec);
+    drop(holder);
+    let log = supervisor_log(&out);
+    assert!(
+        log.contains("refused") && log.contains(refusal),
+        "refused for {refusal:?}\n{out}"
+    );
+    assert_eq!(out.exit_code("app"), Some(1), "the init gave up\n{out}");
+    assert!(!out.events_of("app").contains(&"ran"), "{out}");
+    assert!(names_in_status(&out).is_empty(), "{out}");
+}
+
+/// `podinit inject`'s mode from its flags and environment, and what it prints: the mode the
+/// bundle got and why; refusals (a claim forced where it cannot work, contradicting settings,
+/// a value that is no mode) exit 2, name what is at fault and leave config.json as it was.
+#[rstest]
+#[case::default_own(&[], &[], true, Ok("no hooks, its init claims its registration (the default"))]
+#[case::default_host(&[], &[], false, Ok("OCI hooks, as it has the runtime's (host's) pid namespace"))]
+#[case::flag_hooks(&["--hooks"], &[], true, Ok("OCI hooks (--hooks"))]
+#[case::env_hooks(&[], &[("PODINIT_HOOKS", "1")], true, Ok("OCI hooks (--hooks"))]
+#[case::env_no_hooks_as_before(&[], &[("PODINIT_NO_HOOKS", "1")], true, Ok("--no-hooks asked"))]
+#[case::flag_over_env(&["--hooks"], &[("PODINIT_NO_HOOKS", "1")], true, Ok("OCI hooks (--hooks"))]
+#[case::no_hooks_on_the_host_pid_namespace(&["--no-hooks"], &[], false, Err("needs a pid namespace of the container's own"))]
+#[case::both_flags(&["--hooks", "--no-hooks"], &[], true, Err("cannot be used with"))]
+#[case::disagreeing_env(&[], &[("PODINIT_HOOKS", "1"), ("PODINIT_NO_HOOKS", "1")], true, Err("disagree"))]
+#[case::not_a_mode(&[], &[("PODINIT_HOOKS", "sometimes")], true, Err("PODINIT_HOOKS=sometimes: expected 1"))]
+fn inject_says_which_mode_a_bundle_got(
+    #[case] flags: &[&str],
+    #[case] env: &[(&str, &str)],
+    #[case] own_pid_ns: bool,
+    #[case] want: Result<&str, &str>,
+) {
+    let dir = std::env::temp_dir().join(format!(
+        "podinit-inject-mode-{}-{own_pid_ns}-{}-{}",
+        std::process::id(),
+        flags.join(""),
+        env.iter()
+            .map(|(k, v)| format!("{k}{v}"))
+            .collect::<String>()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bundle = dir.join("ctr-9");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let mut cfg = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "process": {"args": ["sh"], "cwd": "/"},
+        "root": {"path": "rootfs"},
+        "annotations": {"io.podinit.container-name": "app"},
+        "linux": {"namespaces": [{"type": "mount"}]}
+    });
+    if own_pid_ns {
+        set_pid_ns(&mut cfg, PidNs::Own, "");
+    }
+    let before = serde_json::to_vec(&cfg).unwrap();
+    std::fs::write(bundle.join("config.json"), &before).unwrap();
+    let out = support::run(
+        support::podinit()
+            .arg("inject")
+            .args(flags)
+            .arg(&bundle)
+            .env("PODINIT_SOCKET", dir.join("ctl.sock"))
+            .env("PODINIT_STATE_DIR", dir.join("state"))
+            .envs(env.iter().copied()),
+        Duration::from_secs(10),
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    match want {
+        Ok(said) => {
+            assert!(out.status.success(), "{stderr}");
+            assert!(
+                stdout.contains(said) && stdout.contains(bundle.to_str().unwrap()),
+                "{said:?}: {stdout}"
+            );
+            let claims = stdout.contains("no hooks,");
+            assert_eq!(
+                claims,
+                stdout.contains("as container ctr-9"),
+                "a claim names the container id it carries (the bundle's name): {stdout}"
+            );
+        }
+        Err(why) => {
+            assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+            assert!(stderr.contains(why), "{why:?}: {stderr}");
+            assert_eq!(
+                std::fs::read(bundle.join("config.json")).unwrap(),
+                before,
+                "left unchanged"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

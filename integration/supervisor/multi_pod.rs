@@ -263,8 +263,10 @@ fn m05_registration_refused_before_anything_is_tracked() {
         "{}",
         sup.log()
     );
-    // Pod B claims the same pod key with the same container names: refused at create.
+    // Pod B claims the same pod key with the same container names: refused at create, by its
+    // createRuntime hook (with inject's default a refused claim ends the init instead).
     let b = job("m05-b", "0.1")
+        .inject_mode(pod::Inject::Hooks)
         .pod_annotation("io.podinit.pod", &key)
         .on(&sup)
         .run(CreateOrder::Spec);

@@ -132,7 +132,8 @@ fn prepare(inv: &Invocation, s: &Settings, binary: &Path) -> Result<(), String> 
         socket: PathBuf::from(&s.socket.value),
         state_dir: state_dir.clone(),
         log_level: s.log.as_ref().map(|l| l.value.clone()),
-        no_hooks: s.no_hooks().then(|| inject::NoHooks { id: id.to_owned() }),
+        hooks: s.hook_mode().map_err(|e| format!("container {id}: {e}"))?,
+        id: id.to_owned(),
     };
     // The sandbox check comes first inside `inject`; only a managed container needs the socket.
     match inject::inject_checked(&bundle, &opts, || sock_dir_exists(&state_dir, s)) {
@@ -140,15 +141,17 @@ fn prepare(inv: &Invocation, s: &Settings, binary: &Path) -> Result<(), String> 
             log_debug!("runtime: container {id}: {key}=sandbox, left as it is");
             Ok(())
         }
-        Ok(outcome) => {
+        Ok(Outcome::Changed(chosen)) => {
             log_info!(
-                "runtime: container {id}: bundle {} {}",
-                bundle.display(),
-                if outcome == Outcome::Changed {
-                    "prepared"
-                } else {
-                    "was prepared already"
-                }
+                "runtime: container {id}: bundle {} prepared: {chosen}",
+                bundle.display()
+            );
+            Ok(())
+        }
+        Ok(Outcome::Unchanged(chosen)) => {
+            log_info!(
+                "runtime: container {id}: bundle {} was prepared already: {chosen}",
+                bundle.display()
             );
             Ok(())
         }

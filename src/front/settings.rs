@@ -15,12 +15,15 @@ pub const NEXT_RUNTIME: &str = "PODINIT_NEXT_RUNTIME";
 pub const SOCKET: &str = "PODINIT_SOCKET";
 pub const STATE_DIR: &str = "PODINIT_STATE_DIR";
 pub const LOG: &str = "PODINIT_LOG";
-/// `1`: bundles prepared `inject --no-hooks` (registered by their init's claim).
-pub const NO_HOOKS: &str = "PODINIT_NO_HOOKS";
+/// `1`: bundles prepared `inject --hooks`; `0`: `inject --no-hooks`; unset or `auto`: as
+/// `inject` decides (no hooks where the container has a pid namespace of its own).
+pub const HOOKS: &str = crate::inject::HOOKS_VAR;
+/// The older, inverted spelling of [`HOOKS`]: `PODINIT_NO_HOOKS=1` is `PODINIT_HOOKS=0`.
+pub const NO_HOOKS: &str = crate::inject::NO_HOOKS_VAR;
 /// Where the config file is, when not `podinit.conf` next to the binary.
 pub const CONFIG: &str = "PODINIT_CONFIG";
 pub const CONFIG_FILE_NAME: &str = "podinit.conf";
-const KEYS: [&str; 5] = [NEXT_RUNTIME, SOCKET, STATE_DIR, LOG, NO_HOOKS];
+const KEYS: [&str; 6] = [NEXT_RUNTIME, SOCKET, STATE_DIR, LOG, HOOKS, NO_HOOKS];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -62,15 +65,26 @@ pub struct Settings {
     pub socket: Setting<String>,
     pub state_dir: Setting<String>,
     pub log: Option<Setting<String>>,
-    /// On when set and not `0`/`false`/`no`/`off` (as the init's boolean variables).
+    pub hooks: Option<Setting<String>>,
     pub no_hooks: Option<Setting<String>>,
 }
 
 impl Settings {
-    pub fn no_hooks(&self) -> bool {
-        self.no_hooks
-            .as_ref()
-            .is_some_and(|s| crate::init::env_flag(Some(std::ffi::OsStr::new(&s.value))))
+    /// Hooks, no hooks, or auto ([`crate::inject::HookMode`]); a value that is none of them,
+    /// or [`HOOKS`] and [`NO_HOOKS`] disagreeing, is an error naming them and where they came
+    /// from.
+    pub fn hook_mode(&self) -> Result<crate::inject::HookMode, String> {
+        fn of(s: &Option<Setting<String>>) -> Option<(&str, String)> {
+            s.as_ref().map(|s| (s.value.as_str(), s.source.to_string()))
+        }
+        crate::inject::HookMode::settle(of(&self.hooks), of(&self.no_hooks)).map_err(|e| {
+            let whence = [(HOOKS, &self.hooks), (NO_HOOKS, &self.no_hooks)]
+                .iter()
+                .filter_map(|(k, s)| s.as_ref().map(|s| s.describe(k)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("{e} [{whence}]")
+        })
     }
 }
 
@@ -182,6 +196,7 @@ pub fn resolve(
         socket: pick(SOCKET).unwrap_or_else(|| default(DEFAULT_SOCKET)),
         state_dir: pick(STATE_DIR).unwrap_or_else(|| default(DEFAULT_STATE_DIR)),
         log: pick(LOG),
+        hooks: pick(HOOKS),
         no_hooks: pick(NO_HOOKS),
     }
 }
@@ -189,6 +204,7 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inject::HookMode;
     use rstest::rstest;
     use std::collections::HashMap;
     use std::path::Path;
@@ -241,20 +257,33 @@ mod tests {
             format!("PODINIT_STATE_DIR=/run/p (from {FILE} line 1)")
         );
         assert_eq!(s.log, None);
-        assert!(!s.no_hooks());
+        assert_eq!(s.hook_mode(), Ok(HookMode::Auto));
     }
 
     #[rstest]
-    #[case::unset(&[], None, false)]
-    #[case::env(&[("PODINIT_NO_HOOKS", "1")], None, true)]
-    #[case::env_off_over_file(&[("PODINIT_NO_HOOKS", "0")], Some("PODINIT_NO_HOOKS=1"), false)]
-    #[case::file(&[], Some("PODINIT_NO_HOOKS=true"), true)]
-    fn no_hooks_is_a_setting(
+    #[case::unset(&[], None, Ok(HookMode::Auto))]
+    #[case::hooks_env(&[("PODINIT_HOOKS", "1")], None, Ok(HookMode::Hooks))]
+    #[case::hooks_file(&[], Some("PODINIT_HOOKS=yes"), Ok(HookMode::Hooks))]
+    #[case::hooks_off(&[], Some("PODINIT_HOOKS=0"), Ok(HookMode::NoHooks))]
+    #[case::hooks_auto(&[("PODINIT_HOOKS", "auto")], Some("PODINIT_HOOKS=1"), Ok(HookMode::Auto))]
+    #[case::no_hooks_env(&[("PODINIT_NO_HOOKS", "1")], None, Ok(HookMode::NoHooks))]
+    #[case::no_hooks_off_over_file(&[("PODINIT_NO_HOOKS", "0")], Some("PODINIT_NO_HOOKS=1"), Ok(HookMode::Hooks))]
+    #[case::no_hooks_file(&[], Some("PODINIT_NO_HOOKS=true"), Ok(HookMode::NoHooks))]
+    #[case::agreeing(&[("PODINIT_HOOKS", "0")], Some("PODINIT_NO_HOOKS=1"), Ok(HookMode::NoHooks))]
+    #[case::disagreeing(&[("PODINIT_HOOKS", "1")], Some("PODINIT_NO_HOOKS=1"),
+        Err("PODINIT_HOOKS=1 (from the environment) and PODINIT_NO_HOOKS=1 (from /usr/local/bin/podinit.conf line 1) disagree"))]
+    #[case::typo(&[], Some("PODINIT_HOOKS=ture"), Err("PODINIT_HOOKS=ture: expected 1 (hooks), 0 (no hooks) or auto"))]
+    fn the_hook_mode_is_a_setting(
         #[case] env: &[(&str, &str)],
         #[case] file: Option<&str>,
-        #[case] want: bool,
+        #[case] want: Result<HookMode, &str>,
     ) {
-        assert_eq!(settle(env, file, "podinit").no_hooks(), want);
+        let got = settle(env, file, "podinit").hook_mode();
+        match (got, want) {
+            (Ok(g), Ok(w)) => assert_eq!(g, w),
+            (Err(g), Err(w)) => assert!(g.contains(w), "{g}"),
+            (g, w) => panic!("{g:?}, want {w:?}"),
+        }
     }
 
     #[rstest]

@@ -67,9 +67,9 @@ pub struct RunOptions {
     pub explain: bool,
     /// `--image NAME=PATH` and `--image-store DIR`.
     pub images: images::Sources,
-    /// `--no-hooks`: every bundle is injected `--no-hooks` (its init claims its registration;
-    /// no OCI hook runs in `runc create`), as issue 13's fast path.
-    pub no_hooks: bool,
+    /// `--hooks` / `--no-hooks` for every bundle; by default `inject` picks per container (a
+    /// claim by its init, no OCI hook in `runc create`, where it has a pid namespace of its own).
+    pub hooks: inject::HookMode,
 }
 
 struct Runner {
@@ -80,8 +80,7 @@ struct Runner {
     socket: PathBuf,
     state_dir: PathBuf,
     started: Instant,
-    /// `--no-hooks`: bundles left for their inits to claim.
-    no_hooks: bool,
+    hooks: inject::HookMode,
 }
 
 fn runtime_command(runtime: &str, root: &Path) -> Vec<String> {
@@ -313,7 +312,7 @@ fn run_pod(
         state_dir: work.join("state"),
         work: work.clone(),
         started: Instant::now(),
-        no_hooks: opts.no_hooks,
+        hooks: opts.hooks,
     };
     crate::sys::prctl::set_child_subreaper()
         .map_err(|e| format!("cannot become a child subreaper: {e}"))?;
@@ -352,10 +351,13 @@ fn run_pod(
         pod.name,
         names.len(),
         opts.runtime,
-        if opts.no_hooks {
-            " without hooks (each init claims its registration)"
-        } else {
-            ""
+        match opts.hooks {
+            inject::HookMode::NoHooks => " without hooks (each init claims its registration)",
+            inject::HookMode::Hooks => " with OCI hooks (--hooks)",
+            inject::HookMode::Auto => {
+                " without hooks where a container has its own pid namespace (each init claims \
+                 its registration; --hooks for OCI hooks)"
+            }
         },
         names.join(", ")
     );
@@ -535,18 +537,22 @@ impl Runner {
             serde_json::to_vec_pretty(&config).map_err(|e| e.to_string())?,
         )
         .map_err(|e| e.to_string())?;
-        inject::inject(
+        let prepared = inject::inject(
             &dir,
             &InjectOptions {
                 binary: binary.to_path_buf(),
                 socket: self.socket.clone(),
                 state_dir: self.state_dir.clone(),
                 log_level: std::env::var("PODINIT_LOG").ok(),
-                // The claim is bound to the id the container is created with just below.
-                no_hooks: self.no_hooks.then(|| inject::NoHooks { id: id.to_owned() }),
+                hooks: self.hooks,
+                // A claim is bound to the id the container is created with just below.
+                id: id.to_owned(),
             },
         )
         .map_err(|e| e.to_string())?;
+        if let inject::Outcome::Changed(chosen) | inject::Outcome::Unchanged(chosen) = &prepared {
+            crate::log_debug!("run: container {}: {chosen}", c.name);
+        }
         std::fs::create_dir_all(self.work.join("logs")).map_err(|e| e.to_string())?;
         // The container inherits runc's stdio: pipes the runner copies to the logs.
         let (out, err) = capture.container(

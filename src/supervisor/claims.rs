@@ -2,8 +2,9 @@
 //! the rules and why): the pending claim is read from `<state-dir>/claims/NONCE.json`, the peer
 //! is looked at through `/proc` (world-readable files only: the supervisor keeps CAP_KILL and
 //! nothing else) with its pidfd already open, so a pid reused meanwhile is noticed, and the
-//! claim file is removed before the container is registered: it serves once. The bundle's
-//! claim directory goes too, before the app can start.
+//! claim file is removed once the container is registered: it serves once (its own init,
+//! reconnecting after a lost link, is welcomed as a hello). The bundle's claim directory goes
+//! too, before the app can start.
 
 use std::os::fd::OwnedFd;
 
@@ -42,6 +43,9 @@ impl Supervisor {
         let path = claim::claim_file(self.layout.root(), nonce)
             .filter(|_| claim::is_hex(secret, claim::TOKEN_HEX))
             .ok_or("a malformed claim (a nonce and a token are lowercase hex)")?;
+        if self.reclaimed(token, nonce, &path) {
+            return Ok(());
+        }
         let text = match std::fs::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -94,16 +98,7 @@ impl Supervisor {
             );
             format!("{who}: {r}")
         })?;
-        std::fs::remove_file(&path)
-            .map_err(|e| format!("{who}: cannot use up the claim {}: {e}", path.display()))?;
-        // The claim directory too, now that the init emptied it: its mount in the container
-        // then shows a deleted directory, where the app can create nothing (it is the
-        // container user's, so the app could otherwise write to the bundle's filesystem).
-        let dir =
-            std::path::Path::new(&pending.bundle).join(format!("{}{nonce}", claim::DIR_PREFIX));
-        if let Err(e) = std::fs::remove_dir(&dir) {
-            log_warn!("supervise: {who}: cannot remove {}: {e}", dir.display());
-        }
+        let dir = claim_dir(&pending, nonce);
         let PendingClaim {
             id,
             bundle,
@@ -120,9 +115,55 @@ impl Supervisor {
         };
         self.register(pod_key, id, pid, bundle, plan, declared, Some(fd))
             .map_err(|e| format!("registration refused: {}", e.message()))?;
+        // Used up once registered (and journalled): a supervisor killed before this leaves
+        // both for [`Self::reclaimed`], and no registration is lost; the init's mount of the
+        // directory is what `check` looks for, so it goes only now.
+        used_up(&who, &dir, &path);
         log_info!("supervise: {who} of pod {key} claimed by its init (pid {pid})");
         self.hello(token);
         Ok(())
+    }
+
+    /// A claim from a process that is already the init of a registered container: its claim
+    /// was taken, but the welcome was lost with the link (a supervisor killed in between; the
+    /// init presents its claim until welcomed). If its pending claim is gone, or still there
+    /// (killed between the journal and the removal) for this very container, it is a hello:
+    /// it acts for no container but its own, as any hello from its pid would. A pending claim
+    /// of another container is no hello: `check` refuses it ([`Refusal::AlreadyRegistered`]).
+    fn reclaimed(&mut self, token: u64, nonce: &str, path: &std::path::Path) -> bool {
+        let Some(conn) = self.conns.get(&token) else {
+            return false;
+        };
+        let Ok(pid) = getsockopt(&conn.stream, PeerCredentials).map(|c| c.pid()) else {
+            return false;
+        };
+        let Some((member, id)) = self
+            .inits
+            .iter()
+            .find(|(_, i)| i.pid == pid && i.pidfd.is_some())
+            .map(|(m, i)| (m.clone(), i.id.clone()))
+        else {
+            return false;
+        };
+        match std::fs::read(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Ok(text) => match serde_json::from_slice::<PendingClaim>(&text) {
+                Ok(p) if p.id == id && p.pod_key == member.pod => {
+                    let who = format!("container {} ({id})", member.name);
+                    used_up(&who, &claim_dir(&p, nonce), path);
+                }
+                _ => return false,
+            },
+            Err(_) => return false,
+        }
+        log_info!(
+            "supervise: container {} ({id}) of pod {}: its init (pid {pid}) claimed again after \
+             a lost link; it is registered already",
+            member.name,
+            member.pod
+        );
+        self.hello(token);
+        true
     }
 
     /// A finished pod's registrations no init claimed (a container whose create failed, or
@@ -164,5 +205,27 @@ impl Supervisor {
                 pending.id
             );
         }
+    }
+}
+
+/// `BUNDLE/podinit-claim-NONCE`, the directory mounted at the container's `/.podinit/claim`.
+fn claim_dir(pending: &PendingClaim, nonce: &str) -> std::path::PathBuf {
+    std::path::Path::new(&pending.bundle).join(format!("{}{nonce}", claim::DIR_PREFIX))
+}
+
+/// A claim taken: the bundle's claim directory goes (the init emptied it; its mount in the
+/// container then shows a deleted directory, where the app can create nothing, though the
+/// directory is the container user's), then the pending claim, so it serves once.
+fn used_up(who: &str, dir: &std::path::Path, file: &std::path::Path) {
+    if let Err(e) = std::fs::remove_dir(dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            log_warn!("supervise: {who}: cannot remove {}: {e}", dir.display());
+        }
+    }
+    if let Err(e) = std::fs::remove_file(file) {
+        log_warn!(
+            "supervise: {who}: cannot use up the claim {}: {e}; only its init can present it again",
+            file.display()
+        );
     }
 }

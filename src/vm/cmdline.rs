@@ -30,8 +30,9 @@ pub struct BuiltinAgent {
     pub order: CreateOrder,
     pub seed: Option<u64>,
     pub timeout: Option<u64>,
-    /// `podinit.no-hooks=1`: `podinit run --no-hooks` (bundles claimed by their inits).
-    pub no_hooks: bool,
+    /// `podinit.no-hooks=1`: `podinit run --no-hooks` (bundles claimed by their inits);
+    /// `podinit.no-hooks=0`: `podinit run --hooks`; absent: `podinit run`'s default.
+    pub hooks: crate::inject::HookMode,
 }
 
 /// Where `podinit run --vm` puts the pod's manifests in the initramfs.
@@ -61,7 +62,7 @@ impl Default for SandboxConfig {
                 order: CreateOrder::Spec,
                 seed: None,
                 timeout: None,
-                no_hooks: false,
+                hooks: crate::inject::HookMode::Auto,
             }),
             hostname: None,
             control: None,
@@ -269,9 +270,9 @@ pub fn parse(cmdline: &str) -> Result<SandboxConfig, CmdlineError> {
                 builtin_set = Some(key);
             }
             "no-hooks" => {
-                builtin.no_hooks = match value {
-                    "1" => true,
-                    "0" => false,
+                builtin.hooks = match value {
+                    "1" => crate::inject::HookMode::NoHooks,
+                    "0" => crate::inject::HookMode::Hooks,
                     _ => {
                         return Err(CmdlineError::Invalid {
                             key,
@@ -363,7 +364,7 @@ mod tests {
                 order: CreateOrder::Reverse,
                 seed: Some(7),
                 timeout: Some(30),
-                no_hooks: true,
+                hooks: crate::inject::HookMode::NoHooks,
             })
         );
         assert_eq!(cfg.hostname.as_deref(), Some("test-pod"));

@@ -397,8 +397,14 @@ impl Sandbox {
                 if let Some(t) = b.timeout {
                     cmd.arg("--timeout").arg(t.to_string());
                 }
-                if b.no_hooks {
-                    cmd.arg("--no-hooks");
+                match b.hooks {
+                    crate::inject::HookMode::NoHooks => {
+                        cmd.arg("--no-hooks");
+                    }
+                    crate::inject::HookMode::Hooks => {
+                        cmd.arg("--hooks");
+                    }
+                    crate::inject::HookMode::Auto => {}
                 }
                 cmd.args(pods);
                 cmd

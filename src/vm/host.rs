@@ -214,8 +214,10 @@ fn boot_pod(opts: &RunOptions, vm: &VmOptions, work: &Path) -> Result<i32, Strin
     if let Some(seed) = opts.seed {
         words.push(format!("podinit.seed={seed}"));
     }
-    if opts.no_hooks {
-        words.push("podinit.no-hooks=1".into());
+    match opts.hooks {
+        crate::inject::HookMode::NoHooks => words.push("podinit.no-hooks=1".into()),
+        crate::inject::HookMode::Hooks => words.push("podinit.no-hooks=0".into()),
+        crate::inject::HookMode::Auto => {}
     }
     if let Ok(level) = std::env::var("PODINIT_LOG") {
         words.push(format!("podinit.log={level}"));

@@ -47,6 +47,8 @@ impl InitCore {
                 }
             }
             SupervisorMessage::Welcome { name, plan } => {
+                // Registered: the claim is used up, every later connection says hello.
+                self.claim = None;
                 self.name = name;
                 self.plan = Some(*plan);
                 // After a reconnect, say where we stand; the engine ignores what it knew.

@@ -19,11 +19,15 @@ impl InitCore {
         self.link = Link::Up;
         self.timers.stop(Timer::Reconnect);
         self.timers.stop(Timer::GiveUp);
-        // A no-hooks bundle's first connection claims the registration; every later one
-        // (a reconnect) says hello, as the supervisor knows this pid by then. A claim whose
-        // write fails comes back with `SendFailed`, for the next connection.
-        match self.claim.take() {
-            Some((claim, token)) => fx.push(Effect::Send(InitMessage::Claim { claim, token })),
+        // A no-hooks bundle claims the registration on every connection until the supervisor
+        // welcomes it; after that a reconnect says hello, as the supervisor knows this pid by
+        // then. A claim written into a socket whose supervisor was killed before it read it
+        // is lost with it: the supervisor that comes next must see it again (issue 15's chaos).
+        match &self.claim {
+            Some((claim, token)) => fx.push(Effect::Send(InitMessage::Claim {
+                claim: claim.clone(),
+                token: token.clone(),
+            })),
             None => fx.push(Effect::Send(InitMessage::Hello)),
         }
     }

@@ -215,12 +215,8 @@ impl InitCore {
             Input::LinkUp => self.link_up(&mut fx),
             Input::ConnectFailed => self.connect_failed(now),
             Input::LinkDown => self.lost(now),
-            Input::SendFailed(msg) => {
-                if let InitMessage::Claim { claim, token } = msg {
-                    self.claim = Some((claim, token)); // not sent: the next connection
-                }
-                self.lost(now);
-            }
+            // A claim not written stays in `self.claim` for the next connection.
+            Input::SendFailed(_) => self.lost(now),
             Input::AppStarted { pid } => self.app_started(pid, &mut fx),
             Input::AppEnded { ended, details } => self.app_ended(ended, details, &mut fx),
             Input::Reaped { pid, ended } => {

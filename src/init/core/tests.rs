@@ -342,6 +342,9 @@ fn then(prefix: &[&'static str], rest: &[&'static str]) -> Vec<&'static str> {
 #[case::a_reconnect_after_a_claim_says_hello(
     "claim", vec!["boot", "up", "welcome", "down", "+200ms", "up"], &["hello"]
 )]
+#[case::a_claim_never_welcomed_goes_again_on_the_next_connection(
+    "claim", vec!["boot", "up", "down", "+200ms", "up"], &["claim n1"]
+)]
 #[case::a_refused_claim_exits_1_without_spawning("claim", vec!["boot", "up", "refused"], &["exit 1"])]
 #[case::welcome_of_a_held_app_reports_nothing("", vec!["boot", "up", "welcome"], &[])]
 #[case::release_opens_a_held_app("", vec!["boot", "up", "welcome", "release"], &["spawn app"])]
