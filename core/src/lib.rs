@@ -1,0 +1,7 @@
+//! podinit's sans-IO core: decisions and state machines that take data and time in and give data
+//! out, with no system call, no clock of their own and no file or socket. The `podinit` crate
+//! around it is the driver that does the I/O.
+//!
+//! The crate boundary enforces it: no I/O dependencies, and no `unsafe`.
+
+#![forbid(unsafe_code)]
