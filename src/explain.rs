@@ -223,7 +223,7 @@ pub fn to_json(classified: &Classified) -> Value {
             else if plan.kind == Kind::Sidecar { "reported as 0 when stopped by podinit in teardown; real code kept as rawExitCode" }
             else { "reported as the process ended (128+signal for a signal death)" },
         "countsForReady": plan.counts_for_ready,
-        "stopSignal": plan.stop_signal.name,
+        "stopSignal": plan.stop_signal.name(),
         "graceSeconds": plan.grace_seconds,
         "sidecarGraceReserveSeconds": plan.sidecar_reserve_seconds,
         "needsSidecars": plan.needs_sidecars,

@@ -24,6 +24,7 @@ pub mod plan;
 pub mod proto;
 pub mod ranges;
 pub mod run;
+pub mod signal;
 pub mod supervisor;
 pub mod sys;
 pub mod vm;

@@ -186,7 +186,7 @@ pub fn operate(t: &Target, container: &str, op: crate::engine::Operation) -> i32
         },
         crate::engine::Operation::Signal(signal) => ControlRequest::Signal {
             container: container.to_owned(),
-            signal,
+            signal: signal.number(),
             pod_key: key,
         },
     };

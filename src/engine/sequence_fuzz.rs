@@ -175,10 +175,16 @@ fn random_event(
                 _ => Some(Duration::from_secs(u64::MAX)),
             },
         },
-        8 => Event::AgentStop { name, signal: 15 },
+        8 => Event::AgentStop {
+            name,
+            signal: Signal::SIGTERM,
+        },
         // The operator's day-2 requests, unchecked (as a journal replays them).
         9 => Event::RestartRequested { name },
-        10 => Event::SignalRequested { name, signal: 1 },
+        10 => Event::SignalRequested {
+            name,
+            signal: Signal::SIGHUP,
+        },
         _ => Event::ProcessStarted { name },
     }
 }
