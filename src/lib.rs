@@ -3,10 +3,11 @@
 //! The sans-IO core is [`plan`] (declarations → per-container plan) and [`engine`] (events and
 //! time in, actions out). Everything else is a thin driver around them.
 
+pub use podinit_core::{engine, plan, proto, ranges, signal};
+
 pub mod claim;
 pub mod cli;
 pub mod client;
-pub mod engine;
 pub mod explain;
 pub mod front;
 #[cfg(test)]
@@ -20,11 +21,7 @@ pub mod k8s_status;
 pub mod log;
 pub mod oci_state;
 pub mod operator;
-pub mod plan;
-pub mod proto;
-pub mod ranges;
 pub mod run;
-pub mod signal;
 pub mod supervisor;
 pub mod sys;
 pub mod vm;

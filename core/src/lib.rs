@@ -5,3 +5,10 @@
 //! The crate boundary enforces it: no I/O dependencies, and no `unsafe`.
 
 #![forbid(unsafe_code)]
+
+pub mod engine;
+pub mod plan;
+pub mod proto;
+pub mod ranges;
+pub mod rng;
+pub mod signal;

@@ -23,8 +23,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::fuzz_tests::Rng;
 use crate::plan::{BundleInput, Classified, classify_bundle, declaration};
+use crate::rng::Rng;
 
 const NAMES: [&str; 3] = ["s1", "s2", "app"];
 
