@@ -3,7 +3,7 @@
 //! The sans-IO core is [`plan`] (declarations → per-container plan) and [`engine`] (events and
 //! time in, actions out). Everything else is a thin driver around them.
 
-pub use podinit_core::{engine, plan, proto, ranges, signal};
+pub use podinit_core::{engine, plan, proto, ranges, signal, status};
 
 pub mod claim;
 pub mod cli;

@@ -12,3 +12,4 @@ pub mod proto;
 pub mod ranges;
 pub mod rng;
 pub mod signal;
+pub mod status;
