@@ -168,7 +168,7 @@ fn source_json(source: &Source) -> Value {
 pub fn to_json(classified: &Classified) -> Value {
     let (plan, pod, pod_key) = match classified {
         Classified::Ignored { name, reason } => {
-            return json!({ "name": name, "ignored": true, "reason": reason });
+            return json!({ "name": name, "ignored": true, "reason": reason.to_string() });
         }
         Classified::Container { plan, pod, pod_key } => (plan, pod, pod_key),
     };

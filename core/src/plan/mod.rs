@@ -37,7 +37,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::signal::Signal;
 
-pub use build::{BundleInput, Classified, classify_bundle, plans_from_pod_spec, sandbox_marker};
+pub use build::{
+    BundleInput, Classified, Ignored, classify_bundle, plans_from_pod_spec, sandbox_marker,
+};
 pub use error::{PlanError, PlanErrorKind};
 pub use pod_key::{
     DEFAULT_POD_KEY, MAX_POD_KEY_LEN, POD_KEY_ANNOTATIONS, PodIdentity, PodKey, PodKeyError,

@@ -281,10 +281,19 @@ fn bad_pod_key_names_the_annotation_and_container() {
     assert_eq!(e.source.to_string(), "annotation io.podinit.pod");
     let pause = json!({"annotations": {"io.kubernetes.cri.container-type": "sandbox",
         "io.kubernetes.cri.sandbox-id": "../x"}});
-    assert!(matches!(
-        classify(pause).unwrap(),
-        Classified::Ignored { .. }
-    ));
+    let Classified::Ignored { reason, .. } = classify(pause).unwrap() else {
+        panic!("the pause container is managed");
+    };
+    assert_eq!(
+        reason,
+        crate::plan::Ignored::Sandbox {
+            annotation: "io.kubernetes.cri.container-type"
+        }
+    );
+    assert_eq!(
+        reason.to_string(),
+        "annotation io.kubernetes.cri.container-type=sandbox: the pod's pause container is not managed"
+    );
 }
 
 /// Baidu BCI's pod annotation lists the containers that report success: on the container's
