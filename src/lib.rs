@@ -1,7 +1,10 @@
 //! podinit: Kubernetes sidecar semantics at the OCI runtime layer.
 //!
-//! The sans-IO core is [`plan`] (declarations → per-container plan) and [`engine`] (events and
-//! time in, actions out). Everything else is a thin driver around them.
+//! The sans-IO core is the `podinit-core` crate (`core/`), re-exported here: [`plan`]
+//! (declarations → per-container plan), [`engine`] (events and time in, actions out), [`proto`]
+//! (the socket's messages), [`signal`] and [`status`] (the status document). Everything else is
+//! a thin driver around them. The in-container init's own core (`init::core`) stays here: it
+//! logs through this crate's logger and takes the driver's wait-status and leftover types.
 
 pub use podinit_core::{engine, plan, proto, ranges, signal, status};
 
