@@ -392,6 +392,8 @@ fn run_sequence(seed: u64) {
 }
 
 #[test]
+// The test's own knobs (a seed to replay, a longer run), not the engine's input.
+#[allow(clippy::disallowed_methods)]
 fn random_operation_sequences_keep_the_invariants_and_replay_to_the_same_state() {
     let one = std::env::var("PODINIT_FUZZ_SEED")
         .ok()
