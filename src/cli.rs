@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::engine::ContainerState;
 use crate::hook::{self, HookOptions, OnUnreachable, Stage};
 use crate::inject::{self, InjectOptions};
+use crate::status::{Container, Document};
 use crate::supervisor;
 
 pub enum Command {
@@ -202,30 +204,24 @@ pub fn run(command: Command) -> i32 {
 }
 
 /// The REASON column: a container held at its start gate says what holds it.
-fn held_reason(c: &serde_json::Value) -> String {
-    let reason = c["reason"].as_str().unwrap_or("-");
-    match c["message"].as_str().filter(|m| !m.is_empty()) {
-        Some(m) if c["state"] == "waiting" => format!("{reason}: {m}"),
-        _ => reason.to_owned(),
+fn held_reason(c: &Container) -> String {
+    match c.message.as_str() {
+        m if !m.is_empty() && c.state == ContainerState::Waiting => format!("{}: {m}", c.reason),
+        _ => c.reason.clone(),
     }
 }
 
 /// `podinit status` for a person: the phase, then one line per container.
-pub fn status_table(doc: &serde_json::Value) -> String {
-    let s = |v: &serde_json::Value| match v {
-        serde_json::Value::Null => "-".to_owned(),
-        serde_json::Value::String(x) => x.clone(),
-        other => other.to_string(),
-    };
-    let mut out = format!("pod: {} {}\n", s(&doc["phase"]), s(&doc["reason"]));
-    if doc["reason"] == "StartTimeout" {
-        out += &format!("why: {}\n", s(&doc["message"]));
+pub fn status_table(doc: &Document) -> String {
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
+    let mut out = format!("pod: {} {}\n", doc.phase.as_str(), doc.reason);
+    if doc.reason == "StartTimeout" {
+        out += &format!("why: {}\n", doc.message);
     }
-    let conditions: Vec<String> = doc["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| format!("{}={}", s(&c["type"]), s(&c["status"])))
+    let conditions: Vec<String> = doc
+        .conditions
+        .iter()
+        .map(|c| format!("{}={}", c.kind, c.status))
         .collect();
     if !conditions.is_empty() {
         out += &format!("conditions: {}\n", conditions.join(" "));
@@ -234,19 +230,20 @@ pub fn status_table(doc: &serde_json::Value) -> String {
         "{:<20} {:<8} {:<11} {:<8} {:<6} {:<8} {:<5} {}\n",
         "NAME", "KIND", "STATE", "STARTED", "READY", "RESTARTS", "EXIT", "REASON"
     );
-    for c in doc["containers"].as_array().into_iter().flatten() {
-        let exit = match (&c["exitCode"], &c["rawExitCode"]) {
-            (e, r) if e != r && !r.is_null() => format!("{}({})", s(e), s(r)),
-            (e, _) => s(e),
+    for c in &doc.containers {
+        let code = or_dash(c.exit_code.map(|e| e.to_string()));
+        let exit = match c.raw_exit_code {
+            Some(raw) if c.exit_code != Some(raw) => format!("{code}({raw})"),
+            _ => code,
         };
         out += &format!(
             "{:<20} {:<8} {:<11} {:<8} {:<6} {:<8} {:<5} {}\n",
-            s(&c["name"]),
-            s(&c["kind"]),
-            s(&c["state"]),
-            s(&c["started"]),
-            s(&c["ready"]),
-            s(&c["restartCount"]),
+            c.name,
+            or_dash(c.kind.map(|k| k.as_str().to_owned())),
+            c.state.as_str(),
+            c.started,
+            c.ready,
+            c.restart_count,
             exit,
             held_reason(c)
         );
@@ -268,6 +265,7 @@ mod tests {
                 {"name": "proxy", "kind": "sidecar", "state": "running", "reason": "Running", "message": ""},
                 {"name": "app", "kind": "app", "state": "waiting", "reason": "Waiting at the start gate",
                  "message": "waiting for sidecar proxy: its startupProbe has not passed yet"}]});
+        let doc: Document = serde_json::from_value(doc).expect("a status document");
         let table = status_table(&doc);
         assert!(
             table.contains(

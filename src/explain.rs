@@ -168,7 +168,7 @@ fn source_json(source: &Source) -> Value {
 pub fn to_json(classified: &Classified) -> Value {
     let (plan, pod, pod_key) = match classified {
         Classified::Ignored { name, reason } => {
-            return json!({ "name": name, "ignored": true, "reason": reason });
+            return json!({ "name": name, "ignored": true, "reason": reason.to_string() });
         }
         Classified::Container { plan, pod, pod_key } => (plan, pod, pod_key),
     };
@@ -223,7 +223,7 @@ pub fn to_json(classified: &Classified) -> Value {
             else if plan.kind == Kind::Sidecar { "reported as 0 when stopped by podinit in teardown; real code kept as rawExitCode" }
             else { "reported as the process ended (128+signal for a signal death)" },
         "countsForReady": plan.counts_for_ready,
-        "stopSignal": plan.stop_signal.name,
+        "stopSignal": plan.stop_signal.name(),
         "graceSeconds": plan.grace_seconds,
         "sidecarGraceReserveSeconds": plan.sidecar_reserve_seconds,
         "needsSidecars": plan.needs_sidecars,

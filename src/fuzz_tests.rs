@@ -14,27 +14,7 @@ use crate::inject::{self, InjectOptions};
 use crate::oci_state;
 use crate::plan::{self, BundleInput};
 use crate::proto::{self, ControlRequest, InitMessage, SupervisorMessage};
-
-/// xorshift64*: deterministic, no dependency, the same on every machine; good enough to pick
-/// mutations here and operations in the engine's sequence fuzz.
-pub(crate) struct Rng(pub(crate) u64);
-
-impl Rng {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        self.below64(n as u64) as usize
-    }
-
-    pub(crate) fn below64(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-}
+use podinit_core::rng::Rng;
 
 /// Tokens that push JSON parsers and our typed fields to their edges.
 const TOKENS: &[&str] = &[

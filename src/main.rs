@@ -265,8 +265,8 @@ enum Command {
         /// The container's name in the pod spec.
         container: String,
         /// A signal name or number: HUP, SIGUSR1, 10.
-        #[arg(value_parser = parse_signal)]
-        signal: i32,
+        #[arg(value_parser = parse_operator_signal)]
+        signal: podinit::signal::Signal,
     },
 }
 
@@ -326,6 +326,12 @@ fn usage_error(e: &clap::Error, exec_line: bool) -> i32 {
 fn parse_signal(s: &str) -> Result<i32, String> {
     podinit::sys::signal::parse(s)
         .ok_or_else(|| format!("{s:?} is not a signal name or number (e.g. TERM, SIGKILL, 9)"))
+}
+
+/// `parse_signal` into the core's type (every number it accepts is one).
+fn parse_operator_signal(s: &str) -> Result<podinit::signal::Signal, String> {
+    let n = parse_signal(s)?;
+    podinit::signal::Signal::new(n).ok_or_else(|| format!("{s:?}: {n} is not a signal number"))
 }
 
 #[cfg(not(test))]

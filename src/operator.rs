@@ -108,7 +108,13 @@ pub fn status(t: &Target, format: Format) -> i32 {
             format!("{}\n", crate::k8s_status::pod_status(doc))
         }
         (Some(doc), true) => format!("{doc}\n"),
-        (Some(doc), false) => crate::cli::status_table(doc),
+        (Some(doc), false) => match serde_json::from_value(doc.clone()) {
+            Ok(typed) => crate::cli::status_table(&typed),
+            Err(e) => {
+                eprintln!("podinit status: the pod's status document does not read: {e}");
+                return 1;
+            }
+        },
         (None, true) => format!("{}\n", serde_json::json!({ "pods": answer.pods })),
         (None, false) => listing::table(&answer.pods),
     };
@@ -186,7 +192,7 @@ pub fn operate(t: &Target, container: &str, op: crate::engine::Operation) -> i32
         },
         crate::engine::Operation::Signal(signal) => ControlRequest::Signal {
             container: container.to_owned(),
-            signal,
+            signal: signal.number(),
             pod_key: key,
         },
     };

@@ -35,6 +35,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::inject::{self, InjectOptions};
+use crate::status::Document;
 use crate::{log_info, log_warn};
 
 /// The embedded default: the ACS document's Job with a native sidecar.
@@ -434,11 +435,14 @@ fn run_pod(
     }
     // The containers are gone: their streams end.
     capture.finish(Duration::from_secs(2));
-    let doc: serde_json::Value = std::fs::read(runner.state_dir.join("status.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    println!("\n{}", crate::cli::status_table(&doc));
+    let status = runner.state_dir.join("status.json");
+    let doc = std::fs::read(&status)
+        .map_err(|e| e.to_string())
+        .and_then(|b| Document::parse(&b).map_err(|e| e.to_string()));
+    match &doc {
+        Ok(doc) => println!("\n{}", crate::cli::status_table(doc)),
+        Err(e) => println!("\nno pod status: {}: {e}", status.display()),
+    }
     println!(
         "exit codes seen by the runtime's reaper: {}",
         exit_codes
@@ -464,11 +468,7 @@ fn run_pod(
             }
         }
     }
-    let phase = doc
-        .get("phase")
-        .and_then(|p| p.as_str())
-        .unwrap_or("Unknown")
-        .to_owned();
+    let phase = doc.as_ref().map_or("Unknown", |d| d.phase.as_str());
     drop(netns);
     if opts.keep {
         println!("kept {}", work.display());
@@ -742,22 +742,16 @@ impl Runner {
     fn print_new(&self, printed: &mut usize) {
         let Some(doc) = std::fs::read(self.state_dir.join("status.json"))
             .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|b| Document::parse(&b).ok())
         else {
             return;
         };
-        let entries = doc["timeline"].as_array().cloned().unwrap_or_default();
-        for e in entries.iter().skip(*printed) {
-            let at = e["at"].as_str().unwrap_or("");
-            let who = e["container"].as_str().unwrap_or("pod");
-            println!(
-                "{}  {:<12} {}",
-                at.get(11..23).unwrap_or(at),
-                who,
-                e["event"].as_str().unwrap_or("")
-            );
+        for e in doc.timeline.iter().skip(*printed) {
+            let at = e.at.as_str();
+            let who = e.container.as_deref().unwrap_or("pod");
+            println!("{}  {:<12} {}", at.get(11..23).unwrap_or(at), who, e.event);
         }
-        *printed = (*printed).max(entries.len());
+        *printed = (*printed).max(doc.timeline.len());
     }
 }
 

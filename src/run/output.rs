@@ -52,18 +52,13 @@ impl Restarts {
         if let Ok(m) = std::fs::metadata(&self.status) {
             let key = Some((m.ino(), m.mtime(), m.mtime_nsec()));
             if seen.0 != key {
-                let doc: serde_json::Value = std::fs::read(&self.status)
+                let doc = std::fs::read(&self.status)
                     .ok()
-                    .and_then(|b| serde_json::from_slice(&b).ok())
-                    .unwrap_or_default();
-                seen.1 = doc["containers"]
-                    .as_array()
+                    .and_then(|b| crate::status::Document::parse(&b).ok());
+                seen.1 = doc
                     .into_iter()
-                    .flatten()
-                    .filter_map(|c| {
-                        let n = u32::try_from(c["restartCount"].as_u64()?).ok()?;
-                        Some((c["name"].as_str()?.to_owned(), n))
-                    })
+                    .flat_map(|d| d.containers)
+                    .map(|c| (c.name, c.restart_count))
                     .collect();
                 seen.0 = key;
             }
@@ -323,7 +318,7 @@ mod tests {
         // The supervisor replaces status.json (write, rename) when the container restarts.
         std::fs::write(
             dir.join("tmp"),
-            r#"{"containers": [{"name": "app", "restartCount": 1}]}"#,
+            r#"{"phase": "Running", "containers": [{"name": "app", "state": "running", "restartCount": 1}]}"#,
         )
         .unwrap();
         std::fs::rename(dir.join("tmp"), dir.join("status.json")).unwrap();

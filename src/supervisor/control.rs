@@ -11,6 +11,7 @@ use super::{Supervisor, listing, start_time};
 use crate::engine::{Declares, Engine, Event, Operation, Refusal, Registration};
 use crate::plan::{ContainerPlan, PodDeclaration, PodKey, declaration};
 use crate::proto::{self, ControlReply, ControlRequest};
+use crate::signal::Signal;
 use crate::sys::pidfd;
 use crate::{log_debug, log_info, log_warn};
 
@@ -228,7 +229,11 @@ impl Supervisor {
                 container,
                 signal,
                 pod_key,
-            } => self.operate(pod_key, &container, Operation::Signal(signal)),
+            } => match Signal::new(signal) {
+                Some(signal) => self.operate(pod_key, &container, Operation::Signal(signal)),
+                // ranges::control refused it above; kept so the conversion cannot panic.
+                None => refused(format!("signal {signal} is not a signal number (1..=64)")),
+            },
         };
         self.hold_reply(token, reply);
     }

@@ -712,7 +712,13 @@ impl Supervisor {
             },
             InitMessage::HandlerDone { handler, ok } => Event::HandlerDone { name, handler, ok },
             InitMessage::Probe { probe, ok } => Event::ProbeResult { name, probe, ok },
-            InitMessage::AgentStop { signal } => Event::AgentStop { name, signal },
+            InitMessage::AgentStop { signal } => {
+                // ranges::init refused any other number above.
+                let Some(signal) = crate::signal::Signal::new(signal) else {
+                    return;
+                };
+                Event::AgentStop { name, signal }
+            }
         };
         self.feed(&member.pod, event);
     }
@@ -872,7 +878,7 @@ impl Supervisor {
                     &member(name),
                     SupervisorMessage::StopProbes { keep_readiness },
                 ),
-                Action::Signal { name, signal } => self.signal(&member(name), signal),
+                Action::Signal { name, signal } => self.signal(&member(name), signal.number()),
                 Action::Kill { name } => self.signal(&member(name), libc::SIGKILL),
                 Action::Finish {
                     name,

@@ -397,6 +397,15 @@ mod tests {
         let check = |pod: &mut Pod, step: &str| {
             let pieces = String::from_utf8(pod.status_bytes(clock)).unwrap();
             assert_eq!(pieces, whole(pod), "after {step}");
+            // The readers' type holds every field the writer writes.
+            let typed = crate::status::Document::parse(pieces.as_bytes())
+                .unwrap_or_else(|e| panic!("after {step}: not a status Document: {e}"));
+            let untyped: Value = serde_json::from_str(&pieces).unwrap();
+            assert_eq!(
+                serde_json::to_value(&typed).unwrap(),
+                untyped,
+                "after {step}"
+            );
         };
         check(&mut pod, "nothing");
         let t = |ms: u64| Duration::from_millis(1000 + ms);

@@ -159,4 +159,15 @@ mod tests {
             assert_eq!(parse(&n), Some(signo), "{n}");
         }
     }
+
+    /// The core writes the numbers out (it has no libc): they must be this target's.
+    #[test]
+    fn the_cores_signal_numbers_are_the_targets() {
+        for n in 1..=31 {
+            let core = crate::signal::Signal::new(n).unwrap();
+            let ours = Signal::try_from(n).unwrap();
+            assert_eq!(core.name(), Some(ours.as_str()), "signal {n}");
+        }
+        assert_eq!(crate::signal::Signal::MAX, libc::SIGRTMAX());
+    }
 }

@@ -129,7 +129,7 @@ impl InitCore {
         let signal = self
             .plan
             .as_ref()
-            .map_or(libc::SIGTERM, |p| p.stop_signal.number);
+            .map_or(libc::SIGTERM, |p| p.stop_signal.number());
         match &mut self.sweep {
             Some(sweep) => {
                 sweep.then = AfterSweep::Finish(code);
@@ -214,7 +214,7 @@ impl InitCore {
             || self
                 .plan
                 .as_ref()
-                .is_some_and(|p| p.stop_signal.number == signo)
+                .is_some_and(|p| p.stop_signal.number() == signo)
     }
 
     // ----- the sweep (`sweep.rs`) -------------------------------------------------------------

@@ -432,7 +432,7 @@ fn signals(#[case] script: Vec<&str>, #[case] expected: &[&str]) {
 #[test]
 fn the_container_stop_signal_is_a_stop_too() {
     let mut plan = full_plan();
-    plan.stop_signal.number = libc::SIGQUIT;
+    plan.stop_signal = crate::signal::Signal::SIGQUIT;
     let mut init = Init::with_plan("", plan);
     assert_eq!(init.run(&then(RUNNING, &["sig 3"])), ["agentStop 3"]);
 }
@@ -505,7 +505,7 @@ fn sweep(#[case] script: Vec<&str>, #[case] expected: &[&str]) {
 #[test]
 fn leftovers_at_the_end_get_the_container_stop_signal() {
     let mut plan = full_plan();
-    plan.stop_signal.number = libc::SIGQUIT;
+    plan.stop_signal = crate::signal::Signal::SIGQUIT;
     let mut init = Init::with_plan("", plan);
     let script = then(EXITED, &["finish 0 grace 5000", "left"]);
     assert_eq!(init.run(&script), ["leftovers 3"]);

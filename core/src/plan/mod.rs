@@ -28,13 +28,18 @@ pub mod restart;
 mod sidecar_reserve;
 mod source;
 pub mod start_wait;
+mod stop_signal;
 #[cfg(test)]
 mod tests;
 mod values;
 
 use serde::{Deserialize, Serialize};
 
-pub use build::{BundleInput, Classified, classify_bundle, plans_from_pod_spec, sandbox_marker};
+use crate::signal::Signal;
+
+pub use build::{
+    BundleInput, Classified, Ignored, classify_bundle, plans_from_pod_spec, sandbox_marker,
+};
 pub use error::{PlanError, PlanErrorKind};
 pub use pod_key::{
     DEFAULT_POD_KEY, MAX_POD_KEY_LEN, POD_KEY_ANNOTATIONS, PodIdentity, PodKey, PodKeyError,
@@ -203,22 +208,6 @@ impl TerminationMessage {
     }
 }
 
-/// A signal by number and canonical name (`SIGTERM`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StopSignal {
-    pub number: i32,
-    pub name: String,
-}
-
-impl Default for StopSignal {
-    fn default() -> Self {
-        Self {
-            number: libc::SIGTERM,
-            name: "SIGTERM".into(),
-        }
-    }
-}
-
 /// Everything podinit needs to know about one container, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -251,7 +240,8 @@ pub struct ContainerPlan {
     pub liveness_probe: Option<ProbeSpec>,
     pub post_start: Option<Handler>,
     pub pre_stop: Option<Handler>,
-    pub stop_signal: StopSignal,
+    #[serde(with = "stop_signal")]
+    pub stop_signal: Signal,
     /// The pod's `terminationGracePeriodSeconds`, where this container's declarations give it.
     pub grace_seconds: Option<u64>,
     /// `io.podinit.sidecar-grace-reserve`: the part of the grace budget kept for the sidecars at

@@ -162,7 +162,10 @@ fn stop_signal_rules(
     let got = with_ctx(annotations, &[], spec, |ctx, _| {
         stop::stop_signal(ctx).unwrap()
     });
-    assert_eq!((got.value.name.as_str(), got.source), (name, source));
+    assert_eq!(
+        (got.value.name().unwrap_or_default(), got.source),
+        (name, source)
+    );
 }
 
 #[rstest]

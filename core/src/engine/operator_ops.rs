@@ -16,12 +16,13 @@ use std::fmt;
 
 use super::container::{BackOff, Life, RestartAfter, RestartDue};
 use super::{Action, Engine, NoteKind, Time};
+use crate::signal::Signal;
 
 /// What an operator asked for one container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     Restart,
-    Signal(i32),
+    Signal(Signal),
 }
 
 /// Why an operation was refused; the message names the container and what to do.
@@ -167,7 +168,7 @@ impl Engine {
         &mut self,
         now: Time,
         name: &str,
-        signal: i32,
+        signal: Signal,
         out: &mut Vec<Action>,
     ) {
         if let Err(why) = self.check_operation(name, Operation::Signal(signal)) {

@@ -25,13 +25,14 @@
 use super::container::{AgentStop, Container, Life};
 use super::status::ContainerState;
 use super::{Action, Engine, NoteKind, TeardownCause, Time};
+use crate::signal::Signal;
 
 impl Engine {
     pub(super) fn on_agent_stop(
         &mut self,
         now: Time,
         name: &str,
-        signal: i32,
+        signal: Signal,
         out: &mut Vec<Action>,
     ) {
         let Some(i) = self.registered(now, name, "stop from the runtime") else {

@@ -115,9 +115,6 @@ pub fn init(msg: &InitMessage) -> Result<(), RangeError> {
 pub fn event(event: &Event) -> Result<(), RangeError> {
     match event {
         Event::ProcessExited { status, .. } => exit_status(*status),
-        Event::AgentStop { signal: s, .. } | Event::SignalRequested { signal: s, .. } => {
-            signal("signal", *s)
-        }
         Event::StopRequested { grace: Some(g) } => grace("grace", *g),
         _ => Ok(()),
     }

@@ -8,6 +8,7 @@
 use super::container::{Life, PreStop, RestartAfter, Signaled, SoloStop};
 use super::timers::Timer;
 use super::{Action, Engine, NoteKind, Time};
+use crate::signal::Signal;
 
 impl Engine {
     /// Start stopping container `i` alone: the signal `signal`, SIGKILL after `deadline`;
@@ -16,7 +17,7 @@ impl Engine {
         &mut self,
         i: usize,
         deadline: Time,
-        signal: i32,
+        signal: Signal,
         restart: Option<RestartAfter>,
     ) {
         if let Some(run) = self.containers[i].run_mut().filter(|r| !r.stopping()) {

@@ -19,10 +19,28 @@ pub struct BundleInput<'a> {
     pub fallback_name: &'a str,
 }
 
+/// Why podinit leaves a container alone; `Display` is the text `podinit explain` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ignored {
+    /// The pod's pause container, marked by this annotation (`sandbox_marker`).
+    Sandbox { annotation: &'static str },
+}
+
+impl std::fmt::Display for Ignored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ignored::Sandbox { annotation } => write!(
+                f,
+                "annotation {annotation}=sandbox: the pod's pause container is not managed"
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Classified {
     /// The pod's sandbox (pause) container: podinit leaves it alone.
-    Ignored { name: String, reason: String },
+    Ignored { name: String, reason: Ignored },
     Container {
         plan: Box<ContainerPlan>,
         pod: PodDeclaration,
@@ -97,7 +115,7 @@ pub fn classify_bundle(input: &BundleInput<'_>) -> Result<Classified, PlanError>
     if let Some(key) = sandbox_marker(input.config) {
         return Ok(Classified::Ignored {
             name,
-            reason: format!("annotation {key}=sandbox: the pod's pause container is not managed"),
+            reason: Ignored::Sandbox { annotation: key },
         });
     }
 

@@ -115,15 +115,16 @@ impl From<PodKey> for String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodIdentity {
     pub key: PodKey,
-    /// The annotation the key came from; `None`: the default pod.
-    pub source: Option<&'static str>,
+    /// The annotation the key came from ([`Source::Annotation`]), or [`Source::Default`]: the
+    /// default pod.
+    pub source: Source,
 }
 
 impl PodIdentity {
     pub fn reason(&self) -> String {
-        match self.source {
-            Some(annotation) => format!("annotation {annotation}"),
-            None => format!(
+        match &self.source {
+            Source::Annotation { .. } => self.source.to_string(),
+            _ => format!(
                 "no {} annotation: the default pod {DEFAULT_POD_KEY:?}",
                 POD_KEY_ANNOTATIONS.join(" / ")
             ),
@@ -148,13 +149,13 @@ pub fn identify(
             })?;
             return Ok(PodIdentity {
                 key,
-                source: Some(annotation),
+                source: Source::annotation(annotation),
             });
         }
     }
     Ok(PodIdentity {
         key: PodKey::default_pod(),
-        source: None,
+        source: Source::Default,
     })
 }
 
@@ -189,6 +190,7 @@ mod tests {
         #[case] source: Option<&str>,
     ) {
         let id = identify(&ann(pairs), "app").expect("a valid key");
+        let source = source.map_or(Source::Default, Source::annotation);
         assert_eq!((id.key.as_str(), id.source), (key, source));
     }
 

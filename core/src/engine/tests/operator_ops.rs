@@ -8,7 +8,7 @@ impl Pod {
         self.ev(Event::RestartRequested { name: name.into() })
     }
 
-    fn signal(&mut self, name: &str, signal: i32) -> Vec<String> {
+    fn signal(&mut self, name: &str, signal: Signal) -> Vec<String> {
         self.ev(Event::SignalRequested {
             name: name.into(),
             signal,
@@ -123,13 +123,13 @@ fn a_restart_or_signal_of_a_container_not_running_is_refused(
 ) {
     let mut pod = Pod::new(job_two_sidecars());
     pod.register_all(&["s1", "app"]);
-    for op in [Operation::Restart, Operation::Signal(libc::SIGHUP)] {
+    for op in [Operation::Restart, Operation::Signal(Signal::SIGHUP)] {
         let why = pod.check(name, op).expect_err("refused").to_string();
         assert!(why.contains(want), "{op:?}: {why}");
     }
     // The same event from a journal changes nothing.
     assert_eq!(pod.restart(name), s(&[]));
-    assert_eq!(pod.signal(name, libc::SIGHUP), s(&[]));
+    assert_eq!(pod.signal(name, Signal::SIGHUP), s(&[]));
 }
 
 #[test]
@@ -170,13 +170,13 @@ fn a_pod_in_teardown_takes_signals_but_no_restart() {
         pod.check("s", Operation::Restart),
         Err(OperationRefused::PodStopping)
     );
-    assert_eq!(pod.signal("s", libc::SIGHUP), s(&["signal s 1"]));
+    assert_eq!(pod.signal("s", Signal::SIGHUP), s(&["signal s 1"]));
     pod.exit("app", 0);
     pod.exit("s", 0);
     pod.gone("app");
     assert_eq!(pod.gone("s"), s(&["pod Succeeded"]));
     assert_eq!(
-        pod.check("s", Operation::Signal(libc::SIGHUP)),
+        pod.check("s", Operation::Signal(Signal::SIGHUP)),
         Err(OperationRefused::PodFinished)
     );
 }
@@ -191,13 +191,13 @@ fn a_second_restart_while_the_first_stops_it_is_refused() {
     );
     assert_eq!(pod.restart("s1"), s(&[]), "no second signal");
     // A signal still goes through (the process is still there).
-    assert_eq!(pod.signal("s1", libc::SIGUSR1), s(&["signal s1 10"]));
+    assert_eq!(pod.signal("s1", Signal::SIGUSR1), s(&["signal s1 10"]));
 }
 
 #[test]
 fn a_signal_reaches_the_running_process_and_changes_nothing_else() {
     let mut pod = running_job();
-    assert_eq!(pod.signal("s1", libc::SIGHUP), s(&["signal s1 1"]));
+    assert_eq!(pod.signal("s1", Signal::SIGHUP), s(&["signal s1 1"]));
     let st = pod.status("s1");
     assert_eq!((st.state, st.restart_count), (ContainerState::Running, 0));
     // If the process exits from it, the restart policy decides as for any exit.

@@ -17,7 +17,19 @@ pub enum Phase {
     Failed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+impl Phase {
+    /// The API's token, as the document has it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Running => "Running",
+            Phase::Succeeded => "Succeeded",
+            Phase::Failed => "Failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ContainerState {
     /// Declared by a sibling's pod spec or name list, not created yet.
@@ -30,6 +42,19 @@ pub enum ContainerState {
     BackOff,
     /// Exited for good (or ended without ever starting).
     Terminated,
+}
+
+impl ContainerState {
+    /// The word the document has (`backOff`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerState::Expected => "expected",
+            ContainerState::Waiting => "waiting",
+            ContainerState::Running => "running",
+            ContainerState::BackOff => "backOff",
+            ContainerState::Terminated => "terminated",
+        }
+    }
 }
 
 /// Why a container is in its state, as `status.json` words it: the kubelet's tokens where it has
@@ -141,7 +166,7 @@ pub struct ContainerStatus {
 
 /// What a timeline entry records, for whoever reads the timeline by machine (the tests, a
 /// dashboard): its `kind` in the JSON. `event` keeps the words for people.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum NoteKind {
     /// An input about a container the engine does not take (unregistered, not expected now,

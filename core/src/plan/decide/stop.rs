@@ -4,10 +4,11 @@
 
 use super::super::keys::{GRACE, STOP_SIGNAL};
 use super::super::values::{check_seconds, parse_seconds, parse_signal};
-use super::super::{PlanError, Source, StopSignal};
+use super::super::{PlanError, Source};
 use super::{Ctx, Decided};
+use crate::signal::Signal;
 
-pub fn stop_signal(ctx: &Ctx<'_>) -> Result<Decided<StopSignal>, PlanError> {
+pub fn stop_signal(ctx: &Ctx<'_>) -> Result<Decided<Signal>, PlanError> {
     let from_spec = ctx
         .container()
         .and_then(|c| c.lifecycle.as_ref())
@@ -15,11 +16,10 @@ pub fn stop_signal(ctx: &Ctx<'_>) -> Result<Decided<StopSignal>, PlanError> {
     let (raw, source) = match (ctx.ann(STOP_SIGNAL), from_spec) {
         (Some(raw), _) => (raw, Source::annotation(STOP_SIGNAL)),
         (None, Some(raw)) => (raw, ctx.spec_field("lifecycle.stopSignal")),
-        (None, None) => return Ok(Decided::new(StopSignal::default(), Source::Default)),
+        (None, None) => return Ok(Decided::new(Signal::SIGTERM, Source::Default)),
     };
-    let (number, name) =
-        parse_signal(raw).map_err(|e| ctx.err(e.kind(), source.clone(), e.to_string()))?;
-    Ok(Decided::new(StopSignal { number, name }, source))
+    let signal = parse_signal(raw).map_err(|e| ctx.err(e.kind(), source.clone(), e.to_string()))?;
+    Ok(Decided::new(signal, source))
 }
 
 pub fn grace_seconds(ctx: &Ctx<'_>) -> Result<Option<Decided<u64>>, PlanError> {

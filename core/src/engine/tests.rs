@@ -82,7 +82,7 @@ impl Pod {
     fn agent_stop(&mut self, name: &str) -> Vec<String> {
         self.ev(Event::AgentStop {
             name: name.into(),
-            signal: 15,
+            signal: Signal::SIGTERM,
         })
     }
 

@@ -105,8 +105,8 @@ fn grace_annotation_beats_spec_and_stop_signal_annotation_beats_spec() {
     let spec = json!({"terminationGracePeriodSeconds": 10, "containers":[{"name":"c","lifecycle":{"stopSignal":"SIGINT"}}]});
     let only_spec = plan(with_spec(spec.clone(), &[]));
     assert_eq!(
-        (only_spec.grace_seconds, only_spec.stop_signal.number),
-        (Some(10), libc::SIGINT)
+        (only_spec.grace_seconds, only_spec.stop_signal),
+        (Some(10), crate::signal::Signal::SIGINT)
     );
     let config = bundle(
         json!({"io.podinit.pod-spec": spec.to_string(), "io.kubernetes.pod.terminationGracePeriod": "5", "io.podinit.stop-signal": "QUIT"}),
@@ -114,7 +114,7 @@ fn grace_annotation_beats_spec_and_stop_signal_annotation_beats_spec() {
     );
     let p = plan(config);
     assert_eq!(
-        (p.grace_seconds, p.stop_signal.name.as_str()),
+        (p.grace_seconds, p.stop_signal.name().unwrap_or_default()),
         (Some(5), "SIGQUIT")
     );
 }
@@ -281,10 +281,19 @@ fn bad_pod_key_names_the_annotation_and_container() {
     assert_eq!(e.source.to_string(), "annotation io.podinit.pod");
     let pause = json!({"annotations": {"io.kubernetes.cri.container-type": "sandbox",
         "io.kubernetes.cri.sandbox-id": "../x"}});
-    assert!(matches!(
-        classify(pause).unwrap(),
-        Classified::Ignored { .. }
-    ));
+    let Classified::Ignored { reason, .. } = classify(pause).unwrap() else {
+        panic!("the pause container is managed");
+    };
+    assert_eq!(
+        reason,
+        crate::plan::Ignored::Sandbox {
+            annotation: "io.kubernetes.cri.container-type"
+        }
+    );
+    assert_eq!(
+        reason.to_string(),
+        "annotation io.kubernetes.cri.container-type=sandbox: the pod's pause container is not managed"
+    );
 }
 
 /// Baidu BCI's pod annotation lists the containers that report success: on the container's

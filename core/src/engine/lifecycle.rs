@@ -12,6 +12,7 @@ use super::{
 };
 use crate::plan::restart::Verdict;
 use crate::plan::{Kind, RestartPolicy};
+use crate::signal::Signal;
 
 impl Engine {
     pub(super) fn on_process_started(&mut self, now: Time, name: &str, out: &mut Vec<Action>) {
@@ -257,10 +258,7 @@ impl Engine {
             .unwrap_or_else(|| self.grace())
             .max(self.cfg.min_stop_timeout);
         let c = &mut self.containers[i];
-        let signal = c
-            .plan
-            .as_ref()
-            .map_or(libc::SIGTERM, |p| p.stop_signal.number);
+        let signal = c.plan.as_ref().map_or(Signal::SIGTERM, |p| p.stop_signal);
         let Some(run) = c.run_mut().filter(|r| !r.stopping()) else {
             return;
         };
@@ -504,9 +502,9 @@ impl Engine {
             // Removed behind our back (runtime kill/delete): nothing can restart it in place.
             let raw = self.containers[i]
                 .last_exit
-                .map_or(128 + libc::SIGKILL, ExitStatus::raw_code);
+                .map_or(128 + Signal::SIGKILL.number(), ExitStatus::raw_code);
             if self.containers[i].last_exit.is_none() && self.containers[i].ran {
-                self.containers[i].last_exit = Some(ExitStatus::Signal(libc::SIGKILL));
+                self.containers[i].last_exit = Some(ExitStatus::Signal(Signal::SIGKILL.number()));
             }
             if self.containers[i].process_running() {
                 // What the init saw at an earlier exit is not about this run.

@@ -23,8 +23,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::fuzz_tests::Rng;
 use crate::plan::{BundleInput, Classified, classify_bundle, declaration};
+use crate::rng::Rng;
 
 const NAMES: [&str; 3] = ["s1", "s2", "app"];
 
@@ -175,10 +175,16 @@ fn random_event(
                 _ => Some(Duration::from_secs(u64::MAX)),
             },
         },
-        8 => Event::AgentStop { name, signal: 15 },
+        8 => Event::AgentStop {
+            name,
+            signal: Signal::SIGTERM,
+        },
         // The operator's day-2 requests, unchecked (as a journal replays them).
         9 => Event::RestartRequested { name },
-        10 => Event::SignalRequested { name, signal: 1 },
+        10 => Event::SignalRequested {
+            name,
+            signal: Signal::SIGHUP,
+        },
         _ => Event::ProcessStarted { name },
     }
 }
@@ -386,6 +392,8 @@ fn run_sequence(seed: u64) {
 }
 
 #[test]
+// The test's own knobs (a seed to replay, a longer run), not the engine's input.
+#[allow(clippy::disallowed_methods)]
 fn random_operation_sequences_keep_the_invariants_and_replay_to_the_same_state() {
     let one = std::env::var("PODINIT_FUZZ_SEED")
         .ok()

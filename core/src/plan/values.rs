@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::PlanErrorKind;
+use crate::signal::Signal;
 
 /// Why a scalar was refused. The caller adds the container and the declaration ([`super::PlanError`]);
 /// [`ValueError::kind`] says which kind of plan error it is.
@@ -120,12 +121,13 @@ pub fn parse_seconds(raw: &str) -> Result<u64, ValueError> {
     check_seconds(n)
 }
 
-/// A signal by name (`SIGTERM`, `TERM`, any case) or number (`15`).
-pub fn parse_signal(raw: &str) -> Result<(i32, String), ValueError> {
+/// A signal by name (`SIGTERM`, `TERM`, any case) or number (`15`); only the standard signals,
+/// which have a name (a stop signal is written in a plan and shown by name).
+pub fn parse_signal(raw: &str) -> Result<Signal, ValueError> {
     let raw = raw.trim();
     if let Ok(n) = raw.parse::<i32>() {
-        return signal_name(n)
-            .map(|name| (n, name.to_owned()))
+        return Signal::new(n)
+            .filter(|s| s.name().is_some())
             .ok_or(ValueError::NotSignalNumber { n });
     }
     let upper = raw.to_ascii_uppercase();
@@ -134,53 +136,8 @@ pub fn parse_signal(raw: &str) -> Result<(i32, String), ValueError> {
     } else {
         format!("SIG{upper}")
     };
-    SIGNALS
-        .iter()
-        .find(|(_, n)| *n == name)
-        .map(|(num, n)| (*num, (*n).to_owned()))
-        .ok_or_else(|| ValueError::UnknownSignal { raw: raw.into() })
+    Signal::from_name(&name).ok_or_else(|| ValueError::UnknownSignal { raw: raw.into() })
 }
-
-pub fn signal_name(n: i32) -> Option<&'static str> {
-    SIGNALS
-        .iter()
-        .find(|(num, _)| *num == n)
-        .map(|(_, name)| *name)
-}
-
-const SIGNALS: &[(i32, &str)] = &[
-    (libc::SIGHUP, "SIGHUP"),
-    (libc::SIGINT, "SIGINT"),
-    (libc::SIGQUIT, "SIGQUIT"),
-    (libc::SIGILL, "SIGILL"),
-    (libc::SIGTRAP, "SIGTRAP"),
-    (libc::SIGABRT, "SIGABRT"),
-    (libc::SIGBUS, "SIGBUS"),
-    (libc::SIGFPE, "SIGFPE"),
-    (libc::SIGKILL, "SIGKILL"),
-    (libc::SIGUSR1, "SIGUSR1"),
-    (libc::SIGSEGV, "SIGSEGV"),
-    (libc::SIGUSR2, "SIGUSR2"),
-    (libc::SIGPIPE, "SIGPIPE"),
-    (libc::SIGALRM, "SIGALRM"),
-    (libc::SIGTERM, "SIGTERM"),
-    (libc::SIGSTKFLT, "SIGSTKFLT"),
-    (libc::SIGCHLD, "SIGCHLD"),
-    (libc::SIGCONT, "SIGCONT"),
-    (libc::SIGSTOP, "SIGSTOP"),
-    (libc::SIGTSTP, "SIGTSTP"),
-    (libc::SIGTTIN, "SIGTTIN"),
-    (libc::SIGTTOU, "SIGTTOU"),
-    (libc::SIGURG, "SIGURG"),
-    (libc::SIGXCPU, "SIGXCPU"),
-    (libc::SIGXFSZ, "SIGXFSZ"),
-    (libc::SIGVTALRM, "SIGVTALRM"),
-    (libc::SIGPROF, "SIGPROF"),
-    (libc::SIGWINCH, "SIGWINCH"),
-    (libc::SIGIO, "SIGIO"),
-    (libc::SIGPWR, "SIGPWR"),
-    (libc::SIGSYS, "SIGSYS"),
-];
 
 #[cfg(test)]
 mod tests {
@@ -221,7 +178,7 @@ mod tests {
     #[case("SIGNOPE", None)]
     #[case("", None)]
     fn signals(#[case] raw: &str, #[case] want: Option<i32>) {
-        assert_eq!(parse_signal(raw).ok().map(|(n, _)| n), want);
+        assert_eq!(parse_signal(raw).ok().map(Signal::number), want);
     }
 
     /// The kind of plan error each refusal makes, and its words (unchanged from the strings).

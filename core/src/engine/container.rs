@@ -3,6 +3,7 @@
 use super::status::{ContainerState, ContainerStatus, Reason};
 use super::{Backoff, ExitDetails, ExitStatus, TerminationReason, Time};
 use crate::plan::{ContainerPlan, GateOn, Kind, StartSlot};
+use crate::signal::Signal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PreStop {
@@ -113,7 +114,7 @@ pub struct Signaled {
 pub struct SoloStop {
     /// SIGKILL no earlier than this (the grace from the stop's decision).
     pub deadline: Time,
-    pub signal: i32,
+    pub signal: Signal,
     /// Podinit stops it to restart it; `None` for the runtime's stop (`agent_stop.rs`).
     pub restart: Option<RestartAfter>,
 }
@@ -151,7 +152,7 @@ pub enum RestartDue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgentStop {
     pub at: Time,
-    pub signal: i32,
+    pub signal: Signal,
     /// Decided: the container stops by itself, not as part of a pod deletion.
     pub alone: bool,
 }

@@ -29,6 +29,7 @@ use super::{
     TeardownCause, Time,
 };
 use crate::plan::Kind;
+use crate::signal::Signal;
 
 impl Engine {
     pub(super) fn start_teardown(
@@ -168,10 +169,7 @@ impl Engine {
                     my_deadline.max(floor)
                 };
                 let c = &mut self.containers[i];
-                let signal = c
-                    .plan
-                    .as_ref()
-                    .map_or(libc::SIGTERM, |p| p.stop_signal.number);
+                let signal = c.plan.as_ref().map_or(Signal::SIGTERM, |p| p.stop_signal);
                 if let Some(run) = c.run_mut() {
                     run.signaled = Some(Signaled {
                         at: now,

@@ -98,6 +98,7 @@ pub use status::{
 pub use teardown_report::{AppExit, TeardownReason, TeardownReport};
 
 use crate::plan::{ContainerPlan, Kind, PodDeclaration};
+use crate::signal::Signal;
 use container::Container;
 
 /// Engine time: the driver's monotonic clock, from an epoch of its choosing.
@@ -231,11 +232,11 @@ pub enum Event {
     StopRequested { grace: Option<Duration> },
     /// A stop signal reached the container's init from outside podinit (the runtime's `kill`:
     /// CRI StopContainer, a kubelet deleting the pod, an operator's `runc kill`).
-    AgentStop { name: String, signal: i32 },
+    AgentStop { name: String, signal: Signal },
     /// `podinit restart CONTAINER` (`operator_ops.rs`).
     RestartRequested { name: String },
     /// `podinit signal CONTAINER SIGNAL` (`operator_ops.rs`).
-    SignalRequested { name: String, signal: i32 },
+    SignalRequested { name: String, signal: Signal },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,7 +274,7 @@ pub enum Action {
     },
     Signal {
         name: String,
-        signal: i32,
+        signal: Signal,
     },
     /// SIGKILL everything left in the container.
     Kill {
