@@ -6,13 +6,12 @@
 //! a thin driver around them. The in-container init's own core (`init::core`) stays here: it
 //! logs through this crate's logger and takes the driver's wait-status and leftover types.
 
-pub use podinit_core::{engine, plan, proto, ranges, signal, status};
+pub use podinit_core::{engine, framing, plan, proto, ranges, signal, status};
 
 pub mod claim;
 pub mod cli;
 pub mod client;
 pub mod explain;
-pub mod framing;
 pub mod front;
 #[cfg(test)]
 mod fuzz_tests;

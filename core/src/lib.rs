@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod engine;
+pub mod framing;
 pub mod plan;
 pub mod proto;
 pub mod ranges;
