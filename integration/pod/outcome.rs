@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use podinit::status::Document;
 use serde_json::Value;
 
 /// One line of `/shared/timeline.log`: `<micros since the epoch> <container> <text>`.
@@ -172,6 +173,17 @@ impl PodOutcome {
             .filter(|e| e.container == container)
             .map(|e| e.text.as_str())
             .collect()
+    }
+
+    /// `status.json` as the typed document every reader shares (`podinit_core::status`);
+    /// panics (with the dump) when the supervisor wrote a status that does not read as one.
+    #[track_caller]
+    pub fn status(&self) -> Option<Document> {
+        let json = self.status_json.as_ref()?;
+        Some(
+            serde_json::from_value(json.clone())
+                .unwrap_or_else(|e| panic!("status.json is not a status document: {e}\n{self}")),
+        )
     }
 
     /// `status.json`'s `phase`.

@@ -63,6 +63,8 @@ use serde_json::{Value, json};
 
 use crate::{pod, support};
 use pod::{Container, CreateOrder, PodOutcome, PodTest, RunningPod, SupervisorExit, waiting_probe};
+use podinit::engine::NoteKind;
+use podinit::status::Note;
 
 const PODINIT: &str = pod::PODINIT;
 
@@ -192,67 +194,49 @@ fn assert_stopped_sidecar(out: &PodOutcome, name: &str, raw: i32) {
     assert_eq!(st(out, name, "state"), "terminated", "{out}");
 }
 
-/// Milliseconds since the epoch of an RFC 3339 UTC time as `status.json` writes them
-/// (`2024-05-01T12:00:00.123Z`).
-fn rfc3339_ms(s: &str) -> Option<i64> {
-    let s = s.strip_suffix('Z')?;
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.split('-').map(|x| x.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut t = hms.split(':').map(|x| x.parse::<i64>());
-    let (hh, mm, ss) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    let ms: i64 = format!("{frac:0<3}")[..3].parse().ok()?;
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000 + ms)
-}
-
-/// The time (ms) of the first event of `status.json`'s timeline for `container` (None: pod-level)
-/// of kind `kind` (the engine's `NoteKind`, as the JSON has it).
+/// The time of the first event of `status.json`'s timeline for `container` (None: pod-level)
+/// of kind `kind`, in ms since the epoch.
 #[track_caller]
-fn status_event_ms(out: &PodOutcome, container: Option<&str>, kind: &str) -> i64 {
-    let tl = out
-        .status_json
-        .as_ref()
-        .and_then(|s| s["timeline"].as_array())
-        .unwrap_or_else(|| panic!("status.json has no timeline\n{out}"));
-    tl.iter()
-        .find(|e| e["container"].as_str() == container && e["kind"] == kind)
-        .and_then(|e| rfc3339_ms(e["at"].as_str()?))
+fn status_event_ms(out: &PodOutcome, container: Option<&str>, kind: NoteKind) -> i64 {
+    let doc = out
+        .status()
+        .unwrap_or_else(|| panic!("no status.json\n{out}"));
+    doc.timeline
+        .iter()
+        .find(|n| n.container.as_deref() == container && n.kind == kind)
+        .and_then(Note::at_since_epoch)
+        .map(|at| at.as_millis() as i64)
         .unwrap_or_else(|| {
             panic!("status timeline: no {container:?} event of kind {kind:?}\n{out}")
         })
 }
 
-/// One field (`kind`, `event`) of `status.json`'s timeline entries for `container`, in order.
-fn status_timeline(out: &PodOutcome, container: &str, field: &str) -> Vec<String> {
-    out.status_json
-        .as_ref()
-        .and_then(|s| s["timeline"].as_array())
-        .map(|tl| {
-            tl.iter()
-                .filter(|e| e["container"] == container)
-                .filter_map(|e| e[field].as_str().map(str::to_owned))
+/// `status.json`'s timeline entries for `container`, in order.
+fn status_notes(out: &PodOutcome, container: &str) -> Vec<Note> {
+    out.status()
+        .map(|doc| {
+            doc.timeline
+                .into_iter()
+                .filter(|n| n.container.as_deref() == Some(container))
                 .collect()
         })
         .unwrap_or_default()
 }
 
 /// The kinds of `status.json`'s timeline events for `container`, in order.
-fn status_kinds(out: &PodOutcome, container: &str) -> Vec<String> {
-    status_timeline(out, container, "kind")
+fn status_kinds(out: &PodOutcome, container: &str) -> Vec<NoteKind> {
+    status_notes(out, container)
+        .into_iter()
+        .map(|n| n.kind)
+        .collect()
 }
 
 /// The texts of `status.json`'s timeline events for `container`, in order.
 fn status_events(out: &PodOutcome, container: &str) -> Vec<String> {
-    status_timeline(out, container, "event")
+    status_notes(out, container)
+        .into_iter()
+        .map(|n| n.event)
+        .collect()
 }
 
 /// Waits until `status.json` satisfies `pred`.
@@ -288,17 +272,6 @@ fn stop(p: &RunningPod, grace: u64) {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-#[test]
-fn rfc3339_parser() {
-    assert_eq!(rfc3339_ms("1970-01-01T00:00:00.000Z"), Some(0));
-    assert_eq!(rfc3339_ms("1970-01-02T00:00:01.5Z"), Some(86_401_500));
-    assert_eq!(
-        rfc3339_ms("2024-03-01T12:00:00.123Z"),
-        Some(1_709_294_400_123)
-    );
-    assert_eq!(rfc3339_ms("garbage"), None);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Pods and bodies several modules' scenarios share

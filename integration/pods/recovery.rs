@@ -147,11 +147,11 @@ fn supervisor_restart(order: CreateOrder, restart_after_app_exit: bool) {
     let app_events = status_kinds(&out, "app");
     let exited = app_events
         .iter()
-        .position(|e| e == "exited")
+        .position(|e| *e == NoteKind::Exited)
         .unwrap_or_else(|| panic!("no exit of the app in status.json\n{out}"));
     let restarted: Vec<_> = app_events[exited..]
         .iter()
-        .filter(|e| *e == "processStarted")
+        .filter(|e| **e == NoteKind::ProcessStarted)
         .collect();
     assert!(
         restarted.is_empty(),

@@ -137,8 +137,8 @@ fn check_filebeat(out: &PodOutcome) {
     assert!(out.stdout("echo-server").contains("hello world"), "{out}");
     assert_eq!(count(out, "echo-server", "started"), 1, "{out}");
     // The sidecar's process started before the app's gate opened (supervisor's view).
-    let sidecar_up = status_event_ms(out, Some("filebeat"), "processStarted");
-    let app_released = status_event_ms(out, Some("echo-server"), "gateReleased");
+    let sidecar_up = status_event_ms(out, Some("filebeat"), NoteKind::ProcessStarted);
+    let app_released = status_event_ms(out, Some("echo-server"), NoteKind::GateReleased);
     assert!(sidecar_up <= app_released, "{out}");
     out.assert_order(&["echo-server exiting", "filebeat got TERM"]);
     assert_after(out, "echo-server exiting", "filebeat got TERM", 300.0);
@@ -152,9 +152,10 @@ fn s03a_ack_filebeat_env_only_settle_rule(order: CreateOrder) {
     let out = filebeat_pod("s03a-filebeat-settle", false).run(order);
     check_filebeat(&out);
     // Settle rule: no gate opens before 1 s without a new registration (ms-rounded times).
-    let last_registered = status_event_ms(&out, Some("filebeat"), "registered")
-        .max(status_event_ms(&out, Some("echo-server"), "registered"));
-    let first_release = status_event_ms(&out, Some("filebeat"), "gateReleased");
+    let last_registered = status_event_ms(&out, Some("filebeat"), NoteKind::Registered).max(
+        status_event_ms(&out, Some("echo-server"), NoteKind::Registered),
+    );
+    let first_release = status_event_ms(&out, Some("filebeat"), NoteKind::GateReleased);
     assert!(
         first_release - last_registered >= 998,
         "a gate opened {} ms after the last registration, before the 1 s settle time\n{out}",
@@ -169,9 +170,10 @@ fn s03b_ack_filebeat_pod_containers(order: CreateOrder) {
     // Readiness gate: the app started after the filebeat printed its config.
     out.assert_order(&["filebeat config printed", "echo-server started"]);
     // Declared pod: no settle delay.
-    let last_registered = status_event_ms(&out, Some("filebeat"), "registered")
-        .max(status_event_ms(&out, Some("echo-server"), "registered"));
-    let app_released = status_event_ms(&out, Some("echo-server"), "gateReleased");
+    let last_registered = status_event_ms(&out, Some("filebeat"), NoteKind::Registered).max(
+        status_event_ms(&out, Some("echo-server"), NoteKind::Registered),
+    );
+    let app_released = status_event_ms(&out, Some("echo-server"), NoteKind::GateReleased);
     assert!(
         app_released - last_registered < 900,
         "the app waited {} ms after the last registration in a declared pod\n{out}",
@@ -650,8 +652,8 @@ fn x31_start_wait_deadline_fails_starts_or_waits(#[case] then: &str, #[case] ord
         );
     }
     let out = running.finish();
-    let held_ms = status_event_ms(&out, Some("app"), "startWaitTimeout")
-        - status_event_ms(&out, Some("app"), "registered");
+    let held_ms = status_event_ms(&out, Some("app"), NoteKind::StartWaitTimeout)
+        - status_event_ms(&out, Some("app"), NoteKind::Registered);
     assert!(
         (1400..5000).contains(&held_ms),
         "the deadline fell {held_ms} ms after the app's registration (1500 ms)\n{out}"
