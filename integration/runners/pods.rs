@@ -16,6 +16,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use podinit::engine::{NoteKind, Phase};
+use podinit::plan::Kind;
+use podinit::status::{Container, Document};
 use rstest::rstest;
 use serde_json::Value;
 use support::skip::{Need, Root, program};
@@ -39,17 +42,34 @@ struct Run {
 }
 
 impl Run {
-    fn status(&self) -> Value {
-        let text = std::fs::read(self.work.join("state/status.json")).unwrap_or_default();
-        serde_json::from_slice(&text).unwrap_or_default()
+    /// The run's status.json as the typed document every reader shares; panics (with the
+    /// dump) when it is missing or does not read as one.
+    fn status(&self) -> Document {
+        let path = self.work.join("state/status.json");
+        let text = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), self.dump()));
+        Document::parse(&text).unwrap_or_else(|e| {
+            panic!(
+                "{}: not a status document: {e}\n{}",
+                path.display(),
+                self.dump()
+            )
+        })
     }
 
-    fn container(&self, name: &str) -> Value {
-        let st = self.status();
-        st["containers"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|c| c["name"] == name).cloned())
+    fn container(&self, name: &str) -> Container {
+        self.status()
+            .container(name)
+            .cloned()
             .unwrap_or_else(|| panic!("{name} not in status:\n{}", self.dump()))
+    }
+
+    /// The position of the first timeline note of `kind` for `container`.
+    fn note_at(&self, container: &str, kind: NoteKind) -> Option<usize> {
+        self.status()
+            .timeline
+            .iter()
+            .position(|n| n.container.as_deref() == Some(container) && n.kind == kind)
     }
 
     fn shared(&self, volume: &str, file: &str) -> String {
@@ -65,14 +85,10 @@ impl Run {
     /// the creation order) and stopped with SIGTERM, reported 0 to podinit and to the runtime.
     fn assert_job_succeeded_with_the_sidecar_first_and_zero(&self) {
         assert_eq!(self.out.status.code(), Some(0), "{}", self.dump());
-        let st = self.status();
-        assert_eq!(st["phase"], "Succeeded", "{}", self.dump());
+        assert_eq!(self.status().phase, Phase::Succeeded, "{}", self.dump());
         let sidecar = self.container("sidecar");
         assert_eq!(
-            (
-                sidecar["exitCode"].as_i64(),
-                sidecar["rawExitCode"].as_i64()
-            ),
+            (sidecar.exit_code, sidecar.raw_exit_code),
             (Some(0), Some(143)),
             "{}",
             self.dump()
@@ -83,15 +99,10 @@ impl Run {
             "{}",
             self.dump()
         );
-        let timeline = st["timeline"].as_array().cloned().unwrap_or_default();
-        let pos = |who: &str, what: &str| {
-            timeline
-                .iter()
-                .position(|e| e["container"] == who && e["event"] == what)
-        };
+        let sidecar_started = self.note_at("sidecar", NoteKind::Started);
         assert!(
-            pos("sidecar", "started").is_some()
-                && pos("sidecar", "started") < pos("app", "process started"),
+            sidecar_started.is_some()
+                && sidecar_started < self.note_at("app", NoteKind::ProcessStarted),
             "{}",
             self.dump()
         );
@@ -252,7 +263,7 @@ fn sidecars_stop_in_reverse_order_after_the_app(#[case] runtime: &str) {
         r.dump()
     );
     for s in ["s1", "s2", "s3"] {
-        assert_eq!(r.container(s)["exitCode"], 0);
+        assert_eq!(r.container(s).exit_code, Some(0));
     }
 }
 
@@ -267,7 +278,7 @@ fn a_sidecar_ignoring_sigterm_is_killed_at_the_end_of_the_budget_and_reports_zer
     assert_eq!(r.out.status.code(), Some(0), "{}", r.dump());
     let s = r.container("stubborn");
     assert_eq!(
-        (s["exitCode"].as_i64(), s["rawExitCode"].as_i64()),
+        (s.exit_code, s.raw_exit_code),
         (Some(0), Some(137)),
         "{}",
         r.dump()
@@ -304,17 +315,9 @@ fn ctrl_c_deletes_the_pod_apps_first_then_sidecars(#[case] runtime: &str) {
         r.dump()
     );
     let st = r.status();
-    assert_eq!(st["reason"], "Deleted", "{}", r.dump());
-    assert!(
-        st["containers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["gone"] == true),
-        "{}",
-        r.dump()
-    );
-    assert_eq!(r.container("proxy")["exitCode"], 0);
+    assert_eq!(st.reason, "Deleted", "{}", r.dump());
+    assert!(st.containers.iter().all(|c| c.gone), "{}", r.dump());
+    assert_eq!(r.container("proxy").exit_code, Some(0));
 }
 
 /// The ACS document's Job, saved from the document as is (YAML, its registry's busybox image),
@@ -328,8 +331,13 @@ fn the_acs_documents_job_runs_as_saved(#[case] manifest: &str, #[case] order: &s
     support::require!(&needs("runc"));
     let r = run("runc", manifest, order, None);
     r.assert_job_succeeded_with_the_sidecar_first_and_zero();
-    assert_eq!(r.container("sidecar")["kind"], "sidecar", "{}", r.dump());
-    assert_eq!(r.container("app")["exitCode"], 0, "{}", r.dump());
+    assert_eq!(
+        r.container("sidecar").kind,
+        Some(Kind::Sidecar),
+        "{}",
+        r.dump()
+    );
+    assert_eq!(r.container("app").exit_code, Some(0), "{}", r.dump());
     // `touch /var/logs.txt` worked: each container has its own writable busybox root.
     assert!(!r.stdout().contains("No such file"), "{}", r.dump());
 }
@@ -427,8 +435,8 @@ fn a_retriable_exit_code_is_restarted_in_place_by_its_rule() {
         "{}",
         r.dump()
     );
-    assert_eq!(r.container("app")["restartCount"], 1, "{}", r.dump());
-    assert_eq!(r.container("app")["exitCode"], 0, "{}", r.dump());
+    assert_eq!(r.container("app").restart_count, 1, "{}", r.dump());
+    assert_eq!(r.container("app").exit_code, Some(0), "{}", r.dump());
 }
 
 #[test]
@@ -443,7 +451,7 @@ fn a_jobs_active_deadline_ends_it() {
         r.dump()
     );
     // Deleted as the kubelet deletes at a deadline: SIGTERM first, not a kill.
-    assert_eq!(r.container("app")["exitCode"], 143, "{}", r.dump());
+    assert_eq!(r.container("app").exit_code, Some(143), "{}", r.dump());
     assert!(
         r.elapsed >= Duration::from_secs(3) && r.elapsed < Duration::from_secs(30),
         "{:?}\n{}",
@@ -462,8 +470,8 @@ fn env_comes_from_the_config_map_and_secret_documents() {
     assert_eq!(r.shared("shared", "app"), "token=hello\n", "{}", r.dump());
     let sidecar = r.container("sidecar");
     assert_eq!(
-        (sidecar["kind"].as_str(), sidecar["exitCode"].as_i64()),
-        (Some("sidecar"), Some(0)),
+        (sidecar.kind, sidecar.exit_code),
+        (Some(Kind::Sidecar), Some(0)),
         "{}",
         r.dump()
     );
@@ -666,20 +674,14 @@ fn the_ack_sidecarset_example_shows_the_configmap_and_the_apps_output_through_st
     );
     let sidecar = r.container("filebeat");
     assert_eq!(
-        (sidecar["kind"].as_str(), sidecar["exitCode"].as_i64()),
-        (Some("sidecar"), Some(0)),
+        (sidecar.kind, sidecar.exit_code),
+        (Some(Kind::Sidecar), Some(0)),
         "{}",
         r.dump()
     );
-    let st = r.status();
-    let timeline = st["timeline"].as_array().cloned().unwrap_or_default();
-    let pos = |who: &str, what: &str| {
-        timeline
-            .iter()
-            .position(|e| e["container"] == who && e["event"] == what)
-    };
     assert!(
-        pos("filebeat", "started") < pos("echo-server", "process started"),
+        r.note_at("filebeat", NoteKind::Started)
+            < r.note_at("echo-server", NoteKind::ProcessStarted),
         "{}",
         r.dump()
     );
@@ -786,7 +788,7 @@ fn each_incarnation_of_a_container_has_its_own_stdlog_file() {
         "{}",
         r.dump()
     );
-    assert_eq!(r.container("sidecar")["restartCount"], 1, "{}", r.dump());
+    assert_eq!(r.container("sidecar").restart_count, 1, "{}", r.dump());
 }
 
 /// A Pod's `metadata.annotations` reach every container, as an agent's pod annotation
