@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use podinit::engine::Phase;
+use podinit::status::Document;
 use serde_json::{Value, json};
 
 use pod::{Container, CreateOrder, PodOutcome, PodTest, RunningPod, SharedSupervisor};
@@ -102,31 +104,28 @@ fn job_exiting(name: &str, work_s: &str, app_exit: i32) -> PodTest {
 }
 
 /// The only pod's status document, as the supervisor answers it.
-fn status(sup: &SharedSupervisor) -> Value {
+fn status(sup: &SharedSupervisor) -> Document {
     let out = sup.podinit(&["status", "--json"]);
     assert!(
         out.status.success(),
         "podinit status: {out:?}\n{}",
         sup.log()
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+    Document::parse(&out.stdout).unwrap_or_else(|e| panic!("not a status document: {e}: {out:?}"))
 }
 
 /// Every container's exit as the runtime saw it is what `doc` reports; Succeeded.
 #[track_caller]
-fn assert_runtime_agrees(out: &PodOutcome, doc: &Value, log: &str) {
+fn assert_runtime_agrees(out: &PodOutcome, doc: &Document, log: &str) {
     for name in ["sidecar", "app"] {
-        let reported = doc["containers"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|c| c["name"] == name))
-            .map(|c| c["exitCode"].clone());
+        let reported = doc.container(name).and_then(|c| c.exit_code);
         assert_eq!(
-            out.exit_code(name).map(Value::from),
+            out.exit_code(name),
             reported,
-            "{name}: runtime vs podinit\n{doc}\n{out}\n--- supervisor\n{log}"
+            "{name}: runtime vs podinit\n{doc:?}\n{out}\n--- supervisor\n{log}"
         );
     }
-    assert_eq!(doc["phase"], "Succeeded", "{doc}\n{log}");
+    assert_eq!(doc.phase, Phase::Succeeded, "{doc:?}\n{log}");
     assert!(out.cleanup.is_clean(), "{out}");
 }
 
@@ -134,8 +133,9 @@ fn pod_file(sup: &SharedSupervisor, name: &str) -> PathBuf {
     sup.state_dir().join("pods/default").join(name)
 }
 
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+/// The status document in `path`; `None` while it is missing or not one (mid-repair).
+fn read_status(path: &Path) -> Option<Document> {
+    Document::parse(&std::fs::read(path).ok()?).ok()
 }
 
 /// A state dir broken (`break_it`) while the app runs and repaired after the pod ended: the pod
@@ -164,8 +164,8 @@ fn broken_then_repaired(
     let repair = break_it(&tmpfs);
     let out = running.finish();
     assert!(
-        support::eventually(Duration::from_secs(10), || status(&sup)["finished"] == true),
-        "the pod did not finish: {}\n{out}\n--- supervisor\n{}",
+        support::eventually(Duration::from_secs(10), || status(&sup).finished),
+        "the pod did not finish: {:?}\n{out}\n--- supervisor\n{}",
         status(&sup),
         sup.log()
     );
@@ -179,8 +179,8 @@ fn broken_then_repaired(
         "the log does not name the file and the remedy {said:?}\n{log}"
     );
     assert!(
-        live["warnings"].as_array().is_some_and(|w| !w.is_empty()),
-        "status does not say its files are behind: {live}"
+        !live.warnings.is_empty(),
+        "status does not say its files are behind: {live:?}"
     );
     assert_runtime_agrees(&out, &live, &log);
 
@@ -189,7 +189,7 @@ fn broken_then_repaired(
     assert!(
         support::eventually(Duration::from_secs(5), || {
             let _ = status(&sup);
-            read_json(&pod_file(&sup, "status.json")).is_some_and(|d| d["finished"] == true)
+            read_status(&pod_file(&sup, "status.json")).is_some_and(|d| d.finished)
         }),
         "status.json did not catch up\n{}",
         sup.log()
@@ -214,7 +214,7 @@ fn broken_then_repaired(
     sup.restart();
     let after = status(&sup);
     assert_runtime_agrees(&out, &after, &sup.log());
-    assert!(after.get("warnings").is_none(), "{after}");
+    assert!(after.warnings.is_empty(), "{after:?}");
     drop(sup);
 }
 
@@ -306,7 +306,7 @@ fn f03_a_journal_cut_mid_record_is_replayed_up_to_the_last_complete_one() {
         log.contains("dropped a partial last record"),
         "the restart does not say it dropped the partial record\n{log}"
     );
-    let doc = out.status_json.clone().expect("status");
+    let doc = out.status().expect("status");
     assert_runtime_agrees(&out, &doc, &log);
     // The journal is whole again: every line a record.
     let text = std::fs::read_to_string(&path).unwrap();
@@ -324,7 +324,7 @@ fn f04_a_garbage_status_file_is_named_and_rewritten_from_the_journal() {
     pod::require!();
     let mut sup = SharedSupervisor::start("f04-garbage");
     let out = job("f04-garbage", "0.2").on(&sup).run(CreateOrder::Spec);
-    let good = out.status_json.clone().expect("status");
+    let good = out.status().expect("status");
     assert_runtime_agrees(&out, &good, &sup.log());
     sup.kill();
     let file = pod_file(&sup, "status.json");
@@ -342,9 +342,9 @@ fn f04_a_garbage_status_file_is_named_and_rewritten_from_the_journal() {
     sup.restart();
     // Answered once the restart has resumed the state dir (its sockets are bound before).
     let _ = sup.podinit(&["status"]);
-    let rewritten = read_json(&file).unwrap_or_else(|| panic!("not rewritten\n{}", sup.log()));
+    let rewritten = read_status(&file).unwrap_or_else(|| panic!("not rewritten\n{}", sup.log()));
     assert_runtime_agrees(&out, &rewritten, &sup.log());
-    assert_eq!(rewritten["finished"], true);
+    assert!(rewritten.finished);
     assert!(
         sup.log().contains("rewritten from the journal"),
         "{}",
@@ -365,7 +365,7 @@ fn f05_the_socket_dir_removed_under_a_running_pod_loses_no_status() {
     let sock_dir = sup.state_dir().join("sock");
     std::fs::remove_dir_all(&sock_dir).unwrap();
     let out = running.finish();
-    let doc = out.status_json.clone().expect("status");
+    let doc = out.status().expect("status");
     assert_runtime_agrees(&out, &doc, &sup.log());
     let log = sup.log();
     assert!(
@@ -389,8 +389,8 @@ fn f06_a_restarted_exit_with_pod_supervisor_exits_with_the_result_its_predecesso
     let out = job_exiting("f06-owed", "0.2", 3)
         .on(&sup)
         .run(CreateOrder::Spec);
-    let doc = out.status_json.clone().expect("status");
-    assert_eq!(doc["phase"], "Failed", "{doc}\n{}", sup.log());
+    let doc = out.status().expect("status");
+    assert_eq!(doc.phase, Phase::Failed, "{doc:?}\n{}", sup.log());
     sup.kill();
     let journal = pod_file(&sup, "journal.jsonl");
     let reported = pod_file(&sup, "result-reported");
@@ -415,11 +415,11 @@ fn f06_a_restarted_exit_with_pod_supervisor_exits_with_the_result_its_predecesso
             "{what}: {log}"
         );
         assert!(reported.exists(), "{what}: marked reported at the exit");
-        let status = read_json(&pod_file(&sup, "status.json")).expect("status.json");
+        let status = read_status(&pod_file(&sup, "status.json")).expect("status.json");
         assert_eq!(
-            (status["phase"].clone(), status["finished"].clone()),
-            ("Failed".into(), true.into()),
-            "{what}: {status}"
+            (status.phase, status.finished),
+            (Phase::Failed, true),
+            "{what}: {status:?}"
         );
     };
 
