@@ -14,7 +14,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use podinit::engine::{NoteKind, Phase};
+use podinit::status::{Container, Document, Note};
 
 use crate::support;
 
@@ -42,31 +43,36 @@ struct VmRun {
 }
 
 impl VmRun {
-    fn status(&self) -> Value {
-        let text = std::fs::read(self.work.join("status.json")).unwrap_or_default();
-        serde_json::from_slice(&text).unwrap_or_default()
+    /// The status document the guest sent, as every reader types it; panics (with the run's
+    /// output) when it is missing or does not read as one.
+    fn status(&self) -> Document {
+        let path = self.work.join("status.json");
+        let text = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), self.out));
+        Document::parse(&text).unwrap_or_else(|e| {
+            panic!(
+                "{}: not a status document: {e}\n{}",
+                path.display(),
+                self.out
+            )
+        })
     }
 
-    fn container(&self, name: &str) -> Value {
-        self.status()["containers"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|c| c["name"] == name).cloned())
+    fn container(&self, name: &str) -> Container {
+        self.status()
+            .container(name)
+            .cloned()
             .unwrap_or_else(|| panic!("{name} not in the guest's status:\n{}", self.out))
     }
 
-    /// When `container`'s first timeline entry containing `what` happened.
-    fn at(&self, container: &str, what: &str) -> String {
-        self.status()["timeline"]
-            .as_array()
-            .and_then(|t| {
-                t.iter()
-                    .find(|e| {
-                        e["container"] == container
-                            && e["event"].as_str().is_some_and(|s| s.contains(what))
-                    })
-                    .and_then(|e| e["at"].as_str().map(String::from))
-            })
-            .unwrap_or_else(|| panic!("no {what:?} for {container} in the timeline:\n{}", self.out))
+    /// When `container`'s first timeline note of `kind` happened.
+    fn at(&self, container: &str, kind: NoteKind) -> Duration {
+        self.status()
+            .timeline
+            .iter()
+            .find(|n| n.container.as_deref() == Some(container) && n.kind == kind)
+            .and_then(Note::at_since_epoch)
+            .unwrap_or_else(|| panic!("no {kind:?} for {container} in the timeline:\n{}", self.out))
     }
 
     fn assert_pid1_was_podinit(&self) {
@@ -192,19 +198,19 @@ fn the_demo_job_succeeds_in_a_vm_with_podinit_as_pid_1(#[case] args: &[&str]) {
     assert!(r.out.contains("pod test: Succeeded"), "{}", r.out);
     assert!(r.out.contains("vm: pod Succeeded"), "{}", r.out);
     let st = r.status();
-    assert_eq!(st["phase"], "Succeeded", "{}", r.out);
+    assert_eq!(st.phase, Phase::Succeeded, "{}", r.out);
     assert!(
-        r.at("sidecar", "started") < r.at("app", "process started"),
+        r.at("sidecar", NoteKind::Started) < r.at("app", NoteKind::ProcessStarted),
         "the app started before the sidecar:\n{}",
         r.out
     );
     assert!(
-        r.at("app", "exited") <= r.at("sidecar", "stop signal"),
+        r.at("app", NoteKind::Exited) <= r.at("sidecar", NoteKind::StopSignal),
         "{}",
         r.out
     );
-    assert_eq!(r.container("sidecar")["exitCode"], 0, "{}", r.out);
-    assert_eq!(r.container("app")["exitCode"], 0, "{}", r.out);
+    assert_eq!(r.container("sidecar").exit_code, Some(0), "{}", r.out);
+    assert_eq!(r.container("app").exit_code, Some(0), "{}", r.out);
     // The app's output reached the sidecar through the shared emptyDir, inside the guest.
     assert!(r.out.contains("logging 3"), "{}", r.out);
 }
@@ -217,11 +223,11 @@ fn a_failing_app_fails_the_pod_and_the_sidecar_still_stops_with_zero() {
     let r = boot(Some("vm/failing-job.yaml"), &[], None, &[]);
     assert_eq!(r.code, Some(1), "{}", r.out);
     r.assert_pid1_was_podinit();
-    assert_eq!(r.status()["phase"], "Failed", "{}", r.out);
-    assert_eq!(r.container("app")["exitCode"], 3, "{}", r.out);
-    assert_eq!(r.container("sidecar")["exitCode"], 0, "{}", r.out);
+    assert_eq!(r.status().phase, Phase::Failed, "{}", r.out);
+    assert_eq!(r.container("app").exit_code, Some(3), "{}", r.out);
+    assert_eq!(r.container("sidecar").exit_code, Some(0), "{}", r.out);
     assert!(
-        r.at("app", "exited") <= r.at("sidecar", "stop signal"),
+        r.at("app", NoteKind::Exited) <= r.at("sidecar", NoteKind::StopSignal),
         "{}",
         r.out
     );
@@ -260,23 +266,17 @@ fn ctrl_c_deletes_the_pod_inside_the_guest_apps_first(#[case] via: &str, #[case]
         r.out
     );
     let st = r.status();
-    assert_eq!(st["phase"], "Succeeded", "{}", r.out);
-    assert_eq!(st["reason"], "Deleted", "{}", r.out);
+    assert_eq!(st.phase, Phase::Succeeded, "{}", r.out);
+    assert_eq!(st.reason, "Deleted", "{}", r.out);
     assert!(
-        r.at("server", "stop signal") < r.at("proxy", "stop signal"),
+        r.at("server", NoteKind::StopSignal) < r.at("proxy", NoteKind::StopSignal),
         "the sidecar was stopped before the app:\n{}",
         r.out
     );
-    assert!(
-        st["containers"]
-            .as_array()
-            .is_some_and(|cs| cs.iter().all(|c| c["gone"] == true)),
-        "{}",
-        r.out
-    );
+    assert!(st.containers.iter().all(|c| c.gone), "{}", r.out);
     // Both trapped SIGTERM and exited 0: a graceful deletion, not a kill.
-    assert_eq!(r.container("server")["exitCode"], 0, "{}", r.out);
-    assert_eq!(r.container("proxy")["exitCode"], 0, "{}", r.out);
+    assert_eq!(r.container("server").exit_code, Some(0), "{}", r.out);
+    assert_eq!(r.container("proxy").exit_code, Some(0), "{}", r.out);
 }
 
 /// A manifest the agent refuses, handed to the guest unchecked: the guest reports the failure
