@@ -35,6 +35,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use podinit::engine::{ContainerState, Phase};
+use podinit::plan::Kind;
+use podinit::status::Document;
 use serde_json::{Value, json};
 
 use support::skip::{Need, Root, program};
@@ -307,9 +310,10 @@ impl Podman {
         v[0].clone()
     }
 
-    fn status(&self) -> Option<Value> {
-        let t = fs::read_to_string(self.state_dir().join("status.json")).ok()?;
-        serde_json::from_str(&t).ok()
+    /// The pod's status as the typed document every reader shares; `None` until the
+    /// supervisor wrote one.
+    fn status(&self) -> Option<Document> {
+        Document::parse(&fs::read(self.state_dir().join("status.json")).ok()?).ok()
     }
 
     /// Everything that tells what happened, for a failure message.
@@ -497,13 +501,8 @@ fn job_with_a_native_sidecar_created_app_first() {
 
     // The app first: its init must hold it at the start gate until the sidecar has started.
     let app = run_container(&mut p, "app", APP_SCRIPT);
-    let registered = |p: &Podman, name: &str| {
-        p.status().is_some_and(|s| {
-            s["containers"]
-                .as_array()
-                .is_some_and(|cs| cs.iter().any(|c| c["name"] == name))
-        })
-    };
+    let registered =
+        |p: &Podman, name: &str| p.status().is_some_and(|s| s.container(name).is_some());
     assert!(
         eventually(Duration::from_secs(10), || registered(&p, "app")),
         "the createRuntime hook did not register the app\n{}",
@@ -588,34 +587,27 @@ fn job_with_a_native_sidecar_created_app_first() {
 
     // The supervisor's view.
     let st = p.status().expect("status.json");
-    assert_eq!(st["phase"], "Succeeded", "{}", p.diag());
-    let find = |name: &str| -> Value {
-        st["containers"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|c| c["name"] == name).cloned())
-            .unwrap_or_else(|| panic!("no {name} in status.json\n{}", p.diag()))
-    };
-    for (name, cname, kind, raw) in [("app", &app, "app", 0), ("sidecar", &sidecar, "sidecar", 1)] {
-        let c = find(name);
-        let id = p.inspect(cname)["Id"].clone();
-        assert_eq!(c["id"], id, "{name}: the id podman gave the runtime");
-        assert_eq!(c["kind"], kind, "{name}: kind");
-        assert_eq!(c["state"], "terminated", "{name}: state");
-        assert_eq!(c["exitCode"], 0, "{name}: reported exit code");
-        assert_eq!(c["rawExitCode"], raw, "{name}: raw exit code");
-        assert_eq!(c["restartCount"], 0, "{name}: restarts");
+    assert_eq!(st.phase, Phase::Succeeded, "{}", p.diag());
+    for (name, cname, kind, raw) in [
+        ("app", &app, Kind::App, 0),
+        ("sidecar", &sidecar, Kind::Sidecar, 1),
+    ] {
+        let c = st
+            .container(name)
+            .unwrap_or_else(|| panic!("no {name} in status.json\n{}", p.diag()));
+        let id = p.inspect(cname)["Id"].as_str().map(String::from);
+        assert_eq!(c.id, id, "{name}: the id podman gave the runtime");
+        assert_eq!(c.kind, Some(kind), "{name}: kind");
+        assert_eq!(c.state, ContainerState::Terminated, "{name}: state");
+        assert_eq!(c.exit_code, Some(0), "{name}: reported exit code");
+        assert_eq!(c.raw_exit_code, Some(raw), "{name}: raw exit code");
+        assert_eq!(c.restart_count, 0, "{name}: restarts");
     }
-    let timeline: Vec<String> = st["timeline"]
-        .as_array()
-        .unwrap()
+    // The notes' words, as a person reads the timeline (`podinit status`).
+    let timeline: Vec<String> = st
+        .timeline
         .iter()
-        .map(|e| {
-            format!(
-                "{} {}",
-                e["container"].as_str().unwrap_or("pod"),
-                e["event"]
-            )
-        })
+        .map(|n| format!("{} {:?}", n.container.as_deref().unwrap_or("pod"), n.event))
         .collect();
     let pos = |needle: &str| {
         timeline
