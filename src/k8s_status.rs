@@ -1,6 +1,7 @@
 //! `podinit status --format k8s`: a pod's status document (status.json) as a Kubernetes core/v1
-//! `PodStatus`, which an agent can send to the API server as is. Pure: JSON in, JSON out, so it
-//! works the same on the supervisor's answer and on a status file left after the pod.
+//! `PodStatus`, which an agent can send to the API server as is. Pure: the typed document in
+//! (`podinit_core::status::Document`, the type every reader shares), JSON out, so it works the
+//! same on the supervisor's answer and on a status file left after the pod.
 //!
 //! Mapping (the kubelet's `convertToAPIContainerStatuses`):
 //! - `initContainers` entries (regular init containers and native sidecars) go to
@@ -28,6 +29,9 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::engine::ContainerState;
+use crate::status::{Container, Document};
+
 /// `MaxPodTerminationMessageLogLength` (`pkg/kubelet/container/runtime.go`).
 const MAX_POD_TERMINATION_MESSAGES: usize = 12 * 1024;
 
@@ -40,33 +44,34 @@ fn first_bytes(m: &str, max: usize) -> &str {
     &m[..end]
 }
 
-fn state_of(c: &Value, message_share: usize) -> Value {
-    let reason = c["reason"].as_str().unwrap_or_default();
-    match c["state"].as_str().unwrap_or_default() {
-        "expected" => json!({"waiting": {"reason": "ContainerCreating"}}),
+/// `m` unless it is empty (the API's omitempty).
+fn non_empty(m: &str) -> Option<&str> {
+    (!m.is_empty()).then_some(m)
+}
+
+fn state_of(c: &Container, message_share: usize) -> Value {
+    match c.state {
+        ContainerState::Expected => json!({"waiting": {"reason": "ContainerCreating"}}),
         // The message says what holds it at the start gate (`engine/start_wait.rs`).
-        "waiting" => match c["message"].as_str().filter(|m| !m.is_empty()) {
+        ContainerState::Waiting => match non_empty(&c.message) {
             Some(m) => json!({"waiting": {"reason": "PodInitializing", "message": m}}),
             None => json!({"waiting": {"reason": "PodInitializing"}}),
         },
-        "backOff" => {
-            json!({"waiting": {"reason": if reason.is_empty() { "CrashLoopBackOff" } else { reason },
-                                         "message": c["message"]}})
+        ContainerState::BackOff => {
+            let reason = non_empty(&c.reason).unwrap_or("CrashLoopBackOff");
+            json!({"waiting": {"reason": reason, "message": c.message}})
         }
-        "running" => match c.get("startedAt").filter(|t| !t.is_null()) {
+        ContainerState::Running => match &c.started_at {
             Some(t) => json!({"running": {"startedAt": t}}),
             None => json!({"waiting": {"reason": "ContainerCreating"}}),
         },
-        _ => {
+        ContainerState::Terminated => {
             let mut t = Map::new();
-            t.insert(
-                "exitCode".into(),
-                json!(c["exitCode"].as_i64().unwrap_or(0)),
-            );
-            let message = c["message"].as_str().filter(|m| !m.is_empty());
-            if reason == "Stopped" {
+            t.insert("exitCode".into(), json!(c.exit_code.unwrap_or(0)));
+            let message = non_empty(&c.message);
+            if c.reason == "Stopped" {
                 t.insert("reason".into(), json!("Completed"));
-                let end = match (c["rawExitCode"].as_i64(), c["signal"].as_i64()) {
+                let end = match (c.raw_exit_code, c.signal) {
                     (Some(code), Some(sig)) => format!("exit code {code}, signal {sig}"),
                     (Some(code), None) => format!("exit code {code}"),
                     _ => "an unknown end".to_owned(),
@@ -78,17 +83,17 @@ fn state_of(c: &Value, message_share: usize) -> Value {
                 };
                 t.insert("message".into(), json!(first_bytes(&m, message_share)));
             } else {
-                if let Some(s) = c["signal"].as_i64() {
+                if let Some(s) = c.signal {
                     t.insert("signal".into(), json!(s));
                 }
-                t.insert("reason".into(), json!(reason));
+                t.insert("reason".into(), json!(c.reason));
                 if let Some(m) = message {
                     t.insert("message".into(), json!(first_bytes(m, message_share)));
                 }
             }
-            for key in ["startedAt", "finishedAt"] {
-                if let Some(v) = c.get(key).filter(|v| !v.is_null()) {
-                    t.insert(key.into(), v.clone());
+            for (key, at) in [("startedAt", &c.started_at), ("finishedAt", &c.finished_at)] {
+                if let Some(at) = at {
+                    t.insert(key.into(), json!(at));
                 }
             }
             json!({ "terminated": t })
@@ -96,41 +101,42 @@ fn state_of(c: &Value, message_share: usize) -> Value {
     }
 }
 
-fn container_status(c: &Value, message_share: usize) -> Value {
-    let restarts = c["restartCount"].as_u64().unwrap_or(0);
+fn container_status(c: &Container, message_share: usize) -> Value {
     let mut out = json!({
-        "name": c["name"],
+        "name": c.name,
         "state": state_of(c, message_share),
         "lastState": {},
-        "ready": c["ready"].as_bool().unwrap_or(false),
-        "started": c["started"].as_bool().unwrap_or(false),
-        "restartCount": restarts,
+        "ready": c.ready,
+        "started": c.started,
+        "restartCount": c.restart_count,
         "image": "",
         "imageID": "",
     });
-    if let Some(id) = c["id"].as_str() {
+    if let Some(id) = &c.id {
         out["containerID"] = json!(id);
     }
-    let running_again = c["state"] == "running" || c["state"] == "backOff";
-    if restarts > 0 && running_again && c["rawExitCode"].is_i64() {
+    let running_again = matches!(c.state, ContainerState::Running | ContainerState::BackOff);
+    if let Some(code) = c
+        .raw_exit_code
+        .filter(|_| c.restart_count > 0 && running_again)
+    {
         let mut t = Map::new();
-        t.insert("exitCode".into(), c["rawExitCode"].clone());
-        if let Some(s) = c["signal"].as_i64() {
+        t.insert("exitCode".into(), json!(code));
+        if let Some(s) = c.signal {
             t.insert("signal".into(), json!(s));
         }
-        let code = c["rawExitCode"].as_i64().unwrap_or(0);
-        let reason = match c["lastReason"].as_str() {
+        let reason = match c.last_reason.as_deref() {
             Some(r) => r,
             // A status document from before podinit kept the last run's reason.
             None if code == 0 => "Completed",
             None => "Error",
         };
         t.insert("reason".into(), json!(reason));
-        if let Some(m) = c["lastMessage"].as_str().filter(|m| !m.is_empty()) {
+        if let Some(m) = c.last_message.as_deref().and_then(non_empty) {
             t.insert("message".into(), json!(first_bytes(m, message_share)));
         }
-        if let Some(v) = c.get("finishedAt").filter(|v| !v.is_null()) {
-            t.insert("finishedAt".into(), v.clone());
+        if let Some(at) = &c.finished_at {
+            t.insert("finishedAt".into(), json!(at));
         }
         out["lastState"] = json!({ "terminated": t });
     }
@@ -138,43 +144,45 @@ fn container_status(c: &Value, message_share: usize) -> Value {
 }
 
 /// The pod's status document → a core/v1 `PodStatus`.
-pub fn pod_status(doc: &Value) -> Value {
-    let containers = doc["containers"].as_array().cloned().unwrap_or_default();
-    let message_share = MAX_POD_TERMINATION_MESSAGES / containers.len().max(1);
-    let (init, regular): (Vec<&Value>, Vec<&Value>) = containers
+pub fn pod_status(doc: &Document) -> Value {
+    let message_share = MAX_POD_TERMINATION_MESSAGES / doc.containers.len().max(1);
+    let (init, regular): (Vec<&Container>, Vec<&Container>) =
+        doc.containers.iter().partition(|c| c.init_container);
+    let conditions: Vec<Value> = doc
+        .conditions
         .iter()
-        .partition(|c| c["initContainer"].as_bool().unwrap_or(false));
-    let conditions: Vec<Value> = doc["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
         .map(|c| {
             let mut v = json!({
-                "type": c["type"],
-                "status": c["status"],
-                "lastTransitionTime": c["lastTransitionTime"],
+                "type": c.kind,
+                "status": c.status,
+                "lastTransitionTime": c.last_transition_time,
             });
-            if let Some(r) = c["reason"].as_str().filter(|r| !r.is_empty()) {
+            if let Some(r) = non_empty(&c.reason) {
                 v["reason"] = json!(r);
             }
             v
         })
         .collect();
+    let statuses = |cs: Vec<&Container>| -> Vec<Value> {
+        cs.into_iter()
+            .map(|c| container_status(c, message_share))
+            .collect()
+    };
     let mut out = json!({
-        "phase": doc["phase"],
+        "phase": doc.phase,
         "conditions": conditions,
-        "initContainerStatuses": init.into_iter().map(|c| container_status(c, message_share)).collect::<Vec<_>>(),
-        "containerStatuses": regular.into_iter().map(|c| container_status(c, message_share)).collect::<Vec<_>>(),
+        "initContainerStatuses": statuses(init),
+        "containerStatuses": statuses(regular),
     });
     // The API has a pod-level reason only for what ended the pod from outside its containers.
-    if doc["reason"] == "DeadlineExceeded" {
+    if doc.reason == "DeadlineExceeded" {
         out["reason"] = json!("DeadlineExceeded");
         out["message"] = json!("Pod was active on the node longer than the specified deadline");
     }
     // podinit's own (io.podinit.on-start-timeout: fail): which container waited, for what.
-    if doc["reason"] == "StartTimeout" {
+    if doc.reason == "StartTimeout" {
         out["reason"] = json!("StartTimeout");
-        out["message"] = doc["message"].clone();
+        out["message"] = json!(doc.message);
     }
     out
 }
@@ -182,6 +190,11 @@ pub fn pod_status(doc: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `pod_status` of a document written as JSON (the fixtures read as status.json does).
+    fn k8s(doc: &Value) -> Value {
+        pod_status(&serde_json::from_value(doc.clone()).expect("a status document"))
+    }
 
     fn doc() -> Value {
         json!({
@@ -209,7 +222,7 @@ mod tests {
 
     #[test]
     fn init_and_regular_containers_with_their_states() {
-        let s = pod_status(&doc());
+        let s = k8s(&doc());
         assert_eq!(s["phase"], "Running");
         assert_eq!(s["initContainerStatuses"][0]["name"], "proxy");
         assert_eq!(
@@ -246,7 +259,7 @@ mod tests {
         );
         d["containers"][2]["state"] = json!("waiting");
         d["containers"][2]["message"] = json!("waiting for sidecar proxy: not created yet");
-        let s = pod_status(&d);
+        let s = k8s(&d);
         assert_eq!(
             s["containerStatuses"][1]["state"],
             json!({"waiting": {"reason": "PodInitializing", "message": "waiting for sidecar proxy: not created yet"}})
@@ -255,7 +268,7 @@ mod tests {
         assert_eq!(s["message"], d["message"]);
         // Without a message the waiting state has none (the API's omitempty).
         d["containers"][2]["message"] = json!("");
-        let s = pod_status(&d);
+        let s = k8s(&d);
         assert_eq!(
             s["containerStatuses"][1]["state"],
             json!({"waiting": {"reason": "PodInitializing"}})
@@ -271,7 +284,7 @@ mod tests {
         d["containers"][1]["rawExitCode"] = json!(137);
         d["containers"][1]["exitCode"] = json!(137);
         d["containers"][1]["message"] = json!("allocating 200 MiB\n");
-        let s = pod_status(&d);
+        let s = k8s(&d);
         let last = &s["initContainerStatuses"][0]["lastState"]["terminated"];
         assert_eq!(last["reason"], "OOMKilled");
         assert_eq!(last["message"], "ran out\n");
@@ -286,7 +299,7 @@ mod tests {
     fn messages_are_cut_to_the_pods_share() {
         let mut d = doc();
         d["containers"][1]["message"] = json!("é".repeat(3000));
-        let s = pod_status(&d);
+        let s = k8s(&d);
         let m = s["containerStatuses"][0]["state"]["terminated"]["message"]
             .as_str()
             .unwrap();
@@ -305,7 +318,7 @@ mod tests {
         c["rawExitCode"] = json!(137);
         c["signal"] = json!(9);
         c["reason"] = json!("Stopped");
-        let s = pod_status(&d);
+        let s = k8s(&d);
         assert_eq!(
             s["initContainerStatuses"][0]["state"]["terminated"],
             json!({"exitCode": 0, "reason": "Completed",
@@ -315,7 +328,7 @@ mod tests {
         d["containers"][0]["message"] = json!("flushed 3 files");
         d["containers"][0]["signal"] = json!(null);
         d["containers"][0]["rawExitCode"] = json!(1);
-        let s = pod_status(&d);
+        let s = k8s(&d);
         assert_eq!(
             s["initContainerStatuses"][0]["state"]["terminated"]["message"],
             "reported as 0: the process ended with exit code 1; flushed 3 files"
@@ -323,14 +336,17 @@ mod tests {
     }
 
     #[test]
-    fn garbage_documents_do_not_panic() {
+    fn documents_of_the_wrong_shape_are_refused_before_the_mapping() {
         for d in [
             json!(null),
             json!([]),
             json!({"containers": 3}),
-            json!({"containers": [1, "x", {}]}),
+            json!({"phase": "Running", "containers": [1, "x", {}]}),
         ] {
-            let _ = pod_status(&d);
+            assert!(
+                serde_json::from_value::<Document>(d.clone()).is_err(),
+                "{d}"
+            );
         }
     }
 }

@@ -104,9 +104,13 @@ pub fn status(t: &Target, format: Format) -> i32 {
         }
     };
     let text = match (&answer.status, json) {
-        (Some(doc), true) if format == Format::K8s => {
-            format!("{}\n", crate::k8s_status::pod_status(doc))
-        }
+        (Some(doc), true) if format == Format::K8s => match serde_json::from_value(doc.clone()) {
+            Ok(typed) => format!("{}\n", crate::k8s_status::pod_status(&typed)),
+            Err(e) => {
+                eprintln!("podinit status: the pod's status document does not read: {e}");
+                return 1;
+            }
+        },
         (Some(doc), true) => format!("{doc}\n"),
         (Some(doc), false) => match serde_json::from_value(doc.clone()) {
             Ok(typed) => crate::cli::status_table(&typed),

@@ -9,10 +9,9 @@ use super::*;
 /// `podinit status --format k8s` of the pod's final status document (the CLI's own mapping).
 fn k8s_status(out: &PodOutcome) -> Value {
     let doc = out
-        .status_json
-        .as_ref()
+        .status()
         .unwrap_or_else(|| panic!("no status.json\n{out}"));
-    podinit::k8s_status::pod_status(doc)
+    podinit::k8s_status::pod_status(&doc)
 }
 
 fn k8s_container<'a>(status: &'a Value, list: &str, name: &str) -> &'a Value {
