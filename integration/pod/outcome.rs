@@ -191,17 +191,6 @@ impl PodOutcome {
         self.status_json.as_ref()?.get("phase")?.as_str()
     }
 
-    /// The `containers[]` entry of `status.json` for `name`; panics (with the dump) if absent.
-    #[track_caller]
-    pub fn container_status(&self, name: &str) -> Value {
-        self.status_json
-            .as_ref()
-            .and_then(|s| s.get("containers")?.as_array())
-            .and_then(|cs| cs.iter().find(|c| c["name"] == name))
-            .cloned()
-            .unwrap_or_else(|| panic!("no status for container {name:?}\n{self}"))
-    }
-
     /// The supervisor's stdout and stderr.
     pub fn supervisor_log(&self) -> String {
         let get = |k: &str| self.logs.get(k).map_or("", String::as_str);

@@ -63,7 +63,8 @@ use serde_json::{Value, json};
 
 use crate::{pod, support};
 use pod::{Container, CreateOrder, PodOutcome, PodTest, RunningPod, SupervisorExit, waiting_probe};
-use podinit::engine::NoteKind;
+use podinit::engine::{ContainerState, NoteKind};
+use podinit::plan::Kind;
 use podinit::status::Note;
 
 const PODINIT: &str = pod::PODINIT;
@@ -130,10 +131,12 @@ fn count(out: &PodOutcome, container: &str, text: &str) -> usize {
         .count()
 }
 
-/// `status.json` field `field` of container `name`.
+/// Container `name`'s entry of `status.json`, typed; panics (with the dump) if absent.
 #[track_caller]
-fn st(out: &PodOutcome, name: &str, field: &str) -> Value {
-    out.container_status(name)[field].clone()
+fn st(out: &PodOutcome, name: &str) -> podinit::status::Container {
+    out.status()
+        .and_then(|doc| doc.container(name).cloned())
+        .unwrap_or_else(|| panic!("no status for container {name:?}\n{out}"))
 }
 
 /// The agent reaped exactly these codes, nothing is unfinished, and nothing was left behind.
@@ -180,18 +183,11 @@ fn assert_phase(out: &PodOutcome, phase: &str) {
 /// A sidecar the pod stopped: reported 0, and its raw code.
 #[track_caller]
 fn assert_stopped_sidecar(out: &PodOutcome, name: &str, raw: i32) {
-    assert_eq!(st(out, name, "kind"), "sidecar", "{out}");
-    assert_eq!(
-        st(out, name, "exitCode"),
-        0,
-        "{name}: reported exitCode\n{out}"
-    );
-    assert_eq!(
-        st(out, name, "rawExitCode"),
-        raw,
-        "{name}: rawExitCode\n{out}"
-    );
-    assert_eq!(st(out, name, "state"), "terminated", "{out}");
+    let c = st(out, name);
+    assert_eq!(c.kind, Some(Kind::Sidecar), "{out}");
+    assert_eq!(c.exit_code, Some(0), "{name}: reported exitCode\n{out}");
+    assert_eq!(c.raw_exit_code, Some(raw), "{name}: rawExitCode\n{out}");
+    assert_eq!(c.state, ContainerState::Terminated, "{out}");
 }
 
 /// The time of the first event of `status.json`'s timeline for `container` (None: pod-level)

@@ -50,8 +50,8 @@ fn s08_crashed_sidecar_restarted_alone(order: CreateOrder) {
         "the app was touched\n{out}"
     );
     assert_eq!(count(&out, "sidecar", "run 3"), 0, "{out}");
-    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
-    assert_eq!(st(&out, "app", "restartCount"), 0, "{out}");
+    assert_eq!(st(&out, "sidecar").restart_count, 1, "{out}");
+    assert_eq!(st(&out, "app").restart_count, 0, "{out}");
     assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
     assert_stopped_sidecar(&out, "sidecar", 0);
     assert_phase(&out, "Succeeded");
@@ -160,8 +160,8 @@ fn supervisor_restart(order: CreateOrder, restart_after_app_exit: bool) {
     assert_eq!(count(&out, "sidecar", "started"), 1, "{out}");
     assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
     assert_stopped_sidecar(&out, "sidecar", 0);
-    assert_eq!(st(&out, "app", "exitCode"), 0, "{out}");
-    assert_eq!(st(&out, "app", "rawExitCode"), 0, "{out}");
+    assert_eq!(st(&out, "app").exit_code, Some(0), "{out}");
+    assert_eq!(st(&out, "app").raw_exit_code, Some(0), "{out}");
     assert_phase(&out, "Succeeded");
 }
 
@@ -219,8 +219,8 @@ fn app_sigkilled(order: CreateOrder, whole_container: bool) {
     assert_reaped(&out, &[("s1", 0), ("s2", 0), ("app", 137)]);
     assert_stopped_sidecar(&out, "s1", 0);
     assert_stopped_sidecar(&out, "s2", 0);
-    assert_eq!(st(&out, "app", "rawExitCode"), 137, "{out}");
-    assert_eq!(st(&out, "app", "exitCode"), 137, "{out}");
+    assert_eq!(st(&out, "app").raw_exit_code, Some(137), "{out}");
+    assert_eq!(st(&out, "app").exit_code, Some(137), "{out}");
     assert_phase(&out, "Failed");
 }
 
@@ -273,7 +273,7 @@ fn x06_sidecar_failing_startup_probe_is_restarted(order: CreateOrder) {
         .unwrap()
         .at_us;
     assert!(last_term >= at(&out, "app exiting") + 300_000, "{out}");
-    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "sidecar").restart_count, 1, "{out}");
     assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
     assert_stopped_sidecar(&out, "sidecar", 0);
     assert_phase(&out, "Succeeded");
@@ -309,7 +309,7 @@ fn x10_on_failure_app_restarted_until_success(order: CreateOrder) {
     ]);
     assert_after(&out, "app exiting", "sidecar got TERM", 300.0);
     assert_eq!(count(&out, "sidecar", "started"), 1, "{out}");
-    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "app").restart_count, 1, "{out}");
     assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
     assert_stopped_sidecar(&out, "sidecar", 0);
     assert_phase(&out, "Succeeded");
@@ -367,7 +367,7 @@ fn x11_sidecar_failing_liveness_restarted_alone(order: CreateOrder) {
         1,
         "the app was touched\n{out}"
     );
-    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "sidecar").restart_count, 1, "{out}");
     assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
     assert_stopped_sidecar(&out, "sidecar", 0);
     assert_phase(&out, "Succeeded");
@@ -415,7 +415,7 @@ fn x22_liveness_kill_runs_pre_stop_first(order: CreateOrder) {
         2,
         "one per kill\n{out}"
     );
-    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "sidecar").restart_count, 1, "{out}");
     assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
     assert_phase(&out, "Succeeded");
 }
@@ -468,7 +468,7 @@ fn x28_restart_in_place_starts_from_a_clean_slate(order: CreateOrder) {
     assert_eq!(count(&out, "sidecar", "bound the port"), 2, "{out}");
     assert_eq!(count(&out, "sidecar", "bind failed"), 0, "{out}");
     assert_eq!(count(&out, "app", "gave up waiting"), 0, "{out}");
-    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "sidecar").restart_count, 1, "{out}");
     assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
     assert_phase(&out, "Succeeded");
 }
@@ -507,7 +507,7 @@ fn x30_restart_rule_restarts_a_never_app_on_exit_code_42(order: CreateOrder) {
     ]);
     assert_after(&out, "app exiting", "sidecar got TERM", 300.0);
     assert_eq!(count(&out, "sidecar", "started"), 1, "{out}");
-    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "app").restart_count, 1, "{out}");
     assert!(
         status_events(&out, "app")
             .iter()
@@ -544,7 +544,7 @@ fn x30b_restart_rule_mismatch_is_not_restarted(
         .add(Container::script("app", &app_body("", code)))
         .run(order);
     assert_eq!(count(&out, "app", "started"), 1, "{out}");
-    assert_eq!(st(&out, "app", "restartCount"), 0, "{out}");
+    assert_eq!(st(&out, "app").restart_count, 0, "{out}");
     assert_reaped(&out, &[("app", code)]);
     assert_phase(&out, "Failed");
 }
@@ -578,7 +578,7 @@ fn x30c_own_always_restarts_in_a_never_pod(order: CreateOrder) {
         ["run 1", "run 2", "got TERM"],
         "{out}"
     );
-    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "app").restart_count, 1, "{out}");
     assert_reaped(&out, &[("app", 0)]);
 }
 
@@ -626,8 +626,8 @@ fn x40_sidecar_exiting_zero_on_its_own_is_restarted(
         1,
         "the app was touched\n{out}"
     );
-    assert_eq!(st(&out, "sidecar", "restartCount"), 1, "{out}");
-    assert_eq!(st(&out, "app", "restartCount"), 0, "{out}");
+    assert_eq!(st(&out, "sidecar").restart_count, 1, "{out}");
+    assert_eq!(st(&out, "app").restart_count, 0, "{out}");
     assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
     assert_stopped_sidecar(&out, "sidecar", 0);
     assert_phase(&out, "Succeeded");
@@ -764,8 +764,8 @@ fn x35_an_app_needing_its_sidecar_is_restarted_after_it(order: CreateOrder) {
         app[1] > proxy[1],
         "the app started again only after the proxy did\n{out}"
     );
-    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
-    assert_eq!(st(&out, "proxy", "restartCount"), 1, "{out}");
+    assert_eq!(st(&out, "app").restart_count, 1, "{out}");
+    assert_eq!(st(&out, "proxy").restart_count, 1, "{out}");
     assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
     assert_phase(&out, "Succeeded");
 }

@@ -54,8 +54,8 @@ fn s01_acs_native_sidecar_job(order: CreateOrder) {
     assert_eq!(count(&out, "sidecar", "started"), 1, "{out}");
     assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
     assert_stopped_sidecar(&out, "sidecar", 0);
-    assert_eq!(st(&out, "app", "exitCode"), 0, "{out}");
-    assert_eq!(st(&out, "app", "kind"), "app", "{out}");
+    assert_eq!(st(&out, "app").exit_code, Some(0), "{out}");
+    assert_eq!(st(&out, "app").kind, Some(Kind::App), "{out}");
     assert_phase(&out, "Succeeded");
 }
 
@@ -230,8 +230,8 @@ fn s04_init_sequence_init_then_sidecar_then_app(order: CreateOrder) {
     assert_after(&out, "app exiting", "sidecar got TERM", 300.0);
     assert_eq!(count(&out, "init", "started"), 1, "{out}");
     assert_reaped(&out, &[("init", 0), ("sidecar", 0), ("app", 0)]);
-    assert_eq!(st(&out, "init", "kind"), "init", "{out}");
-    assert_eq!(st(&out, "init", "exitCode"), 0, "{out}");
+    assert_eq!(st(&out, "init").kind, Some(Kind::Init), "{out}");
+    assert_eq!(st(&out, "init").exit_code, Some(0), "{out}");
     assert_stopped_sidecar(&out, "sidecar", 0);
     assert_phase(&out, "Succeeded");
 }
@@ -422,10 +422,10 @@ fn x04_failed_init_container_fails_pod_nothing_starts(order: CreateOrder) {
     assert_eq!(out.events_of("init"), ["started"], "{out}");
     assert!(out.events_of("sidecar").is_empty(), "{out}");
     assert!(out.events_of("app").is_empty(), "{out}");
-    assert_eq!(st(&out, "init", "exitCode"), 4, "{out}");
-    assert_eq!(st(&out, "sidecar", "reason"), "NeverStarted", "{out}");
-    assert_eq!(st(&out, "app", "reason"), "NeverStarted", "{out}");
-    let app_code = st(&out, "app", "exitCode").as_i64().unwrap_or(0) as i32;
+    assert_eq!(st(&out, "init").exit_code, Some(4), "{out}");
+    assert_eq!(st(&out, "sidecar").reason, "NeverStarted", "{out}");
+    assert_eq!(st(&out, "app").reason, "NeverStarted", "{out}");
+    let app_code = st(&out, "app").exit_code.unwrap_or(0);
     assert_ne!(app_code, 0, "{out}");
     assert_reaped(&out, &[("init", 4), ("sidecar", 0), ("app", app_code)]);
     assert_phase(&out, "Failed");
@@ -582,8 +582,8 @@ fn x24_vci_launch_priority_and_bci_ignored_exit_code(order: CreateOrder) {
     ]);
     assert_after(&out, "helper started", "app started", 500.0);
     assert_reaped(&out, &[("helper", 0), ("app", 0)]);
-    assert_eq!(st(&out, "helper", "exitCode"), 0, "{out}");
-    assert_eq!(st(&out, "helper", "rawExitCode"), 5, "{out}");
+    assert_eq!(st(&out, "helper").exit_code, Some(0), "{out}");
+    assert_eq!(st(&out, "helper").raw_exit_code, Some(5), "{out}");
     assert_phase(&out, "Succeeded");
 }
 
@@ -669,7 +669,7 @@ fn x31_start_wait_deadline_fails_starts_or_waits(#[case] then: &str, #[case] ord
     match then {
         "fail" => {
             assert_eq!(count(&out, "app", "started"), 0, "the app never ran\n{out}");
-            assert_eq!(st(&out, "app", "reason"), "NeverStarted", "{out}");
+            assert_eq!(st(&out, "app").reason, "NeverStarted", "{out}");
             let status = out.status_json.as_ref().expect("status.json");
             assert_eq!(status["reason"], "StartTimeout", "{out}");
             let message = status["message"].as_str().unwrap_or_default();

@@ -53,9 +53,9 @@ fn x26_oom_killed_app_reports_oom_killed(order: CreateOrder) {
         "sidecar got TERM",
     ]);
     assert_reaped(&out, &[("sidecar", 0), ("app", 137)]);
-    assert_eq!(st(&out, "app", "reason"), "OOMKilled", "{out}");
-    assert_eq!(st(&out, "app", "exitCode"), 137, "{out}");
-    assert_eq!(st(&out, "sidecar", "reason"), "Completed", "{out}");
+    assert_eq!(st(&out, "app").reason, "OOMKilled", "{out}");
+    assert_eq!(st(&out, "app").exit_code, Some(137), "{out}");
+    assert_eq!(st(&out, "sidecar").reason, "Completed", "{out}");
     assert!(
         status_events(&out, "app")
             .iter()
@@ -103,19 +103,10 @@ fn x27_termination_messages_reach_the_status(order: CreateOrder) {
         .run(order);
     assert_eq!(count(&out, "done", "found the file"), 1, "{out}");
     assert_reaped(&out, &[("done", 0), ("failed", 3), ("crashed", 2)]);
-    assert_eq!(
-        st(&out, "done", "message"),
-        "all 3 files converted",
-        "{out}"
-    );
-    assert_eq!(
-        st(&out, "failed", "message"),
-        "bad config: line 7\n",
-        "{out}"
-    );
-    assert_eq!(st(&out, "failed", "reason"), "Error", "{out}");
-    let crashed = st(&out, "crashed", "message");
-    let crashed = crashed.as_str().unwrap_or_default();
+    assert_eq!(st(&out, "done").message, "all 3 files converted", "{out}");
+    assert_eq!(st(&out, "failed").message, "bad config: line 7\n", "{out}");
+    assert_eq!(st(&out, "failed").reason, "Error", "{out}");
+    let crashed = st(&out, "crashed").message;
     assert!(
         crashed.contains("loading\n") && crashed.ends_with("panic: no database\n"),
         "the output's tail: {crashed:?}\n{out}"
@@ -209,7 +200,7 @@ fn x45_probe_timing_initial_delay_after_startup_and_timeout(order: CreateOrder) 
         "gated's readiness probe came {after_startup:.0} ms after it came up (startup period 1 s, readiness at once)\n{out}"
     );
     for name in ["delayed", "gated", "slow", "app"] {
-        assert_eq!(st(&out, name, "restartCount"), 0, "{name}\n{out}");
+        assert_eq!(st(&out, name).restart_count, 0, "{name}\n{out}");
     }
 }
 
@@ -279,9 +270,9 @@ fn x32_operator_restart_and_signal_one_container(order: CreateOrder) {
         2,
         "restart, then teardown\n{out}"
     );
-    assert_eq!(st(&out, "proxy", "restartCount"), 1, "{out}");
-    assert_eq!(st(&out, "app", "restartCount"), 1, "{out}");
-    assert_eq!(st(&out, "app", "exitCode"), 0, "{out}");
+    assert_eq!(st(&out, "proxy").restart_count, 1, "{out}");
+    assert_eq!(st(&out, "app").restart_count, 1, "{out}");
+    assert_eq!(st(&out, "app").exit_code, Some(0), "{out}");
     assert_reaped(&out, &[("proxy", 0), ("app", 0)]);
     assert_phase(&out, "Succeeded");
 }
@@ -350,7 +341,7 @@ fn x48_liveness_probes_on_a_native_sidecar(
         .add(Container::script("web", &web_sidecar_body(&first_run)))
         .add(Container::script("app", &app_body("sleep 6", 0)));
     let out = test.run(CreateOrder::Spec);
-    let restarts = st(&out, "web", "restartCount").as_u64().unwrap_or(0);
+    let restarts = st(&out, "web").restart_count;
     if restarted {
         assert!(
             restarts >= 1,

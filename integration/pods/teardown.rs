@@ -126,8 +126,8 @@ fn s07_failing_app_fails_pod_sidecars_still_zero(order: CreateOrder) {
     assert_reaped(&out, &[("s1", 0), ("s2", 0), ("app", 3)]);
     assert_stopped_sidecar(&out, "s1", 0);
     assert_stopped_sidecar(&out, "s2", 0);
-    assert_eq!(st(&out, "app", "exitCode"), 3, "{out}");
-    assert_eq!(st(&out, "app", "rawExitCode"), 3, "{out}");
+    assert_eq!(st(&out, "app").exit_code, Some(3), "{out}");
+    assert_eq!(st(&out, "app").raw_exit_code, Some(3), "{out}");
     assert_phase(&out, "Failed");
 }
 
@@ -171,8 +171,8 @@ fn s09_pod_deletion_apps_first_then_sidecars_in_reverse(order: CreateOrder) {
     assert_reaped(&out, &[("s1", 0), ("s2", 0), ("app", 143)]);
     assert_stopped_sidecar(&out, "s1", 0);
     assert_stopped_sidecar(&out, "s2", 0);
-    assert_eq!(st(&out, "app", "exitCode"), 143, "{out}");
-    assert_eq!(st(&out, "app", "rawExitCode"), 143, "{out}");
+    assert_eq!(st(&out, "app").exit_code, Some(143), "{out}");
+    assert_eq!(st(&out, "app").raw_exit_code, Some(143), "{out}");
     assert_phase(&out, "Failed");
 }
 
@@ -261,17 +261,17 @@ fn s14_pod_deleted_during_initialization(order: CreateOrder) {
         "sidecar got TERM",
     ]);
     out.assert_order(&["sidecar startup probe failed", "harness stop requested"]);
-    assert_eq!(st(&out, "sidecar", "restartCount"), 0, "{out}");
+    assert_eq!(st(&out, "sidecar").restart_count, 0, "{out}");
     assert!(
         t.elapsed() < Duration::from_secs(8),
         "deleting the pod took {:?}\n{out}",
         t.elapsed()
     );
-    assert_eq!(st(&out, "app", "reason"), "NeverStarted", "{out}");
-    assert_eq!(st(&out, "app", "state"), "terminated", "{out}");
-    assert_eq!(st(&out, "app", "started"), json!(false), "{out}");
+    assert_eq!(st(&out, "app").reason, "NeverStarted", "{out}");
+    assert_eq!(st(&out, "app").state, ContainerState::Terminated, "{out}");
+    assert!(!st(&out, "app").started, "{out}");
     // The app's init ended with the code the supervisor gave it; nothing left running.
-    let app_code = st(&out, "app", "exitCode").as_i64().map(|c| c as i32);
+    let app_code = st(&out, "app").exit_code;
     assert!(app_code.is_some_and(|c| c != 0), "{out}");
     assert_reaped(&out, &[("sidecar", 0), ("app", app_code.unwrap())]);
     assert_stopped_sidecar(&out, "sidecar", 0);
@@ -446,8 +446,8 @@ fn x09_eci_ignore_exit_code(order: CreateOrder) {
         "app exiting",
         "sidecar got TERM",
     ]);
-    assert_eq!(st(&out, "app", "exitCode"), 0, "{out}");
-    assert_eq!(st(&out, "app", "rawExitCode"), 3, "{out}");
+    assert_eq!(st(&out, "app").exit_code, Some(0), "{out}");
+    assert_eq!(st(&out, "app").raw_exit_code, Some(3), "{out}");
     // As the runtime sees it, like a stopped sidecar: the init exits with the reported code.
     assert_reaped(&out, &[("sidecar", 0), ("app", 0)]);
     assert_phase(&out, "Succeeded");
@@ -552,7 +552,7 @@ fn x21_runtime_stopping_one_sidecar_stops_it_alone(order: CreateOrder) {
         "the app was touched\n{out}"
     );
     assert_reaped(&out, &[("s", 3), ("app", 0)]);
-    assert_eq!(st(&out, "s", "exitCode"), 3, "{out}");
+    assert_eq!(st(&out, "s").exit_code, Some(3), "{out}");
     assert_phase(&out, "Succeeded");
 }
 
@@ -702,7 +702,7 @@ fn x41_pre_stop_outliving_the_grace_is_cut_then_everyone_stops_with_the_minimum(
     }
     // s2's init exits 0 for the runtime too (its app's SIGKILL is in `rawExitCode`), as in s06.
     assert_reaped(&out, &[("s1", 0), ("s2", 0), ("app", 137)]);
-    assert_eq!(st(&out, "app", "exitCode"), 137, "{out}");
+    assert_eq!(st(&out, "app").exit_code, Some(137), "{out}");
     assert_stopped_sidecar(&out, "s2", 137);
     assert_stopped_sidecar(&out, "s1", 0);
     assert_phase(&out, "Failed");
@@ -984,7 +984,7 @@ fn x33_a_sidecar_grace_reserve_lets_the_log_sidecar_flush(order: CreateOrder) {
     );
     out.assert_order(&["app ignoring TERM", "log got TERM", "log flushed"]);
     assert_stopped_sidecar(&out, "log", 0);
-    assert_eq!(st(&out, "app", "rawExitCode"), 137, "{out}");
+    assert_eq!(st(&out, "app").raw_exit_code, Some(137), "{out}");
     assert_reaped(&out, &[("log", 0), ("app", 137)]);
     assert_phase(&out, "Failed");
 }
@@ -1037,7 +1037,11 @@ fn x34_eci_exit_priority_stops_every_container_stage_by_stage(order: CreateOrder
     assert_after(&out, "a1 got TERM", "a2 got TERM", 1400.0);
     assert_after(&out, "a2 got TERM", "log got TERM", 1400.0);
     for c in ["a1", "a2", "log"] {
-        assert_eq!(st(&out, c, "rawExitCode"), 0, "{c} was not killed\n{out}");
+        assert_eq!(
+            st(&out, c).raw_exit_code,
+            Some(0),
+            "{c} was not killed\n{out}"
+        );
     }
     assert_reaped(&out, &[("a1", 0), ("a2", 0), ("log", 0)]);
     assert_phase(&out, "Succeeded");
