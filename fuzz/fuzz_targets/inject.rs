@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use podinit::inject::{self, InjectError, InjectOptions, Outcome};
+use podinit::inject::{self, HookMode, InjectError, InjectOptions, Outcome};
 
 fuzz_target!(|input: &[u8]| {
     let bundle = podinit_fuzz::temp_bundle();
@@ -15,20 +15,21 @@ fuzz_target!(|input: &[u8]| {
         socket: "/run/podinit-fuzz/podinit.sock".into(),
         state_dir: "/run/podinit-fuzz".into(),
         log_level: Some("debug".into()),
-        // With hooks: a no-hooks inject also writes a claim into the state dir, outside the
-        // temp bundle this target owns.
-        no_hooks: None,
+        // Forced hooks: a claim (the default for a bundle with a pid namespace of its own) is
+        // written into the state dir, outside the temp bundle this target owns.
+        hooks: HookMode::Hooks,
+        id: "fuzz".into(),
     };
     let read = || std::fs::read(&config).expect("read the temp bundle's config.json");
     match inject::inject(bundle, &opts) {
         Ok(first) => {
             let once = read();
-            if first != Outcome::Changed {
+            if !matches!(first, Outcome::Changed(_)) {
                 assert_eq!(once, input, "{first:?} but the bytes changed");
             }
             let second = inject::inject(bundle, &opts).expect("an injected bundle injects again");
             assert!(
-                matches!(second, Outcome::Unchanged | Outcome::Sandbox(_)),
+                matches!(second, Outcome::Unchanged(_) | Outcome::Sandbox(_)),
                 "second inject: {second:?}"
             );
             assert_eq!(read(), once, "the second inject changed the bytes");
