@@ -328,6 +328,15 @@ fn parse_signal(s: &str) -> Result<i32, String> {
         .ok_or_else(|| format!("{s:?} is not a signal name or number (e.g. TERM, SIGKILL, 9)"))
 }
 
+/// `--hooks` / `--no-hooks` (clap makes them exclusive); `None`: neither given.
+fn hook_flags(hooks: bool, no_hooks: bool) -> Option<podinit::inject::HookMode> {
+    match (hooks, no_hooks) {
+        (true, _) => Some(podinit::inject::HookMode::Hooks),
+        (_, true) => Some(podinit::inject::HookMode::NoHooks),
+        _ => None,
+    }
+}
+
 /// `parse_signal` into the core's type (every number it accepts is one).
 fn parse_operator_signal(s: &str) -> Result<podinit::signal::Signal, String> {
     let n = parse_signal(s)?;
@@ -459,11 +468,7 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
             no_hooks,
             id,
         } => {
-            let hooks = match (hooks, no_hooks) {
-                (true, _) => Some(podinit::inject::HookMode::Hooks),
-                (_, true) => Some(podinit::inject::HookMode::NoHooks),
-                _ => None,
-            };
+            let hooks = hook_flags(hooks, no_hooks);
             C::Inject {
                 id: id.unwrap_or_else(|| bundle_name(&bundle)),
                 bundle,
@@ -546,11 +551,7 @@ fn lower(command: Command, verbose: u8) -> podinit::cli::Command {
                     named: images,
                     store: image_store,
                 },
-                hooks: match (hooks, no_hooks) {
-                    (true, _) => podinit::inject::HookMode::Hooks,
-                    (_, true) => podinit::inject::HookMode::NoHooks,
-                    _ => podinit::inject::HookMode::Auto,
-                },
+                hooks: hook_flags(hooks, no_hooks).unwrap_or_default(),
             };
             if vm {
                 C::RunVm(

@@ -104,15 +104,10 @@ pub fn status(t: &Target, format: Format) -> i32 {
         }
     };
     let text = match (&answer.status, json) {
-        (Some(doc), true) if format == Format::K8s => match serde_json::from_value(doc.clone()) {
-            Ok(typed) => format!("{}\n", crate::k8s_status::pod_status(&typed)),
-            Err(e) => {
-                eprintln!("podinit status: the pod's status document does not read: {e}");
-                return 1;
-            }
-        },
-        (Some(doc), true) => format!("{doc}\n"),
-        (Some(doc), false) => match serde_json::from_value(doc.clone()) {
+        (Some(doc), true) if format != Format::K8s => format!("{doc}\n"),
+        // The k8s mapping and the table read the typed document; the JSON goes out as it came.
+        (Some(doc), json) => match serde_json::from_value::<crate::status::Document>(doc.clone()) {
+            Ok(typed) if json => format!("{}\n", crate::k8s_status::pod_status(&typed)),
             Ok(typed) => crate::cli::status_table(&typed),
             Err(e) => {
                 eprintln!("podinit status: the pod's status document does not read: {e}");

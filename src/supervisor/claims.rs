@@ -43,7 +43,12 @@ impl Supervisor {
         let path = claim::claim_file(self.layout.root(), nonce)
             .filter(|_| claim::is_hex(secret, claim::TOKEN_HEX))
             .ok_or("a malformed claim (a nonce and a token are lowercase hex)")?;
-        if self.reclaimed(token, nonce, &path) {
+        // The peer, asked once: a re-claim is told by it, and a first claim is bound to it.
+        let conn = self.conns.get(&token).ok_or("the connection is gone")?;
+        let cred = getsockopt(&conn.stream, PeerCredentials)
+            .map_err(|e| format!("no peer credentials: {e}"))?;
+        let pid = cred.pid();
+        if self.reclaimed(token, pid, nonce, &path) {
             return Ok(());
         }
         let text = match std::fs::read(&path) {
@@ -64,10 +69,6 @@ impl Supervisor {
                 "the token does not match pending registration {nonce}"
             ));
         }
-        let conn = self.conns.get(&token).ok_or("the connection is gone")?;
-        let cred = getsockopt(&conn.stream, PeerCredentials)
-            .map_err(|e| format!("no peer credentials: {e}"))?;
-        let pid = cred.pid();
         let fd: OwnedFd =
             pidfd::open(pid).map_err(|e| format!("cannot watch the claiming pid {pid}: {e}"))?;
         let read = |file: &str| std::fs::read_to_string(format!("/proc/{pid}/{file}"));
@@ -130,13 +131,7 @@ impl Supervisor {
     /// (killed between the journal and the removal) for this very container, it is a hello:
     /// it acts for no container but its own, as any hello from its pid would. A pending claim
     /// of another container is no hello: `check` refuses it ([`Refusal::AlreadyRegistered`]).
-    fn reclaimed(&mut self, token: u64, nonce: &str, path: &std::path::Path) -> bool {
-        let Some(conn) = self.conns.get(&token) else {
-            return false;
-        };
-        let Ok(pid) = getsockopt(&conn.stream, PeerCredentials).map(|c| c.pid()) else {
-            return false;
-        };
+    fn reclaimed(&mut self, token: u64, pid: i32, nonce: &str, path: &std::path::Path) -> bool {
         let Some((member, id)) = self
             .inits
             .iter()
