@@ -466,7 +466,7 @@ class Pod:
                 t = time.monotonic_ns()
                 subprocess.run([bench.podinit, "inject", "--socket", self.sup.socket,
                                 "--state-dir", self.sup.state] + extra + [bdir], check=True,
-                               stdin=subprocess.DEVNULL)
+                               stdin=subprocess.DEVNULL, stdout=self.sup.logf, stderr=self.sup.logf)
                 t_inject.append((time.monotonic_ns() - t) / 1000)
                 if wrap_hooks and not no_hooks:
                     self.wrap(os.path.join(bdir, "config.json"))
@@ -858,6 +858,76 @@ def bench_podstart(b, n_containers, reps):
     return {"n_containers": n_containers, "rows": res, "extra": extra}
 
 
+# ----- 4b. what a container costs, piece by piece (issue 13) ---------------------------------
+
+
+def strip_podinit(cfg, keep_mounts, wrap):
+    """An injected (--no-hooks) config with parts of podinit taken out again: the mounts not in
+    `keep_mounts` (destinations), and, unless `wrap`, the `podinit exec --` wrapper and the
+    PODINIT_* environment."""
+    cfg["mounts"] = [m for m in cfg["mounts"]
+                     if not m["destination"].startswith("/.podinit")
+                     or m["destination"] in keep_mounts]
+    if not wrap:
+        args = cfg["process"]["args"]
+        if args[:3] == ["/.podinit/podinit", "exec", "--"]:
+            cfg["process"]["args"] = args[3:]
+        cfg["process"]["env"] = [e for e in cfg["process"]["env"]
+                                 if not e.startswith("PODINIT_")]
+    return cfg
+
+
+DECOMP = [
+    # (variant, mounts kept, args wrapped, supervised)
+    ("bare", None, False, False),
+    ("+binary mount", ("/.podinit/podinit",), False, False),
+    ("+all 4 mounts", ("/.podinit/podinit", "/.podinit/sock", "/.podinit/claim",
+                       "/.podinit/run"), False, False),
+    ("+exec, plain", ("/.podinit/podinit",), True, False),
+    ("no-hooks, supervised", "all", True, True),
+]
+
+
+def bench_decomp(b, reps):
+    """One container per pod, `runc create` then `runc start` until its process ran, for a bare
+    bundle and an injected one with podinit's pieces taken out again (`DECOMP`): where the
+    per-container cost of the whole-pod start goes."""
+    spec = {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
+    res = {v[0]: [] for v in DECOMP}
+    for rep in range(reps + 1):
+        k = rep % len(DECOMP)
+        for vname, keep, wrap, supervised in DECOMP[k:] + DECOMP[:k]:
+            managed = vname != "bare"
+            p = b.pod("dc", [("c", ["/bin/stamp", STAMPS, "c", "pause"])], spec,
+                      managed=managed, no_hooks=managed)
+            if managed and keep != "all":
+                path = os.path.join(p.dir, "b", "c", "config.json")
+                with open(path) as f:
+                    cfg = strip_podinit(json.load(f), keep, wrap)
+                if not supervised:
+                    cfg["process"]["env"] = [e for e in cfg["process"]["env"]
+                                             if not e.startswith("PODINIT_")]
+                with open(path, "w") as f:
+                    json.dump(cfg, f)
+            p.create("c")
+            p.start("c")
+            ok = p.wait_stamps([("c", "start")], 20)
+            st = p.stamps()
+            t = p.timings["c"]
+            r = {"ok": ok}
+            if ok:
+                r["create_us"] = (t["create1"] - t["create0"]) / 1000
+                r["start_us"] = (t["start1"] - t["start0"]) / 1000
+                r["start_to_exec_us"] = (st[("c", "start")] - t["start0"]) / 1000
+                r["total_us"] = (st[("c", "start")] - t["create0"]) / 1000
+            if rep > 0:
+                res[vname].append(r)
+            p.destroy()
+        if rep % 10 == 0:
+            log("decomp: rep %d/%d" % (rep, reps))
+    return {"rows": res, "order": [v[0] for v in DECOMP]}
+
+
 # ----- 5. idle ------------------------------------------------------------------------------
 
 
@@ -1081,6 +1151,8 @@ def main():
                 out["gate"] = bench_gate(b, gate_n)
             elif s == "podstart":
                 out["podstart"] = bench_podstart(b, pod_n, pod_reps)
+            elif s == "decomp":
+                out["decomp"] = bench_decomp(b, int(os.environ.get("DECOMP_REPS", "100")))
             elif s == "idle":
                 out["idle"] = bench_idle(b, idle_s)
             elif s == "curve":

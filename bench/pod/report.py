@@ -254,6 +254,35 @@ def main():
                                 ratio, lo, hi, per_container(v) / per_container("bare")),
                             "≤ 1.10x", verdict(ratio <= 1.10)))
 
+    # ----- 4b. a container's cost, piece by piece -----
+    dc = r.get("decomp")
+    if dc:
+        rows = dc["rows"]
+        p("### 4b. One container, piece by piece: `runc create` + `runc start` until its process "
+          "ran (n = %d per variant, variants rotated)\n" % len(rows["bare"]))
+        p("An injected `--no-hooks` bundle with podinit's parts taken out again: `+binary mount` "
+          "is bare plus the read-only bind of the binary, `+all 4 mounts` adds the socket "
+          "directory, the claim directory and the 64 KiB tmpfs (process unwrapped), `+exec, "
+          "plain` is the binary mount with `podinit exec --` wrapping the process and no "
+          "supervisor to reach (a plain init), and the last row is the bundle as inject left it, "
+          "its init claiming its registration from a running supervisor. Means, and the "
+          "difference of means to bare's.\n")
+        p("| variant | `runc create` p50 / mean | `runc start` → process p50 / mean | create → process mean | Δ to bare (mean) |")
+        p("|---|---:|---:|---:|---:|")
+
+        def mean(xs):
+            return sum(xs) / len(xs) if xs else float("nan")
+        bare_total = mean(col(rows["bare"], "total_us"))
+        for v in dc["order"]:
+            cr = col(rows[v], "create_us")
+            se = col(rows[v], "start_to_exec_us")
+            tot = col(rows[v], "total_us")
+            p("| %s | %s / %s | %s / %s | %s | %+.2f ms |" % (
+                v, ms(pct(cr, 50), 2), ms(mean(cr), 2), ms(pct(se, 50), 2), ms(mean(se), 2),
+                ms(mean(tot), 2), (mean(tot) - bare_total) / 1000))
+        fails = sum(1 for v in rows.values() for x in v if not x.get("ok"))
+        p("\nContainers that did not come up: %d.\n" % fails)
+
     # ----- 5. idle -----
     idle = r.get("idle")
     if idle:

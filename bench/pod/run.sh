@@ -7,7 +7,8 @@
 #
 # Sample counts: HOOK_N (300), GATE_N (30), POD_REPS (30), POD_N (4), IDLE_S (10),
 # SIZES (1,4,16,64), CURVE_REPS (5 pods per size); SECTIONS=hooks,gate,podstart,idle,curve
-# picks sections; NO_HOOKS=1 adds `inject --no-hooks` variants to podstart (issue 13).
+# picks sections (decomp, not in the default list: one container's cost piece by piece,
+# DECOMP_REPS each); NO_HOOKS=1 adds `inject --no-hooks` variants to podstart (issue 13).
 # Needs root, runc, ip, strace, cc (static glibc), python3, /bin/busybox (busybox-static).
 # Raw results: $KEEP_RESULTS (default: not kept) gets results.json.
 # Everything it makes lives in one work dir with its own runc --root and netns; it is removed
@@ -25,8 +26,13 @@ done
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
-cargo build --release -q >&2
-PODINIT=$PWD/target/x86_64-unknown-linux-gnu/release/podinit
+# The shipped binary (scripts/build-release.sh: musl where the target installs, static glibc
+# otherwise), the one a sandbox runs; PODINIT_BIN=PATH measures another build.
+if [ -n "${PODINIT_BIN:-}" ]; then
+    PODINIT=$(realpath "$PODINIT_BIN")
+else
+    PODINIT=$(realpath "$(bash scripts/build-release.sh)")
+fi
 [ -x "$PODINIT" ] || { echo "bench/pod/run.sh: $PODINIT not built" >&2; exit 1; }
 
 # Short path: unix socket paths (sun_path) are limited to 108 bytes.
