@@ -39,13 +39,18 @@ pub const NONCE_HEX: usize = 16;
 pub const TOKEN_HEX: usize = 64;
 
 /// What `inject` leaves for the supervisor: the hook's registration without a pid, and what
-/// the claiming peer must match.
+/// the claiming peer must match. `P`, the pod declaration, is what `inject` writes; the
+/// supervisor reads it as raw JSON ([`RawPod`]) and parses it only for the claim that brings
+/// it to its pod (`supervisor/claims.rs`), so a claim costs the same whatever the pod's size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PendingClaim {
+pub struct PendingClaim<P = PodDeclaration> {
     pub id: String,
     pub bundle: String,
     pub plan: Box<ContainerPlan>,
-    pub pod: PodDeclaration,
+    pub pod: P,
+    /// `plan::declaration::digest` of `pod`; absent in the claims of an older `inject`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_digest: Option<String>,
     pub pod_key: PodKey,
     pub token: String,
     /// The host uid the container's process runs as (after the user namespace's mapping).
@@ -53,6 +58,9 @@ pub struct PendingClaim {
     /// CLOCK_BOOTTIME when `inject` wrote the claim, in ns.
     pub created_ns: u64,
 }
+
+/// A pending claim's pod declaration, unparsed: checked to be JSON, not built.
+pub type RawPod = Box<serde_json::value::RawValue>;
 
 /// `<state-dir>/claims/`: root's, 0700, never mounted into a container.
 pub fn claims_dir(state_dir: &Path) -> PathBuf {
@@ -242,7 +250,12 @@ impl std::fmt::Display for Refusal {
 
 /// Whether `peer` is the init of the container `claim` (named by `nonce`) was written for.
 /// `tick_ns`: the start time's resolution (one clock tick), which rounds it down.
-pub fn check(claim: &PendingClaim, nonce: &str, peer: &Peer, tick_ns: u64) -> Result<(), Refusal> {
+pub fn check<P>(
+    claim: &PendingClaim<P>,
+    nonce: &str,
+    peer: &Peer,
+    tick_ns: u64,
+) -> Result<(), Refusal> {
     if peer.uid != claim.uid {
         return Err(Refusal::WrongUser {
             expected: claim.uid,
@@ -315,6 +328,7 @@ mod tests {
             id: "pod-app".into(),
             bundle: "/b/app".into(),
             plan,
+            pod_digest: Some(crate::plan::declaration::digest(&pod)),
             pod,
             pod_key: pod_key.key,
             token: "a".repeat(TOKEN_HEX),

@@ -62,6 +62,7 @@ pub fn prepare(
         id: opts.id.clone(),
         bundle: bundle.to_string_lossy().into_owned(),
         plan,
+        pod_digest: Some(plan::declaration::digest(&pod)),
         pod,
         pod_key: pod_key.key,
         token: token.clone(),

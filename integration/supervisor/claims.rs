@@ -563,3 +563,82 @@ fn inject_says_which_mode_a_bundle_got(
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Every claim carries its pod's whole declaration (inject cannot know which container claims
+/// first). The pod takes and journals it once, with the first claim; every later claim is
+/// registered by the declaration's digest alone, its declaration never parsed, so a claim costs
+/// the same in a pod of 64 containers as in a pod of one (issue 13). A claim an older inject
+/// wrote, without the digest, is parsed and digested, and still not journalled twice. The
+/// supervisor's journal is the witness; the pod itself must run as if nothing were special.
+#[rstest]
+#[case::spec_order(CreateOrder::Spec)]
+#[case::reverse(CreateOrder::Reverse)]
+fn a_pods_declaration_is_journalled_once_whatever_claims_it(#[case] order: CreateOrder) {
+    pod::require!();
+    let sup = pod::SharedSupervisor::start("claim-decl");
+    let key = format!("sbx-decl-{}-{order:?}", std::process::id());
+    let state = sup.state_dir();
+    let out = pod("claim-decl")
+        .spec(serde_json::json!({
+            "restartPolicy": "Never",
+            "containers": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
+        }))
+        .pod_annotation("io.kubernetes.cri.sandbox-id", &key)
+        .add(Container::script("a", "tlog ran"))
+        .add(Container::script("b", "tlog ran"))
+        .add(Container::script("c", "tlog ran"))
+        .after_inject(move |name, bundle| {
+            if name != "b" {
+                return;
+            }
+            // b's claim as an older inject wrote it: no digest.
+            let (_, text) = token_file(bundle);
+            let nonce = text.split_whitespace().next().unwrap().to_owned();
+            let file = state.join("claims").join(format!("{nonce}.json"));
+            let mut claim: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+            assert!(
+                claim["pod_digest"].is_string(),
+                "inject writes the digest: {claim}"
+            );
+            claim.as_object_mut().unwrap().remove("pod_digest");
+            std::fs::write(&file, claim.to_string()).unwrap();
+        })
+        .on(&sup)
+        .run(order);
+    assert_eq!(out.phase(), Some("Succeeded"), "{out}\n{}", sup.log());
+    for c in ["a", "b", "c"] {
+        assert_eq!(out.exit_code(c), Some(0), "{out}");
+        assert!(out.events_of(c).contains(&"ran"), "{c} ran\n{out}");
+    }
+    let journal = std::fs::read_to_string(
+        sup.state_dir()
+            .join("pods")
+            .join(&key)
+            .join("journal.jsonl"),
+    )
+    .unwrap_or_else(|e| panic!("the pod's journal: {e}\n{}", sup.log()));
+    let registered: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["event"]["event"] == "registered")
+        .collect();
+    assert_eq!(registered.len(), 3, "{journal}");
+    let digests: Vec<&str> = registered
+        .iter()
+        .map(|r| r["event"]["pod_digest"].as_str().unwrap_or("none"))
+        .collect();
+    assert!(
+        digests.iter().all(|d| *d == digests[0]),
+        "one declaration: {digests:?}"
+    );
+    let brought: Vec<bool> = registered
+        .iter()
+        .map(|r| !r["event"]["pod"].is_null())
+        .collect();
+    assert_eq!(
+        brought,
+        [true, false, false],
+        "the first registration journals the declaration, the others its digest\n{journal}"
+    );
+}

@@ -109,18 +109,19 @@ pub struct Counter {
 }
 
 impl Counter {
-    /// The first candidate that reads as a counter file; `None` when the container has no
-    /// memory cgroup mounted.
-    pub fn locate() -> Option<Counter> {
-        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    /// The first candidate that reads as a counter file, with that reading (the first run's
+    /// "before": the file is not read twice on the start path); `None` when the container
+    /// has no memory cgroup mounted.
+    pub fn locate() -> Option<(Counter, Reading)> {
+        let own = crate::sys::procfs::read("/proc/self/cgroup").unwrap_or_default();
         candidates(&own).into_iter().find_map(|(path, _)| {
-            let text = std::fs::read_to_string(&path).ok()?;
-            parse(&text).map(|_| Counter { path })
+            let text = crate::sys::procfs::read(&path).ok()?;
+            parse(&text).map(|reading| (Counter { path }, reading))
         })
     }
 
     pub fn read(&self) -> Option<Reading> {
-        parse(&std::fs::read_to_string(&self.path).ok()?)
+        parse(&crate::sys::procfs::read(&self.path).ok()?)
     }
 }
 

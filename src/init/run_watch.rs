@@ -33,8 +33,14 @@ impl RunWatch {
         name: &str,
         watch: impl FnOnce(&Tee) -> nix::Result<()>,
     ) {
-        let counter = self.oom.get_or_insert_with(oom::Counter::locate);
-        self.oom_before = counter.as_ref().and_then(oom::Counter::read);
+        self.oom_before = match &self.oom {
+            Some(counter) => counter.as_ref().and_then(oom::Counter::read),
+            None => {
+                let found = oom::Counter::locate();
+                self.oom = Some(found.as_ref().map(|(counter, _)| counter.clone()));
+                found.map(|(_, reading)| reading)
+            }
+        };
         self.message_file_before =
             plan.and_then(|p| termination::prepare(Path::new(&p.termination_message.path)));
         let fallback = plan.is_some_and(|p| p.termination_message.fallback_to_logs);

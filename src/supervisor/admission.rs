@@ -33,7 +33,7 @@ fn peer_of(stream: &std::os::unix::net::UnixStream) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     match getsockopt(stream, PeerCredentials) {
-        Ok(cred) => match std::fs::read(format!("/proc/{}/cgroup", cred.pid())) {
+        Ok(cred) => match crate::sys::procfs::read(format!("/proc/{}/cgroup", cred.pid())) {
             Ok(cgroup) => cgroup.hash(&mut h),
             Err(_) => cred.pid().hash(&mut h),
         },

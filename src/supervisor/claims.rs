@@ -11,9 +11,10 @@ use std::os::fd::OwnedFd;
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 
 use super::{Supervisor, start_time};
-use crate::claim::{self, Peer, PendingClaim};
+use crate::claim::{self, Peer, PendingClaim, RawPod};
+use crate::plan::{PodDeclaration, declaration};
 use crate::proto::{self, SupervisorMessage};
-use crate::sys::pidfd;
+use crate::sys::{pidfd, procfs};
 use crate::{log_info, log_warn};
 
 /// One clock tick of `/proc/PID/stat`'s start time, in ns.
@@ -62,8 +63,9 @@ impl Supervisor {
             }
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
-        let pending: PendingClaim = serde_json::from_slice(&text)
-            .map_err(|e| format!("{}: not a pending claim: {e}", path.display()))?;
+        let not_a_claim =
+            |e: serde_json::Error| format!("{}: not a pending claim: {e}", path.display());
+        let pending: PendingClaim<RawPod> = serde_json::from_slice(&text).map_err(not_a_claim)?;
         if !claim::tokens_equal(&pending.token, secret) {
             return Err(format!(
                 "the token does not match pending registration {nonce}"
@@ -71,13 +73,14 @@ impl Supervisor {
         }
         let fd: OwnedFd =
             pidfd::open(pid).map_err(|e| format!("cannot watch the claiming pid {pid}: {e}"))?;
-        let read = |file: &str| std::fs::read_to_string(format!("/proc/{pid}/{file}"));
+        let read = |file: &str| procfs::read(format!("/proc/{pid}/{file}"));
+        let started = start_time(pid);
         let peer = Peer {
             uid: cred.uid(),
             ns_pids: read("status")
                 .map(|s| claim::ns_pids(&s))
                 .unwrap_or_default(),
-            start_ns: start_time(pid).map(|t| t.saturating_mul(tick_ns())),
+            start_ns: started.map(|t| t.saturating_mul(tick_ns())),
             claim_mount_root: read("mountinfo")
                 .ok()
                 .and_then(|m| claim::mount_root(&m, proto::CONTAINER_CLAIM_DIR)),
@@ -105,23 +108,51 @@ impl Supervisor {
             bundle,
             plan,
             pod,
+            pod_digest,
             pod_key,
             ..
         } = pending;
         let key = pod_key.clone();
-        // A claim always brings its pod's declaration (inject wrote it whole).
-        let declared = super::control::Brought {
-            digest: crate::plan::declaration::digest(&pod),
-            pod: Some(pod),
+        // Every claim carries its pod's declaration (inject wrote it whole, with its digest).
+        // The pod takes, and journals, it once: a claim whose digest the pod has already is
+        // registered by the digest, its declaration never parsed, so a claim costs the same
+        // in a pod of 64 containers as in a pod of one. Otherwise (the pod's first claim, a
+        // claim of an older inject without the digest, a declaration not the pod's) it is
+        // parsed and digested here, and the engine decides.
+        let ours = self
+            .pods
+            .get(&key)
+            .and_then(|p| p.engine.declaration_digest())
+            .map(str::to_owned);
+        let declared = match pod_digest {
+            Some(digest) if Some(&digest) == ours.as_ref() => {
+                super::control::Brought { pod: None, digest }
+            }
+            _ => {
+                let pod: PodDeclaration = serde_json::from_str(pod.get()).map_err(not_a_claim)?;
+                let digest = declaration::digest(&pod);
+                let known = Some(&digest) == ours.as_ref();
+                super::control::Brought {
+                    pod: (!known).then_some(pod),
+                    digest,
+                }
+            }
         };
-        self.register(pod_key, id, pid, bundle, plan, declared, Some(fd))
+        let watched = super::control::Watched {
+            pidfd: fd,
+            start_time: started,
+        };
+        self.register(pod_key, id, pid, bundle, plan, declared, Some(watched))
             .map_err(|e| format!("registration refused: {}", e.message()))?;
-        // Used up once registered (and journalled): a supervisor killed before this leaves
-        // both for [`Self::reclaimed`], and no registration is lost; the init's mount of the
-        // directory is what `check` looks for, so it goes only now.
-        used_up(&who, &dir, &path);
         log_info!("supervise: {who} of pod {key} claimed by its init (pid {pid})");
-        self.hello(token);
+        // The welcome (and the release, when the gate is open) first: the app's start waits
+        // for it, not for the clean-up. Used up in the same turn of the loop, so no other
+        // claim is read in between; a supervisor killed before it leaves both for
+        // [`Self::reclaimed`] (registered and journalled already), and no registration is
+        // lost. The init's mount of the directory is what `check` looks for, so it goes only
+        // now.
+        self.welcome(token, pid);
+        used_up(&who, &dir, &path);
         Ok(())
     }
 
@@ -142,7 +173,7 @@ impl Supervisor {
         };
         match std::fs::read(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Ok(text) => match serde_json::from_slice::<PendingClaim>(&text) {
+            Ok(text) => match serde_json::from_slice::<PendingClaim<RawPod>>(&text) {
                 Ok(p) if p.id == id && p.pod_key == member.pod => {
                     let who = format!("container {} ({id})", member.name);
                     used_up(&who, &claim_dir(&p, nonce), path);
@@ -157,7 +188,7 @@ impl Supervisor {
             member.name,
             member.pod
         );
-        self.hello(token);
+        self.welcome(token, pid);
         true
     }
 
@@ -173,7 +204,7 @@ impl Supervisor {
         for path in entries.flatten().map(|e| e.path()) {
             let Some(pending) = std::fs::read(&path)
                 .ok()
-                .and_then(|t| serde_json::from_slice::<PendingClaim>(&t).ok())
+                .and_then(|t| serde_json::from_slice::<PendingClaim<RawPod>>(&t).ok())
             else {
                 continue;
             };
@@ -204,7 +235,7 @@ impl Supervisor {
 }
 
 /// `BUNDLE/podinit-claim-NONCE`, the directory mounted at the container's `/.podinit/claim`.
-fn claim_dir(pending: &PendingClaim, nonce: &str) -> std::path::PathBuf {
+fn claim_dir<P>(pending: &PendingClaim<P>, nonce: &str) -> std::path::PathBuf {
     std::path::Path::new(&pending.bundle).join(format!("{}{nonce}", claim::DIR_PREFIX))
 }
 

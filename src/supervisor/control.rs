@@ -62,6 +62,13 @@ pub(super) struct Brought {
     pub(super) digest: String,
 }
 
+/// A registering init the caller has looked at already (a claim, `claims.rs`): its pidfd,
+/// and its start time as read after the pidfd was opened.
+pub(super) struct Watched {
+    pub(super) pidfd: std::os::fd::OwnedFd,
+    pub(super) start_time: Option<u64>,
+}
+
 /// The declaration a registration brings (rebuilt from the spec text, or as sent) and its
 /// digest, checked against the one it names; or only the digest it names.
 fn brought(
@@ -346,7 +353,7 @@ impl Supervisor {
 
     /// A container was created: take it into its pod, or refuse in the reply (the hook then
     /// fails the runtime's create with the reason) before anything is tracked or journalled.
-    /// `pidfd`: the init's, when the caller opened it already (a claim, `claims.rs`).
+    /// `watched`: the init's pidfd and start time, when the caller has them (a claim).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn register(
         &mut self,
@@ -356,7 +363,7 @@ impl Supervisor {
         bundle: String,
         plan: Box<ContainerPlan>,
         declared: Brought,
-        pidfd: Option<std::os::fd::OwnedFd>,
+        watched: Option<Watched>,
     ) -> Result<(), NotTaken> {
         let member = Member {
             pod: key.clone(),
@@ -385,17 +392,18 @@ impl Supervisor {
             brought: declared.pod.is_some(),
         };
         self.check_registration(&member, &id, &plan, declares)?;
-        let opened = match pidfd {
-            Some(fd) => Ok(fd),
-            None => pidfd::open(pid),
+        let (fd, started) = match watched {
+            Some(w) => (w.pidfd, w.start_time),
+            None => {
+                let fd = pidfd::open(pid).map_err(|e| {
+                    format!(
+                        "container {} ({id}) of pod {key}: cannot watch init pid {pid}: {e}",
+                        plan.name
+                    )
+                })?;
+                (fd, start_time(pid))
+            }
         };
-        let fd = opened.map_err(|e| {
-            format!(
-                "container {} ({id}) of pod {key}: cannot watch init pid {pid}: {e}",
-                plan.name
-            )
-        })?;
-        let started = start_time(pid);
         let pod = self.pod_for(&key)?;
         pod.flush_journal();
         if let Some(why) = pod.journal_backlog().map(str::to_owned) {

@@ -141,12 +141,18 @@ impl Journal {
     }
 
     pub fn append(&mut self, record: &Record) {
-        // Invariant: records hold only serializable data (strings, numbers, plans).
-        let mut line = serde_json::to_vec(record).expect("journal records serialize");
-        line.push(b'\n');
-        self.pending.extend_from_slice(&line);
-        self.pending_records += 1;
+        self.stage(record);
         self.flush();
+    }
+
+    /// Queues a record for the next [`Self::append`] or [`Self::flush`] to write with its
+    /// own: for a record that is always followed by another at once (an init, then its
+    /// registration), one open and one write instead of two.
+    pub fn stage(&mut self, record: &Record) {
+        // Invariant: records hold only serializable data (strings, numbers, plans).
+        serde_json::to_writer(&mut self.pending, record).expect("journal records serialize");
+        self.pending.push(b'\n');
+        self.pending_records += 1;
     }
 
     /// Writes what is pending, if anything; logs the first failure of a streak and the recovery.

@@ -165,7 +165,7 @@ fn listen_for_inits(init_socket: &Path) -> std::io::Result<UnixListener> {
 
 /// The process start time (field 22 of /proc/PID/stat): a pid plus this names one process.
 fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = crate::sys::procfs::read(format!("/proc/{pid}/stat")).ok()?;
     let after_comm = stat.rsplit_once(')')?.1;
     after_comm.split_whitespace().nth(19)?.parse().ok()
 }
@@ -729,13 +729,15 @@ impl Supervisor {
         let Some(conn) = self.conns.get(&token) else {
             return;
         };
-        let pid = match getsockopt(&conn.stream, PeerCredentials) {
-            Ok(cred) => cred.pid(),
-            Err(e) => {
-                self.drop_conn(token, &format!("no peer credentials: {e}"));
-                return;
-            }
-        };
+        match getsockopt(&conn.stream, PeerCredentials) {
+            Ok(cred) => self.welcome(token, cred.pid()),
+            Err(e) => self.drop_conn(token, &format!("no peer credentials: {e}")),
+        }
+    }
+
+    /// A hello (or a claim just taken) from `pid`, the connection's peer as the kernel gave
+    /// it: the connection becomes its container's link.
+    fn welcome(&mut self, token: u64, pid: i32) {
         let Some(member) = self
             .inits
             .iter()

@@ -191,8 +191,10 @@ impl Pod {
         Ok(Resumed::Live(Box::new(pod), inits))
     }
 
+    /// Staged, not written: the registration that always follows it ([`Self::handle_event`])
+    /// writes both, the init first, so a replay never sees the registration without it.
     pub fn record_init(&mut self, name: &str, id: &str, pid: i32, bundle: String, st: Option<u64>) {
-        self.journal.append(&Record::Init {
+        self.journal.stage(&Record::Init {
             name: name.to_owned(),
             id: id.to_owned(),
             pid,
@@ -576,6 +578,7 @@ mod tests {
         let key = PodKey::default_pod();
         let mut pod = Pod::create(dir.clone(), key.clone(), engine::Config::default()).unwrap();
         pod.record_init("app", "app-1", 4242, "/b".into(), Some(7));
+        pod.flush_journal(); // staged until then (a registration would write it)
         drop(pod);
         // Only an init record and no input yet: still a live pod.
         match Pod::resume(

@@ -7,5 +7,6 @@ pub mod mem;
 pub mod pidfd;
 pub mod prctl;
 pub mod privileges;
+pub mod procfs;
 pub mod signal;
 pub mod wait;

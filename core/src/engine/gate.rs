@@ -105,6 +105,13 @@ impl Engine {
         );
     }
 
+    /// The digest of the pod declaration the pod took (`plan::declaration::digest`), once a
+    /// registration brought one: a driver whose registration carries the same declaration
+    /// sends only the digest, so the declaration is journalled once per pod.
+    pub fn declaration_digest(&self) -> Option<&str> {
+        self.declaration.as_ref().map(|(digest, _)| digest.as_str())
+    }
+
     /// Whether a registration would be taken, asked before the driver tracks or journals
     /// anything for it. Pure: the engine does not change.
     pub fn check_registration(
