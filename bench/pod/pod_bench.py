@@ -1020,6 +1020,42 @@ def median_merge(rs):
     return first
 
 
+def bench_claimcurve(b, sizes, reps):
+    """The supervisor's CPU to start pods of K plain apps injected --no-hooks (each init claims
+    its registration; issue 13 items 1-2), from just before the first `runc create` until every
+    app ran its first instruction and 0.2 s more (its `started` reports, the status writes):
+    /proc/PID/schedstat of the supervisor. With CLAIM_ANCHOR=PATH (another podinit build) the
+    same pods run on it too, alternating, for the ratio in one run."""
+    binaries = [("podinit", b.podinit)]
+    if os.environ.get("CLAIM_ANCHOR"):
+        binaries.append(("anchor", os.path.realpath(os.environ["CLAIM_ANCHOR"])))
+    res = {label: {} for label, _ in binaries}
+    for k in sizes:
+        names = ["c%d" % i for i in range(k)]
+        spec = {"restartPolicy": "Never",
+                "containers": [{"name": x, "image": "busybox"} for x in names]}
+        for rep in range(reps):
+            order = binaries if rep % 2 == 0 else binaries[::-1]
+            for label, binary in order:
+                b.podinit = binary
+                try:
+                    p = b.pod("cc", [(x, ["/bin/stamp", STAMPS, x, "pause"]) for x in names],
+                              spec, managed=True, no_hooks=True)
+                    s0 = cpu_us(p.sup.pid)
+                    p.create_start(names)
+                    ok = p.wait_stamps([(x, "start") for x in names], 60)
+                    time.sleep(0.2)
+                    s1 = cpu_us(p.sup.pid)
+                    res[label].setdefault(str(k), []).append(
+                        {"ok": ok, "cpu_us": s1 - s0 if ok else None})
+                    p.destroy()
+                finally:
+                    b.podinit = binaries[0][1]
+            log("claimcurve: K=%d rep %d/%d" % (k, rep + 1, reps))
+    return {"sizes": sizes, "reps": reps, "rows": res,
+            "anchor": binaries[1][1] if len(binaries) > 1 else None}
+
+
 def bench_curve(b, sizes, hook_n, reps):
     """Each size `reps` times, sizes interleaved round by round; per size the medians."""
     runs = {k: [] for k in sizes}
@@ -1155,6 +1191,8 @@ def main():
                 out["decomp"] = bench_decomp(b, int(os.environ.get("DECOMP_REPS", "100")))
             elif s == "idle":
                 out["idle"] = bench_idle(b, idle_s)
+            elif s == "claimcurve":
+                out["claimcurve"] = bench_claimcurve(b, sizes, int(os.environ.get("CLAIM_REPS", "5")))
             elif s == "curve":
                 out["curve"] = bench_curve(b, sizes, 40 if quick else 100, curve_reps)
             out.setdefault("section_s", {})[s] = round(time.monotonic() - t, 1)

@@ -311,6 +311,29 @@ def main():
                         "—", "0", verdict(total == 0)))
 
     # ----- 6. curve -----
+    cc = r.get("claimcurve")
+    if cc:
+        rows = cc["rows"]
+        p("### 6b. The supervisor's CPU to start a pod whose inits claim their registrations "
+          "(`inject --no-hooks`), by pod size (median of %d pods per size)\n" % cc["reps"])
+        p("Supervisor CPU (/proc/PID/schedstat) from just before the first `runc create` until "
+          "every app ran its first instruction and 0.2 s more. K plain apps, serial create + "
+          "start.%s\n" % (" Anchor: `%s`, the same pods alternating with this build." % cc["anchor"]
+                          if cc["anchor"] else ""))
+        labels = list(rows)
+        head = "| K | " + " | ".join("%s: CPU / per container" % l for l in labels)
+        p(head + (" | ratio |" if len(labels) > 1 else " |"))
+        p("|---:|" + "---:|" * (len(labels) + (1 if len(labels) > 1 else 0)))
+        for k in cc["sizes"]:
+            meds = []
+            for l in labels:
+                xs = [x["cpu_us"] for x in rows[l].get(str(k), []) if x.get("ok")]
+                meds.append(pct(xs, 50) if xs else None)
+            cells = ["%s / %s" % (ms(m), ms(m / k)) if m else "n/a" for m in meds]
+            ratio = (" | %.2fx" % (meds[0] / meds[1])) if len(meds) > 1 and meds[1] else ""
+            p("| %d | %s%s |" % (k, " | ".join(cells), ratio))
+        p("")
+
     cv = r.get("curve")
     if cv:
         p("### 6. The curve: pods of 1, 4, 16, 64 containers\n")

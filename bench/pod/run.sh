@@ -7,8 +7,9 @@
 #
 # Sample counts: HOOK_N (300), GATE_N (30), POD_REPS (30), POD_N (4), IDLE_S (10),
 # SIZES (1,4,16,64), CURVE_REPS (5 pods per size); SECTIONS=hooks,gate,podstart,idle,curve
-# picks sections (decomp, not in the default list: one container's cost piece by piece,
-# DECOMP_REPS each); NO_HOOKS=1 adds `inject --no-hooks` variants to podstart (issue 13).
+# picks sections (not in the default list: decomp, one container's cost piece by piece,
+# DECOMP_REPS each; claimcurve, the supervisor's CPU by pod size when the inits claim, SIZES,
+# CLAIM_REPS each, CLAIM_ANCHOR=PATH another build alternating with this one); NO_HOOKS=1 adds `inject --no-hooks` variants to podstart (issue 13).
 # Needs root, runc, ip, strace, cc (static glibc), python3, /bin/busybox (busybox-static).
 # Raw results: $KEEP_RESULTS (default: not kept) gets results.json.
 # Everything it makes lives in one work dir with its own runc --root and netns; it is removed
