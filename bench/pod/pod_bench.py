@@ -880,6 +880,10 @@ def strip_podinit(cfg, keep_mounts, wrap):
 DECOMP = [
     # (variant, mounts kept, args wrapped, supervised)
     ("bare", None, False, False),
+    # The bare bundle again, but in a pod prepared like the others (a supervisor started and
+    # inject run just before the create, then every podinit part taken out): what the setup
+    # around the create costs, apart from anything in the bundle.
+    ("bare, after a supervisor + inject", (), False, False),
     ("+binary mount", ("/.podinit/podinit",), False, False),
     ("+all 4 mounts", ("/.podinit/podinit", "/.podinit/sock", "/.podinit/claim",
                        "/.podinit/run"), False, False),

@@ -260,7 +260,10 @@ def main():
         rows = dc["rows"]
         p("### 4b. One container, piece by piece: `runc create` + `runc start` until its process "
           "ran (n = %d per variant, variants rotated)\n" % len(rows["bare"]))
-        p("An injected `--no-hooks` bundle with podinit's parts taken out again: `+binary mount` "
+        p("An injected `--no-hooks` bundle with podinit's parts taken out again: `bare, after a "
+          "supervisor + inject` is the bare bundle in a pod set up like the rest (a supervisor "
+          "started and `inject` run just before the create, every podinit part then removed), "
+          "`+binary mount` "
           "is bare plus the read-only bind of the binary, `+all 4 mounts` adds the socket "
           "directory, the claim directory and the 64 KiB tmpfs (process unwrapped), `+exec, "
           "plain` is the binary mount with `podinit exec --` wrapping the process and no "
