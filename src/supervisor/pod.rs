@@ -264,6 +264,11 @@ impl Pod {
         }
     }
 
+    /// The last status.json write failed (it is retried on the next event, not on a timer).
+    pub fn status_failing(&self) -> bool {
+        self.status_health.failure().is_some()
+    }
+
     /// status.json's text: `doc` without `status_failure`, pretty-printed, with its containers
     /// and timeline from the pieces kept since the last write.
     fn status_bytes(&mut self, clock: Clock) -> Vec<u8> {

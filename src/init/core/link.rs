@@ -109,7 +109,15 @@ impl InitCore {
     pub(super) fn replay(&self, fx: &mut Vec<Effect>) {
         match self.app {
             App::Held => {}
-            App::Running(pid) => fx.push(Effect::Send(InitMessage::Started { pid })),
+            App::Running(pid) => {
+                fx.push(Effect::Send(InitMessage::Started { pid }));
+                fx.extend(
+                    self.prober
+                        .verdicts_to_repeat()
+                        .into_iter()
+                        .map(Effect::Send),
+                );
+            }
             // The start report may have died with the old supervisor: repeat both.
             App::Exited(ended) => {
                 if let Some(pid) = self.last_pid {

@@ -28,6 +28,8 @@ pub struct Prober {
     probes: BTreeMap<ProbeKind, Probe>,
     /// The runs under way, for routing a reaped pid to its probe.
     pids: HashMap<libc::pid_t, ProbeKind>,
+    /// This run's startup probe succeeded (it is stopped then, its entry gone).
+    startup_passed: bool,
 }
 
 /// How a probe run (or a handler) came out of its start (`checks.rs`).
@@ -50,6 +52,7 @@ impl Prober {
             (ProbeKind::Liveness, &plan.liveness_probe),
         ];
         let has_startup = plan.startup_probe.is_some();
+        self.startup_passed = false;
         for (kind, spec) in specs {
             let Some(spec) = spec else { continue };
             self.probes.insert(
@@ -106,6 +109,9 @@ impl Prober {
             });
         }
         self.probes.retain(|k, _| !stopped(*k));
+        if stopped(ProbeKind::Startup) {
+            self.startup_passed = false;
+        }
         for kind in [
             ProbeKind::Startup,
             ProbeKind::Readiness,
@@ -116,6 +122,25 @@ impl Prober {
                 timers.stop(Timer::ProbeTimeout(kind));
             }
         }
+    }
+
+    /// The verdicts a new supervisor must hear again after a reconnect: a report sent into a
+    /// link whose supervisor was killed is lost with it, and a probe reports only changes,
+    /// so a startup success lost that way held the pod's apps at the gate for ever (the chaos
+    /// test, seed 3298844397). The startup success and the readiness verdict are states, safe
+    /// to hear twice; a liveness failure is an order to restart, so it is not repeated.
+    pub fn verdicts_to_repeat(&self) -> Vec<InitMessage> {
+        let startup = self.startup_passed.then_some((ProbeKind::Startup, true));
+        let readiness = self
+            .probes
+            .get(&ProbeKind::Readiness)
+            .and_then(|p| p.reported)
+            .map(|ok| (ProbeKind::Readiness, ok));
+        startup
+            .into_iter()
+            .chain(readiness)
+            .map(|(probe, ok)| InitMessage::Probe { probe, ok })
+            .collect()
     }
 
     /// `Timer::Probe(kind)` fired: run it, unless a run is still under way.
@@ -230,6 +255,7 @@ impl Prober {
         match (kind, report) {
             // A startup probe stops once it succeeded; the others begin.
             (ProbeKind::Startup, Some(true)) => {
+                self.startup_passed = true;
                 self.probes.remove(&ProbeKind::Startup);
                 for (k, p) in &self.probes {
                     let delay = Duration::from_secs(p.spec.initial_delay_seconds);

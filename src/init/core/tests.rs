@@ -607,6 +607,52 @@ fn readiness_thresholds(
     }
 }
 
+/// A probe reports only changes, and a report written into the link of a supervisor killed
+/// before it read it is lost with it: after a reconnect the init repeats the verdicts that are
+/// states (startup passed, the readiness verdict), never a liveness failure (an order to
+/// restart), and no startup success once the startup probe was stopped. (The chaos test's
+/// seed 3298844397: a startup success lost that way held the app at the gate until the pod
+/// timed out.)
+#[rstest]
+#[case::nothing_reported_yet(&[], &["started 100"])]
+#[case::startup_passed(&[("startup", true)], &["started 100", "probe startup ok"])]
+#[case::startup_passed_and_ready(
+    &[("startup", true), ("readiness", true)],
+    &["started 100", "probe startup ok", "probe readiness ok"]
+)]
+#[case::startup_passed_and_not_ready(
+    &[("startup", true), ("readiness", false)],
+    &["started 100", "probe startup ok", "probe readiness fail"]
+)]
+#[case::a_liveness_failure_is_not_repeated(
+    &[("startup", true), ("readiness", true), ("liveness", false)],
+    &["started 100", "probe readiness ok"]
+)]
+fn a_reconnect_repeats_the_probe_verdicts_that_are_states(
+    #[case] runs: &[(&str, bool)],
+    #[case] expected: &[&str],
+) {
+    let mut plan = bare_plan();
+    plan.startup_probe = Some(exec_probe(1, 1));
+    let mut readiness = exec_probe(1, 1);
+    readiness.initial_delay_seconds = 1;
+    plan.readiness_probe = Some(readiness);
+    let mut liveness = exec_probe(1, 1);
+    liveness.initial_delay_seconds = 2;
+    plan.liveness_probe = Some(liveness);
+    let mut init = Init::with_plan("", plan);
+    init.run(&then(RUNNING, &["start probes"]));
+    for (i, (kind, ok)) in runs.iter().enumerate() {
+        let reported = probe_run(&mut init, kind, 200 + i as i32, *ok);
+        let word = if *ok { "ok" } else { "fail" };
+        assert!(
+            reported.contains(&format!("probe {kind} {word}")),
+            "{kind} reported {reported:?}"
+        );
+    }
+    assert_eq!(init.run(&["down", "+1ms", "up", "welcome"]), expected);
+}
+
 #[test]
 fn a_startup_probe_gates_liveness_and_readiness() {
     let mut plan = bare_plan();
