@@ -61,6 +61,13 @@ const TOKEN_CONTROL: u64 = 1;
 const TOKEN_INIT: u64 = 2;
 const FIRST_DYNAMIC_TOKEN: u64 = 16;
 
+/// How long a status change waits for the next before status.json is rewritten: a started
+/// container's init reports `started` a fraction of a millisecond after its release, and
+/// each write renders the whole pod (issue 13: two writes per container made a 64-container
+/// start quadratic). Control replies never wait for it (they are held for the write, which
+/// then happens at once); a status that fails to write is retried on events, not on a timer.
+const STATUS_SETTLE: Duration = Duration::from_millis(5);
+
 /// A registered container's init, as the supervisor tracks it (keyed by [`Member`]).
 struct Init {
     id: String,
@@ -101,6 +108,8 @@ pub struct Supervisor {
     first_result: Option<(PodKey, i32)>,
     /// Control replies waiting for this iteration's status writes (`control.rs`).
     held_replies: Vec<(u64, Vec<u8>)>,
+    /// When the status changes waiting since the first of them are written ([`STATUS_SETTLE`]).
+    status_due: Option<Duration>,
     /// Every pod is being deleted: no new registration, exit once none is left.
     shutting_down: bool,
     exit_code: Option<i32>,
@@ -237,6 +246,7 @@ impl Supervisor {
             exit_with_pod: opts.exit_with_pod,
             first_result: None,
             held_replies: Vec::new(),
+            status_due: None,
             shutting_down: false,
             exit_code: None,
         };
@@ -393,6 +403,7 @@ impl Supervisor {
             .values()
             .filter_map(|p| p.engine.poll_timeout())
             .chain(self.next_fallback())
+            .chain(self.status_due)
             .min()
     }
 
@@ -431,7 +442,7 @@ impl Supervisor {
                 self.dispatch(ev.data(), ev.events());
             }
             self.fire_timers();
-            self.write_dirty_statuses();
+            self.settle_statuses();
             self.send_held_replies();
             self.keep_init_socket();
         }
@@ -488,6 +499,33 @@ impl Supervisor {
     }
 
     /// Once per loop iteration: every changed status, and whatever waits for the disk.
+    /// The end of a loop iteration: status changes wait [`STATUS_SETTLE`] for the ones that
+    /// follow, unless a control reply waits for them or a write failed before (then it is
+    /// retried now, as every iteration did before, and never on a timer of its own).
+    fn settle_statuses(&mut self) {
+        let waiting = self
+            .pods
+            .values()
+            .chain(&self.retiring)
+            .any(|p| p.status_dirty && !p.status_failing());
+        let now = monotonic_now();
+        let due = self.status_due.is_some_and(|d| d <= now);
+        if !waiting || due || !self.held_replies.is_empty() {
+            self.status_due = None;
+            self.write_dirty_statuses();
+        } else {
+            self.status_due.get_or_insert(now + STATUS_SETTLE);
+            // Failing ones are tried again now; the journals' backlogs too.
+            let clock = self.clock;
+            for pod in self.pods.values_mut().chain(&mut self.retiring) {
+                pod.flush_journal();
+                if pod.status_dirty && pod.status_failing() {
+                    pod.write_status(clock);
+                }
+            }
+        }
+    }
+
     fn write_dirty_statuses(&mut self) {
         let clock = self.clock;
         for pod in self.pods.values_mut().chain(&mut self.retiring) {
