@@ -863,32 +863,31 @@ def bench_podstart(b, n_containers, reps):
 
 def strip_podinit(cfg, keep_mounts, wrap):
     """An injected (--no-hooks) config with parts of podinit taken out again: the mounts not in
-    `keep_mounts` (destinations), and, unless `wrap`, the `podinit exec --` wrapper and the
-    PODINIT_* environment."""
+    `keep_mounts` (destinations), the PODINIT_* environment (no supervisor to reach), and,
+    unless `wrap`, the `podinit exec --` wrapper."""
     cfg["mounts"] = [m for m in cfg["mounts"]
                      if not m["destination"].startswith("/.podinit")
                      or m["destination"] in keep_mounts]
-    if not wrap:
-        args = cfg["process"]["args"]
-        if args[:3] == ["/.podinit/podinit", "exec", "--"]:
-            cfg["process"]["args"] = args[3:]
-        cfg["process"]["env"] = [e for e in cfg["process"]["env"]
-                                 if not e.startswith("PODINIT_")]
+    cfg["process"]["env"] = [e for e in cfg["process"]["env"] if not e.startswith("PODINIT_")]
+    args = cfg["process"]["args"]
+    if not wrap and args[:3] == ["/.podinit/podinit", "exec", "--"]:
+        cfg["process"]["args"] = args[3:]
     return cfg
 
 
 DECOMP = [
-    # (variant, mounts kept, args wrapped, supervised)
-    ("bare", None, False, False),
+    # (variant, mounts kept ("all": the bundle as inject left it, claimed from its supervisor;
+    # otherwise no supervisor to reach), args wrapped)
+    ("bare", None, False),
     # The bare bundle again, but in a pod prepared like the others (a supervisor started and
     # inject run just before the create, then every podinit part taken out): what the setup
     # around the create costs, apart from anything in the bundle.
-    ("bare, after a supervisor + inject", (), False, False),
-    ("+binary mount", ("/.podinit/podinit",), False, False),
+    ("bare, after a supervisor + inject", (), False),
+    ("+binary mount", ("/.podinit/podinit",), False),
     ("+all 4 mounts", ("/.podinit/podinit", "/.podinit/sock", "/.podinit/claim",
-                       "/.podinit/run"), False, False),
-    ("+exec, plain", ("/.podinit/podinit",), True, False),
-    ("no-hooks, supervised", "all", True, True),
+                       "/.podinit/run"), False),
+    ("+exec, plain", ("/.podinit/podinit",), True),
+    ("no-hooks, supervised", "all", True),
 ]
 
 
@@ -900,7 +899,7 @@ def bench_decomp(b, reps):
     res = {v[0]: [] for v in DECOMP}
     for rep in range(reps + 1):
         k = rep % len(DECOMP)
-        for vname, keep, wrap, supervised in DECOMP[k:] + DECOMP[:k]:
+        for vname, keep, wrap in DECOMP[k:] + DECOMP[:k]:
             managed = vname != "bare"
             p = b.pod("dc", [("c", ["/bin/stamp", STAMPS, "c", "pause"])], spec,
                       managed=managed, no_hooks=managed)
@@ -908,9 +907,6 @@ def bench_decomp(b, reps):
                 path = os.path.join(p.dir, "b", "c", "config.json")
                 with open(path) as f:
                     cfg = strip_podinit(json.load(f), keep, wrap)
-                if not supervised:
-                    cfg["process"]["env"] = [e for e in cfg["process"]["env"]
-                                             if not e.startswith("PODINIT_")]
                 with open(path, "w") as f:
                     json.dump(cfg, f)
             p.create("c")

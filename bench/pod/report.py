@@ -39,6 +39,11 @@ def ms(x, nd=2):
     return "n/a" if x is None else "%.*f ms" % (nd, x / 1000)
 
 
+def mean(xs):
+    """The mean, or None for no samples (`ms` prints it n/a)."""
+    return sum(xs) / len(xs) if xs else None
+
+
 def us(x):
     return "n/a" if x is None else "%.0f µs" % x
 
@@ -210,9 +215,6 @@ def main():
         bare_tot = col(rows["bare"], "total_us")
         b50 = pct(bare_tot, 50)
 
-        def mean(xs):
-            return sum(xs) / len(xs) if xs else None
-
         def per_container(v):
             """Mean (runc create + `runc start` → process) per container: the expected cost,
             which a median of a skewed distribution is not."""
@@ -272,17 +274,17 @@ def main():
           "difference of means to bare's.\n")
         p("| variant | `runc create` p50 / mean | `runc start` → process p50 / mean | create → process mean | Δ to bare (mean) |")
         p("|---|---:|---:|---:|---:|")
-
-        def mean(xs):
-            return sum(xs) / len(xs) if xs else float("nan")
         bare_total = mean(col(rows["bare"], "total_us"))
         for v in dc["order"]:
             cr = col(rows[v], "create_us")
             se = col(rows[v], "start_to_exec_us")
             tot = col(rows[v], "total_us")
-            p("| %s | %s / %s | %s / %s | %s | %+.2f ms |" % (
+            delta = mean(tot)
+            delta = "n/a" if delta is None or bare_total is None else "%+.2f ms" % (
+                (delta - bare_total) / 1000)
+            p("| %s | %s / %s | %s / %s | %s | %s |" % (
                 v, ms(pct(cr, 50), 2), ms(mean(cr), 2), ms(pct(se, 50), 2), ms(mean(se), 2),
-                ms(mean(tot), 2), (mean(tot) - bare_total) / 1000))
+                ms(mean(tot), 2), delta))
         fails = sum(1 for v in rows.values() for x in v if not x.get("ok"))
         p("\nContainers that did not come up: %d.\n" % fails)
 

@@ -510,27 +510,27 @@ impl Supervisor {
             .any(|p| p.status_dirty && !p.status_failing());
         let now = monotonic_now();
         let due = self.status_due.is_some_and(|d| d <= now);
-        if !waiting || due || !self.held_replies.is_empty() {
+        let all = !waiting || due || !self.held_replies.is_empty();
+        if all {
             self.status_due = None;
-            self.write_dirty_statuses();
         } else {
             self.status_due.get_or_insert(now + STATUS_SETTLE);
-            // Failing ones are tried again now; the journals' backlogs too.
-            let clock = self.clock;
-            for pod in self.pods.values_mut().chain(&mut self.retiring) {
-                pod.flush_journal();
-                if pod.status_dirty && pod.status_failing() {
-                    pod.write_status(clock);
-                }
-            }
         }
+        // Failing ones are tried again now either way; the journals' backlogs too.
+        self.write_statuses(all);
     }
 
     fn write_dirty_statuses(&mut self) {
+        self.write_statuses(true);
+    }
+
+    /// Every pod's journal backlog, and its status.json if it changed: all of them, or only
+    /// those whose last write failed.
+    fn write_statuses(&mut self, all: bool) {
         let clock = self.clock;
         for pod in self.pods.values_mut().chain(&mut self.retiring) {
             pod.flush_journal();
-            if pod.status_dirty {
+            if pod.status_dirty && (all || pod.status_failing()) {
                 pod.write_status(clock);
             }
         }
