@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the shipped podinit: one static binary, release profile (Cargo.toml: opt-level "z", LTO,
-# one codegen unit, panic = "abort", stripped), non-PIE, without `podinit run` (the `run` feature:
-# PODINIT_RELEASE_CARGO_ARGS="--features run" puts it back). The target is musl when rustup has it or
-# can install it (`rustup target add x86_64-unknown-linux-musl`), static glibc otherwise; the
-# line on stderr says which and why. The binary's path is the only line on stdout:
+# one codegen unit, panic = "abort", stripped), non-PIE, on musl without unwind tables, without
+# `podinit run` (the `run` feature: PODINIT_RELEASE_CARGO_ARGS="--features run" puts it back).
+# The target is musl when rustup has it or can install it (`rustup target add
+# x86_64-unknown-linux-musl`), static glibc otherwise; the line on stderr says which and why. The binary's path is the only line on stdout:
 #   bin=$(bash scripts/build-release.sh)
 # PODINIT_RELEASE_TARGET=glibc (or musl) forces one; CARGO_TARGET_DIR and cargo's other
 # variables apply as usual. BENCHMARKS.md ("One binary under 1 MiB") has what each choice costs.
@@ -36,6 +36,10 @@ esac
 # build's RUSTFLAGS replace .cargo/config.toml's, so glibc's +crt-static is repeated here.
 flags="-C relocation-model=static"
 [ "$target" = "$GNU" ] && flags="$flags -C target-feature=+crt-static"
+# musl: the unwind tables discarded at link time (scripts/discard-eh-frame.ld says why that is
+# safe). Not on glibc: static glibc has unwinding users of its own (thread cancellation,
+# backtrace()) that this was not checked against.
+[ "$target" = "$MUSL" ] && flags="$flags -C link-arg=-Wl,-T,$PWD/scripts/discard-eh-frame.ld"
 say "target $target ($why)"
 RUSTFLAGS="$flags ${PODINIT_RELEASE_RUSTFLAGS:-}" nice -n "${NICE:-0}" \
     cargo build --release --locked --target "$target" --no-default-features \
