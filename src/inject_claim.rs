@@ -1,5 +1,6 @@
 //! `inject` without hooks: what the container's init will claim (`claim.rs` says why each part):
-//! the pending claim in `<state-dir>/claims/NONCE.json` (root's, 0600), the token in
+//! the pending claim in `<state-dir>/claims/NONCE.json` (root's, 0600; the claim, then its
+//! pod's declaration on a line of its own), the token in
 //! `BUNDLE/podinit-claim-NONCE/token` (the container user's, 0400, in a 0700 directory of its
 //! own), and the bind mount of that directory at `/.podinit/claim`. A second `inject` keeps the
 //! mount's nonce and writes a fresh token over the old claim.
@@ -63,7 +64,6 @@ pub fn prepare(
         bundle: bundle.to_string_lossy().into_owned(),
         plan,
         pod_digest: Some(plan::declaration::digest(&pod)),
-        pod,
         pod_key: pod_key.key,
         token: token.clone(),
         uid,
@@ -77,9 +77,7 @@ pub fn prepare(
         .map_err(|e| fail(format!("{}: {e}", claims.display())))?;
     // Invariant: `nonce` is hex (made or checked by `claim_mount`).
     let claim_file = claim::claim_file(&opts.state_dir, &nonce).expect("a hex nonce");
-    // Invariant: the claim holds strings, numbers and plans, which serialize.
-    let bytes = serde_json::to_vec(&pending).expect("a pending claim serializes");
-    claim::write_private(&claim_file, &bytes, 0o600, None)
+    claim::write_private(&claim_file, &claim::encode(&pending, &pod), 0o600, None)
         .map_err(|e| fail(format!("{}: {e}", claim_file.display())))?;
     let written = Written {
         mount_added,
@@ -245,7 +243,15 @@ mod tests {
         let text = std::fs::read_to_string(&token_path).unwrap();
         let file = claim::claim_file(&dir.join("state"), &nonce).unwrap();
         assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
-        let pending: PendingClaim = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let bytes = std::fs::read(&file).unwrap();
+        let decoded = claim::decode(&bytes).unwrap();
+        let declared = plan::declaration::digest(&decoded.pod.parse().unwrap());
+        let pending = decoded.claim;
+        assert_eq!(
+            pending.pod_digest.as_deref(),
+            Some(declared.as_str()),
+            "the declaration follows the claim, and the claim names its digest"
+        );
         assert_eq!(
             (pending.id.as_str(), pending.plan.name.as_str()),
             ("pod-1-app", "app")

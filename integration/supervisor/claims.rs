@@ -591,17 +591,23 @@ fn a_pods_declaration_is_journalled_once_whatever_claims_it(#[case] order: Creat
             if name != "b" {
                 return;
             }
-            // b's claim as an older inject wrote it: no digest.
+            // b's claim as an older inject wrote it: one line, the declaration in the
+            // claim's `pod` field, no digest.
             let (_, text) = token_file(bundle);
             let nonce = text.split_whitespace().next().unwrap().to_owned();
             let file = state.join("claims").join(format!("{nonce}.json"));
-            let mut claim: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+            let text = std::fs::read_to_string(&file).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            let [head, declaration] = lines[..] else {
+                panic!("inject writes the claim, then its declaration: {text}");
+            };
+            let mut claim: serde_json::Value = serde_json::from_str(head).unwrap();
             assert!(
                 claim["pod_digest"].is_string(),
                 "inject writes the digest: {claim}"
             );
             claim.as_object_mut().unwrap().remove("pod_digest");
+            claim["pod"] = serde_json::from_str(declaration).unwrap();
             std::fs::write(&file, claim.to_string()).unwrap();
         })
         .on(&sup)

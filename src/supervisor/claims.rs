@@ -11,7 +11,7 @@ use std::os::fd::OwnedFd;
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 
 use super::{Supervisor, start_time};
-use crate::claim::{self, Peer, PendingClaim, RawPod};
+use crate::claim::{self, Peer, PendingClaim};
 use crate::plan::{PodDeclaration, declaration};
 use crate::proto::{self, SupervisorMessage};
 use crate::sys::{pidfd, procfs};
@@ -65,7 +65,10 @@ impl Supervisor {
         };
         let not_a_claim =
             |e: serde_json::Error| format!("{}: not a pending claim: {e}", path.display());
-        let pending: PendingClaim<RawPod> = serde_json::from_slice(&text).map_err(not_a_claim)?;
+        let claim::Decoded {
+            claim: pending,
+            pod: declaration,
+        } = claim::decode(&text).map_err(not_a_claim)?;
         if !claim::tokens_equal(&pending.token, secret) {
             return Err(format!(
                 "the token does not match pending registration {nonce}"
@@ -107,18 +110,17 @@ impl Supervisor {
             id,
             bundle,
             plan,
-            pod,
             pod_digest,
             pod_key,
             ..
         } = pending;
         let key = pod_key.clone();
-        // Every claim carries its pod's declaration (inject wrote it whole, with its digest).
-        // The pod takes, and journals, it once: a claim whose digest the pod has already is
-        // registered by the digest, its declaration never parsed, so a claim costs the same
-        // in a pod of 64 containers as in a pod of one. Otherwise (the pod's first claim, a
-        // claim of an older inject without the digest, a declaration not the pod's) it is
-        // parsed and digested here, and the engine decides.
+        // Every claim file carries its pod's declaration (inject wrote it whole, with its
+        // digest). The pod takes, and journals, it once: a claim whose digest the pod has
+        // already is registered by the digest, its declaration never read, so a claim costs
+        // the same in a pod of 64 containers as in a pod of one. Otherwise (the pod's first
+        // claim, a claim of an older inject without the digest, a declaration not the pod's)
+        // it is parsed and digested here, and the engine decides.
         let ours = self
             .pods
             .get(&key)
@@ -129,7 +131,7 @@ impl Supervisor {
                 super::control::Brought { pod: None, digest }
             }
             _ => {
-                let pod: PodDeclaration = serde_json::from_str(pod.get()).map_err(not_a_claim)?;
+                let pod: PodDeclaration = declaration.parse().map_err(not_a_claim)?;
                 let digest = declaration::digest(&pod);
                 let known = Some(&digest) == ours.as_ref();
                 super::control::Brought {
@@ -173,7 +175,7 @@ impl Supervisor {
         };
         match std::fs::read(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Ok(text) => match serde_json::from_slice::<PendingClaim<RawPod>>(&text) {
+            Ok(text) => match claim::decode(&text).map(|d| d.claim) {
                 Ok(p) if p.id == id && p.pod_key == member.pod => {
                     let who = format!("container {} ({id})", member.name);
                     used_up(&who, &claim_dir(&p, nonce), path);
@@ -204,7 +206,7 @@ impl Supervisor {
         for path in entries.flatten().map(|e| e.path()) {
             let Some(pending) = std::fs::read(&path)
                 .ok()
-                .and_then(|t| serde_json::from_slice::<PendingClaim<RawPod>>(&t).ok())
+                .and_then(|t| claim::decode(&t).ok().map(|d| d.claim))
             else {
                 continue;
             };
@@ -235,7 +237,7 @@ impl Supervisor {
 }
 
 /// `BUNDLE/podinit-claim-NONCE`, the directory mounted at the container's `/.podinit/claim`.
-fn claim_dir<P>(pending: &PendingClaim<P>, nonce: &str) -> std::path::PathBuf {
+fn claim_dir(pending: &PendingClaim, nonce: &str) -> std::path::PathBuf {
     std::path::Path::new(&pending.bundle).join(format!("{}{nonce}", claim::DIR_PREFIX))
 }
 
