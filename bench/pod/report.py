@@ -236,6 +236,18 @@ def main():
                 label, ms(pct(xs, 50), 1), ms(pct(xs, 90), 1), pct(xs, 50) / b50, lo, hi,
                 ms(pct(cr, 50), 1), ms(pct(cr, 90), 1), ms(pct(st, 50), 1), ms(pct(se, 50), 1),
                 ms(per_container(v), 1), per_container(v) / per_container("bare")))
+        if col(rows["bare"], "machine_cpu_us"):
+            bare_cpu = mean(col(rows["bare"], "machine_cpu_us"))
+            parts = []
+            for v in ("bare", "podinit", "podinit+sidecar", "podinit-nohooks",
+                      "podinit+sidecar-nohooks"):
+                cpu = col(rows.get(v, []), "machine_cpu_us")
+                if cpu:
+                    parts.append("%s %s (%+.1f ms)" % (v, ms(mean(cpu), 1),
+                                                       (mean(cpu) - bare_cpu) / 1000))
+            p("\nCPU of every task on the machine from the first create until the last process "
+              "ran (the root cgroup's CPU accounting; this script's 1 ms polling included), "
+              "mean per pod: %s.\n" % "; ".join(parts))
         fails = sum(1 for v in rows.values() for x in v if not x.get("ok"))
         p("\nPods that did not come up: %d. The last column is (create + `runc start` → "
           "process) per container, means, and its ratio to bare's. Every runc command is timed by "

@@ -48,6 +48,10 @@ pub struct Conn {
     pub peer: Option<u64>,
     inbuf: Deframer,
     outbuf: Vec<u8>,
+    /// Whether the epoll registration asks for EPOLLOUT (output waits for the peer).
+    out_armed: bool,
+    /// In the supervisor's list of connections to flush at the end of this turn.
+    pub flush_due: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -88,6 +92,8 @@ impl Conn {
             peer,
             inbuf: Deframer::new(side.max_line()),
             outbuf: Vec::new(),
+            out_armed: false,
+            flush_due: false,
         })
     }
 
@@ -131,9 +137,22 @@ impl Conn {
         Ok(lines)
     }
 
-    pub fn queue(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
+    /// Adds `bytes` to what goes out at the next [`Self::flush`]: what the supervisor sends
+    /// while it handles one event leaves in one write, so the peer wakes once for it (a
+    /// welcome and its release were two writes, each waking the init, which preempted the
+    /// supervisor to read it).
+    /// What the socket has not taken by then is bounded by [`MAX_PENDING_OUTPUT`] there.
+    pub fn queue(&mut self, bytes: &[u8]) {
         self.outbuf.extend_from_slice(bytes);
-        self.flush()
+    }
+
+    /// Whether the epoll registration must change after a flush: `Some(wants EPOLLOUT)`.
+    pub fn interest_change(&mut self) -> Option<bool> {
+        let wants = self.wants_write();
+        (wants != self.out_armed).then(|| {
+            self.out_armed = wants;
+            wants
+        })
     }
 
     /// Write what the socket takes now; the rest waits for EPOLLOUT.

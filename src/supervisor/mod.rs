@@ -96,6 +96,9 @@ pub struct Supervisor {
     control: UnixListener,
     init_listener: UnixListener,
     conns: HashMap<u64, Conn>,
+    /// Connections with output queued while an event is handled, written when it is
+    /// ([`Self::flush_conns`]).
+    to_flush: Vec<u64>,
     pidfd_tokens: HashMap<u64, Member>,
     inits: HashMap<Member, Init>,
     next_token: u64,
@@ -236,6 +239,7 @@ impl Supervisor {
             control,
             init_listener,
             conns: HashMap::new(),
+            to_flush: Vec::new(),
             pidfd_tokens: HashMap::new(),
             inits: HashMap::new(),
             next_token: FIRST_DYNAMIC_TOKEN,
@@ -440,10 +444,12 @@ impl Supervisor {
             ready.sort_by_key(|ev| admission::priority(self, ev.data()));
             for ev in ready {
                 self.dispatch(ev.data(), ev.events());
+                self.flush_conns();
             }
             self.fire_timers();
             self.settle_statuses();
             self.send_held_replies();
+            self.flush_conns();
             self.keep_init_socket();
         }
     }
@@ -628,7 +634,10 @@ impl Supervisor {
     }
 
     fn drop_conn(&mut self, token: u64, why: &str) {
-        if let Some(conn) = self.conns.remove(&token) {
+        if let Some(mut conn) = self.conns.remove(&token) {
+            // What was queued for it (a refusal, the reply that ends it) goes out if the
+            // socket takes it now; nothing waits for a closed connection.
+            let _ = conn.flush();
             let _ = self.epoll.delete(conn.stream.as_fd());
             if let Some(member) = &conn.container {
                 if let Some(init) = self.inits.get_mut(member) {
@@ -647,13 +656,9 @@ impl Supervisor {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
-        if flags.contains(EpollFlags::EPOLLOUT) {
-            if let Err(e) = conn.flush() {
-                let why = e.to_string();
-                self.drop_conn(token, &why);
-                return;
-            }
-            self.update_interest(token);
+        if flags.contains(EpollFlags::EPOLLOUT) && !conn.flush_due {
+            conn.flush_due = true;
+            self.to_flush.push(token);
         }
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
@@ -684,15 +689,28 @@ impl Supervisor {
         }
     }
 
-    fn update_interest(&mut self, token: u64) {
-        if let Some(conn) = self.conns.get(&token) {
-            let flags = if conn.wants_write() {
-                EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
-            } else {
-                EpollFlags::EPOLLIN
+    /// Writes what was queued, one write per connection; what a socket does not take waits
+    /// for EPOLLOUT, asked for only while it waits.
+    fn flush_conns(&mut self) {
+        for token in std::mem::take(&mut self.to_flush) {
+            let Some(conn) = self.conns.get_mut(&token) else {
+                continue;
             };
-            let mut ev = EpollEvent::new(flags, token);
-            let _ = self.epoll.modify(conn.stream.as_fd(), &mut ev);
+            conn.flush_due = false;
+            if let Err(e) = conn.flush() {
+                let why = e.to_string();
+                self.drop_conn(token, &why);
+                continue;
+            }
+            if let Some(out) = conn.interest_change() {
+                let flags = if out {
+                    EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
+                } else {
+                    EpollFlags::EPOLLIN
+                };
+                let mut ev = EpollEvent::new(flags, token);
+                let _ = self.epoll.modify(conn.stream.as_fd(), &mut ev);
+            }
         }
     }
 
@@ -700,12 +718,11 @@ impl Supervisor {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
-        if let Err(e) = conn.queue(bytes) {
-            let why = e.to_string();
-            self.drop_conn(token, &why);
-            return;
+        conn.queue(bytes);
+        if !conn.flush_due {
+            conn.flush_due = true;
+            self.to_flush.push(token);
         }
-        self.update_interest(token);
     }
 
     fn on_init_line(&mut self, token: u64, line: &[u8]) {
