@@ -50,7 +50,7 @@ pub struct Conn {
     outbuf: Vec<u8>,
     /// Whether the epoll registration asks for EPOLLOUT (output waits for the peer).
     out_armed: bool,
-    /// In the supervisor's list of connections to flush at the end of this turn.
+    /// In the supervisor's list of connections to flush once the event in hand is handled.
     pub flush_due: bool,
 }
 
@@ -140,8 +140,8 @@ impl Conn {
     /// Adds `bytes` to what goes out at the next [`Self::flush`]: what the supervisor sends
     /// while it handles one event leaves in one write, so the peer wakes once for it (a
     /// welcome and its release were two writes, each waking the init, which preempted the
-    /// supervisor to read it).
-    /// What the socket has not taken by then is bounded by [`MAX_PENDING_OUTPUT`] there.
+    /// supervisor to read it). What the socket does not take then is bounded by
+    /// [`MAX_PENDING_OUTPUT`] in [`Self::flush`].
     pub fn queue(&mut self, bytes: &[u8]) {
         self.outbuf.extend_from_slice(bytes);
     }
