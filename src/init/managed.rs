@@ -228,6 +228,11 @@ impl Driver<'_> {
                 return code;
             }
             self.arm_timer();
+            if self.core.app_pid().is_none() {
+                // The claim (or hello) is out: what the first run needs is looked up while
+                // the supervisor answers.
+                self.watch.locate_ahead();
+            }
             // Once the app runs and no handler is under way, the first 100 ms without events
             // end start-up: drop its pages as the plain init does (about a megabyte per
             // container that a long-lived init never runs again; `super::settle`). One time-out,

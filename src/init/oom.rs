@@ -109,9 +109,9 @@ pub struct Counter {
 }
 
 impl Counter {
-    /// The first candidate that reads as a counter file, with that reading (the first run's
-    /// "before": the file is not read twice on the start path); `None` when the container
-    /// has no memory cgroup mounted.
+    /// The first candidate that reads as a counter file, with that reading (a first run's
+    /// "before" when the search is made at its start: the file is not read twice); `None`
+    /// when the container has no memory cgroup mounted.
     pub fn locate() -> Option<(Counter, Reading)> {
         let own = crate::sys::procfs::read("/proc/self/cgroup").unwrap_or_default();
         candidates(&own).into_iter().find_map(|(path, _)| {

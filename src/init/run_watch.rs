@@ -25,6 +25,16 @@ pub struct RunWatch {
 }
 
 impl RunWatch {
+    /// Finds the OOM counter ahead of the first run, while the init waits for its welcome
+    /// and release: the search (`/proc/self/cgroup`, then the candidate files) is then off
+    /// the path from the release to the app. The first run still reads the counter itself
+    /// when it starts, so nothing that ran in the container meanwhile counts for it.
+    pub fn locate_ahead(&mut self) {
+        if self.oom.is_none() {
+            self.oom = Some(oom::Counter::locate().map(|(counter, _)| counter));
+        }
+    }
+
     /// Before a run: the OOM counter and the termination-message file as they are now, and the
     /// relay set up the first time it is needed (`watch` registers its pipes with the loop).
     pub fn before_run(
