@@ -222,17 +222,15 @@ impl Driver<'_> {
         let mut events = [EpollEvent::empty(); 8];
         // From here on the init does not bail out: whatever fails is logged and the loop goes
         // on, since the container's PID 1 dying kills the app with it.
+        // The claim (or hello) went out at boot: what the first run needs is looked up while
+        // the supervisor answers.
+        self.watch.locate_ahead();
         loop {
             if let Some(code) = self.finish {
                 log_info!("{}: exiting with {code}", self.core.name());
                 return code;
             }
             self.arm_timer();
-            if self.core.app_pid().is_none() {
-                // The claim (or hello) is out: what the first run needs is looked up while
-                // the supervisor answers.
-                self.watch.locate_ahead();
-            }
             // Once the app runs and no handler is under way, the first 100 ms without events
             // end start-up: drop its pages as the plain init does (about a megabyte per
             // container that a long-lived init never runs again; `super::settle`). One time-out,

@@ -14,8 +14,8 @@ use crate::sys::wait::Ended;
 
 #[derive(Default)]
 pub struct RunWatch {
-    /// The container's OOM counter, looked up at the first start (`None` inside: no memory
-    /// cgroup visible).
+    /// The container's OOM counter, looked up before the first start (`None` inside: no
+    /// memory cgroup visible).
     oom: Option<Option<oom::Counter>>,
     /// The counter and the message file as the current run found them.
     oom_before: Option<oom::Reading>,
