@@ -20,6 +20,10 @@
 //!   that mount namespace from this bundle's config). A token copied into another container
 //!   fails the last rule.
 //!
+//! What the token file may add is not a right: `start-at-once` ([`Token::start_at_once`]) lets
+//! the init start its app while the supervisor takes the claim, where the pod's declaration
+//! opens the container's gate anyway; it orders only the container's own start.
+//!
 //! The checks are pure (this file); `src/supervisor/claims.rs` reads `/proc` and the state dir.
 
 use std::io::Write;
@@ -164,23 +168,62 @@ pub fn tokens_equal(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// The token file's text: `NONCE TOKEN`.
-pub fn token_file_text(nonce: &str, token: &str) -> String {
-    format!("{nonce} {token}\n")
+/// What the container's init reads in its claim directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub nonce: String,
+    pub token: String,
+    /// The app may start before the claim is answered: the pod's declaration opens its gate
+    /// the moment it registers (`engine::opens_on_arrival`) and it needs nothing of its plan
+    /// before its start ([`starts_ahead_of_plan`]). Not secret, and no right: the supervisor's
+    /// gate orders a container's own start, and a container that lies here only starts its
+    /// own app early.
+    pub start_at_once: bool,
 }
 
-pub fn parse_token_file(text: &str) -> Option<(String, String)> {
+/// The token file's last word when the app starts at once.
+const AT_ONCE: &str = "start-at-once";
+
+/// The token file's text: `NONCE TOKEN`, then `start-at-once` where it applies.
+pub fn token_file_text(nonce: &str, token: &str, start_at_once: bool) -> String {
+    if start_at_once {
+        format!("{nonce} {token} {AT_ONCE}\n")
+    } else {
+        format!("{nonce} {token}\n")
+    }
+}
+
+pub fn parse_token_file(text: &str) -> Option<Token> {
     let mut words = text.split_whitespace();
     let (nonce, token) = (words.next()?, words.next()?);
-    (words.next().is_none() && is_hex(nonce, NONCE_HEX) && is_hex(token, TOKEN_HEX))
-        .then(|| (nonce.to_owned(), token.to_owned()))
+    let start_at_once = match words.next() {
+        None => false,
+        Some(AT_ONCE) => true,
+        Some(_) => return None,
+    };
+    (words.next().is_none() && is_hex(nonce, NONCE_HEX) && is_hex(token, TOKEN_HEX)).then(|| {
+        Token {
+            nonce: nonce.to_owned(),
+            token: token.to_owned(),
+            start_at_once,
+        }
+    })
+}
+
+/// Whether a container's init can start its app before the supervisor's welcome brings the
+/// plan: what the first run needs from the plan is the termination message's file and policy
+/// (the file is looked at before the run, and `FallbackToLogsOnError` relays the app's output
+/// from its start), so only a plan with Kubernetes' defaults there can, the init assuming them.
+pub fn starts_ahead_of_plan(plan: &ContainerPlan, pod: &PodDeclaration) -> bool {
+    plan.termination_message == crate::plan::TerminationMessage::default()
+        && crate::engine::opens_on_arrival(plan, pod)
 }
 
 /// For the container's init: the claim in `dir` (the container's `/.podinit/claim`), read and
 /// unlinked, so nothing started after this (the app, a `runc exec`) finds it. `None` when there
 /// is none (a hooked bundle). An unlink that fails is logged and the claim still used: it is
 /// one-shot, so what is left is worthless once the init claimed.
-pub fn take_token(dir: &Path) -> Option<(String, String)> {
+pub fn take_token(dir: &Path) -> Option<Token> {
     let path = dir.join(TOKEN_FILE);
     let text = std::fs::read_to_string(&path).ok()?;
     if let Err(e) = std::fs::remove_file(&path) {
@@ -429,7 +472,11 @@ mod tests {
     #[case::short_token(&format!("{NONCE} {}", "b".repeat(TOKEN_HEX - 1)), false)]
     #[case::upper_case(&format!("{NONCE} {}", "B".repeat(TOKEN_HEX)), false)]
     #[case::path_in_nonce(&format!("../../etc/x {}", "b".repeat(TOKEN_HEX)), false)]
+    #[case::starts_at_once(&format!("{NONCE} {} start-at-once\n", "b".repeat(TOKEN_HEX)), true)]
     #[case::extra_word(&format!("{NONCE} {} x", "b".repeat(TOKEN_HEX)), false)]
+    #[case::a_word_after_start_at_once(
+        &format!("{NONCE} {} start-at-once x", "b".repeat(TOKEN_HEX)), false)]
+    #[case::start_at_once_in_the_token_place(&format!("{NONCE} start-at-once"), false)]
     #[case::empty("", false)]
     #[case::binary("\u{0}\u{7f}", false)]
     fn token_files(#[case] text: &str, #[case] ok: bool) {
@@ -553,12 +600,17 @@ mod tests {
         let token = random_hex(32).unwrap();
         write_private(
             &dir.join(TOKEN_FILE),
-            token_file_text(NONCE, &token).as_bytes(),
+            token_file_text(NONCE, &token, true).as_bytes(),
             0o400,
             None,
         )
         .unwrap();
-        assert_eq!(take_token(&dir), Some((NONCE.to_owned(), token)));
+        let taken = Token {
+            nonce: NONCE.to_owned(),
+            token,
+            start_at_once: true,
+        };
+        assert_eq!(take_token(&dir), Some(taken));
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         assert_eq!(take_token(&dir), None, "a second read finds nothing");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -57,6 +57,7 @@ pub fn prepare(
         });
     };
     let (uid, gid) = host_ids(config);
+    let start_at_once = claim::starts_ahead_of_plan(&plan, &pod);
     let token =
         claim::random_hex(claim::TOKEN_HEX / 2).map_err(|e| fail(format!("getrandom: {e}")))?;
     let pending = PendingClaim {
@@ -100,7 +101,7 @@ pub fn prepare(
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
         claim::write_private(
             &token_file,
-            claim::token_file_text(&nonce, &token).as_bytes(),
+            claim::token_file_text(&nonce, &token, start_at_once).as_bytes(),
             0o400,
             Some((uid, gid)),
         )
@@ -213,8 +214,8 @@ mod tests {
         })
     }
 
-    /// The claim dir's nonce, the token file's (nonce, token) and the claim file's token.
-    fn claim_state(dir: &Path) -> (String, (String, String), String) {
+    /// The claim dir's nonce, the token file and the claim file's token.
+    fn claim_state(dir: &Path) -> (String, claim::Token, String) {
         let c: Value =
             serde_json::from_slice(&std::fs::read(dir.join("bundle/config.json")).unwrap())
                 .unwrap();
@@ -284,17 +285,23 @@ mod tests {
             "podinit's hooks removed, the NVIDIA hook kept"
         );
         assert_eq!(after["process"]["args"][0], crate::proto::CONTAINER_BINARY);
-        let (nonce, (file_nonce, token), claimed) = claim_state(&dir);
+        let (nonce, file, claimed) = claim_state(&dir);
         assert_eq!(
-            (file_nonce.as_str(), token.as_str()),
+            (file.nonce.as_str(), file.token.as_str()),
             (nonce.as_str(), claimed.as_str())
         );
+        assert!(
+            !file.start_at_once,
+            "a pod that declares nothing waits for its supervisor's settle rule"
+        );
+        let token = file.token;
         // Again: the same mount (config.json unchanged), a fresh token for the same claim.
         assert!(matches!(
             inject(&dir.join("bundle"), &opts(&dir)).unwrap(),
             Outcome::Unchanged(c) if c.claim
         ));
-        let (nonce2, (_, token2), claimed2) = claim_state(&dir);
+        let (nonce2, file2, claimed2) = claim_state(&dir);
+        let token2 = file2.token;
         assert_eq!(nonce2, nonce);
         assert_ne!(token2, token, "a fresh token");
         assert_eq!(token2, claimed2);
@@ -310,6 +317,34 @@ mod tests {
         let back: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert!(!back.to_string().contains(CONTAINER_CLAIM_DIR), "{back}");
         assert_eq!(back["hooks"]["createRuntime"].as_array().unwrap().len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The token file says `start-at-once` where the pod's declaration opens the container's
+    /// gate as it registers and its plan keeps the termination message's defaults.
+    #[rstest]
+    #[case::a_plain_app(json!({"containers": [{"name": "app"}, {"name": "b"}]}), true)]
+    #[case::an_app_behind_a_native_sidecar(
+        json!({"initContainers": [{"name": "sc", "restartPolicy": "Always"}],
+               "containers": [{"name": "app"}]}), false)]
+    #[case::an_app_behind_an_earlier_post_start(
+        json!({"containers": [
+            {"name": "b", "lifecycle": {"postStart": {"exec": {"command": ["true"]}}}},
+            {"name": "app"}]}), false)]
+    #[case::a_termination_message_elsewhere(
+        json!({"containers": [{"name": "app", "terminationMessagePath": "/tmp/msg"}]}), false)]
+    #[case::fallback_to_logs(
+        json!({"containers": [
+            {"name": "app", "terminationMessagePolicy": "FallbackToLogsOnError"}]}), false)]
+    fn no_hooks_says_whether_the_app_starts_at_once(#[case] spec: Value, #[case] at_once: bool) {
+        let dir = scratch(&format!("at-once-{at_once}-{}", spec.to_string().len()));
+        let path = dir.join("bundle/config.json");
+        let mut c = config(json!([{"type": "pid"}, {"type": "mount"}]));
+        c["annotations"]["io.podinit.pod-spec"] = json!(spec.to_string());
+        std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
+        inject(&dir.join("bundle"), &opts(&dir)).unwrap();
+        let (_, file, _) = claim_state(&dir);
+        assert_eq!(file.start_at_once, at_once, "{spec}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

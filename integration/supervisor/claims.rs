@@ -281,6 +281,104 @@ fn an_init_with_a_claim_and_no_supervisor_follows_its_unreachable_policy() {
     assert!(!out.events_of("late").contains(&"ran"), "{out}");
 }
 
+/// A container whose gate its pod's declaration opens as it registers starts its app without
+/// waiting for its claim's answer (`inject` wrote `start-at-once` into its token file): with
+/// the supervisor killed before any container starts, the native sidecar's app runs while no
+/// one answers, and the app behind it stays at its gate. A supervisor started again takes the
+/// sidecar's claim (its init tells it the app runs), releases the app behind it, and the Job
+/// ends as ever: the app 0, the sidecar stopped after it, 0.
+#[test]
+fn a_gate_the_declaration_opens_does_not_wait_for_the_claims_answer() {
+    pod::require!();
+    let mut running = pod("claim-at-once")
+        .spec(serde_json::json!({"restartPolicy": "Never",
+            "initContainers": [{"name": "sc", "image": "busybox", "restartPolicy": "Always"}],
+            "containers": [{"name": "app", "image": "busybox"}]}))
+        .add(
+            Container::script("sc", "tlog ran; exec sleep 60")
+                .env("PODINIT_LOG", "info")
+                .create_delay(Duration::from_millis(500)),
+        )
+        .add(app("app", "tlog ran").create_delay(Duration::from_millis(500)))
+        .after_inject(|name, bundle| {
+            let at_once = token_file(bundle).1.trim_end().ends_with(" start-at-once");
+            assert_eq!(at_once, name == "sc", "{name}'s token file");
+        })
+        .start(CreateOrder::Spec);
+    assert!(running.kill_supervisor(), "the supervisor was running");
+    let sc_ran = running.wait_for("sc ran", Duration::from_secs(15));
+    // The app is created 0.5 s after the sidecar: time for its init to be at its gate.
+    let app_ran_alone = running.wait_for("app ran", Duration::from_secs(3));
+    running.restart_supervisor();
+    let out = running.finish();
+    assert!(sc_ran, "the sidecar's app ran with no supervisor\n{out}");
+    assert!(
+        !app_ran_alone,
+        "the app behind it waited for a supervisor\n{out}"
+    );
+    assert!(
+        out.logs["sc.err"].contains("starting the app while the supervisor takes the claim"),
+        "{out}"
+    );
+    assert!(out.events_of("app").contains(&"ran"), "{out}");
+    assert_eq!(out.exit_code("app"), Some(0), "{out}");
+    assert_eq!(
+        out.exit_code("sc"),
+        Some(0),
+        "the sidecar stopped with its Job\n{out}"
+    );
+    assert!(
+        supervisor_log(&out).contains("container sc (")
+            && supervisor_log(&out).contains("claimed by its init"),
+        "{out}"
+    );
+    assert_eq!(names_in_status(&out), ["sc", "app"], "{out}");
+    assert_eq!(out.phase(), Some("Succeeded"), "{out}");
+}
+
+/// A container whose app started at once and whose claim is then refused ends as a refused
+/// container does, its app stopped: b's token file holds a's token (a claims first) and says
+/// `start-at-once` (a pod that declares nothing gets no such word from `inject`: the file is
+/// the container's to lie in, and a lie only starts its own app early). b's app starts with
+/// the claim and is killed when the refusal comes, b's init exits 1, and b never registers,
+/// as a or as b.
+#[test]
+fn an_app_started_at_once_is_stopped_when_its_claim_is_refused() {
+    pod::require!();
+    let tokens: Rc<RefCell<BTreeMap<String, String>>> = Rc::default();
+    let seen = tokens.clone();
+    let out = pod("claim-at-once-steal")
+        .add(app("a", "tlog ran"))
+        .add(app("b", "tlog ran; sleep 20; tlog outlived").create_delay(Duration::from_millis(500)))
+        .after_inject(move |name, bundle| {
+            let (file, text) = token_file(bundle);
+            let mut t = seen.borrow_mut();
+            t.insert(name.to_owned(), text);
+            if name == "b" {
+                let stolen = format!("{} start-at-once\n", t["a"].trim_end());
+                std::fs::write(&file, stolen).unwrap();
+            }
+        })
+        .run(CreateOrder::Spec);
+    let log = supervisor_log(&out);
+    assert!(
+        log.contains("refused") && log.contains("no pending registration"),
+        "b's claim refused\n{out}"
+    );
+    assert!(
+        out.logs["b.err"].contains("stopping the app it started at once"),
+        "{out}"
+    );
+    assert_eq!(out.exit_code("b"), Some(1), "b's init ended it\n{out}");
+    assert!(
+        !out.events_of("b").contains(&"outlived"),
+        "b's app was stopped\n{out}"
+    );
+    assert_eq!(out.exit_code("a"), Some(0), "{out}");
+    assert_eq!(names_in_status(&out), ["a"], "{out}");
+    assert_eq!(out.phase(), Some("Succeeded"), "{out}");
+}
+
 /// A registration no init will ever claim (here: the container's `runc create` failed, its
 /// root filesystem missing; also a container created and never started) is known to nobody
 /// but the state dir: no hook reports it. When its pod finishes, the supervisor removes it,

@@ -9,6 +9,9 @@
 //! plain init: a held app is started (`PODINIT_ON_UNREACHABLE=run`, the default) or the init exits
 //! 1 without starting it (`=fail`); a running app keeps running and its status is passed through.
 //!
+//! An app whose gate its pod's declaration opens as it registers (the claim's token file says
+//! `start-at-once`) does not wait at the gate: it starts with the claim (`core/link.rs`).
+//!
 //! This file is the driver: epoll, the timerfd, spawning, the socket and `kill`. Every rule is
 //! in the sans-IO core (`core/`, `docs/init-core.md`); the driver feeds it what happened and
 //! carries out what it answers.
@@ -133,7 +136,8 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
         unreachable_timeout,
         fail_if_unreachable,
         remap: opts.remap.clone(),
-        claim,
+        start_at_once: claim.as_ref().is_some_and(|c| c.start_at_once),
+        claim: claim.map(|c| (c.nonce, c.token)),
     });
     let mut d = Driver {
         opts,
@@ -364,8 +368,9 @@ impl Driver<'_> {
 
     fn start_app(&mut self) {
         let el = &self.el;
+        let message = self.core.termination_message();
         self.watch
-            .before_run(self.core.plan(), self.core.name(), |tee| {
+            .before_run(message.as_ref(), self.core.name(), |tee| {
                 el.add(tee.read_fd(Stream::Stdout), TOKEN_STDOUT)?;
                 el.add(tee.read_fd(Stream::Stderr), TOKEN_STDERR)
             });
@@ -390,7 +395,8 @@ impl Driver<'_> {
 
     fn app_ended(&mut self, ended: Ended) {
         let details = if self.core.wants_exit_details() {
-            self.watch.after_run(self.core.plan(), ended)
+            self.watch
+                .after_run(self.core.termination_message().as_ref(), ended)
         } else {
             ExitDetails::default()
         };

@@ -9,7 +9,7 @@ use super::core::ExitDetails;
 use super::tee::{Stream, Tee};
 use super::{oom, reap, termination};
 use crate::log_warn;
-use crate::plan::ContainerPlan;
+use crate::plan::TerminationMessage;
 use crate::sys::wait::Ended;
 
 #[derive(Default)]
@@ -39,7 +39,7 @@ impl RunWatch {
     /// relay set up the first time it is needed (`watch` registers its pipes with the loop).
     pub fn before_run(
         &mut self,
-        plan: Option<&ContainerPlan>,
+        message: Option<&TerminationMessage>,
         name: &str,
         watch: impl FnOnce(&Tee) -> nix::Result<()>,
     ) {
@@ -51,9 +51,8 @@ impl RunWatch {
                 found.map(|(_, reading)| reading)
             }
         };
-        self.message_file_before =
-            plan.and_then(|p| termination::prepare(Path::new(&p.termination_message.path)));
-        let fallback = plan.is_some_and(|p| p.termination_message.fallback_to_logs);
+        self.message_file_before = message.and_then(|m| termination::prepare(Path::new(&m.path)));
+        let fallback = message.is_some_and(|m| m.fallback_to_logs);
         if fallback && self.tee.is_none() && Tee::applies() {
             self.tee = Tee::new()
                 .and_then(|tee| watch(&tee).map(|()| tee))
@@ -84,7 +83,7 @@ impl RunWatch {
     }
 
     /// After a run: whether the OOM killer acted during it, and its termination message.
-    pub fn after_run(&mut self, plan: Option<&ContainerPlan>, ended: Ended) -> ExitDetails {
+    pub fn after_run(&mut self, tm: Option<&TerminationMessage>, ended: Ended) -> ExitDetails {
         // The app's last words may still sit in the pipes.
         if let Some(tee) = &mut self.tee {
             tee.drain_all();
@@ -95,8 +94,7 @@ impl RunWatch {
             .and_then(Option::as_ref)
             .and_then(oom::Counter::read);
         let oom_killed = oom::oom_killed(self.oom_before, now);
-        let message = plan.and_then(|p| {
-            let tm = &p.termination_message;
+        let message = tm.and_then(|tm| {
             let file = termination::read_if_changed(Path::new(&tm.path), self.message_file_before);
             let tail = self.tee.as_ref().map(|t| &t.tail);
             termination::message(file, tm.fallback_to_logs, reap::exit_code(ended), tail)

@@ -224,6 +224,35 @@ impl Engine {
     }
 }
 
+/// Whether the supervisor opens `plan`'s gate the moment its container registers, whatever
+/// else of its pod has happened: `inject` asks it of a no-hooks bundle, and the container's
+/// init then starts its app without waiting for its claim's answer (`src/init/core/link.rs`).
+///
+/// Asked of a fresh engine, where the registration is the pod's first: nothing has passed its
+/// gate condition and no postStart has returned, the state in which the rule holds the most
+/// (a gate reads only containers of earlier start slots that have not passed, and a regular
+/// container a postStart before it in its slot that has not returned; both only ever go
+/// away). So a gate this opens, every later registration of the container opens too, teardown
+/// aside (the app is then stopped with its pod). A pod that declares nothing waits for the
+/// settle rule, and one known by names only for the names' plans: neither opens here.
+pub fn opens_on_arrival(plan: &ContainerPlan, pod: &PodDeclaration) -> bool {
+    let mut engine = Engine::new(super::Config::default());
+    let name = plan.name.clone();
+    engine
+        .handle_event(
+            Time::ZERO,
+            super::Event::Registered {
+                id: name.clone(),
+                plan: Box::new(plan.clone()),
+                pod: Some(pod.clone()),
+                // A fresh engine has no declaration to compare it with.
+                pod_digest: None,
+            },
+        )
+        .iter()
+        .any(|a| matches!(a, Action::ReleaseGate { name: n } if *n == name))
+}
+
 type SlotKey = (u8, i64, u8);
 
 /// The gate rule's inputs, indexed: what a held container's gate reads, for every held
@@ -350,5 +379,67 @@ mod tests {
                 "postStart before {name}"
             );
         }
+    }
+    fn plans(spec: serde_json::Value) -> Vec<ContainerPlan> {
+        plans_from_pod_spec(&parse_pod_spec(&spec.to_string()).expect("spec")).expect("plans")
+    }
+
+    /// One case per rule the gate reads at a pod's start: each container of the pod, whether
+    /// its gate opens as it arrives.
+    #[rstest]
+    #[case::plain_apps_start_together(
+        serde_json::json!({"containers": [{"name": "a"}, {"name": "b"}]}),
+        &[("a", true), ("b", true)]
+    )]
+    #[case::apps_wait_for_a_native_sidecar(
+        serde_json::json!({"initContainers": [{"name": "sc", "restartPolicy": "Always"}],
+                           "containers": [{"name": "app"}]}),
+        &[("sc", true), ("app", false)]
+    )]
+    #[case::a_sidecar_waits_for_the_one_before(
+        serde_json::json!({"initContainers": [{"name": "sc1", "restartPolicy": "Always"},
+                                              {"name": "sc2", "restartPolicy": "Always"}],
+                           "containers": [{"name": "app"}]}),
+        &[("sc1", true), ("sc2", false), ("app", false)]
+    )]
+    #[case::apps_wait_for_an_init_container(
+        serde_json::json!({"initContainers": [{"name": "init"}], "containers": [{"name": "app"}]}),
+        &[("init", true), ("app", false)]
+    )]
+    #[case::an_app_waits_for_a_post_start_declared_before_it(
+        serde_json::json!({"containers": [
+            {"name": "a", "lifecycle": {"postStart": {"exec": {"command": ["true"]}}}},
+            {"name": "b"}]}),
+        &[("a", true), ("b", false)]
+    )]
+    #[case::an_env_sidecar_declared_after_its_app_goes_first(
+        serde_json::json!({"containers": [
+            {"name": "app"},
+            {"name": "log", "env": [{"name": "__IS_SIDECAR__", "value": "true"}]}]}),
+        &[("app", false), ("log", true)]
+    )]
+    fn a_gate_opens_on_arrival_where_nothing_before_it_can_hold_it(
+        #[case] spec: serde_json::Value,
+        #[case] expected: &[(&str, bool)],
+    ) {
+        let plans = plans(spec);
+        let pod = PodDeclaration::Spec {
+            containers: plans.clone(),
+        };
+        for (name, opens) in expected {
+            let plan = plans.iter().find(|p| p.name == *name).expect("declared");
+            assert_eq!(opens_on_arrival(plan, &pod), *opens, "{name}");
+        }
+    }
+
+    /// A pod known by names only opens a gate when the container is the only name; one that
+    /// declares nothing waits for the settle rule.
+    #[rstest]
+    #[case::the_only_name(PodDeclaration::Names { names: vec!["a".into()] }, true)]
+    #[case::one_of_two_names(PodDeclaration::Names { names: vec!["a".into(), "b".into()] }, false)]
+    #[case::nothing_declared(PodDeclaration::Unknown, false)]
+    fn a_pod_not_declared_in_full(#[case] pod: PodDeclaration, #[case] opens: bool) {
+        let plan = plans(serde_json::json!({"containers": [{"name": "a"}]})).remove(0);
+        assert_eq!(opens_on_arrival(&plan, &pod), opens);
     }
 }

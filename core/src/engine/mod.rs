@@ -90,6 +90,7 @@ pub use conditions::{CONDITION_TYPES, PodCondition};
 pub use exit_reason::{
     MAX_TERMINATION_MESSAGE, TerminationReason, cap_message, termination_reason,
 };
+pub use gate::opens_on_arrival;
 pub use operator_ops::{Operation, OperationRefused};
 pub use status::{
     ContainerState, ContainerStatus, NoteKind, Phase, PodStatus, Reason, TIMELINE_MAX,

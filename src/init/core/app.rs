@@ -30,20 +30,42 @@ impl InitCore {
         log_debug!("{}: supervisor says {msg:?}", self.name);
         match msg {
             // A claim refused (`claim.rs`): a decision, not an unreachable supervisor. As a
-            // refused createRuntime registration fails the create, the app does not run.
+            // refused createRuntime registration fails the create, the container ends, its app
+            // unstarted, or stopped if it started at once (`link.rs`, `boot`). A refusal after
+            // a reconnect (the claim was welcomed before) leaves a running app to a plain init.
             SupervisorMessage::Refused { error } => {
-                log_error!(
-                    "{}: the supervisor refused this container: {error}; not starting the app",
-                    self.name
-                );
+                let first_claim = self.claim.is_some();
                 match self.app {
                     App::Held => {
-                        self.detached = true;
-                        self.timers.stop(Timer::Reconnect);
-                        self.timers.stop(Timer::GiveUp);
-                        fx.push(Effect::Exit(EXIT_INIT_FAILURE));
+                        log_error!(
+                            "{}: the supervisor refused this container: {error}; not starting \
+                             the app",
+                            self.name
+                        );
+                        self.end_refused(None, fx);
                     }
-                    _ => self.give_up(fx),
+                    App::Running(pid) if first_claim => {
+                        log_error!(
+                            "{}: the supervisor refused this container: {error}; stopping the \
+                             app it started at once",
+                            self.name
+                        );
+                        self.end_refused(Some(pid), fx);
+                    }
+                    App::Exited(_) if first_claim => {
+                        log_error!(
+                            "{}: the supervisor refused this container: {error}",
+                            self.name
+                        );
+                        self.end_refused(None, fx);
+                    }
+                    _ => {
+                        log_error!(
+                            "{}: the supervisor refused this container: {error}",
+                            self.name
+                        );
+                        self.give_up(fx);
+                    }
                 }
             }
             SupervisorMessage::Welcome { name, plan } => {
@@ -140,6 +162,18 @@ impl InitCore {
             }
             None => self.begin_sweep(AfterSweep::Finish(code), signal, grace, fx),
         }
+    }
+
+    /// A refused claim: nothing more of the supervisor, and the container ends (1).
+    fn end_refused(&mut self, app: Option<libc::pid_t>, fx: &mut Vec<Effect>) {
+        self.detached = true;
+        self.timers.stop(Timer::Reconnect);
+        self.timers.stop(Timer::GiveUp);
+        self.prober.stop_all(&mut self.timers, fx);
+        if app.is_some() {
+            fx.push(Effect::KillAll { app });
+        }
+        fx.push(Effect::Exit(EXIT_INIT_FAILURE));
     }
 
     pub(super) fn start_app(&mut self, fx: &mut Vec<Effect>) {

@@ -10,11 +10,29 @@ use super::timers::Timer;
 use super::{App, Effect, InitCore, Link};
 use crate::init::{EXIT_INIT_FAILURE, reap};
 use crate::proto::InitMessage;
-use crate::{log_error, log_warn};
+use crate::{log_error, log_info, log_warn};
 
 pub const RECONNECT_EVERY: Duration = Duration::from_millis(200);
 
 impl InitCore {
+    /// The first input: connect, and start an app whose gate the pod's declaration opens as
+    /// soon as it registers (`engine::opens_on_arrival`, written into the claim's token file
+    /// by `inject`). Waiting for the welcome and release would cost such an app the claim's
+    /// round trip, the supervisor's `/proc` checks included, for an answer known in advance;
+    /// the supervisor follows it all the same (the welcome's replay reports it). A refused
+    /// claim then stops it (`app.rs`), as a container refused ends.
+    pub(super) fn boot(&mut self, fx: &mut Vec<Effect>) {
+        fx.push(Effect::Connect);
+        if self.start_at_once {
+            log_info!(
+                "{}: its pod's declaration opens its gate as it registers: starting the app \
+                 while the supervisor takes the claim",
+                self.name
+            );
+            self.start_app(fx);
+        }
+    }
+
     pub(super) fn link_up(&mut self, fx: &mut Vec<Effect>) {
         self.link = Link::Up;
         self.timers.stop(Timer::Reconnect);

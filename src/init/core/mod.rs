@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::{HandlerKind, ProbeKind, TeardownReport};
 use crate::init::reap::ExitRemap;
-use crate::plan::{ContainerPlan, Handler, ProbeAction};
+use crate::plan::{ContainerPlan, Handler, ProbeAction, TerminationMessage};
 use crate::proto::{InitMessage, SupervisorMessage};
 use crate::sys::wait::Ended;
 
@@ -129,6 +129,9 @@ pub struct Config {
     pub remap: ExitRemap,
     /// The registration to claim (nonce, token) of a no-hooks bundle.
     pub claim: Option<(String, String)>,
+    /// The claim's token file says the app may start before the claim is answered
+    /// (`claim::Token::start_at_once`).
+    pub start_at_once: bool,
 }
 
 /// The app, as the core knows it.
@@ -157,6 +160,9 @@ pub struct InitCore {
     fail_if_unreachable: bool,
     remap: ExitRemap,
     claim: Option<(String, String)>,
+    /// At boot, the app starts along with the claim instead of after the supervisor's release
+    /// (`link.rs`, `boot`).
+    start_at_once: bool,
     link: Link,
     /// Gave up on the supervisor: a plain init from here on.
     detached: bool,
@@ -186,6 +192,9 @@ impl InitCore {
             unreachable_timeout: config.unreachable_timeout,
             fail_if_unreachable: config.fail_if_unreachable,
             remap: config.remap,
+            start_at_once: config.start_at_once
+                && config.claim.is_some()
+                && !config.fail_if_unreachable,
             claim: config.claim,
             link: Link::Boot,
             detached: false,
@@ -210,7 +219,7 @@ impl InitCore {
             return fx;
         }
         match input {
-            Input::Boot => fx.push(Effect::Connect),
+            Input::Boot => self.boot(&mut fx),
             Input::Supervisor(msg) => self.on_message(msg, now, &mut fx),
             Input::LinkUp => self.link_up(&mut fx),
             Input::ConnectFailed => self.connect_failed(now),
@@ -245,6 +254,10 @@ impl InitCore {
         // after a reconnect (`welcome`) covers what it needs.
         if self.link != Link::Up {
             fx.retain(|e| !matches!(e, Effect::Send(_)));
+        } else if self.claim.is_some() {
+            // Until the claim is answered the supervisor does not know this container (an app
+            // started at once may already have run and exited): the welcome's replay says it.
+            fx.retain(|e| !matches!(e, Effect::Send(m) if !matches!(m, InitMessage::Claim { .. })));
         }
         if let Some(i) = fx.iter().position(|e| matches!(e, Effect::Exit(_))) {
             fx.truncate(i + 1);
@@ -263,9 +276,20 @@ impl InitCore {
         &self.name
     }
 
-    /// The plan, once the supervisor sent it (the driver's termination message settings).
+    /// The plan, once the supervisor sent it.
     pub fn plan(&self) -> Option<&ContainerPlan> {
         self.plan.as_ref()
+    }
+
+    /// The termination message's settings a run of the app is measured by: the plan's, or
+    /// Kubernetes' defaults for an app started ahead of its plan (`inject` says it may only
+    /// where the plan has them, `claim::starts_ahead_of_plan`).
+    pub fn termination_message(&self) -> Option<TerminationMessage> {
+        match &self.plan {
+            Some(p) => Some(p.termination_message.clone()),
+            None if self.start_at_once => Some(TerminationMessage::default()),
+            None => None,
+        }
     }
 
     /// The app's pid while it runs: the reaper tells its end from the others'.

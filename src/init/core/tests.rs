@@ -60,9 +60,11 @@ fn config(variant: &str) -> Config {
         program: "app".into(),
         socket: "/.podinit/sock/init.sock".into(),
         unreachable_timeout: Duration::from_secs(30),
-        fail_if_unreachable: variant == "fail",
+        fail_if_unreachable: variant == "fail" || variant == "at-once fail",
         remap: ExitRemap::default(),
-        claim: (variant == "claim").then(|| ("n1".into(), "t1".into())),
+        claim: (variant == "claim" || variant.starts_with("at-once"))
+            .then(|| ("n1".into(), "t1".into())),
+        start_at_once: variant.starts_with("at-once"),
     }
 }
 
@@ -401,6 +403,46 @@ fn then(prefix: &[&'static str], rest: &[&'static str]) -> Vec<&'static str> {
 )]
 #[case::a_detached_init_exits_128_plus_the_signal(
     "", vec!["boot", "connect failed", "+30s", "spawned 100", "app killed 15"], &["exit 143"]
+)]
+// The app whose gate its declaration opens as it registers ("at-once": a claim whose token
+// file says `start-at-once`): started with the claim, reported once the claim is welcomed.
+#[case::an_app_that_starts_at_once_starts_at_boot("at-once", vec!["boot"], &["connect", "spawn app"])]
+#[case::not_with_on_unreachable_fail("at-once fail", vec!["boot"], &["connect"])]
+#[case::it_still_claims("at-once", vec!["boot", "up"], &["claim n1"])]
+#[case::its_start_is_not_reported_before_the_welcome(
+    "at-once", vec!["boot", "up", "spawned 100"], &[]
+)]
+#[case::nor_its_exit("at-once", vec!["boot", "up", "spawned 100", "app exits 0"], &[])]
+#[case::nor_the_runtime_stop("at-once", vec!["boot", "up", "spawned 100", "sig 15"], &[])]
+#[case::the_welcome_reports_it(
+    "at-once", vec!["boot", "up", "spawned 100", "welcome"], &["started 100"]
+)]
+#[case::the_welcome_reports_a_run_already_over(
+    "at-once", vec!["boot", "up", "spawned 100", "app exits 3", "welcome"],
+    &["started 100", "exited 3"]
+)]
+#[case::the_welcome_reports_the_runtime_stop(
+    "at-once", vec!["boot", "up", "spawned 100", "sig 15", "welcome"],
+    &["started 100", "agentStop 15"]
+)]
+#[case::the_release_then_starts_nothing(
+    "at-once", vec!["boot", "up", "spawned 100", "welcome", "release"], &[]
+)]
+#[case::after_the_welcome_it_reports_as_any_app(
+    "at-once", vec!["boot", "up", "spawned 100", "welcome", "release", "app exits 2"], &["exited 2"]
+)]
+#[case::a_refused_claim_stops_it_and_ends_the_container(
+    "at-once", vec!["boot", "up", "spawned 100", "refused"], &["kill all 100", "exit 1"]
+)]
+#[case::a_refused_claim_after_its_exit_ends_the_container(
+    "at-once", vec!["boot", "up", "spawned 100", "app exits 0", "refused"], &["exit 1"]
+)]
+#[case::with_no_supervisor_it_runs_on_and_the_init_gives_up_after_its_exit(
+    "at-once", vec!["boot", "connect failed", "spawned 100", "app exits 4", "+30s"], &["exit 4"]
+)]
+#[case::a_supervisor_that_comes_late_is_told_everything(
+    "at-once", vec!["boot", "connect failed", "spawned 100", "app exits 4", "+10s", "up", "welcome"],
+    &["started 100", "exited 4"]
 )]
 fn link_gate_and_app(#[case] variant: &str, #[case] script: Vec<&str>, #[case] expected: &[&str]) {
     assert_eq!(Init::new(variant).run(&script), expected, "{script:?}");
