@@ -73,6 +73,17 @@ fn names_in_status(out: &PodOutcome) -> Vec<String> {
         .collect()
 }
 
+/// `who` registered by its init's claim, the pod's status names `names`, and the Job succeeded.
+fn assert_claimed_and_succeeded(out: &PodOutcome, who: &str, names: &[&str]) {
+    let log = supervisor_log(out);
+    assert!(
+        log.contains(&format!("container {who} (")) && log.contains("claimed by its init"),
+        "{who} claimed its registration\n{out}"
+    );
+    assert_eq!(names_in_status(out), names, "{out}");
+    assert_eq!(out.phase(), Some("Succeeded"), "{out}");
+}
+
 /// The app looks everywhere it could find its container's token: the claim directory, its
 /// environment, its init's environment, command line and memory, its own mount table. None of
 /// it may hold the token, and the claim directory must be there, empty and not writable (the
@@ -246,13 +257,7 @@ fn a_pending_claim_survives_a_supervisor_restart() {
     );
     assert!(out.events_of("late").contains(&"ran"), "{out}");
     assert_eq!(out.exit_code("late"), Some(0), "{out}");
-    assert!(
-        supervisor_log(&out).contains("container late (")
-            && supervisor_log(&out).contains("claimed by its init"),
-        "{out}"
-    );
-    assert_eq!(names_in_status(&out), ["first", "late"], "{out}");
-    assert_eq!(out.phase(), Some("Succeeded"), "{out}");
+    assert_claimed_and_succeeded(&out, "late", &["first", "late"]);
 }
 
 /// An init with a registration to claim and no supervisor (killed, its socket gone) is not a
@@ -327,13 +332,7 @@ fn a_gate_the_declaration_opens_does_not_wait_for_the_claims_answer() {
         Some(0),
         "the sidecar stopped with its Job\n{out}"
     );
-    assert!(
-        supervisor_log(&out).contains("container sc (")
-            && supervisor_log(&out).contains("claimed by its init"),
-        "{out}"
-    );
-    assert_eq!(names_in_status(&out), ["sc", "app"], "{out}");
-    assert_eq!(out.phase(), Some("Succeeded"), "{out}");
+    assert_claimed_and_succeeded(&out, "sc", &["sc", "app"]);
 }
 
 /// A container whose app started at once and whose claim is then refused ends as a refused
