@@ -48,7 +48,7 @@
 //! pod with `.inject_mode(Inject::Hooks)` and the like.
 //!
 //! Timeline timestamps come from busybox `adjtimex` (`time.tv_sec` / `time.tv_usec`, i.e.
-//! CLOCK_REALTIME in microseconds): reading it needs no capability (works as root and as uid 1000
+//! CLOCK_REALTIME in microseconds, nanoseconds under `STA_NANO`: [`SH_NOW_US`]): reading it needs no capability (works as root and as uid 1000
 //! under runc's default config, which has no seccomp profile; a profile that denies `adjtimex`
 //! would break it). Set `PODTEST_KEEP=1` to keep each pod's directory for inspection, and
 //! `PODTEST_DUMP=1` to print every outcome (timeline, status.json, logs), passing or not.
@@ -210,12 +210,24 @@ pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// The timeline's clock in shell: CLOCK_REALTIME in µs, `<sec><usec:06>`, from busybox
+/// `adjtimex`. Its `tv_usec` is in nanoseconds while the kernel's `STA_NANO` status bit (8192)
+/// is set: a clock once stepped with `ADJ_NANO` (a VM restored from a snapshot) leaves it set
+/// for every reader, and the timestamps then had three digits too many.
+macro_rules! sh_now_us {
+    () => {
+        "$(adjtimex | awk '/status:/{s=$2} /tv_sec:/{t=$2} /tv_usec:/{u=$2} \
+         END{if (int(s/8192)%2) u=int(u/1000); printf \"%d%06d\", t, u}')"
+    };
+}
+pub const SH_NOW_US: &str = sh_now_us!();
+
 /// A shell fragment appending `<sec><usec:06> <container> <text>` to the timeline with one
 /// `echo` (one `write` on an `O_APPEND` file: lines of concurrent containers never interleave).
-/// Runs in a subshell: the script's positional parameters are untouched.
 pub fn log_line(text: &str) -> String {
     format!(
-        "( set -- $(adjtimex | grep tv_); echo \"$2$(printf %06d \"$4\") ${CONTAINER_ENV} \"{} >>{TIMELINE} )",
+        "echo \"{} ${CONTAINER_ENV} \"{} >>{TIMELINE}",
+        SH_NOW_US,
         sh_quote(text)
     )
 }
@@ -223,8 +235,11 @@ pub fn log_line(text: &str) -> String {
 /// Shell function `tlog TEXT...`: appends like `log_line` (the words joined by spaces). For
 /// traps, loops and text built at run time: `trap 'tlog got TERM; exit 0' TERM`, `tlog "try $i"`.
 /// `Container::script` defines it.
-pub const SH_TLOG: &str = "tlog() { ( t=$(adjtimex | grep tv_); set -- $t \"$*\"; \
-     echo \"$2$(printf %06d \"$4\") $PODTEST_CONTAINER $5\" >>/shared/timeline.log ); }";
+pub const SH_TLOG: &str = concat!(
+    "tlog() { echo \"",
+    sh_now_us!(),
+    " $PODTEST_CONTAINER $*\" >>/shared/timeline.log; }"
+);
 
 /// An exec probe that succeeds as soon as `file` exists (it waits inside the probe, up to 20 s):
 /// the gate opens right after the container made the file, not at the next probe period.

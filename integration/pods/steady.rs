@@ -292,8 +292,7 @@ fn web_sidecar_body(first_run: &str) -> String {
          echo ok >/dev/shm/www/healthz\n\
          echo '*.sh:/bin/sh' >/dev/shm/httpd.conf\n\
          cat >/dev/shm/www/cgi-bin/echo.sh <<'CGI'\n\
-         t=$(adjtimex | grep tv_); set -- $t\n\
-         echo \"$2$(printf %06d \"$4\") $SERVER $QUERY_STRING\" >>/shared/timeline.log\n\
+         echo \"{now} $SERVER $QUERY_STRING\" >>/shared/timeline.log\n\
          printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n\
          CGI\n\
          printf '%s\\n' 'printf \"HTTP/1.1 302 Found\\r\\nLocation: /healthz\\r\\n\\r\\n\"' \
@@ -304,7 +303,8 @@ fn web_sidecar_body(first_run: &str) -> String {
          until wget -q -O /dev/null http://127.0.0.1:8080/healthz; do sleep 0.05; done\n\
          tlog started; touch /dev/shm/ready\n\
          if [ ! -e /dev/shm/ran ]; then touch /dev/shm/ran; {first_run}; fi\n\
-         while :; do sleep 0.05; done"
+         while :; do sleep 0.05; done",
+        now = pod::SH_NOW_US
     )
 }
 
