@@ -49,8 +49,12 @@ from report import pct  # one percentile definition for the driver and the repor
 PR_SET_CHILD_SUBREAPER = 36
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 STAMPS = "/shared/stamps.log"
-SH_TLOG = ("tlog() { ( t=$(adjtimex | grep tv_); set -- $t \"$*\"; "
-           "echo \"$2$(printf %06d \"$4\") $BENCH_NAME $5\" >>/shared/shell.log ); }")
+# busybox `adjtimex` prints tv_usec in nanoseconds while the kernel's STA_NANO status bit (8192)
+# is set (a clock once stepped with ADJ_NANO, e.g. a restored VM): the same reading as the
+# integration tests' SH_NOW_US (integration/pod/mod.rs).
+SH_TLOG = ("tlog() { echo \"$(adjtimex | awk '/status:/{s=$2} /tv_sec:/{t=$2} /tv_usec:/{u=$2} "
+           "END{if (int(s/8192)%2) u=int(u/1000); printf \"%d%06d\", t, u}') "
+           "$BENCH_NAME $*\" >>/shared/shell.log; }")
 
 
 def log(msg):

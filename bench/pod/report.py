@@ -168,7 +168,7 @@ def main():
           "sidecar's process (sent) and → the sidecar's own stamp after `sigwait` returned "
           "(received). Stamps: app's last line (then `_exit`) → sidecar's line on SIGTERM; "
           "corrected = raw − the cost of one timestamp, measured in the same run in a container "
-          "(C stamp: %s; busybox `tlog` subshell + `adjtimex | grep`: %s).\n" % (
+          "(C stamp: %s; busybox `tlog`, `adjtimex | awk`: %s).\n" % (
               us(stamp_cost_us) if stamp_cost_us is not None else "n/a",
               us(tlog_cost_us)))
         p("| variant | p10 | p50 | p90 | max |")

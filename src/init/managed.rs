@@ -370,7 +370,7 @@ impl Driver<'_> {
         let el = &self.el;
         let message = self.core.termination_message();
         self.watch
-            .before_run(message.as_ref(), self.core.name(), |tee| {
+            .before_run(message.as_deref(), self.core.name(), |tee| {
                 el.add(tee.read_fd(Stream::Stdout), TOKEN_STDOUT)?;
                 el.add(tee.read_fd(Stream::Stderr), TOKEN_STDERR)
             });
@@ -396,7 +396,7 @@ impl Driver<'_> {
     fn app_ended(&mut self, ended: Ended) {
         let details = if self.core.wants_exit_details() {
             self.watch
-                .after_run(self.core.termination_message().as_ref(), ended)
+                .after_run(self.core.termination_message().as_deref(), ended)
         } else {
             ExitDetails::default()
         };

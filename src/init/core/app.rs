@@ -34,38 +34,22 @@ impl InitCore {
             // unstarted, or stopped if it started at once (`link.rs`, `boot`). A refusal after
             // a reconnect (the claim was welcomed before) leaves a running app to a plain init.
             SupervisorMessage::Refused { error } => {
-                let first_claim = self.claim.is_some();
-                match self.app {
-                    App::Held => {
-                        log_error!(
-                            "{}: the supervisor refused this container: {error}; not starting \
-                             the app",
-                            self.name
-                        );
-                        self.end_refused(None, fx);
+                let ends = self.claim.is_some() || self.app == App::Held;
+                let (stop, then) = match self.app {
+                    App::Held => (None, "; not starting the app"),
+                    App::Running(pid) if ends => {
+                        (Some(pid), "; stopping the app it started at once")
                     }
-                    App::Running(pid) if first_claim => {
-                        log_error!(
-                            "{}: the supervisor refused this container: {error}; stopping the \
-                             app it started at once",
-                            self.name
-                        );
-                        self.end_refused(Some(pid), fx);
-                    }
-                    App::Exited(_) if first_claim => {
-                        log_error!(
-                            "{}: the supervisor refused this container: {error}",
-                            self.name
-                        );
-                        self.end_refused(None, fx);
-                    }
-                    _ => {
-                        log_error!(
-                            "{}: the supervisor refused this container: {error}",
-                            self.name
-                        );
-                        self.give_up(fx);
-                    }
+                    _ => (None, ""),
+                };
+                log_error!(
+                    "{}: the supervisor refused this container: {error}{then}",
+                    self.name
+                );
+                if ends {
+                    self.end_refused(stop, fx);
+                } else {
+                    self.give_up(fx);
                 }
             }
             SupervisorMessage::Welcome { name, plan } => {

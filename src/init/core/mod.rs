@@ -22,6 +22,7 @@ pub mod timers;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -284,10 +285,10 @@ impl InitCore {
     /// The termination message's settings a run of the app is measured by: the plan's, or
     /// Kubernetes' defaults for an app started ahead of its plan (`inject` says it may only
     /// where the plan has them, `claim::starts_ahead_of_plan`).
-    pub fn termination_message(&self) -> Option<TerminationMessage> {
+    pub fn termination_message(&self) -> Option<Cow<'_, TerminationMessage>> {
         match &self.plan {
-            Some(p) => Some(p.termination_message.clone()),
-            None if self.start_at_once => Some(TerminationMessage::default()),
+            Some(p) => Some(Cow::Borrowed(&p.termination_message)),
+            None if self.start_at_once => Some(Cow::Owned(TerminationMessage::default())),
             None => None,
         }
     }
