@@ -322,7 +322,7 @@ const SICK_ONCE_SIDECAR: &str = "trap 'tlog got TERM; exit 0' TERM\n\
      rm -f /dev/shm/sick; touch /dev/shm/ready\n\
      if [ \"$n\" = 1 ]; then\n\
        until grep -q ' app started$' /shared/timeline.log; do sleep 0.02; done\n\
-       rm /dev/shm/ready; touch /dev/shm/sick; tlog sick\n\
+       tlog sick; rm /dev/shm/ready; touch /dev/shm/sick\n\
      fi\n\
      while :; do sleep 0.05; done";
 
@@ -760,9 +760,27 @@ fn x35_an_app_needing_its_sidecar_is_restarted_after_it(order: CreateOrder) {
         at(&out, "app got TERM") > at(&out, "harness proxy killed"),
         "{out}"
     );
+    // The supervisor's own order, not the lines: the restart in place keeps /dev/shm, so run 2's
+    // startup probe finds the marker run 1 left (SIGKILL cleaned nothing) and passes at once,
+    // and nothing orders the proxy's second `started` line before the app's (30-50 ms apart,
+    // the app's TERM trap waiting out its `sleep 0.05`).
+    let notes = out.status().map(|d| d.timeline).unwrap_or_default();
+    let second = |name: &str, kind: NoteKind| {
+        notes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.container.as_deref() == Some(name) && n.kind == kind)
+            .nth(1)
+            .map(|(i, _)| i)
+    };
+    let (proxy_back, app_back) = (
+        second("proxy", NoteKind::Started),
+        second("app", NoteKind::ProcessStarted),
+    );
     assert!(
-        app[1] > proxy[1],
-        "the app started again only after the proxy did\n{out}"
+        proxy_back.is_some() && app_back.is_some() && proxy_back < app_back,
+        "the app started again only after the proxy did (status timeline positions: proxy \
+         started {proxy_back:?}, app process started {app_back:?})\n{out}"
     );
     assert_eq!(st(&out, "app").restart_count, 1, "{out}");
     assert_eq!(st(&out, "proxy").restart_count, 1, "{out}");
