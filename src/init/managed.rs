@@ -136,8 +136,7 @@ pub fn run(opts: &InitOptions, socket: PathBuf) -> i32 {
         unreachable_timeout,
         fail_if_unreachable,
         remap: opts.remap.clone(),
-        start_at_once: claim.as_ref().is_some_and(|c| c.start_at_once),
-        claim: claim.map(|c| (c.nonce, c.token)),
+        claim,
     });
     let mut d = Driver {
         opts,

@@ -42,9 +42,9 @@ impl InitCore {
         // then. A claim written into a socket whose supervisor was killed before it read it
         // is lost with it: the supervisor that comes next must see it again (issue 15's chaos).
         match &self.claim {
-            Some((claim, token)) => fx.push(Effect::Send(InitMessage::Claim {
-                claim: claim.clone(),
-                token: token.clone(),
+            Some(c) => fx.push(Effect::Send(InitMessage::Claim {
+                claim: c.nonce.clone(),
+                token: c.token.clone(),
             })),
             None => fx.push(Effect::Send(InitMessage::Hello)),
         }

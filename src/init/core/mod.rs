@@ -26,6 +26,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::claim::Token;
 use crate::engine::{HandlerKind, ProbeKind, TeardownReport};
 use crate::init::reap::ExitRemap;
 use crate::plan::{ContainerPlan, Handler, ProbeAction, TerminationMessage};
@@ -128,11 +129,9 @@ pub struct Config {
     pub fail_if_unreachable: bool,
     /// `-e CODE`, for the exit code of a detached init.
     pub remap: ExitRemap,
-    /// The registration to claim (nonce, token) of a no-hooks bundle.
-    pub claim: Option<(String, String)>,
-    /// The claim's token file says the app may start before the claim is answered
-    /// (`claim::Token::start_at_once`).
-    pub start_at_once: bool,
+    /// The registration to claim of a no-hooks bundle: its token file, which may say the app
+    /// starts before the claim is answered (`claim::Token::start_at_once`).
+    pub claim: Option<Token>,
 }
 
 /// The app, as the core knows it.
@@ -160,7 +159,7 @@ pub struct InitCore {
     unreachable_timeout: Duration,
     fail_if_unreachable: bool,
     remap: ExitRemap,
-    claim: Option<(String, String)>,
+    claim: Option<Token>,
     /// At boot, the app starts along with the claim instead of after the supervisor's release
     /// (`link.rs`, `boot`).
     start_at_once: bool,
@@ -193,8 +192,7 @@ impl InitCore {
             unreachable_timeout: config.unreachable_timeout,
             fail_if_unreachable: config.fail_if_unreachable,
             remap: config.remap,
-            start_at_once: config.start_at_once
-                && config.claim.is_some()
+            start_at_once: config.claim.as_ref().is_some_and(|c| c.start_at_once)
                 && !config.fail_if_unreachable,
             claim: config.claim,
             link: Link::Boot,

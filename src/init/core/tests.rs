@@ -62,9 +62,11 @@ fn config(variant: &str) -> Config {
         unreachable_timeout: Duration::from_secs(30),
         fail_if_unreachable: variant == "fail" || variant == "at-once fail",
         remap: ExitRemap::default(),
-        claim: (variant == "claim" || variant.starts_with("at-once"))
-            .then(|| ("n1".into(), "t1".into())),
-        start_at_once: variant.starts_with("at-once"),
+        claim: (variant == "claim" || variant.starts_with("at-once")).then(|| Token {
+            nonce: "n1".into(),
+            token: "t1".into(),
+            start_at_once: variant.starts_with("at-once"),
+        }),
     }
 }
 
